@@ -1,1 +1,10 @@
-//! placeholder
+//! mosaic-bot: a chat-bot daemon that starts Mosaic Stack fix jobs and relays
+//! their live events into chat threads.
+//!
+//! - [`command`]: the parser of what users type (`@mosaic fix #42`);
+//! - [`config`]: typed configuration from a file and `MOSAIC__*` variables;
+//! - [`cli`]: the `mosaic-bot` command line.
+
+pub mod cli;
+pub mod command;
+pub mod config;

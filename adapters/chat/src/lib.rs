@@ -1,1 +1,120 @@
-//! placeholder
+//! The chat port of mosaic-bot: the platform-neutral types every adapter
+//! (Discord, Slack, Mattermost, console) turns its messages into, and that the
+//! bot's core works on. No platform's own types ever cross this line.
+
+use std::fmt;
+
+/// Which platform a message came from (`discord`, `slack`, `mattermost`,
+/// `console`). A name rather than an enum, so adding a platform is one new
+/// adapter crate and no change here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform(&'static str);
+
+impl Platform {
+    /// A platform by its lower-case name.
+    pub const fn new(name: &'static str) -> Platform {
+        Platform(name)
+    }
+
+    /// The platform's name, as used in configuration and logs.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A thread on a platform: the channel it is in, and the platform's id of
+/// the thread (Slack's `thread_ts`, Mattermost's `root_id`, Discord's thread
+/// channel id, the console's message id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ThreadRef {
+    pub platform: Platform,
+    pub channel: String,
+    pub thread: String,
+}
+
+impl fmt::Display for ThreadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}/{}", self.platform, self.channel, self.thread)
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserRef {
+    /// The platform's stable user id.
+    pub id: String,
+    /// A display name, for messages and job origins.
+    pub name: String,
+}
+
+/// A message addressed to the bot, normalized by its adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub platform: Platform,
+    pub channel: String,
+    /// The platform's id of this message.
+    pub message_id: String,
+    /// The thread the message was posted in; `None` at a channel's top level.
+    pub thread: Option<String>,
+    pub user: UserRef,
+    /// The text, with the bot's own platform mention rewritten to `@name`.
+    pub text: String,
+    /// Whether `text` came from a slash command (no mention needed).
+    pub slash: bool,
+    /// A key unique to this delivery's message, so a message the platform
+    /// delivers twice is handled once.
+    pub dedupe_key: String,
+}
+
+impl Inbound {
+    /// The thread the bot answers in: the message's thread, or a new thread
+    /// on the message itself when it stands at the channel's top level.
+    pub fn reply_thread(&self) -> ThreadRef {
+        ThreadRef {
+            platform: self.platform,
+            channel: self.channel.clone(),
+            thread: self
+                .thread
+                .clone()
+                .unwrap_or_else(|| self.message_id.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbound(thread: Option<&str>) -> Inbound {
+        Inbound {
+            platform: Platform::new("console"),
+            channel: "c1".into(),
+            message_id: "m7".into(),
+            thread: thread.map(str::to_owned),
+            user: UserRef {
+                id: "u1".into(),
+                name: "alice".into(),
+            },
+            text: "@mosaic fix #1".into(),
+            slash: false,
+            dedupe_key: "console:m7".into(),
+        }
+    }
+
+    #[test]
+    fn top_level_messages_are_answered_in_their_own_thread() {
+        assert_eq!(inbound(None).reply_thread().thread, "m7");
+    }
+
+    #[test]
+    fn messages_in_a_thread_are_answered_there() {
+        let thread = inbound(Some("m1")).reply_thread();
+        assert_eq!(thread.to_string(), "console:c1/m1");
+    }
+}

@@ -1,0 +1,116 @@
+//! Finds the bot's mention on a line: `@name`, any ASCII case, standing alone.
+//!
+//! `x@mosaic.com` (an address) and `@mosaicbot` (another name) are not
+//! mentions of `mosaic`; `@Mosaic,` and `(@mosaic)` are.
+
+use std::ops::Range;
+
+use super::markup;
+
+/// The byte offset just past the first mention of `name` on `line` that is
+/// not inside one of `code` (ranges relative to the message; `line_start` is
+/// the line's offset in it).
+pub(crate) fn find(
+    line: &str,
+    name: &str,
+    line_start: usize,
+    code: &[Range<usize>],
+) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let name_bytes = name.as_bytes();
+    memchr::memchr_iter(b'@', bytes).find_map(|at| {
+        let end = at + 1 + name_bytes.len();
+        let named = bytes
+            .get(at + 1..end)
+            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(name_bytes));
+        let counts = named
+            && stands_after(&line[..at])
+            && stands_before(line.get(end..)?)
+            && !markup::inside(code, line_start + at);
+        counts.then_some(end)
+    })
+}
+
+/// Whether a mention may begin right after `before`: not inside a word,
+/// an address or a path.
+fn stands_after(before: &str) -> bool {
+    before.chars().next_back().is_none_or(|c| {
+        !(c.is_alphanumeric()
+            || matches!(
+                c,
+                '_' | '.' | '-' | '/' | '@' | '+' | '=' | '&' | '%' | '\\'
+            ))
+    })
+}
+
+/// Whether a mention may end right before `after`: the name is not the start
+/// of a longer name (`@mosaicbot`, `@mosaic-ci`) or of a domain (`@mosaic.com`).
+fn stands_before(after: &str) -> bool {
+    let mut chars = after.chars();
+    match chars.next() {
+        None => true,
+        Some('.') => !chars.next().is_some_and(char::is_alphanumeric),
+        Some(c) => !(c.is_alphanumeric() || matches!(c, '_' | '-' | '@')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: &str) -> Option<usize> {
+        find(line, "mosaic", 0, &[])
+    }
+
+    #[test]
+    fn finds_a_mention_anywhere_in_any_case() {
+        assert_eq!(at("@mosaic fix"), Some(7));
+        assert_eq!(at("hey @MoSaIc fix"), Some(11));
+        assert_eq!(at("(@mosaic)"), Some(8));
+        assert_eq!(at("@mosaic, fix"), Some(7));
+        assert_eq!(at("@mosaic. thanks"), Some(7));
+    }
+
+    #[test]
+    fn addresses_and_longer_names_are_not_mentions() {
+        assert_eq!(at("x@mosaic.com"), None);
+        assert_eq!(at("@mosaic.com"), None);
+        assert_eq!(at("@mosaicbot fix"), None);
+        assert_eq!(at("@mosaic-ci fix"), None);
+        assert_eq!(at("@mosaic_2 fix"), None);
+        assert_eq!(at("https://x.org/@mosaic"), None);
+        assert_eq!(at("@@mosaic"), None);
+    }
+
+    #[test]
+    fn skips_a_non_mention_to_find_a_later_one() {
+        assert_eq!(at("mail x@mosaic.com then @mosaic fix"), Some(30));
+    }
+
+    #[test]
+    fn mentions_inside_code_do_not_count() {
+        let line = "`@mosaic` @mosaic";
+        assert_eq!(
+            find(line, "mosaic", 0, &[Range { start: 0, end: 9 }]),
+            Some(17)
+        );
+        assert_eq!(
+            find(
+                line,
+                "mosaic",
+                100,
+                &[Range {
+                    start: 100,
+                    end: 109
+                }]
+            ),
+            Some(17)
+        );
+    }
+
+    #[test]
+    fn a_non_ascii_name_matches_exactly() {
+        assert_eq!(find("@mosaïc fix", "mosaïc", 0, &[]), Some(8));
+        assert_eq!(find("@mosaicfix", "mosaïc", 0, &[]), None);
+    }
+}

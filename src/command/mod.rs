@@ -1,0 +1,223 @@
+//! The command parser: chat text in, typed commands or typed errors out.
+//!
+//! Pure: no I/O and no global state. Adapters hand it text in which the
+//! bot's platform mention is already rewritten to `@name`; slash commands hand
+//! it the text after the command. The grammar is `../shared/commands.md`.
+//!
+//! - [`mention`] finds `@name` on a line; [`markup`] says which parts of a
+//!   message are code or quotes, where mentions do not count;
+//! - [`token`] splits the rest of the line into words;
+//! - [`actions`] holds one small parser per action; [`reference`] reads
+//!   issue references against the allowed [`forge`]s;
+//! - [`error`] words every failure for users.
+//!
+//! The hot path is a message with no `@` at all: it is rejected by one
+//! `memchr` without allocating. Parsing returns an iterator so that a message
+//! with one command allocates only that command.
+
+mod actions;
+mod error;
+mod forge;
+mod markup;
+mod mention;
+mod reference;
+mod token;
+mod types;
+
+use std::ops::Range;
+
+pub use error::{CommandError, InvalidIssue, Invoker, Problem};
+pub use forge::{Forge, ForgeKind, ForgeListError, Forges, RepoRef, RepoRefError};
+pub use types::{Action, Command, IssueKind, IssueRef};
+
+use token::Words;
+
+/// What the parser needs to know besides the text.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseContext<'a> {
+    /// The bot's name, as in `@mosaic`.
+    pub bot_name: &'a str,
+    /// The channel's default repository, which `#N` refers to.
+    pub default_repo: Option<&'a RepoRef>,
+    /// The allowed forges.
+    pub forges: &'a Forges,
+}
+
+/// One command found in a message, with the 1-based line it stood on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub line: usize,
+    pub result: Result<Command, CommandError>,
+}
+
+/// Every command in a chat message, in order: one per line that mentions the
+/// bot outside code and quotes.
+pub fn parse_message<'a>(text: &'a str, ctx: &ParseContext<'a>) -> Commands<'a> {
+    // The hot path: most messages a bot sees never mention anyone.
+    let has_at = memchr::memchr(b'@', text.as_bytes()).is_some();
+    Commands {
+        text,
+        next: if has_at { Some(0) } else { None },
+        lines_before: 0,
+        code: if has_at {
+            markup::code_ranges(text)
+        } else {
+            Vec::new()
+        },
+        ctx: *ctx,
+        slash: false,
+    }
+}
+
+/// Every command in the text after a slash command (`/mosaic fix #42`): each
+/// non-empty line is a command, no mention needed. Empty text asks for help.
+pub fn parse_slash<'a>(text: &'a str, ctx: &ParseContext<'a>) -> Commands<'a> {
+    Commands {
+        text,
+        next: Some(0),
+        lines_before: 0,
+        code: Vec::new(),
+        ctx: *ctx,
+        slash: true,
+    }
+}
+
+/// The iterator returned by [`parse_message`] and [`parse_slash`].
+#[derive(Debug)]
+pub struct Commands<'a> {
+    text: &'a str,
+    /// Where the next unread line starts; `None` once everything is read.
+    next: Option<usize>,
+    /// How many lines lie before `next`.
+    lines_before: usize,
+    code: Vec<Range<usize>>,
+    ctx: ParseContext<'a>,
+    slash: bool,
+}
+
+impl Iterator for Commands<'_> {
+    type Item = Parsed;
+
+    fn next(&mut self) -> Option<Parsed> {
+        if self.slash {
+            return self.next_slash();
+        }
+        loop {
+            let from = self.next?;
+            let text = self.text;
+            // Jump straight to the next `@`: lines without one cost nothing
+            // but the count of their line breaks.
+            let Some(at) = memchr::memchr(b'@', &text.as_bytes()[from..]).map(|i| from + i) else {
+                self.next = None;
+                return None;
+            };
+            let line_start =
+                memchr::memrchr(b'\n', &text.as_bytes()[from..at]).map_or(from, |i| from + i + 1);
+            self.lines_before +=
+                memchr::memchr_iter(b'\n', &text.as_bytes()[from..line_start]).count();
+            let line_end =
+                memchr::memchr(b'\n', &text.as_bytes()[at..]).map_or(text.len(), |i| at + i);
+            self.next = (line_end < text.len()).then_some(line_end + 1);
+            self.lines_before += 1;
+            let line = &text[line_start..line_end];
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if markup::is_quoted(line) {
+                continue;
+            }
+            if let Some(end) = mention::find(line, self.ctx.bot_name, line_start, &self.code) {
+                return Some(self.parsed(self.lines_before, &line[end..]));
+            }
+        }
+    }
+}
+
+impl Commands<'_> {
+    /// The next non-empty line of a slash command's text.
+    fn next_slash(&mut self) -> Option<Parsed> {
+        loop {
+            let from = self.next?;
+            let text = &self.text[from..];
+            let (line, next) = match memchr::memchr(b'\n', text.as_bytes()) {
+                Some(i) => (&text[..i], Some(from + i + 1)),
+                None => (text, None),
+            };
+            self.next = next;
+            self.lines_before += 1;
+            let line = line.trim();
+            if line.is_empty() {
+                if self.lines_before == 1 && self.text.trim().is_empty() {
+                    // A slash command with no text at all: show the help.
+                    return Some(Parsed {
+                        line: 1,
+                        result: Ok(Command::Help(None)),
+                    });
+                }
+                continue;
+            }
+            // `/mosaic @mosaic fix #1` is tolerated: skip a leading mention.
+            let skip = mention::find(line, self.ctx.bot_name, 0, &[])
+                .filter(|end| *end == self.ctx.bot_name.len() + 1)
+                .unwrap_or(0);
+            return Some(self.parsed(self.lines_before, &line[skip..]));
+        }
+    }
+
+    fn parsed(&self, line: usize, command_text: &str) -> Parsed {
+        Parsed {
+            line,
+            result: parse_command(command_text, &self.ctx).map_err(|problem| CommandError {
+                problem,
+                invoker: if self.slash {
+                    Invoker::slash(self.ctx.bot_name)
+                } else {
+                    Invoker::mention(self.ctx.bot_name)
+                },
+            }),
+        }
+    }
+}
+
+/// Parses the words after a mention (or a slash command's text).
+fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
+    // `@mosaic, fix` and `@mosaic: fix`: the punctuation after the mention
+    // is not a word; `Words` skips the white space.
+    let text = text.trim_start_matches([',', ':', ';']);
+    let mut words = Words::new(text);
+    let Some((_, word)) = words.next_meaningful() else {
+        // A bare mention: the short help.
+        return Ok(Command::Help(None));
+    };
+    let Some(action) = Action::from_word(word) else {
+        return Err(actions::unknown_action(word));
+    };
+    let (_, parse) = actions::PARSERS
+        .iter()
+        .find(|(a, _)| *a == action)
+        .expect("every action has a parser (tested)");
+    parse(&mut words, ctx)
+}
+
+/// The command written as a user would type it after the mention, with the
+/// issue as `owner/repo#N` on the default forge and as a link elsewhere.
+pub fn canonical(command: &Command, forges: &Forges) -> String {
+    let action = command.action();
+    if let Command::Help(topic) = command {
+        return match topic {
+            Some(topic) => format!("help {topic}"),
+            None => "help".to_owned(),
+        };
+    }
+    match command.issue() {
+        None => action.word().to_owned(),
+        Some(issue)
+            if issue.host() == &*forges.default_forge().host
+                && issue.kind() == IssueKind::Issue =>
+        {
+            format!("{action} {issue}")
+        }
+        Some(issue) => format!("{action} {}", forges.issue_url(issue)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

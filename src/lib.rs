@@ -3,8 +3,11 @@
 //!
 //! - [`command`]: the parser of what users type (`@mosaic fix #42`);
 //! - [`config`]: typed configuration from a file and `MOSAIC__*` variables;
-//! - [`cli`]: the `mosaic-bot` command line.
+//! - [`cli`]: the `mosaic-bot` command line;
+//! - [`store`]: the persistent state (SQLite or PostgreSQL): followed jobs,
+//!   relay progress, inbound dedupe keys.
 
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod store;

@@ -1,0 +1,47 @@
+//! Inbound dedupe: a platform may deliver the same message twice (Slack
+//! retries an event it thinks was not acknowledged; a gateway replays after
+//! a reconnect), and the bot must act on it once, even with several replicas.
+
+use std::time::Duration;
+
+use super::{Store, StoreError, now, since_epoch};
+
+impl Store {
+    /// True the first time `key` is seen, and records it for `ttl`; false
+    /// while it is recorded. After `ttl` the key counts as unseen again.
+    ///
+    /// One statement decides, so concurrent callers (tasks or replicas) get
+    /// exactly one `true`: the primary key makes the insert the arbiter, and
+    /// an expired row is taken over in the same statement, never by a read
+    /// followed by a write. Times have second resolution; a key is kept at
+    /// least `ttl`, at most a second longer.
+    pub async fn first_sight(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (now, expires_at) = since_epoch(ttl);
+        let done = sqlx::query(
+            "INSERT INTO inbound_seen (key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE inbound_seen.expires_at <= $3",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::engine("first_sight"))?;
+        // Both engines count an inserted or taken-over row as 1, and a
+        // conflict whose update was refused by the WHERE as 0.
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes the dedupe keys whose time is up; returns how many. Call it
+    /// now and then: [`first_sight`](Store::first_sight) does not need it to
+    /// be correct, only the table's size does.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM inbound_seen WHERE expires_at <= $1")
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("purge_expired"))?;
+        Ok(done.rows_affected())
+    }
+}

@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn known_platforms_map_to_their_static_names() {
         for name in KNOWN_PLATFORMS {
-            let platform = known_platform(&name.to_string());
+            let platform = known_platform(name);
             assert_eq!(platform.map(Platform::name), Some(*name));
         }
     }

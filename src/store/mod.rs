@@ -7,14 +7,15 @@
 //!
 //! One code path serves both engines through sqlx's `AnyPool`: SQLite (a
 //! file, the embedded default) and PostgreSQL (for more than one replica).
-//! The schema is portable SQL in `migrations/` (embedded by [`migrate`]),
+//! The schema is portable SQL in `migrations/` (embedded by `migrate.rs`),
 //! queries are plain runtime SQL, so the tests in `tests/store.rs` run the
 //! same suite against both engines.
 //!
-//! - [`dedupe`]: inbound dedupe keys ([`Store::first_sight`]);
-//! - [`jobs`]: followed jobs and their relay progress;
-//! - [`job`]: [`FollowedJob`], [`Verbosity`] and how values are stored;
-//! - [`error`]: [`StoreError`].
+//! - `dedupe.rs` keeps inbound dedupe keys ([`Store::first_sight`]);
+//! - `jobs.rs` keeps followed jobs and their relay progress;
+//! - `job.rs` defines [`FollowedJob`] and [`Verbosity`], and how values are
+//!   spelled in the database;
+//! - `error.rs` defines [`StoreError`].
 
 mod dedupe;
 mod error;

@@ -23,6 +23,12 @@ pub(crate) struct App {
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
+/// A job just created: its id and its `RunnerJob` JSON at creation.
+pub(crate) struct CreatedJob {
+    pub(crate) id: String,
+    pub(crate) json: Vec<u8>,
+}
+
 /// A job to create.
 pub(crate) struct NewJob {
     pub(crate) workspace: String,
@@ -50,9 +56,8 @@ impl App {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Creates a job, emits `job.created`, starts its timeline; returns the
-    /// `RunnerJob` JSON as created (`PENDING`).
-    pub(crate) fn create_job(self: &Arc<Self>, new: NewJob) -> Value {
+    /// Creates a job, emits `job.created`, starts its timeline.
+    pub(crate) fn create_job(self: &Arc<Self>, new: NewJob) -> CreatedJob {
         let precise = self.cfg.precise_timestamps;
         let (id, created, planned) = {
             let mut state = self.lock();
@@ -69,7 +74,10 @@ impl App {
                 faults,
                 precise,
             );
-            (job.id.clone(), job.to_json(), planned)
+            // Rendered now: the answer shows the job as created (`PENDING`),
+            // however fast its timeline starts.
+            let json = serde_json::to_vec(&job.view()).unwrap_or_default();
+            (job.id.clone(), json, planned)
         };
         let handle = timeline::spawn(self, id.clone(), planned);
         if let Some(job) = self.lock().jobs.get_mut(&id) {
@@ -80,6 +88,6 @@ impl App {
                 job.timeline = Some(handle);
             }
         }
-        created
+        CreatedJob { id, json: created }
     }
 }

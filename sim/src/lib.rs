@@ -186,7 +186,7 @@ impl Sim {
             retry_of: None,
             script: Some((script, faults)),
         });
-        job["id"].as_str().unwrap_or_default().to_owned()
+        job.id
     }
 
     /// The job's `RunnerJob` JSON; `None` if unknown or deleted.

@@ -18,7 +18,7 @@ struct Args {
     #[arg(long)]
     token: Option<String>,
     /// Accepted `X-Workspace-Id`; repeat for several (default: one fixed id).
-    #[arg(long = "workspace")]
+    #[arg(long = "workspace", value_name = "ID")]
     workspaces: Vec<String>,
     /// Milliseconds between two events of a job.
     #[arg(long, default_value_t = 700)]
@@ -69,9 +69,25 @@ async fn main() -> anyhow::Result<()> {
         workspace = sim.workspace(),
         "ready; Ctrl-C stops"
     );
-    tokio::signal::ctrl_c().await?;
+    stop_requested().await?;
+    tracing::info!("stopping");
     sim.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (how a supervisor or `docker stop` asks).
+async fn stop_requested() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 /// Applies one `--fault NAME[=K]` (snake_case names are accepted too).

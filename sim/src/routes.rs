@@ -9,17 +9,18 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, http};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::RecordedRequest;
-use crate::app::{App, NewJob};
-use crate::model::{ApiError, Issue, Status, event_seq};
-use crate::store::ListFilter;
+use crate::app::{App, CreatedJob, NewJob};
+use crate::model::{ApiError, Issue, RunnerJob, Status, event_seq};
+use crate::store::{JobRecord, ListFilter};
 use crate::stream;
 
 /// The workspace a request was let in for, set by the guard.
@@ -131,7 +132,7 @@ async fn create(
     State(app): State<Arc<App>>,
     Extension(Workspace(workspace)): Extension<Workspace>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let body = json_body(&body)?;
     let (issue, origin) = validate_create(&body).map_err(ApiError::validation)?;
     let job = app.create_job(NewJob {
@@ -141,7 +142,13 @@ async fn create(
         retry_of: None,
         script: None,
     });
-    Ok((StatusCode::CREATED, Json(job)))
+    Ok(created(job))
+}
+
+/// 201 with the job as created.
+fn created(job: CreatedJob) -> Response {
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    (StatusCode::CREATED, json, job.json).into_response()
 }
 
 fn validate_create(body: &Value) -> Result<(Issue, Value), Vec<String>> {
@@ -211,12 +218,12 @@ async fn get_job(
     State(app): State<Arc<App>>,
     Extension(Workspace(workspace)): Extension<Workspace>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let state = app.lock();
     let job = state
         .visible(&id, &workspace)
         .ok_or_else(ApiError::job_not_found)?;
-    Ok(Json(job.to_json()))
+    Ok(Json(job.view()).into_response())
 }
 
 /// `GET /runner-jobs?owner=&repo=&issue=&limit=`: newest first.
@@ -224,7 +231,7 @@ async fn list(
     State(app): State<Arc<App>>,
     Extension(Workspace(workspace)): Extension<Workspace>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::validation(vec![e.body_text()]))?;
     let mut errors = Vec::new();
     let issue = query
@@ -247,10 +254,17 @@ async fn list(
         repo: query.get("repo").cloned(),
         issue: issue.flatten(),
     };
-    let (data, total) = app
-        .lock()
-        .list(&workspace, &filter, limit.flatten().unwrap_or(20));
-    Ok(Json(json!({"data": data, "total": total})))
+    let state = app.lock();
+    let (jobs, total) = state.list(&workspace, &filter, limit.flatten().unwrap_or(20));
+    let data: Vec<RunnerJob<'_>> = jobs.into_iter().map(JobRecord::view).collect();
+    Ok(Json(JobPage { data, total }).into_response())
+}
+
+/// The answer of a list call.
+#[derive(Serialize)]
+struct JobPage<'a> {
+    data: Vec<RunnerJob<'a>>,
+    total: usize,
 }
 
 /// `POST /runner-jobs/:id/cancel` with an optional `{"reason"}`; 409 when
@@ -260,7 +274,7 @@ async fn cancel(
     Extension(Workspace(workspace)): Extension<Workspace>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body = json_body(&body)?;
     let reason = match body.get("reason") {
         None | Some(Value::Null) => None,
@@ -277,7 +291,7 @@ async fn cancel(
         .ok_or_else(ApiError::job_not_found)?;
     job.cancel(reason, app.cfg.precise_timestamps)
         .map_err(|status| conflict(format!("Runner job is already {}", status.as_str())))?;
-    Ok(Json(job.to_json()))
+    Ok(Json(job.view()).into_response())
 }
 
 /// `POST /runner-jobs/:id/retry`: a new job for the same issue with
@@ -286,7 +300,7 @@ async fn retry(
     State(app): State<Arc<App>>,
     Extension(Workspace(workspace)): Extension<Workspace>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let (issue, origin) = {
         let state = app.lock();
         let job = state
@@ -307,7 +321,7 @@ async fn retry(
         retry_of: Some(id),
         script: None,
     });
-    Ok((StatusCode::CREATED, Json(job)))
+    Ok(created(job))
 }
 
 /// `GET /runner-jobs/:id/events?after=<event id>`: oldest first.
@@ -316,7 +330,7 @@ async fn events(
     Extension(Workspace(workspace)): Extension<Workspace>,
     Path(id): Path<String>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::validation(vec![e.body_text()]))?;
     let after = match query.get("after").filter(|a| !a.is_empty()) {
         None => 0,
@@ -328,13 +342,8 @@ async fn events(
     let job = state
         .visible(&id, &workspace)
         .ok_or_else(ApiError::job_not_found)?;
-    let events: Vec<Value> = job
-        .events
-        .iter()
-        .skip(after)
-        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-        .collect();
-    Ok(Json(Value::Array(events)))
+    let events = job.events.get(after..).unwrap_or_default();
+    Ok(Json(events).into_response())
 }
 
 fn conflict(message: String) -> ApiError {

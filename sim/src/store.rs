@@ -46,10 +46,11 @@ pub(crate) struct JobRecord {
 }
 
 impl JobRecord {
-    /// The `RunnerJob` JSON of the job.
-    pub(crate) fn to_json(&self) -> Value {
+    /// The job as the `RunnerJob` resource; serializes in the contract's
+    /// field order.
+    pub(crate) fn view(&self) -> RunnerJob<'_> {
         let ms = |t: SystemTime| iso8601(t, false);
-        let job = RunnerJob {
+        RunnerJob {
             id: &self.id,
             kind: "fix",
             status: self.status,
@@ -62,8 +63,12 @@ impl JobRecord {
             started_at: self.started_at.map(ms),
             completed_at: self.completed_at.map(ms),
             origin: &self.origin,
-        };
-        serde_json::to_value(job).unwrap_or(Value::Null)
+        }
+    }
+
+    /// The `RunnerJob` JSON of the job.
+    pub(crate) fn to_json(&self) -> Value {
+        serde_json::to_value(self.view()).unwrap_or(Value::Null)
     }
 
     /// Whether the job is gone or can no longer change.
@@ -284,7 +289,7 @@ impl State {
         workspace: &str,
         filter: &ListFilter,
         limit: usize,
-    ) -> (Vec<Value>, usize) {
+    ) -> (Vec<&JobRecord>, usize) {
         let same = |want: &Option<String>, have: &str| {
             want.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(have))
         };
@@ -299,13 +304,7 @@ impl State {
             .collect();
         matching.sort_by_key(|job| std::cmp::Reverse(job.seq));
         let total = matching.len();
-        (
-            matching
-                .into_iter()
-                .take(limit)
-                .map(JobRecord::to_json)
-                .collect(),
-            total,
-        )
+        matching.truncate(limit);
+        (matching, total)
     }
 }

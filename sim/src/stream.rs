@@ -126,6 +126,9 @@ impl Session {
             }
             if self.faults.drop_after.is_some_and(|k| self.sent >= k) {
                 if self.faults.reset_on_drop {
+                    // Pending once, so hyper writes out the K-th event before
+                    // the reset throws away whatever is still unsent.
+                    tokio::task::yield_now().await;
                     self.conn.reset();
                     return Some(Err(killed()));
                 }

@@ -75,6 +75,9 @@ use model::Issue;
 use net::{ConnHandle, Net, SimListener};
 
 /// A running simulator. Cheap to clone; every clone drives the same server.
+/// The server runs until [`Sim::shutdown`] or until the runtime that started
+/// it stops (the end of a `#[tokio::test]`); dropping the clones does not
+/// stop it, so a caller may keep only `base_url()`.
 #[derive(Clone)]
 pub struct Sim {
     app: Arc<App>,
@@ -274,7 +277,7 @@ impl Sim {
 
     /// Closes the port at once (connects are refused, open connections are
     /// reset, as when a server dies), then listens on the same port again
-    /// after `d`. Must be called within a tokio runtime or after `start`.
+    /// after `d`. Overlapping calls extend the refusal.
     pub fn refuse_connections_for(&self, d: Duration) {
         self.net.refuse_for(d, &self.app.runtime);
     }

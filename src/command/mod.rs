@@ -4,12 +4,12 @@
 //! bot's platform mention is already rewritten to `@name`; slash commands hand
 //! it the text after the command. The grammar is `../shared/commands.md`.
 //!
-//! - [`mention`] finds `@name` on a line; [`markup`] says which parts of a
+//! - `mention` finds `@name` on a line; `markup` says which parts of a
 //!   message are code or quotes, where mentions do not count;
-//! - [`token`] splits the rest of the line into words;
-//! - [`actions`] holds one small parser per action; [`reference`] reads
-//!   issue references against the allowed [`forge`]s;
-//! - [`error`] words every failure for users.
+//! - `token` splits the rest of the line into words;
+//! - `actions` holds one small parser per action; `reference` reads issue
+//!   references against the allowed forges ([`Forges`]);
+//! - `error` words every failure for users ([`CommandError`]).
 //!
 //! The hot path is a message with no `@` at all: it is rejected by one
 //! `memchr` without allocating. Parsing returns an iterator so that a message

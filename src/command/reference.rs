@@ -83,6 +83,13 @@ fn parse_link(text: &str, rest: &str, forges: &Forges) -> Result<IssueRef, Probl
         .match_link(forge.kind, path)
         .ok_or(invalid(InvalidIssue::NotAnIssueLink))?;
     let number = issue_number(number).map_err(invalid)?;
+    // GitHub and Gitea number issues and pull requests in one sequence (and
+    // redirect one link to the other), so there `…/pull/42` is `#42`. GitLab
+    // numbers merge requests separately: there the kind tells them apart.
+    let kind = match forge.kind {
+        ForgeKind::Gitlab => kind,
+        ForgeKind::Github | ForgeKind::Gitea => IssueKind::Issue,
+    };
     Ok(IssueRef::new(&forge.host, owner, repo, number, kind))
 }
 

@@ -269,12 +269,12 @@ const TABLE: &[(&str, bool, &str)] = &[
     (
         "@mosaic fix https://github.com/acme/web/pull/57",
         false,
-        "1:fix github.com:acme/web#57!",
+        "1:fix github.com:acme/web#57",
     ),
     (
         "@mosaic fix https://github.com/acme/web/pull/57/files",
         false,
-        "1:fix github.com:acme/web#57!",
+        "1:fix github.com:acme/web#57",
     ),
     (
         "@mosaic fix https://github.com/acme/web/issues/42/",
@@ -349,7 +349,7 @@ const TABLE: &[(&str, bool, &str)] = &[
     (
         "@mosaic fix https://gitea.example.com/owner/repo/pulls/3",
         false,
-        "1:fix gitea.example.com:owner/repo#3!",
+        "1:fix gitea.example.com:owner/repo#3",
     ),
     // fix errors
     ("@mosaic fix", true, "1!missing_issue"),
@@ -586,7 +586,8 @@ mod properties {
                 } else {
                     owners[0].clone()
                 };
-                let kind = if change {
+                // Only GitLab tells merge requests from issues (see reference.rs).
+                let kind = if change && nested {
                     IssueKind::Change
                 } else {
                     IssueKind::Issue

@@ -49,7 +49,7 @@ pub enum StoreError {
     #[error("no followed job {0}")]
     UnknownJob(String),
     /// A platform name the store cannot turn back into a
-    /// [`Platform`](mosaic_chat::Platform); see [`known_platform`](super::known_platform).
+    /// [`Platform`](mosaic_chat::Platform); see [`Platform::known`](mosaic_chat::Platform::known).
     #[error("unknown platform {0:?}")]
     UnknownPlatform(String),
     /// A stored value that this version of the bot cannot read.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use mosaic_chat::{Platform, ThreadRef};
+use mosaic_chat::ThreadRef;
 
 use crate::command::{IssueKind, IssueRef};
 
@@ -90,22 +90,6 @@ impl FromStr for Verbosity {
     }
 }
 
-/// The platforms whose names the store can read back.
-///
-/// [`Platform`] holds a `&'static str`, and a name read from the database is
-/// a `String`: rather than leak every name read (memory that grows with each
-/// query), the store maps stored names onto this fixed list, and refuses to
-/// store a platform outside it. A new adapter adds its name here.
-pub const KNOWN_PLATFORMS: &[&str] = &["discord", "slack", "mattermost", "console"];
-
-/// The [`Platform`] named `name`, if it is one of [`KNOWN_PLATFORMS`].
-pub fn known_platform(name: &str) -> Option<Platform> {
-    KNOWN_PLATFORMS
-        .iter()
-        .find(|known| **known == name)
-        .map(|known| Platform::new(known))
-}
-
 /// How an [`IssueKind`] is stored.
 pub(super) fn kind_name(kind: IssueKind) -> &'static str {
     match kind {
@@ -145,20 +129,6 @@ mod tests {
             "loud".parse::<Verbosity>(),
             Err(UnknownVerbosity("loud".into()))
         );
-    }
-
-    #[test]
-    fn known_platforms_map_to_their_static_names() {
-        for name in KNOWN_PLATFORMS {
-            let platform = known_platform(name);
-            assert_eq!(platform.map(Platform::name), Some(*name));
-        }
-    }
-
-    #[test]
-    fn unknown_platforms_are_not_invented() {
-        assert_eq!(known_platform("irc"), None);
-        assert_eq!(known_platform("Discord"), None);
     }
 
     #[test]

@@ -4,10 +4,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use mosaic_chat::ThreadRef;
+use mosaic_chat::{Platform, ThreadRef};
 
 use super::job::{kind_from_name, kind_name};
-use super::{FollowedJob, Store, StoreError, Verbosity, known_platform, now};
+use super::{FollowedJob, Store, StoreError, Verbosity, now};
 use crate::command::IssueRef;
 
 /// The columns a [`FollowedJob`] is read from, in `SELECT`s.
@@ -24,7 +24,7 @@ impl Store {
     /// `updated_at` with the current time; every other field is kept as
     /// given. A job id that is already followed is
     /// [`StoreError::DuplicateJob`]; a platform outside
-    /// [`KNOWN_PLATFORMS`](super::KNOWN_PLATFORMS) is refused, because it
+    /// [`Platform::KNOWN`] is refused, because it
     /// could not be read back.
     ///
     /// Verbosity is a thread setting: a job inserted into a thread that has
@@ -32,7 +32,7 @@ impl Store {
     /// from [`job_for_thread`](Store::job_for_thread)).
     pub async fn insert_job(&self, job: &FollowedJob) -> Result<(), StoreError> {
         let platform = job.thread.platform.name();
-        if known_platform(platform).is_none() {
+        if Platform::known(platform).is_none() {
             return Err(StoreError::UnknownPlatform(platform.to_owned()));
         }
         let number = to_bigint("issue number", job.issue.number())?;
@@ -325,7 +325,7 @@ impl StoredJob {
             column,
             value,
         };
-        let platform = known_platform(&self.platform)
+        let platform = Platform::known(&self.platform)
             .ok_or_else(|| StoreError::UnknownPlatform(self.platform.clone()))?;
         let kind = kind_from_name(&self.kind).ok_or_else(|| corrupt("kind", self.kind.clone()))?;
         let number = u64::try_from(self.number)

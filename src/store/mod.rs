@@ -30,7 +30,7 @@ use sqlx::AnyPool;
 use sqlx::pool::PoolOptions;
 
 pub use error::StoreError;
-pub use job::{FollowedJob, KNOWN_PLATFORMS, UnknownVerbosity, Verbosity, known_platform};
+pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
 
 /// The database engine behind a [`Store`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

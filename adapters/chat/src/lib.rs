@@ -1,8 +1,20 @@
 //! The chat port of mosaic-bot: the platform-neutral types every adapter
 //! (Discord, Slack, Mattermost, console) turns its messages into, and that the
 //! bot's core works on. No platform's own types ever cross this line.
+//!
+//! - this file: inbound messages, threads, users, platform names;
+//! - [`markup`]: neutral rich text, and its paging into messages that fit a
+//!   platform's length limit, rendered by each platform's [`Dialect`];
+//! - [`platform`]: the [`ChatPlatform`] trait every adapter implements, its
+//!   limits, reactions and errors.
 
 use std::fmt;
+
+pub mod markup;
+pub mod platform;
+
+pub use markup::{Block, Dialect, Markup, Span};
+pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction};
 
 /// Which platform a message came from (`discord`, `slack`, `mattermost`,
 /// `console`). A name rather than an enum, so adding a platform is one new
@@ -11,6 +23,20 @@ use std::fmt;
 pub struct Platform(&'static str);
 
 impl Platform {
+    /// The platforms this build knows, by name: what a stored name is read
+    /// back as. An adapter adds its name here.
+    pub const KNOWN: [Platform; 4] = [
+        Platform("console"),
+        Platform("discord"),
+        Platform("mattermost"),
+        Platform("slack"),
+    ];
+
+    /// The known platform with this name.
+    pub fn known(name: &str) -> Option<Platform> {
+        Platform::KNOWN.into_iter().find(|p| p.0 == name)
+    }
+
     /// A platform by its lower-case name.
     pub const fn new(name: &'static str) -> Platform {
         Platform(name)
@@ -67,6 +93,9 @@ pub struct Inbound {
     pub text: String,
     /// Whether `text` came from a slash command (no mention needed).
     pub slash: bool,
+    /// What the adapter needs to answer this message privately (Slack's
+    /// `response_url`, Discord's interaction token); opaque to the core.
+    pub reply_handle: Option<String>,
     /// A key unique to this delivery's message, so a message the platform
     /// delivers twice is handled once.
     pub dedupe_key: String,
@@ -103,6 +132,7 @@ mod tests {
             },
             text: "@mosaic fix #1".into(),
             slash: false,
+            reply_handle: None,
             dedupe_key: "console:m7".into(),
         }
     }

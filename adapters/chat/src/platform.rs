@@ -1,0 +1,172 @@
+//! The [`ChatPlatform`] trait: what the core asks of every adapter, and what
+//! an adapter tells the core about itself (its limits, its errors).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::markup::Dialect;
+use crate::{Inbound, Platform, ThreadRef};
+
+/// The future an adapter's operation returns. Boxed so that the core can
+/// hold every platform as `Arc<dyn ChatPlatform>` side by side.
+pub type ChatFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChatError>> + Send + 'a>>;
+
+/// What a platform allows; the relay stays inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest message, in characters (Discord 2,000; Slack about 40,000
+    /// but 4,000 reads well; Mattermost 16,383).
+    pub max_message_chars: usize,
+    /// The shortest time between two posts in one channel (Discord: 5 per
+    /// 5 s; Slack: about 1 per second).
+    pub post_interval: Duration,
+    /// The shortest time between two edits of one message.
+    pub edit_interval: Duration,
+}
+
+/// A reaction the bot puts on a user's command message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reaction {
+    /// 👀: the command was received.
+    Seen,
+    /// ✅: the job completed.
+    Succeeded,
+    /// ❌: the job failed or was cancelled.
+    Failed,
+}
+
+impl Reaction {
+    /// The emoji's common short name (`eyes`), as Slack and Mattermost name it.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Reaction::Seen => "eyes",
+            Reaction::Succeeded => "white_check_mark",
+            Reaction::Failed => "x",
+        }
+    }
+
+    /// The emoji itself, as Discord takes it.
+    pub fn unicode(self) -> &'static str {
+        match self {
+            Reaction::Seen => "👀",
+            Reaction::Succeeded => "✅",
+            Reaction::Failed => "❌",
+        }
+    }
+}
+
+/// Why a platform operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    /// Too many requests: wait `retry_after`, then try again.
+    #[error("rate limited; retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// The message was longer than the platform takes.
+    #[error("message too long")]
+    TooLong,
+    /// The channel, thread or message does not exist (or is not visible).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The bot lacks a permission; says which.
+    #[error("missing permission: {0}")]
+    Forbidden(String),
+    /// The bot's credentials were refused: retrying cannot help.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The platform could not be reached, or failed (5xx): worth retrying.
+    #[error("platform unavailable: {0}")]
+    Unavailable(String),
+    /// Any other refusal, with the platform's own code.
+    #[error("platform refused: {code}: {message}")]
+    Rejected { code: String, message: String },
+}
+
+impl ChatError {
+    /// Whether trying the same operation again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ChatError::RateLimited { .. } | ChatError::Unavailable(_)
+        )
+    }
+}
+
+/// One chat platform, as the core sees it.
+///
+/// Messages are posted already rendered (through [`ChatPlatform::dialect`])
+/// and already within [`Limits::max_message_chars`].
+pub trait ChatPlatform: Send + Sync + 'static {
+    /// Which platform this is.
+    fn platform(&self) -> Platform;
+
+    /// What the platform allows.
+    fn limits(&self) -> Limits;
+
+    /// How the platform writes rich text and escapes untrusted text.
+    fn dialect(&self) -> &dyn Dialect;
+
+    /// Receives messages addressed to the bot and sends each to `inbox`,
+    /// until `shutdown` is cancelled or the platform fails for good.
+    fn run(
+        self: Arc<Self>,
+        inbox: mpsc::Sender<Inbound>,
+        shutdown: CancellationToken,
+    ) -> ChatFuture<'static, ()>;
+
+    /// Posts `text` in `thread`; returns the new message's id. A thread named
+    /// by a top-level message's id is created on that message if needed.
+    fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String>;
+
+    /// Posts `text` at the top level of `channel` and returns the thread
+    /// rooted at it (for slash commands, which have no message of their own).
+    fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef>;
+
+    /// Replaces the whole text of an earlier post.
+    fn edit<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+    ) -> ChatFuture<'a, ()>;
+
+    /// Puts a reaction on a message.
+    fn react<'a>(
+        &'a self,
+        channel: &'a str,
+        message_id: &'a str,
+        reaction: Reaction,
+    ) -> ChatFuture<'a, ()>;
+
+    /// Answers `to` so that only its author sees it where the platform can
+    /// (slash commands); elsewhere, in the message's thread.
+    fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reactions_have_names_and_emoji() {
+        assert_eq!(Reaction::Seen.short_name(), "eyes");
+        assert_eq!(Reaction::Failed.unicode(), "❌");
+    }
+
+    #[test]
+    fn only_transient_errors_are_retryable() {
+        assert!(
+            ChatError::RateLimited {
+                retry_after: Duration::from_secs(1)
+            }
+            .is_retryable()
+        );
+        assert!(ChatError::Unavailable("503".into()).is_retryable());
+        assert!(!ChatError::Forbidden("send messages".into()).is_retryable());
+        assert!(!ChatError::TooLong.is_retryable());
+    }
+}

@@ -1,1 +1,4 @@
-//! placeholder
+//! mosaic-bot: relays Mosaic Stack fix jobs into chat threads.
+
+pub mod backend;
+pub mod secret;

@@ -404,3 +404,25 @@ async fn a_success_body_that_is_not_a_job_is_a_decode_error() {
     assert!(matches!(error, BackendError::Decode { .. }), "{error:?}");
     assert_eq!(canned.seen().len(), 1, "a decode error is not retried");
 }
+
+#[tokio::test]
+async fn concurrent_requests_are_bounded() {
+    let pause = Duration::from_millis(100);
+    let canned = Canned::start(vec![Answer::Slow(pause, 200, job_json("j", "QUEUED"))]).await;
+    let mut config = config_for(&canned.base_url, "tok", "ws");
+    config.max_concurrent_requests = 2;
+    let backend = client(config);
+    let id = JobId::new("j");
+    let started = Instant::now();
+    let calls = (0..6).map(|_| backend.job(&id));
+    for answer in futures_util::future::join_all(calls).await {
+        assert_eq!(answer.unwrap().status, JobStatus::Queued);
+    }
+    assert_eq!(canned.seen().len(), 6);
+    assert_eq!(canned.peak_load(), 2, "never more than two at once");
+    assert!(
+        started.elapsed() >= pause * 3,
+        "six calls, two at a time: {:?}",
+        started.elapsed()
+    );
+}

@@ -1,8 +1,9 @@
 //! `BackendClient`: the REST calls of the runner-jobs API.
 //!
-//! One `reqwest::Client` (one connection pool, one TLS set-up) per `BackendClient`, shared by
-//! every REST call and every event stream; cloning the client is an `Arc` bump. Retrying and
-//! error mapping live in `request.rs`, the event stream in `follow/`.
+//! One `reqwest::Client` (one connection pool, one TLS set-up) per `BackendClient` for every
+//! REST call, and one stream transport (`transport.rs`) for every event stream; cloning the
+//! client is an `Arc` bump. Retrying and error mapping live in `request.rs`, the event stream
+//! in `follow.rs` and `follower.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use super::error::BackendError;
 use super::event::{JobEvent, decode_event_list};
 use super::model::{CreateJob, EventId, JobId, JobList, RunnerJob};
 use super::request::{Call, Replay};
+use super::transport::StreamTransport;
 
 /// Idle connections kept per host. Thousands of streams each hold their own connection while
 /// open; when they end, keeping all of them idle would only hold memory and sockets.
@@ -32,6 +34,10 @@ pub struct BackendClient {
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
+    /// Shared by every event stream of this client.
+    pub(crate) streams: StreamTransport,
+    /// Bounds the REST attempts in flight (`BackendConfig::max_concurrent_requests`).
+    pub(crate) in_flight: tokio::sync::Semaphore,
     /// `base_url` with a path that ends in `/`, so joining never drops a segment.
     base: Url,
     pub(crate) config: BackendConfig,
@@ -63,7 +69,7 @@ impl BackendClient {
         let headers = HeaderMap::from_iter([(AUTHORIZATION, auth), (WORKSPACE_HEADER, workspace)]);
 
         let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
+            .default_headers(headers.clone())
             .user_agent(concat!("mosaic-bot/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
             // Events are small writes that a person waits for; do not let Nagle hold them.
@@ -78,8 +84,17 @@ impl BackendClient {
         let http = builder
             .build()
             .map_err(|e| config_error(&format!("cannot build the HTTP client: {e}")))?;
+        let streams =
+            StreamTransport::new(&http, headers, config.connect_timeout, config.use_env_proxy)
+                .map_err(|e| config_error(&format!("cannot set up TLS for event streams: {e}")))?;
         Ok(Self {
-            inner: Arc::new(Inner { http, base, config }),
+            inner: Arc::new(Inner {
+                http,
+                streams,
+                in_flight: tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)),
+                base,
+                config,
+            }),
         })
     }
 

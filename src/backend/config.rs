@@ -19,6 +19,10 @@ pub struct BackendConfig {
     pub connect_timeout: Duration,
     /// Whether `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` are honoured (tests turn this off).
     pub use_env_proxy: bool,
+    /// REST requests in flight at once, all callers together. A restarted bot resumes
+    /// thousands of streams at once, each wanting a backfill; unbounded, that is as many new
+    /// connections at the same moment, for the backend and for this process's memory.
+    pub max_concurrent_requests: usize,
     pub retry: RetryPolicy,
     pub stream: StreamPolicy,
 }
@@ -33,6 +37,7 @@ impl BackendConfig {
             request_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
             use_env_proxy: true,
+            max_concurrent_requests: 64,
             retry: RetryPolicy::default(),
             stream: StreamPolicy::default(),
         }

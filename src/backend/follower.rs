@@ -34,9 +34,8 @@ use super::delivered::DeliveredIds;
 use super::error::BackendError;
 use super::event::JobEvent;
 use super::follow::{Followed, StreamEnd};
-use super::model::{EventId, JobId, JobStatus};
+use super::model::{EventId, JobId, JobStatus, RunnerJob};
 use super::request::error_chain;
-use super::transport::ReqwestTransport;
 
 type Connection = es::BoxStream<es::Result<es::SSE>>;
 
@@ -211,7 +210,7 @@ impl Follower {
         if let Some(last) = &self.last {
             builder = builder.last_event_id(last.as_str().to_owned());
         }
-        let transport = ReqwestTransport::new(self.client.inner.http.clone());
+        let transport = self.client.inner.streams.clone();
         let mut connection = builder.build_with_transport(transport).stream();
         let wait = self.policy().stall_timeout;
         match tokio::time::timeout(wait, connection.next()).await {
@@ -244,9 +243,9 @@ impl Follower {
         } else {
             None
         };
-        let events = self
-            .client
-            .events_after(&self.job, after.as_ref())
+        // REST futures are boxed: they are large and short-lived, and unboxed they would size
+        // every idle stream's state (see `fetch_events`).
+        let events = fetch_events(&self.client, &self.job, after.as_ref())
             .await
             .map_err(|error| match end_for(&error) {
                 Some(end) => ConnectFailure::End(end),
@@ -324,7 +323,7 @@ impl Follower {
     async fn complete(&mut self, status: Option<JobStatus>) {
         let status = match status.filter(JobStatus::is_final) {
             Some(status) => status,
-            None => match self.client.job(&self.job).await {
+            None => match fetch_job(&self.client, &self.job).await {
                 Ok(job) => job.status,
                 Err(error) => match end_for(&error) {
                     Some(end) => return self.end(end),
@@ -338,10 +337,7 @@ impl Follower {
 
     /// Delivers the stored events after the last delivered one, outside a connect cycle.
     async fn backfill_rest(&mut self) {
-        let listed = self
-            .client
-            .events_after(&self.job, self.last.as_ref())
-            .await;
+        let listed = fetch_events(&self.client, &self.job, self.last.as_ref()).await;
         match listed {
             Ok(events) => events.into_iter().for_each(|event| self.offer(event)),
             Err(error) => tracing::warn!(%error, "backfill failed; events may be missing"),
@@ -367,7 +363,7 @@ impl Follower {
     /// Asks the job how it is: ends the stream if it is final (after a last backfill), gone
     /// or forbidden; otherwise delivers its new events if `backfill` says so.
     async fn check_job(&mut self, backfill: bool) {
-        match self.client.job(&self.job).await {
+        match fetch_job(&self.client, &self.job).await {
             Ok(job) if job.status.is_final() => {
                 self.backfill_rest().await;
                 self.end(StreamEnd::Completed(job.status));
@@ -385,6 +381,22 @@ impl Follower {
         let cap = self.policy().reconnect_max_delay;
         self.backoff.next().unwrap_or(cap)
     }
+}
+
+/// `events_after` on the heap. An async fn's state is as large as its largest await point;
+/// a REST call's state (retry loop, request, timers) is several times that of waiting on a
+/// stream, and a follower spends its life waiting on the stream.
+async fn fetch_events(
+    client: &BackendClient,
+    job: &JobId,
+    after: Option<&EventId>,
+) -> Result<Vec<JobEvent>, BackendError> {
+    Box::pin(client.events_after(job, after)).await
+}
+
+/// `job` on the heap, for the same reason as [`fetch_events`].
+async fn fetch_job(client: &BackendClient, job: &JobId) -> Result<RunnerJob, BackendError> {
+    Box::pin(client.job(job)).await
 }
 
 fn reconnect_backoff(policy: &StreamPolicy) -> ExponentialBackoff {

@@ -107,6 +107,10 @@ impl BackendClient {
     }
 
     async fn attempt(&self, call: &Call<'_>) -> Result<Bytes, Failure> {
+        // Held per attempt, not per call: a call waiting out its backoff holds no slot. The
+        // semaphore is never closed, so `acquire` cannot fail; if it did, going on unbounded
+        // is the lesser harm.
+        let _slot = self.inner.in_flight.acquire().await.ok();
         let timeout = self.inner.config.request_timeout;
         let mut request = self
             .inner

@@ -12,6 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Answer {
     /// Status, extra header lines (`"Retry-After: 1"`), JSON body.
     Json(u16, Vec<&'static str>, String),
+    /// Like `Json`, after a pause.
+    Slow(std::time::Duration, u16, String),
     /// Read the request, then say nothing and keep the connection open.
     Hang,
 }
@@ -41,6 +43,14 @@ impl Seen {
 pub struct Canned {
     pub base_url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
+    load: Arc<Mutex<Load>>,
+}
+
+/// Requests being answered now, and the most there ever were.
+#[derive(Default)]
+struct Load {
+    now: usize,
+    peak: usize,
 }
 
 impl Canned {
@@ -48,16 +58,21 @@ impl Canned {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
+        let load = Arc::new(Mutex::new(Load::default()));
+        let (log, gauge) = (Arc::clone(&seen), Arc::clone(&load));
         tokio::spawn(async move {
             let mut next = 0usize;
             while let Ok((socket, _)) = listener.accept().await {
                 let answer = answers[next.min(answers.len() - 1)].clone();
                 next += 1;
-                tokio::spawn(serve(socket, answer, Arc::clone(&log)));
+                tokio::spawn(serve(socket, answer, Arc::clone(&log), Arc::clone(&gauge)));
             }
         });
-        Canned { base_url, seen }
+        Canned {
+            base_url,
+            seen,
+            load,
+        }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -66,11 +81,30 @@ impl Canned {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// The most requests this server was answering at the same time.
+    pub fn peak_load(&self) -> usize {
+        self.load
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .peak
+    }
+}
+
+fn adjust(load: &Mutex<Load>, delta: isize) {
+    let mut load = load.lock().unwrap_or_else(PoisonError::into_inner);
+    load.now = load.now.saturating_add_signed(delta);
+    load.peak = load.peak.max(load.now);
 }
 
 /// Answers one request on `socket` and closes it (`Connection: close` keeps attempts and
 /// connections one to one).
-async fn serve(mut socket: TcpStream, answer: Answer, seen: Arc<Mutex<Vec<Seen>>>) {
+async fn serve(
+    mut socket: TcpStream,
+    answer: Answer,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    load: Arc<Mutex<Load>>,
+) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -97,6 +131,14 @@ async fn serve(mut socket: TcpStream, answer: Answer, seen: Arc<Mutex<Vec<Seen>>
     seen.lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(record);
+    adjust(&load, 1);
+    let answer = match answer {
+        Answer::Slow(pause, status, body) => {
+            tokio::time::sleep(pause).await;
+            Answer::Json(status, Vec::new(), body)
+        }
+        other => other,
+    };
     match answer {
         Answer::Hang => {
             // Hold the socket until the client gives up.
@@ -117,7 +159,9 @@ async fn serve(mut socket: TcpStream, answer: Answer, seen: Arc<Mutex<Vec<Seen>>
             let _ = socket.write_all(response.as_bytes()).await;
             let _ = socket.shutdown().await;
         }
+        Answer::Slow(..) => unreachable!("turned into Json above"),
     }
+    adjust(&load, -1);
 }
 
 /// A NestJS error body.

@@ -179,13 +179,14 @@ async fn mode4_503_on_connect_is_retried_with_backoff() {
 
 #[tokio::test]
 async fn mode4_refused_connections_mid_stream_are_survived() {
-    let sim = paced_sim(Duration::from_millis(5)).await;
+    // Paced so that the job outlives the refusal: then the stream must really come back.
+    let sim = paced_sim(Duration::from_millis(20)).await;
     let id = job(&sim, Script::standard(), Faults::default());
     let mut stream = client(config(&sim)).follow(id.clone(), None);
     let Some(Followed::Event(first)) = stream.next().await else {
         panic!("expected a first event");
     };
-    sim.refuse_connections_for(Duration::from_millis(400));
+    sim.refuse_connections_for(Duration::from_millis(300));
     let (rest, end) = collect(stream).await;
     assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
     let mut events = vec![first];

@@ -23,7 +23,9 @@ pub struct BackendConfig {
     /// thousands of streams at once, each wanting a backfill; unbounded, that is as many new
     /// connections at the same moment, for the backend and for this process's memory.
     pub max_concurrent_requests: usize,
+    /// Retries of REST calls.
     pub retry: RetryPolicy,
+    /// Reconnects and stall detection of event streams.
     pub stream: StreamPolicy,
 }
 

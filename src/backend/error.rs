@@ -14,37 +14,74 @@ use serde::Deserialize;
 pub enum BackendError {
     /// 404 (or 410): the job does not exist, or no longer.
     #[error("not found: {message}")]
-    NotFound { message: String },
+    NotFound {
+        /// The backend's message.
+        message: String,
+    },
     /// 409: the job's state does not allow the request (cancel a final job, retry a running one).
     #[error("conflict: {message}")]
-    Conflict { message: String },
+    Conflict {
+        /// The backend's message (`Runner job is already COMPLETED`).
+        message: String,
+    },
     /// 401: the API token is wrong or expired.
     #[error("unauthorized: {message}")]
-    Unauthorized { message: String },
+    Unauthorized {
+        /// The backend's message.
+        message: String,
+    },
     /// 403: the token is valid but not for this workspace.
     #[error("forbidden: {message}")]
-    Forbidden { message: String },
+    Forbidden {
+        /// The backend's message.
+        message: String,
+    },
     /// 400 (or 422): the request was refused; one entry per validation message.
     #[error("invalid request: {}", messages.join("; "))]
-    Invalid { messages: Vec<String> },
+    Invalid {
+        /// Each validation message (`issue.number must be a positive integer`).
+        messages: Vec<String>,
+    },
     /// 429 or 5xx, still so after the retries.
     #[error("backend unavailable ({status}): {message}")]
-    Unavailable { status: u16, message: String },
+    Unavailable {
+        /// The last HTTP status.
+        status: u16,
+        /// The backend's last message.
+        message: String,
+    },
     /// Any other refusal (405, 413, …), which retrying would not change.
     #[error("request refused ({status}): {message}")]
-    Rejected { status: u16, message: String },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The backend's message.
+        message: String,
+    },
     /// No complete answer within the request timeout.
     #[error("no answer within {after:?}")]
-    Timeout { after: Duration },
+    Timeout {
+        /// The request timeout that ran out.
+        after: Duration,
+    },
     /// The backend could not be reached (refused, reset, DNS, TLS).
     #[error("backend unreachable: {message}")]
-    Transport { message: String },
+    Transport {
+        /// What failed, with its causes (`Connection refused`).
+        message: String,
+    },
     /// A success answer that is not what the contract promises.
     #[error("unreadable answer: {message}")]
-    Decode { message: String },
+    Decode {
+        /// What could not be read, and why.
+        message: String,
+    },
     /// The client cannot be built from its configuration (bad URL, header, TLS set-up).
     #[error("invalid backend configuration: {message}")]
-    Config { message: String },
+    Config {
+        /// What is wrong (never the token itself).
+        message: String,
+    },
 }
 
 impl BackendError {

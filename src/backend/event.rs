@@ -18,6 +18,7 @@ use super::model::{EventId, JobId};
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "WireEvent")]
 pub struct JobEvent {
+    /// The event's id: the key of exactly-once delivery.
     pub id: EventId,
     /// The job it belongs to; empty if the backend left it out.
     pub job_id: JobId,
@@ -45,26 +46,45 @@ impl JobEvent {
 /// Payload fields are all optional: a backend that leaves one out still gets its event relayed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EventKind {
+    /// `job.created`
     JobCreated,
+    /// `job.queued`
     JobQueued,
+    /// `job.started`
     JobStarted,
+    /// `job.completed`
     JobCompleted(JobCompleted),
+    /// `job.failed`
     JobFailed(JobFailed),
+    /// `job.cancelled`
     JobCancelled(JobCancelled),
+    /// `step.started`
     StepStarted(Step),
+    /// `step.completed`
     StepCompleted(Step),
+    /// `step.failed`
     StepFailed(Step),
+    /// `step.progress`
     StepProgress(StepProgress),
+    /// `step.output`
     StepOutput(StepOutput),
+    /// `ai.tool_called`
     AiToolCalled(ToolCall),
+    /// `ai.tokens_used`
     AiTokensUsed(TokensUsed),
+    /// `ai.artifact_created`
     AiArtifactCreated(Artifact),
+    /// `gate.started`
     GateStarted(Gate),
+    /// `gate.passed`
     GatePassed(Gate),
+    /// `gate.failed`
     GateFailed(Gate),
     /// Any other type, or a known type whose payload could not be read.
     Unknown {
+        /// The type as the backend wrote it.
         kind: String,
+        /// The payload as received (`{}` when there was none).
         payload: Value,
     },
 }
@@ -141,8 +161,10 @@ fn typed<T: DeserializeOwned>(payload: &Value) -> Option<T> {
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobCompleted {
+    /// What was done, in a sentence.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub summary: Option<String>,
+    /// The pull request opened, if any.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub pr_url: Option<String>,
 }
@@ -150,6 +172,7 @@ pub struct JobCompleted {
 /// `job.failed`.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct JobFailed {
+    /// Why the job failed.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub error: Option<String>,
 }
@@ -157,6 +180,7 @@ pub struct JobFailed {
 /// `job.cancelled`.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct JobCancelled {
+    /// Why, if the canceller said.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub reason: Option<String>,
 }
@@ -164,13 +188,16 @@ pub struct JobCancelled {
 /// `step.started`, `step.completed`, `step.failed` (`error` on failure).
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct Step {
+    /// The step's name (`Run tests`).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub step: Option<String>,
     /// Position of the step, as the backend counts (the contract's example starts at 1).
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub index: Option<u32>,
+    /// How many steps the job has.
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub total: Option<u32>,
+    /// Why the step failed (`step.failed` only).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub error: Option<String>,
 }
@@ -178,10 +205,13 @@ pub struct Step {
 /// `step.progress`.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct StepProgress {
+    /// The step's name.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub step: Option<String>,
+    /// Progress of the step, 0 to 100.
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub percent: Option<u32>,
+    /// What is happening.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub message: Option<String>,
 }
@@ -189,11 +219,13 @@ pub struct StepProgress {
 /// `step.output`: a chunk of a step's console output, possibly long and with ANSI codes.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct StepOutput {
+    /// The step's name.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub step: Option<String>,
     /// `stdout` or `stderr` (kept as written).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub stream: Option<String>,
+    /// The output itself, unescaped: rendering it safely is the relay's job.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub text: Option<String>,
 }
@@ -201,6 +233,7 @@ pub struct StepOutput {
 /// `ai.tool_called`.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct ToolCall {
+    /// The tool's name (`shell.run`).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub tool: Option<String>,
     /// A short summary of the tool's input.
@@ -211,8 +244,10 @@ pub struct ToolCall {
 /// `ai.tokens_used`.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct TokensUsed {
+    /// Prompt tokens.
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub input: Option<u64>,
+    /// Completion tokens.
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub output: Option<u64>,
 }
@@ -220,10 +255,13 @@ pub struct TokensUsed {
 /// `ai.artifact_created`.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 pub struct Artifact {
+    /// What sort of artifact (`log`, `patch`, …).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
+    /// Its name.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
+    /// Where to see it, if anywhere.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub url: Option<String>,
 }

@@ -38,7 +38,12 @@ pub enum StreamEnd {
     /// The backend refused the token or the workspace (401 or 403).
     Unauthorized,
     /// `StreamPolicy::give_up_after` connects in a row failed.
-    GaveUp { attempts: u32, last_error: String },
+    GaveUp {
+        /// Connects tried in a row.
+        attempts: u32,
+        /// Why the last one failed.
+        last_error: String,
+    },
 }
 
 /// The events of one job; see [`BackendClient::follow`].

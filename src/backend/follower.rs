@@ -26,7 +26,6 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use eventsource_client::{self as es, Client as _};
 use futures_util::StreamExt;
-use serde::Deserialize;
 
 use super::client::BackendClient;
 use super::config::StreamPolicy;
@@ -35,12 +34,11 @@ use super::error::BackendError;
 use super::event::JobEvent;
 use super::follow::{Followed, StreamEnd};
 use super::model::{EventId, JobId, JobStatus, RunnerJob};
-use super::request::error_chain;
+use super::stream_signals::{
+    clip, completion_status, describe, end_for, gave_up, never_connected, server_error_message,
+};
 
 type Connection = es::BoxStream<es::Result<es::SSE>>;
-
-/// Longest piece of a bad `data:` line quoted in a warning.
-const MAX_LOGGED_DATA: usize = 200;
 
 pub(crate) struct Follower {
     client: BackendClient,
@@ -406,95 +404,4 @@ fn reconnect_backoff(policy: &StreamPolicy) -> ExponentialBackoff {
         .without_max_times()
         .with_jitter()
         .build()
-}
-
-/// The stream end that a REST error on the followed job means, if any.
-fn end_for(error: &BackendError) -> Option<StreamEnd> {
-    match error {
-        BackendError::NotFound { .. } => Some(StreamEnd::NotFound),
-        BackendError::Unauthorized { .. } | BackendError::Forbidden { .. } => {
-            Some(StreamEnd::Unauthorized)
-        }
-        _ => None,
-    }
-}
-
-fn gave_up(error: String) -> StreamEnd {
-    StreamEnd::GaveUp {
-        attempts: 0,
-        last_error: error,
-    }
-}
-
-/// Whether the connect failed before any connection existed (refused, DNS, connect timeout).
-fn never_connected(error: &es::Error) -> bool {
-    match error {
-        es::Error::Transport(inner) => inner
-            .inner()
-            .downcast_ref::<reqwest::Error>()
-            .is_some_and(reqwest::Error::is_connect),
-        _ => false,
-    }
-}
-
-fn describe(error: &es::Error) -> String {
-    match error {
-        es::Error::Transport(inner) => error_chain(inner),
-        other => other.to_string(),
-    }
-}
-
-/// `{"jobId": …, "status": "COMPLETED"}`; `None` when unreadable.
-fn completion_status(data: &str) -> Option<JobStatus> {
-    #[derive(Deserialize)]
-    struct Complete {
-        status: Option<JobStatus>,
-    }
-    serde_json::from_str::<Complete>(data).ok()?.status
-}
-
-/// `{"message": …}`, or the raw data.
-fn server_error_message(data: &str) -> String {
-    #[derive(Deserialize)]
-    struct ServerError {
-        message: Option<String>,
-    }
-    serde_json::from_str::<ServerError>(data)
-        .ok()
-        .and_then(|e| e.message)
-        .unwrap_or_else(|| clip(data).to_owned())
-}
-
-fn clip(text: &str) -> &str {
-    match text.char_indices().nth(MAX_LOGGED_DATA) {
-        Some((cut, _)) => &text[..cut],
-        None => text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn completion_status_reads_any_case_and_tolerates_garbage() {
-        assert_eq!(
-            completion_status(r#"{"jobId":"j","status":"failed"}"#),
-            Some(JobStatus::Failed)
-        );
-        assert_eq!(completion_status("{}"), None);
-        assert_eq!(completion_status("nope"), None);
-    }
-
-    #[test]
-    fn server_error_message_prefers_the_message_field() {
-        assert_eq!(server_error_message(r#"{"message":"db down"}"#), "db down");
-        assert_eq!(server_error_message("plain"), "plain");
-    }
-
-    #[test]
-    fn clip_cuts_on_a_char_boundary() {
-        let text = "é".repeat(MAX_LOGGED_DATA + 5);
-        assert_eq!(clip(&text).chars().count(), MAX_LOGGED_DATA);
-    }
 }

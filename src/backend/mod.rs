@@ -4,8 +4,8 @@
 //! - `model.rs`, `event.rs`, `lenient.rs`: the wire model, decoded tolerantly;
 //! - `config.rs`: where the backend is and how hard to try;
 //! - `client.rs`, `request.rs`, `error.rs`: REST calls, retries, typed errors;
-//! - `follow.rs`, `follower.rs`, `delivered.rs`, `transport.rs`: following a job's events
-//!   exactly once through everything the contract's failure modes throw at it.
+//! - `follow.rs`, `follower.rs`, `stream_signals.rs`, `delivered.rs`, `transport.rs`: following
+//!   a job's events exactly once through everything the contract's failure modes throw at it.
 
 mod client;
 mod config;
@@ -17,6 +17,7 @@ mod follower;
 mod lenient;
 mod model;
 mod request;
+mod stream_signals;
 mod transport;
 
 pub use client::BackendClient;

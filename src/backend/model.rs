@@ -74,11 +74,17 @@ impl From<&str> for EventId {
 /// so that a newer backend's status does not make the job unreadable.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum JobStatus {
+    /// Created, not yet queued.
     Pending,
+    /// Waiting for a runner.
     Queued,
+    /// A runner works on it.
     Running,
+    /// Final: done, `result` set.
     Completed,
+    /// Final: gave up, `error` set.
     Failed,
+    /// Final: stopped on request.
     Cancelled,
     /// A status this client does not know, as the backend wrote it.
     Other(String),
@@ -144,8 +150,11 @@ impl Serialize for JobStatus {
 /// The GitHub issue a job works on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueRef {
+    /// The repository's owner (`acme`).
     pub owner: String,
+    /// The repository's name (`web`).
     pub repo: String,
+    /// The issue's number (`42`).
     pub number: u64,
     /// The issue's web address; the service derives it when absent.
     #[serde(
@@ -160,8 +169,10 @@ pub struct IssueRef {
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobResult {
+    /// What was done, in a sentence.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub summary: Option<String>,
+    /// The pull request opened, if any.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub pr_url: Option<String>,
 }
@@ -170,13 +181,17 @@ pub struct JobResult {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunnerJob {
+    /// The job's id.
     pub id: JobId,
     /// The job type (`fix`).
     #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
+    /// Where the job is in its life.
     pub status: JobStatus,
+    /// Progress as the backend estimates it, 0 to 100.
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub progress_percent: Option<u32>,
+    /// The issue the job works on.
     #[serde(default)]
     pub issue: Option<IssueRef>,
     /// Set once `COMPLETED`.
@@ -188,10 +203,13 @@ pub struct RunnerJob {
     /// The job this one retries.
     #[serde(default)]
     pub retry_of: Option<JobId>,
+    /// When the job was created.
     #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<SystemTime>,
+    /// When a runner started it.
     #[serde(default, deserialize_with = "lenient::opt_time")]
     pub started_at: Option<SystemTime>,
+    /// When it became final.
     #[serde(default, deserialize_with = "lenient::opt_time")]
     pub completed_at: Option<SystemTime>,
 }
@@ -199,6 +217,7 @@ pub struct RunnerJob {
 /// One page of `GET /runner-jobs?owner=&repo=&issue=&limit=`, newest first.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct JobList {
+    /// The jobs of this page, newest first.
     #[serde(default)]
     pub data: Vec<RunnerJob>,
     /// How many jobs match in all (the page may hold fewer).
@@ -212,11 +231,16 @@ pub struct JobList {
 pub struct JobOrigin {
     /// `discord`, `slack`, `mattermost`, `console`.
     pub platform: String,
+    /// The platform's id of the channel.
     pub channel_id: String,
+    /// The platform's id of the thread, once there is one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub thread_id: Option<String>,
+    /// The platform's id of the person who asked.
     pub user_id: String,
+    /// Their display name.
     pub user_name: String,
+    /// A link to the message that asked, where the platform has one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message_url: Option<String>,
 }
@@ -227,7 +251,9 @@ pub struct CreateJob {
     /// The job type; the bot only starts `fix` jobs.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The issue to fix.
     pub issue: IssueRef,
+    /// Where in chat it was asked for.
     pub origin: JobOrigin,
 }
 

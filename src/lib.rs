@@ -4,10 +4,14 @@
 //! - [`command`]: the parser of what users type (`@mosaic fix #42`);
 //! - [`config`]: typed configuration from a file and `MOSAIC__*` variables;
 //! - [`cli`]: the `mosaic-bot` command line;
+//! - [`backend`]: the job backend's REST client and exactly-once event stream;
 //! - [`store`]: the persistent state (SQLite or PostgreSQL): followed jobs,
-//!   relay progress, inbound dedupe keys.
+//!   relay progress, inbound dedupe keys;
+//! - [`secret`]: a string type that never prints its value.
 
+pub mod backend;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod secret;
 pub mod store;

@@ -28,8 +28,36 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Subcommands {
+    /// The daemon: every platform enabled in the configuration, the relay,
+    /// health and metrics.
+    Serve,
+    /// The daemon with a terminal as its platform: type commands, see replies.
+    Console(ConsoleArgs),
     /// Run the command parser alone on TEXT and print what it understood.
     Parse(ParseArgs),
+    /// Load and validate the configuration, print it with secrets masked.
+    CheckConfig,
+}
+
+/// `mosaic-bot console [--json] [--backend URL] [--token T] [--workspace ID] [--demo]`
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// JSON lines in and out, for scripts and tests.
+    #[arg(long)]
+    pub json: bool,
+    /// The job backend's base URL (default: the configuration's).
+    #[arg(long, value_name = "URL")]
+    pub backend: Option<String>,
+    /// The backend API token (default: the configuration's).
+    #[arg(long, value_name = "T")]
+    pub token: Option<String>,
+    /// The backend workspace id (default: the configuration's).
+    #[arg(long, value_name = "ID")]
+    pub workspace: Option<String>,
+    /// Run a simulated backend in this process, at human pace: nothing else
+    /// needs to run.
+    #[arg(long, conflicts_with_all = ["backend", "token", "workspace"])]
+    pub demo: bool,
 }
 
 /// `mosaic-bot parse [--name mosaic] [--default-repo OWNER/REPO] [--slash] TEXT…`
@@ -54,7 +82,29 @@ pub struct ParseArgs {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Subcommands::Parse(args) => parse(cli.config, args),
+        Subcommands::CheckConfig => check_config(cli.config),
+        Subcommands::Serve => crate::run::serve(cli.config),
+        Subcommands::Console(args) => crate::run::console(cli.config, args),
     }
+}
+
+fn check_config(config_path: Option<PathBuf>) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mosaic-bot: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", config.describe());
+    if config.backend.is_none() {
+        eprintln!(
+            "mosaic-bot: configuration key `backend`: missing; set backend.url, backend.workspace and MOSAIC__BACKEND__TOKEN"
+        );
+        return ExitCode::FAILURE;
+    }
+    eprintln!("note: no chat platform is enabled yet; `serve` needs one, `console` does not");
+    ExitCode::SUCCESS
 }
 
 fn parse(config_path: Option<PathBuf>, args: ParseArgs) -> ExitCode {

@@ -2,11 +2,15 @@
 //! `MOSAIC__SECTION__KEY` environment variables over it, validated into the
 //! types the bot runs on. Every key is documented in `config/mosaic.example.toml`.
 
+use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::command::{ForgeKind, Forges, RepoRef};
+use crate::secret::Secret;
 
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_PATH: &str = "config/mosaic.toml";
@@ -21,6 +25,59 @@ pub struct RawConfig {
     pub forges: Vec<ForgeSection>,
     #[serde(default)]
     pub channels: Vec<ChannelSection>,
+    pub backend: Option<BackendSection>,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub http: HttpSection,
+}
+
+/// `[backend]`: the Mosaic Stack API the jobs run on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSection {
+    /// Base URL, e.g. `http://localhost:3001`.
+    pub url: String,
+    /// The workspace id sent as `X-Workspace-Id`.
+    pub workspace: String,
+    /// The API token; prefer `MOSAIC__BACKEND__TOKEN` or `token_file`.
+    pub token: Option<Secret>,
+    /// A file holding the token (a mounted secret); read at start.
+    pub token_file: Option<PathBuf>,
+    /// Seconds of silence after which an event stream is presumed dead.
+    pub stall_timeout_secs: Option<u64>,
+}
+
+/// `[store]`: where the bot keeps its state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://path` (created on first start), `sqlite::memory:`, or
+    /// `postgres://…`.
+    #[serde(default = "default_store_url")]
+    pub url: Secret,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            url: default_store_url(),
+        }
+    }
+}
+
+/// `[http]`: the health and metrics endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Address to serve `/healthz` and `/readyz` on, e.g. `0.0.0.0:8080`.
+    /// `serve` defaults to `127.0.0.1:8080`; `console` serves none unless set.
+    pub listen: Option<String>,
+}
+
+fn default_store_url() -> Secret {
+    // A URL may hold a password (PostgreSQL), so it is kept as a secret.
+    Secret::new("sqlite://mosaic.db")
 }
 
 /// `[bot]`: who the bot is.
@@ -93,6 +150,19 @@ pub struct Config {
     pub bot_name: String,
     pub forges: Forges,
     pub channels: Vec<Channel>,
+    /// Absent when no `[backend]` section is given (`parse` needs none).
+    pub backend: Option<Backend>,
+    pub store_url: Secret,
+    pub http_listen: Option<SocketAddr>,
+}
+
+/// The validated `[backend]` section.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub url: String,
+    pub workspace: String,
+    pub token: Secret,
+    pub stall_timeout: Duration,
 }
 
 /// A channel with its validated settings.
@@ -190,11 +260,117 @@ impl RawConfig {
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
+        let backend = self.backend.map(validate_backend).transpose()?;
+        let http_listen = self
+            .http
+            .listen
+            .as_deref()
+            .map(|addr| {
+                addr.parse::<SocketAddr>().map_err(|_| ConfigError::Key {
+                    key: "http.listen".into(),
+                    problem: format!("`{addr}` is not an address: write `host:port`, like `0.0.0.0:8080`"),
+                })
+            })
+            .transpose()?;
         Ok(Config {
             bot_name,
             forges,
             channels,
+            backend,
+            store_url: self.store.url,
+            http_listen,
         })
+    }
+}
+
+fn validate_backend(section: BackendSection) -> Result<Backend, ConfigError> {
+    let key = |key: &str, problem: String| ConfigError::Key {
+        key: format!("backend.{key}"),
+        problem,
+    };
+    let url = section.url.trim().trim_end_matches('/').to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(key("url", format!("`{url}` is not an http:// or https:// URL")));
+    }
+    if section.workspace.trim().is_empty() {
+        return Err(key("workspace", "is empty: give the workspace id".into()));
+    }
+    let token = match (section.token, section.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(key("token", "and backend.token_file are both set: keep one".into()));
+        }
+        (Some(token), None) => token,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map(|t| Secret::new(t.trim()))
+            .map_err(|e| key("token_file", format!("cannot read {}: {e}", path.display())))?,
+        (None, None) => {
+            return Err(key(
+                "token",
+                "is missing: set MOSAIC__BACKEND__TOKEN or backend.token_file".into(),
+            ));
+        }
+    };
+    if token.is_empty() {
+        return Err(key("token", "is empty".into()));
+    }
+    let stall_timeout = Duration::from_secs(section.stall_timeout_secs.unwrap_or(45).max(1));
+    Ok(Backend {
+        url,
+        workspace: section.workspace.trim().to_owned(),
+        token,
+        stall_timeout,
+    })
+}
+
+impl Config {
+    /// Every setting, one `key = value` a line, secrets masked: what
+    /// `check-config` prints.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "bot.name = {:?}", self.bot_name);
+        for (i, forge) in self.forges.iter().enumerate() {
+            let _ = writeln!(out, "forges[{i}] = {} ({})", forge.host, forge.kind);
+        }
+        for (i, c) in self.channels.iter().enumerate() {
+            let repo = c
+                .default_repo
+                .as_ref()
+                .map_or("none".to_owned(), |r| format!("{}/{}", r.host, r));
+            let _ = writeln!(out, "channels[{i}] = {}:{} default_repo={repo}", c.platform, c.id);
+        }
+        match &self.backend {
+            Some(b) => {
+                let _ = writeln!(out, "backend.url = {:?}", b.url);
+                let _ = writeln!(out, "backend.workspace = {:?}", b.workspace);
+                let _ = writeln!(out, "backend.token = {}", b.token);
+                let _ = writeln!(out, "backend.stall_timeout = {}s", b.stall_timeout.as_secs());
+            }
+            None => {
+                let _ = writeln!(out, "backend = none");
+            }
+        }
+        let _ = writeln!(out, "store.url = {}", mask_url(self.store_url.expose()));
+        let _ = writeln!(
+            out,
+            "http.listen = {}",
+            self.http_listen.map_or("default".to_owned(), |a| a.to_string())
+        );
+        out
+    }
+}
+
+/// A database URL with any password replaced by `***`.
+fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -283,6 +459,50 @@ mod tests {
         let bad_kind = file("[[forges]]\nhost = \"x.org\"\nkind = \"svn\"\n");
         let err = Config::load_from(Some(bad_kind.path()), no_env()).unwrap_err();
         assert!(err.to_string().contains("svn"), "{err}");
+    }
+
+    #[test]
+    fn backend_token_from_environment_or_file_and_never_printed() {
+        let f = file("[backend]\nurl = \"http://127.0.0.1:3001/\"\nworkspace = \"ws-1\"\n");
+        let env = vec![("MOSAIC__BACKEND__TOKEN".to_owned(), "tok-SECRET-1".to_owned())];
+        let config = Config::load_from(Some(f.path()), env).unwrap();
+        let backend = config.backend.as_ref().unwrap();
+        assert_eq!(backend.url, "http://127.0.0.1:3001");
+        assert_eq!(backend.token.expose(), "tok-SECRET-1");
+        let shown = format!("{}{config:?}", config.describe());
+        assert!(!shown.contains("tok-SECRET-1"), "{shown}");
+        assert!(shown.contains("backend.token = ***"), "{shown}");
+
+        let token = file("tok-SECRET-2\n");
+        let f = file(&format!(
+            "[backend]\nurl = \"http://x\"\nworkspace = \"w\"\ntoken_file = {:?}\n",
+            token.path()
+        ));
+        let config = Config::load_from(Some(f.path()), no_env()).unwrap();
+        assert_eq!(config.backend.unwrap().token.expose(), "tok-SECRET-2");
+
+        let f = file("[backend]\nurl = \"http://x\"\nworkspace = \"w\"\n");
+        let err = Config::load_from(Some(f.path()), no_env()).unwrap_err();
+        assert!(err.to_string().contains("backend.token"), "{err}");
+    }
+
+    #[test]
+    fn store_passwords_are_masked() {
+        let env = vec![(
+            "MOSAIC__STORE__URL".to_owned(),
+            "postgres://bot:pw-SECRET@db:5432/mosaic".to_owned(),
+        )];
+        let config = Config::load_from(Some(file("").path()), env).unwrap();
+        let shown = config.describe();
+        assert!(shown.contains("store.url = postgres://bot:***@db:5432/mosaic"), "{shown}");
+        assert!(!shown.contains("pw-SECRET"));
+    }
+
+    #[test]
+    fn bad_listen_addresses_name_the_key() {
+        let err = Config::load_from(Some(file("[http]\nlisten = \"nowhere\"\n").path()), no_env())
+            .unwrap_err();
+        assert!(err.to_string().contains("http.listen"), "{err}");
     }
 
     #[test]

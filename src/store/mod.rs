@@ -91,6 +91,15 @@ impl Store {
         self.engine
     }
 
+    /// Whether the database answers: what `/readyz` reports.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(StoreError::engine("ping"))
+    }
+
     /// Closes every connection, waiting for statements under way; a store
     /// used afterwards fails. For an orderly shutdown, and for tests that
     /// reopen the same database as a restarted bot would.

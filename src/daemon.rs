@@ -1,0 +1,259 @@
+//! The daemon: starts the platforms, the relay hub and the health endpoint,
+//! feeds every inbound message to the dispatcher, and shuts down gracefully.
+//!
+//! One [`CancellationToken`] is the shutdown signal: SIGINT or SIGTERM
+//! cancels it, and every platform and relay task watches a child of it. On
+//! shutdown the bot stops taking commands, lets the relays persist where they
+//! are, and exits within [`SHUTDOWN_DEADLINE`] (orchestrators kill after 10 s).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use mosaic_chat::{ChatPlatform, Platform};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{BackendClient, BackendConfig, BackendError};
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::relay::{Platforms, RelayHub};
+use crate::store::{Store, StoreError};
+
+/// How long relays get to persist and stop once shutdown begins.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("no chat platform is enabled: configure [discord], [slack] or [mattermost], or run `mosaic-bot console`")]
+    NoPlatform,
+    #[error("the configuration has no [backend] section: set backend.url, backend.workspace and MOSAIC__BACKEND__TOKEN")]
+    NoBackend,
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot set up the backend client: {0}")]
+    Backend(#[from] BackendError),
+    #[error("cannot serve health checks on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("every chat platform stopped")]
+    PlatformsStopped,
+}
+
+/// How a run of the daemon behaves.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Serve `/healthz` and `/readyz` here.
+    pub http_listen: Option<SocketAddr>,
+    /// The console: when every platform's input has ended, wait for the
+    /// relays to finish, then exit successfully.
+    pub exit_when_input_ends: bool,
+}
+
+/// The backend client configured from `config`.
+pub fn backend_client(config: &Config) -> Result<BackendClient, DaemonError> {
+    let backend = config.backend.as_ref().ok_or(DaemonError::NoBackend)?;
+    let mut settings = BackendConfig::new(&backend.url, backend.token.clone(), &backend.workspace);
+    settings.stream.stall_timeout = backend.stall_timeout;
+    Ok(BackendClient::new(settings)?)
+}
+
+/// Runs the bot on `platforms` until shutdown (or, for the console, until
+/// its input ends and every relay has finished).
+pub async fn run(
+    config: Arc<Config>,
+    backend: BackendClient,
+    platforms: Vec<Arc<dyn ChatPlatform>>,
+    options: RunOptions,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    if platforms.is_empty() {
+        return Err(DaemonError::NoPlatform);
+    }
+    let store = Store::open(config.store_url.expose()).await?;
+    let by_name: Platforms = platforms
+        .iter()
+        .map(|p| (p.platform(), Arc::clone(p)))
+        .collect();
+    let hub = RelayHub::new(
+        store.clone(),
+        backend.clone(),
+        by_name.clone(),
+        config.bot_name.clone(),
+        shutdown.child_token(),
+    );
+    let dispatcher = Dispatcher::new(
+        Arc::clone(&config),
+        store.clone(),
+        backend,
+        hub.clone(),
+        by_name,
+    );
+    let states = PlatformStates::default();
+    if let Some(addr) = options.http_listen {
+        serve_health(addr, store.clone(), states.clone(), shutdown.child_token()).await?;
+    }
+
+    let (inbox, mut inbound) = mpsc::channel(256);
+    for platform in platforms {
+        let name = platform.platform();
+        states.set(name, "running");
+        let task = platform.run(inbox.clone(), shutdown.child_token());
+        let states = states.clone();
+        tokio::spawn(async move {
+            match task.await {
+                Ok(()) => states.set(name, "stopped"),
+                Err(e) => {
+                    tracing::error!(platform = %name, error = %e, "the platform stopped");
+                    states.set(name, "failed");
+                }
+            }
+        });
+    }
+    // Every platform task holds a sender: the inbox ends when they all stop.
+    drop(inbox);
+
+    match hub.resume_all().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(relays = n, "resumed unfinished relays"),
+        Err(e) => tracing::error!(error = %e, "cannot resume unfinished relays"),
+    }
+
+    let mut result = Ok(());
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            message = inbound.recv() => match message {
+                Some(message) => dispatcher.handle(message).await,
+                None if options.exit_when_input_ends => {
+                    tokio::select! {
+                        () = hub.idle() => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                    break;
+                }
+                None => {
+                    result = Err(DaemonError::PlatformsStopped);
+                    break;
+                }
+            },
+        }
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    hub.shutdown(SHUTDOWN_DEADLINE).await;
+    store.close().await;
+    result
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = interrupt.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = interrupt => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = interrupt.await;
+        tracing::info!("signal received");
+        token.cancel();
+    });
+}
+
+/// Each platform's state, for `/readyz`.
+#[derive(Clone, Default)]
+struct PlatformStates(Arc<Mutex<HashMap<Platform, &'static str>>>);
+
+impl PlatformStates {
+    fn set(&self, platform: Platform, state: &'static str) {
+        // A poisoned lock only means a panic elsewhere; the map is still usable.
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(platform, state);
+    }
+
+    fn snapshot(&self) -> Vec<(Platform, &'static str)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<_> = map.iter().map(|(p, s)| (*p, *s)).collect();
+        all.sort();
+        all
+    }
+}
+
+#[derive(Clone)]
+struct Health {
+    store: Store,
+    platforms: PlatformStates,
+}
+
+/// Binds `addr` and serves `/healthz` and `/readyz` until `shutdown`.
+async fn serve_health(
+    addr: SocketAddr,
+    store: Store,
+    platforms: PlatformStates,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Http { addr, source })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %bound, "serving /healthz and /readyz");
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(Health { store, platforms });
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the health endpoint stopped");
+        }
+    });
+    Ok(())
+}
+
+/// 200 when the store answers and every platform runs; 503 otherwise. The
+/// body says which part is not ready.
+async fn ready(State(health): State<Health>) -> impl IntoResponse {
+    let store = match health.store.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("failing: {e}"),
+    };
+    let platforms = health.platforms.snapshot();
+    let all_running = !platforms.is_empty() && platforms.iter().all(|(_, s)| *s == "running");
+    let status = if store == "ok" && all_running {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let platforms: serde_json::Map<String, serde_json::Value> = platforms
+        .into_iter()
+        .map(|(p, s)| (p.name().to_owned(), s.into()))
+        .collect();
+    let body = serde_json::json!({ "store": store, "platforms": platforms });
+    (status, axum::Json(body))
+}

@@ -1,0 +1,177 @@
+//! Every way a command can fail, and the one place each is worded for users.
+//!
+//! Like poise's `FrameworkError`: parse errors, missing jobs, backend and
+//! store failures all become a [`Failure`], and [`Failure::words`] turns it
+//! into the reply, so the wording is the same on every platform. Failures
+//! that an admin must fix are also logged, once, where they happen.
+
+use mosaic_chat::{ChatError, Markup, Span};
+
+use crate::backend::BackendError;
+use crate::command::{Action, CommandError};
+use crate::store::StoreError;
+
+/// Why a command could not be carried out.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command could not be parsed.
+    Command(CommandError),
+    /// The command names no issue and its thread has no job.
+    NoJobInThread { action: Action },
+    /// No job is known for the issue, here or on the backend.
+    NoJobForIssue { action: Action, issue: String },
+    /// The issue's job is not followed in any thread by this bot.
+    NotFollowed { action: Action, issue: String },
+    /// The job backend failed or refused.
+    Backend { action: Action, error: BackendError },
+    /// The bot's own store failed.
+    Store { action: Action, error: StoreError },
+    /// The chat platform refused to start a thread.
+    Platform { action: Action, error: ChatError },
+}
+
+impl Failure {
+    /// The reply to the user; `me` is how they call the bot (`@mosaic`).
+    pub fn words(&self, me: &str) -> Markup {
+        let line = |text: String| Markup::new().line([Span::text(text)]);
+        match self {
+            Failure::Command(e) => line(e.to_string()),
+            Failure::NoJobInThread { action } => line(format!(
+                "There is no job in this thread. Use `{me} {action} #42`, or type it in a job's thread."
+            )),
+            Failure::NoJobForIssue { action: _, issue } => line(format!(
+                "I know of no job for {issue}. Start one with `{me} fix {issue}`."
+            )),
+            Failure::NotFollowed { action, issue } => line(format!(
+                "The job for {issue} was not started from chat, so there is no thread to make {}. Start one with `{me} fix {issue}`.",
+                if *action == Action::Verbose { "verbose" } else { "quiet" }
+            )),
+            Failure::Backend { action, error } => line(backend_words(me, *action, error)),
+            Failure::Store { action, .. } => line(format!(
+                "I could not read or save my records, so I did not {}. Try again; if it keeps failing, an admin should look at the bot's log.",
+                doing(*action)
+            )),
+            Failure::Platform { action, error } => line(format!(
+                "I could not open a thread here ({error}), so I did not {}.",
+                doing(*action)
+            )),
+        }
+    }
+
+    /// Whether an admin must act: such failures are logged as errors.
+    pub fn needs_admin(&self) -> bool {
+        match self {
+            Failure::Backend { error, .. } => matches!(
+                error,
+                BackendError::Unauthorized { .. }
+                    | BackendError::Forbidden { .. }
+                    | BackendError::Decode { .. }
+            ),
+            Failure::Store { .. } | Failure::Platform { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+fn backend_words(me: &str, action: Action, error: &BackendError) -> String {
+    match (action, error) {
+        (_, BackendError::NotFound { .. }) => {
+            "That job no longer exists on the job backend.".to_owned()
+        }
+        (Action::Cancel, BackendError::Conflict { .. }) => {
+            "That job has already ended, so there is nothing to cancel.".to_owned()
+        }
+        (Action::Retry, BackendError::Conflict { .. }) => format!(
+            "Only a failed or cancelled job can be retried, and this one is not. `{me} status` shows where it is."
+        ),
+        (_, BackendError::Conflict { message }) => {
+            format!("The job backend refused: {message}.")
+        }
+        (_, BackendError::Unauthorized { .. } | BackendError::Forbidden { .. }) => format!(
+            "The job backend refused my credentials, so I could not {}. An admin needs to check the bot's backend token and workspace.",
+            doing(action)
+        ),
+        (_, BackendError::Invalid { messages }) => format!(
+            "The job backend refused the request: {}.",
+            messages.join("; ")
+        ),
+        (
+            _,
+            BackendError::Unavailable { .. }
+            | BackendError::Timeout { .. }
+            | BackendError::Transport { .. },
+        ) => format!(
+            "The job backend is not reachable right now, so I could not {}. Try again in a minute.",
+            doing(action)
+        ),
+        (_, other) => format!(
+            "The job backend answered with an error, so I could not {}: {other}.",
+            doing(action)
+        ),
+    }
+}
+
+/// What the action was about to do, for "I could not …".
+fn doing(action: Action) -> &'static str {
+    match action {
+        Action::Fix => "start the job",
+        Action::Status => "look the job up",
+        Action::Cancel => "cancel the job",
+        Action::Retry => "retry the job",
+        Action::Verbose | Action::Quiet => "change what this thread shows",
+        Action::Help => "help",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mosaic_chat::markup::{render, PlainDialect};
+    use std::time::Duration;
+
+    fn text(f: Failure) -> String {
+        render(&f.words("@mosaic"), &PlainDialect, 10_000).join("\n")
+    }
+
+    #[test]
+    fn each_backend_failure_says_what_happened_and_what_to_do() {
+        let backend = |action, error| text(Failure::Backend { action, error });
+        assert_eq!(
+            backend(Action::Cancel, BackendError::Conflict { message: "x".into() }),
+            "That job has already ended, so there is nothing to cancel."
+        );
+        assert!(backend(Action::Retry, BackendError::Conflict { message: "x".into() })
+            .contains("`@mosaic status`"));
+        assert!(backend(Action::Fix, BackendError::Timeout { after: Duration::from_secs(1) })
+            .contains("not reachable right now, so I could not start the job"));
+        assert!(backend(Action::Status, BackendError::Unauthorized { message: "x".into() })
+            .contains("An admin needs to check"));
+        assert_eq!(
+            backend(Action::Status, BackendError::NotFound { message: "x".into() }),
+            "That job no longer exists on the job backend."
+        );
+    }
+
+    #[test]
+    fn missing_jobs_show_the_right_form() {
+        assert_eq!(
+            text(Failure::NoJobInThread { action: Action::Status }),
+            "There is no job in this thread. Use `@mosaic status #42`, or type it in a job's thread."
+        );
+        assert!(text(Failure::NoJobForIssue {
+            action: Action::Cancel,
+            issue: "acme/web#9".into()
+        })
+        .contains("`@mosaic fix acme/web#9`"));
+    }
+
+    #[test]
+    fn only_failures_an_admin_must_fix_are_flagged() {
+        assert!(Failure::Backend {
+            action: Action::Fix,
+            error: BackendError::Forbidden { message: "x".into() }
+        }
+        .needs_admin());
+        assert!(!Failure::NoJobInThread { action: Action::Cancel }.needs_admin());
+    }
+}

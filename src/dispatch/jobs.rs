@@ -1,0 +1,351 @@
+//! The job-facing actions: fix, status, cancel, retry, verbose and quiet.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use mosaic_chat::{ChatPlatform, Inbound, Markup, Span, ThreadRef};
+
+use super::{Dispatcher, Failure};
+use crate::backend::{self, CreateJob, JobId, JobOrigin, JobStatus, RunnerJob};
+use crate::command::{Action, IssueRef};
+use crate::store::{FollowedJob, Verbosity};
+
+/// The job a command is about.
+enum Target {
+    /// A job this bot follows (or followed) in a thread.
+    Followed(Box<FollowedJob>),
+    /// A job only the backend knows (started elsewhere).
+    Remote(Box<RunnerJob>),
+}
+
+impl Target {
+    fn job_id(&self) -> JobId {
+        match self {
+            Target::Followed(job) => JobId::new(job.job_id.clone()),
+            Target::Remote(job) => job.id.clone(),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// `fix ISSUE`: starts a job, unless one for the issue still runs.
+    pub(super) async fn fix(
+        &self,
+        inbound: &Inbound,
+        platform: &Arc<dyn ChatPlatform>,
+        issue: IssueRef,
+    ) -> Result<Option<Markup>, Failure> {
+        let action = Action::Fix;
+        let store_failed = |error| Failure::Store { action, error };
+        let backend_failed = |error| Failure::Backend { action, error };
+        if let Some(job) = self
+            .inner
+            .store
+            .job_for_issue(&issue, true)
+            .await
+            .map_err(store_failed)?
+        {
+            return Ok(Some(already_running(&issue, &job.status, Some(&job.thread))));
+        }
+        let newest = self
+            .inner
+            .backend
+            .jobs_for_issue(issue.owner(), issue.repo(), issue.number(), 1)
+            .await
+            .map_err(backend_failed)?;
+        if let Some(job) = newest.data.first().filter(|j| !j.status.is_final()) {
+            return Ok(Some(already_running(&issue, job.status.as_str(), None)));
+        }
+        let thread = if inbound.slash {
+            let text = format!("Starting a fix for {issue}, asked by {}.", inbound.user.name);
+            platform
+                .start_thread(&inbound.channel, &text)
+                .await
+                .map_err(|error| Failure::Platform { action, error })?
+        } else {
+            inbound.reply_thread()
+        };
+        let verbosity = self
+            .inner
+            .store
+            .job_for_thread(&thread)
+            .await
+            .map_err(store_failed)?
+            .map_or(Verbosity::Milestones, |j| j.verbosity);
+        let request = CreateJob::fix(
+            backend::IssueRef {
+                owner: issue.owner().to_owned(),
+                repo: issue.repo().to_owned(),
+                number: issue.number(),
+                url: Some(self.inner.config.forges.issue_url(&issue)),
+            },
+            JobOrigin {
+                platform: inbound.platform.name().to_owned(),
+                channel_id: inbound.channel.clone(),
+                thread_id: Some(thread.thread.clone()),
+                user_id: inbound.user.id.clone(),
+                user_name: inbound.user.name.clone(),
+                message_url: None,
+            },
+        );
+        let job = self
+            .inner
+            .backend
+            .create_job(&request)
+            .await
+            .map_err(backend_failed)?;
+        tracing::info!(job = %job.id, "started a fix job");
+        let command_message = (!inbound.slash).then(|| inbound.message_id.clone());
+        let followed = followed(&job, thread, command_message, inbound, issue, verbosity, None);
+        self.inner
+            .store
+            .insert_job(&followed)
+            .await
+            .map_err(store_failed)?;
+        self.inner.relays.follow(followed);
+        Ok(None)
+    }
+
+    /// `status [ISSUE]`: the job's state, progress, elapsed time and links.
+    pub(super) async fn status(
+        &self,
+        inbound: &Inbound,
+        issue: Option<IssueRef>,
+    ) -> Result<Markup, Failure> {
+        let action = Action::Status;
+        let target = self.resolve(inbound, issue.as_ref(), action).await?;
+        let job = match target {
+            Target::Remote(job) => *job,
+            Target::Followed(followed) => self
+                .inner
+                .backend
+                .job(&JobId::new(followed.job_id.clone()))
+                .await
+                .map_err(|error| Failure::Backend { action, error })?,
+        };
+        Ok(status_card(&job, issue.as_ref()))
+    }
+
+    /// `cancel [ISSUE]`: asks the backend to cancel; the relay shows the end.
+    pub(super) async fn cancel(
+        &self,
+        inbound: &Inbound,
+        issue: Option<IssueRef>,
+    ) -> Result<Markup, Failure> {
+        let action = Action::Cancel;
+        let target = self.resolve(inbound, issue.as_ref(), action).await?;
+        let reason = format!(
+            "cancelled by {} on {}",
+            inbound.user.name, inbound.platform
+        );
+        let job = self
+            .inner
+            .backend
+            .cancel(&target.job_id(), Some(&reason))
+            .await
+            .map_err(|error| Failure::Backend { action, error })?;
+        tracing::info!(job = %job.id, "cancelled a job");
+        Ok(Markup::new().line([Span::text(format!(
+            "Cancelling job {} ({}).",
+            job.id,
+            job.status.as_str()
+        ))]))
+    }
+
+    /// `retry [ISSUE]`: starts the job again, relayed in the same thread.
+    pub(super) async fn retry(
+        &self,
+        inbound: &Inbound,
+        issue: Option<IssueRef>,
+    ) -> Result<Markup, Failure> {
+        let action = Action::Retry;
+        let store_failed = |error| Failure::Store { action, error };
+        let target = self.resolve(inbound, issue.as_ref(), action).await?;
+        let job = self
+            .inner
+            .backend
+            .retry(&target.job_id())
+            .await
+            .map_err(|error| Failure::Backend { action, error })?;
+        tracing::info!(job = %job.id, retry_of = %target.job_id(), "retried a job");
+        let (thread, verbosity, issue, command_message) = match target {
+            Target::Followed(old) => (old.thread, old.verbosity, old.issue, old.command_message_id),
+            Target::Remote(_) => {
+                let issue = issue.ok_or(Failure::NoJobInThread { action })?;
+                (inbound.reply_thread(), Verbosity::Milestones, issue, None)
+            }
+        };
+        let here = thread == inbound.reply_thread();
+        let retry_of = job.retry_of.as_ref().map(|id| id.as_str().to_owned());
+        let followed = followed(&job, thread, command_message, inbound, issue, verbosity, retry_of);
+        self.inner
+            .store
+            .insert_job(&followed)
+            .await
+            .map_err(store_failed)?;
+        self.inner.relays.follow(followed);
+        let where_ = if here { "here" } else { "in its thread" };
+        Ok(Markup::new().line([Span::text(format!(
+            "Retrying as job {}; following it {where_}.",
+            job.id
+        ))]))
+    }
+
+    /// `verbose` / `quiet`: what the job's thread shows from now on.
+    pub(super) async fn set_verbosity(
+        &self,
+        inbound: &Inbound,
+        issue: Option<IssueRef>,
+        verbosity: Verbosity,
+    ) -> Result<Markup, Failure> {
+        let action = match verbosity {
+            Verbosity::Quiet => Action::Quiet,
+            _ => Action::Verbose,
+        };
+        let thread = match self.resolve(inbound, issue.as_ref(), action).await? {
+            Target::Followed(job) => job.thread,
+            Target::Remote(_) => {
+                return Err(Failure::NotFollowed {
+                    action,
+                    issue: issue.map(|i| i.to_string()).unwrap_or_default(),
+                });
+            }
+        };
+        self.inner
+            .store
+            .set_verbosity(&thread, verbosity)
+            .await
+            .map_err(|error| Failure::Store { action, error })?;
+        self.inner.relays.verbosity_changed(&thread, verbosity);
+        let what = match verbosity {
+            Verbosity::Verbose => "every event of the job, step output included",
+            Verbosity::Quiet => "only the start and the outcome of the job",
+            Verbosity::Milestones => "the job's milestones",
+        };
+        let where_ = if thread == inbound.reply_thread() {
+            "This thread"
+        } else {
+            "The job's thread"
+        };
+        Ok(Markup::new().line([Span::text(format!("{where_} now shows {what}."))]))
+    }
+
+    /// The job a command names: the thread's, or the newest for the issue.
+    async fn resolve(
+        &self,
+        inbound: &Inbound,
+        issue: Option<&IssueRef>,
+        action: Action,
+    ) -> Result<Target, Failure> {
+        let store = &self.inner.store;
+        let store_failed = |error| Failure::Store { action, error };
+        let Some(issue) = issue else {
+            return store
+                .job_for_thread(&inbound.reply_thread())
+                .await
+                .map_err(store_failed)?
+                .map(|job| Target::Followed(Box::new(job)))
+                .ok_or(Failure::NoJobInThread { action });
+        };
+        if let Some(job) = store.job_for_issue(issue, false).await.map_err(store_failed)? {
+            return Ok(Target::Followed(Box::new(job)));
+        }
+        let list = self
+            .inner
+            .backend
+            .jobs_for_issue(issue.owner(), issue.repo(), issue.number(), 1)
+            .await
+            .map_err(|error| Failure::Backend { action, error })?;
+        list.data
+            .into_iter()
+            .next()
+            .map(|job| Target::Remote(Box::new(job)))
+            .ok_or_else(|| Failure::NoJobForIssue {
+                action,
+                issue: issue.to_string(),
+            })
+    }
+}
+
+/// The store's record of a job that is about to be relayed.
+fn followed(
+    job: &RunnerJob,
+    thread: ThreadRef,
+    command_message_id: Option<String>,
+    inbound: &Inbound,
+    issue: IssueRef,
+    verbosity: Verbosity,
+    retry_of: Option<String>,
+) -> FollowedJob {
+    FollowedJob {
+        job_id: job.id.as_str().to_owned(),
+        thread,
+        command_message_id,
+        requester_id: inbound.user.id.clone(),
+        requester_name: inbound.user.name.clone(),
+        issue,
+        retry_of,
+        card_message_id: None,
+        verbosity,
+        last_event_id: None,
+        last_event_seq: 0,
+        status: job.status.as_str().to_owned(),
+        ended: false,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// The reply to a second `fix` while the first still runs.
+fn already_running(issue: &IssueRef, status: &str, thread: Option<&ThreadRef>) -> Markup {
+    let place = match thread {
+        Some(t) => format!("follow it in its thread ({t})"),
+        None => "it was started outside this chat".to_owned(),
+    };
+    Markup::new().line([Span::text(format!(
+        "A fix for {issue} is already under way ({status}): {place}. I did not start a second one."
+    ))])
+}
+
+/// What `status` shows.
+fn status_card(job: &RunnerJob, issue: Option<&IssueRef>) -> Markup {
+    let emoji = match job.status {
+        JobStatus::Completed => "✅",
+        JobStatus::Failed => "❌",
+        JobStatus::Cancelled => "🛑",
+        JobStatus::Running => "🔧",
+        _ => "⏳",
+    };
+    let mut head = vec![Span::text(format!("{emoji} ")), Span::bold(job.status.as_str())];
+    if let Some(p) = job.progress_percent {
+        head.push(Span::text(format!(" · {p}%")));
+    }
+    if let Some(start) = job.started_at.or(job.created_at) {
+        let end = job.completed_at.unwrap_or_else(SystemTime::now);
+        if let Ok(elapsed) = end.duration_since(start) {
+            let whole = std::time::Duration::from_secs(elapsed.as_secs());
+            head.push(Span::text(format!(" · {}", humantime::format_duration(whole))));
+        }
+    }
+    let mut markup = Markup::new().line(head);
+    let mut links = Vec::new();
+    let name = issue.map(|i| i.to_string()).or_else(|| {
+        job.issue
+            .as_ref()
+            .map(|i| format!("{}/{}#{}", i.owner, i.repo, i.number))
+    });
+    match (name, job.issue.as_ref().and_then(|i| i.url.clone())) {
+        (Some(name), Some(url)) => links.push(vec![Span::text("Issue: "), Span::link(name, url)]),
+        (Some(name), None) => links.push(vec![Span::text(format!("Issue: {name}"))]),
+        _ => {}
+    }
+    if let Some(pr) = job.result.as_ref().and_then(|r| r.pr_url.clone()) {
+        links.push(vec![Span::text("Pull request: "), Span::link(pr.clone(), pr)]);
+    }
+    if let Some(error) = &job.error {
+        links.push(vec![Span::text(format!("Error: {error}"))]);
+    }
+    links.push(vec![Span::text(format!("Job: {}", job.id))]);
+    markup = markup.list(links);
+    markup
+}

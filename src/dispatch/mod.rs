@@ -1,0 +1,196 @@
+//! The dispatcher: an inbound message in, its commands carried out, replies out.
+//!
+//! It dedupes deliveries, parses, finds the job a command is about (the
+//! thread's, or the newest for an issue), calls the backend, records jobs in
+//! the store and hands new jobs to the relay. It never renders a platform's
+//! markup itself: replies are neutral [`Markup`] that the platform renders.
+//!
+//! - [`failure`]: every failure and its wording, in one place;
+//! - [`help`]: what `help` says;
+//! - `jobs.rs`: the job-facing actions (fix, status, cancel, retry, verbosity).
+
+mod failure;
+pub mod help;
+mod jobs;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mosaic_chat::markup::render;
+use mosaic_chat::{ChatPlatform, Inbound, Markup, Reaction};
+use tracing::Instrument;
+
+use crate::backend::BackendClient;
+use crate::command::{self, Command, Invoker, ParseContext};
+use crate::config::Config;
+use crate::relay::{Platforms, RelayHub};
+use crate::store::Store;
+
+pub use failure::Failure;
+
+/// How long a delivered message's key is remembered: platforms redeliver
+/// within minutes (Slack retries for about an hour), so a day is ample.
+const DEDUPE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Carries out commands; cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    store: Store,
+    backend: BackendClient,
+    relays: RelayHub,
+    platforms: Platforms,
+}
+
+impl Dispatcher {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        backend: BackendClient,
+        relays: RelayHub,
+        platforms: Platforms,
+    ) -> Dispatcher {
+        Dispatcher {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                backend,
+                relays,
+                platforms,
+            }),
+        }
+    }
+
+    /// Handles one inbound message: each command in it, in order.
+    pub async fn handle(&self, inbound: Inbound) {
+        let span = tracing::info_span!(
+            "inbound",
+            platform = %inbound.platform,
+            channel = %inbound.channel,
+            thread = %inbound.reply_thread().thread,
+            user = %inbound.user.id,
+            message = %inbound.message_id,
+        );
+        self.handle_inner(inbound).instrument(span).await;
+    }
+
+    async fn handle_inner(&self, inbound: Inbound) {
+        let Some(platform) = self.inner.platforms.get(&inbound.platform).cloned() else {
+            tracing::error!("a message arrived from a platform that is not running");
+            return;
+        };
+        match self.inner.store.first_sight(&inbound.dedupe_key, DEDUPE_TTL).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(key = %inbound.dedupe_key, "delivered again; handled once already");
+                return;
+            }
+            // Better to risk handling a redelivery twice than to drop a
+            // command: the job guard below still stops a second job.
+            Err(e) => tracing::error!(error = %e, "cannot check the message against earlier deliveries"),
+        }
+        let config = &self.inner.config;
+        let default_repo = config
+            .channel(inbound.platform.name(), &inbound.channel)
+            .and_then(|c| c.default_repo.as_ref());
+        let ctx = ParseContext {
+            bot_name: &config.bot_name,
+            default_repo,
+            forges: &config.forges,
+        };
+        let parsed: Vec<_> = if inbound.slash {
+            command::parse_slash(&inbound.text, &ctx).collect()
+        } else {
+            command::parse_message(&inbound.text, &ctx).collect()
+        };
+        if parsed.is_empty() {
+            return;
+        }
+        if !inbound.slash {
+            if let Err(e) = platform
+                .react(&inbound.channel, &inbound.message_id, Reaction::Seen)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot react to the command message");
+            }
+        }
+        let me = self.invoker(&inbound).to_string();
+        for item in parsed {
+            let action = item.result.as_ref().map(Command::action).ok();
+            let outcome = match item.result {
+                Ok(command) => self.run(&inbound, &platform, command).await,
+                Err(e) => Err(Failure::Command(e)),
+            };
+            let reply = match outcome {
+                Ok(reply) => reply,
+                Err(failure) => {
+                    if failure.needs_admin() {
+                        tracing::error!(?action, failure = ?failure, "command failed");
+                    } else {
+                        tracing::info!(?action, failure = ?failure, "command refused");
+                    }
+                    Some(failure.words(&me))
+                }
+            };
+            if let Some(reply) = reply {
+                self.reply(&inbound, platform.as_ref(), &reply).await;
+            }
+        }
+    }
+
+    /// Carries out one command; `Ok(None)` when the relay answers (a new job's card).
+    async fn run(
+        &self,
+        inbound: &Inbound,
+        platform: &Arc<dyn ChatPlatform>,
+        command: Command,
+    ) -> Result<Option<Markup>, Failure> {
+        let me = self.invoker(inbound).to_string();
+        match command {
+            Command::Fix(issue) => self.fix(inbound, platform, issue).await,
+            Command::Status(issue) => self.status(inbound, issue).await.map(Some),
+            Command::Cancel(issue) => self.cancel(inbound, issue).await.map(Some),
+            Command::Retry(issue) => self.retry(inbound, issue).await.map(Some),
+            Command::Verbose(issue) => self
+                .set_verbosity(inbound, issue, crate::store::Verbosity::Verbose)
+                .await
+                .map(Some),
+            Command::Quiet(issue) => self
+                .set_verbosity(inbound, issue, crate::store::Verbosity::Quiet)
+                .await
+                .map(Some),
+            Command::Help(None) => Ok(Some(help::overview(&me, inbound.slash))),
+            Command::Help(Some(action)) => Ok(Some(help::action(&me, action))),
+        }
+    }
+
+    /// Posts a reply: privately to a slash command, else in the message's thread.
+    async fn reply(&self, inbound: &Inbound, platform: &dyn ChatPlatform, reply: &Markup) {
+        let pages = render(reply, platform.dialect(), platform.limits().max_message_chars);
+        let thread = inbound.reply_thread();
+        for page in pages {
+            let sent = if inbound.slash {
+                platform.reply_private(inbound, &page).await
+            } else {
+                platform.post(&thread, &page).await.map(drop)
+            };
+            if let Err(e) = sent {
+                // Nowhere left to tell the user: the log is the report.
+                tracing::error!(error = %e, "cannot post a reply");
+                return;
+            }
+        }
+    }
+
+    fn invoker(&self, inbound: &Inbound) -> Invoker {
+        if inbound.slash {
+            Invoker::slash(&self.inner.config.bot_name)
+        } else {
+            Invoker::mention(&self.inner.config.bot_name)
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The binary's edges for `serve` and `console`: logging, the runtime, the
+//! demo's in-process backend, and errors turned into exit statuses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use mosaic_chat::ChatPlatform;
+use mosaic_console::{Console, ConsoleOptions};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::ConsoleArgs;
+use crate::command::RepoRef;
+use crate::config::{Backend, Channel, Config};
+use crate::daemon::{self, RunOptions};
+use crate::secret::Secret;
+
+/// Where `serve` answers health checks unless `http.listen` says otherwise.
+const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+
+/// `mosaic-bot serve`.
+pub fn serve(config_path: Option<PathBuf>) -> ExitCode {
+    init_logging("info");
+    let Some(config) = load(config_path) else {
+        return ExitCode::FAILURE;
+    };
+    let http = config
+        .http_listen
+        .or_else(|| DEFAULT_HTTP.parse::<SocketAddr>().ok());
+    // The chat platforms arrive with their own adapters; until then `serve`
+    // has none to start and says so.
+    let platforms: Vec<Arc<dyn ChatPlatform>> = Vec::new();
+    let options = RunOptions {
+        http_listen: http,
+        exit_when_input_ends: false,
+    };
+    match runtime() {
+        Ok(rt) => rt.block_on(run_daemon(config, platforms, options)),
+        Err(code) => code,
+    }
+}
+
+/// `mosaic-bot console`.
+pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs) -> ExitCode {
+    init_logging("warn");
+    let Some(mut config) = load(config_path) else {
+        return ExitCode::FAILURE;
+    };
+    if let Some(url) = args.backend {
+        let existing = config.backend.take();
+        config.backend = Some(Backend {
+            url: url.trim_end_matches('/').to_owned(),
+            token: args
+                .token
+                .map(Secret::new)
+                .or_else(|| existing.as_ref().map(|b| b.token.clone()))
+                .unwrap_or_default(),
+            workspace: args
+                .workspace
+                .or_else(|| existing.as_ref().map(|b| b.workspace.clone()))
+                .unwrap_or_default(),
+            stall_timeout: existing.map_or(std::time::Duration::from_secs(45), |b| b.stall_timeout),
+        });
+    }
+    if config.backend.is_none() && !args.demo {
+        eprintln!(
+            "mosaic-bot: console needs a backend: --backend URL --token T --workspace ID, a [backend] section, or --demo"
+        );
+        return ExitCode::from(2);
+    }
+    let mut options = if args.json {
+        ConsoleOptions::json()
+    } else {
+        ConsoleOptions::plain()
+    };
+    options.bot_name = config.bot_name.clone();
+    let run_options = RunOptions {
+        http_listen: config.http_listen,
+        exit_when_input_ends: true,
+    };
+    let demo = args.demo;
+    let json = args.json;
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    runtime.block_on(async move {
+        let _sim = if demo {
+            match start_demo(&mut config, json).await {
+                Ok(sim) => Some(sim),
+                Err(e) => {
+                    eprintln!("mosaic-bot: cannot start the demo backend: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            None
+        };
+        let console: Arc<dyn ChatPlatform> = Arc::new(Console::stdio(options));
+        run_daemon(config, vec![console], run_options).await
+    })
+}
+
+/// Starts the simulated backend and points the configuration at it: an
+/// in-memory store, and `acme/web` as the console's default repository so
+/// `@mosaic fix #42` works as typed.
+async fn start_demo(config: &mut Config, json: bool) -> std::io::Result<mosaic_sim::Sim> {
+    let sim = mosaic_sim::Sim::start(mosaic_sim::SimConfig::demo()).await?;
+    config.backend = Some(Backend {
+        url: sim.base_url(),
+        token: Secret::new(sim.token()),
+        workspace: sim.workspace().to_owned(),
+        stall_timeout: std::time::Duration::from_secs(45),
+    });
+    config.store_url = Secret::new("sqlite::memory:");
+    if config.channel("console", "console").is_none() {
+        config.channels.push(Channel {
+            platform: "console".to_owned(),
+            id: "console".to_owned(),
+            default_repo: RepoRef::parse("acme/web", &config.forges).ok(),
+        });
+    }
+    if !json {
+        eprintln!(
+            "mosaic-bot demo: a simulated job backend runs in this process.\n\
+             Type `@{name} fix #42`, then `@{name} status` or `@{name} help`. Ctrl-D ends the input.",
+            name = config.bot_name
+        );
+    }
+    Ok(sim)
+}
+
+async fn run_daemon(
+    config: Config,
+    platforms: Vec<Arc<dyn ChatPlatform>>,
+    options: RunOptions,
+) -> ExitCode {
+    let backend = match daemon::backend_client(&config) {
+        Ok(backend) => backend,
+        Err(e) => {
+            eprintln!("mosaic-bot: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = CancellationToken::new();
+    daemon::cancel_on_signals(shutdown.clone());
+    match daemon::run(Arc::new(config), backend, platforms, options, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mosaic-bot: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config_path: Option<PathBuf>) -> Option<Config> {
+    match Config::load(config_path.as_deref()) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            eprintln!("mosaic-bot: {e}");
+            None
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("mosaic-bot: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+/// Logs go to standard error, so the console's standard output stays clean;
+/// `RUST_LOG` overrides the default level.
+fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -21,7 +21,7 @@
 //! endpoint is broken is still relayed, and still ends.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use eventsource_client::{self as es, Client as _};
@@ -51,8 +51,10 @@ pub(crate) struct Follower {
     backfilled: bool,
     queue: VecDeque<Followed>,
     connection: Option<Connection>,
-    /// Whether the current connection delivered anything new (then the backoff starts over).
+    /// Whether the current connection (its backfill included) delivered anything new.
     progress: bool,
+    /// When the current connection was established.
+    connected_at: Option<Instant>,
     ended: bool,
     failed_connects: u32,
     backoff: ExponentialBackoff,
@@ -88,6 +90,7 @@ impl Follower {
             queue: VecDeque::new(),
             connection: None,
             progress: false,
+            connected_at: None,
             ended: false,
             failed_connects: 0,
             backoff,
@@ -152,6 +155,7 @@ impl Follower {
         if let Some(delay) = self.delay.take() {
             tokio::time::sleep(delay).await;
         }
+        self.progress = false;
         let result = match self.open().await {
             Ok(connection) => self.backfill(connection).await,
             Err(failure) => Err(failure),
@@ -159,7 +163,7 @@ impl Follower {
         match result {
             Ok(connection) => {
                 self.failed_connects = 0;
-                self.progress = false;
+                self.connected_at = Some(Instant::now());
                 self.connection = Some(connection);
             }
             Err(ConnectFailure::End(end)) => self.end(end),
@@ -352,7 +356,13 @@ impl Follower {
         if self.ended {
             return;
         }
-        if std::mem::take(&mut self.progress) {
+        // A connection that moved the job on, or lived longer than the longest backoff, was
+        // a good one: the next failure starts the backoff over. A server that accepts and
+        // drops at once without anything new keeps backing off.
+        let lived = self.connected_at.take().map(|at| at.elapsed());
+        if std::mem::take(&mut self.progress)
+            || lived.is_some_and(|lived| lived >= self.policy().reconnect_max_delay)
+        {
             self.backoff = reconnect_backoff(self.policy());
         }
         self.delay = Some(self.next_delay());
@@ -375,9 +385,12 @@ impl Follower {
         }
     }
 
+    /// The next reconnect delay: drawn from `[d/2, d)`, where `d` starts at the policy's
+    /// minimum and doubles up to its maximum. (backon's jitter draws from `[d, 2d)`; halving
+    /// keeps the maximum a maximum.)
     fn next_delay(&mut self) -> Duration {
         let cap = self.policy().reconnect_max_delay;
-        self.backoff.next().unwrap_or(cap)
+        self.backoff.next().map_or(cap, |delay| delay / 2)
     }
 }
 
@@ -404,4 +417,24 @@ fn reconnect_backoff(policy: &StreamPolicy) -> ExponentialBackoff {
         .without_max_times()
         .with_jitter()
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendConfig;
+
+    #[test]
+    fn reconnect_delays_grow_within_the_policy_bounds() {
+        let mut config = BackendConfig::new("http://127.0.0.1:9", "t".into(), "w");
+        config.stream.reconnect_min_delay = Duration::from_millis(100);
+        config.stream.reconnect_max_delay = Duration::from_millis(800);
+        let client = BackendClient::new(config).unwrap();
+        let mut follower = Follower::new(client, JobId::new("j"), None);
+        let delays: Vec<Duration> = (0..12).map(|_| follower.next_delay()).collect();
+        let first = delays[0];
+        assert!(first >= Duration::from_millis(50) && first < Duration::from_millis(100));
+        assert!(delays.iter().all(|d| *d < Duration::from_millis(800)), "{delays:?}");
+        assert!(delays[11] >= Duration::from_millis(400), "capped, not stuck: {delays:?}");
+    }
 }

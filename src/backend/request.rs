@@ -96,8 +96,9 @@ impl BackendClient {
         (|| self.attempt(&call))
             .retry(backoff(policy))
             .when(|failure| failure.retry)
-            // `None` means the attempts are used up; keep it so.
-            .adjust(|failure, delay| delay.map(|d| failure.retry_after.unwrap_or(d)))
+            // `None` means the attempts are used up; keep it so. backon's jitter draws from
+            // `[d, 2d)`; halving keeps `max_delay` a maximum. `Retry-After` wins.
+            .adjust(|failure, delay| delay.map(|d| failure.retry_after.unwrap_or(d / 2)))
             .notify(|failure, delay| {
                 tracing::warn!(error = %failure.error, ?delay, "backend call failed; retrying");
             })

@@ -434,7 +434,13 @@ mod tests {
         let delays: Vec<Duration> = (0..12).map(|_| follower.next_delay()).collect();
         let first = delays[0];
         assert!(first >= Duration::from_millis(50) && first < Duration::from_millis(100));
-        assert!(delays.iter().all(|d| *d < Duration::from_millis(800)), "{delays:?}");
-        assert!(delays[11] >= Duration::from_millis(400), "capped, not stuck: {delays:?}");
+        assert!(
+            delays.iter().all(|d| *d < Duration::from_millis(800)),
+            "{delays:?}"
+        );
+        assert!(
+            delays[11] >= Duration::from_millis(400),
+            "capped, not stuck: {delays:?}"
+        );
     }
 }

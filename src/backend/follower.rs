@@ -34,6 +34,7 @@ use super::error::BackendError;
 use super::event::JobEvent;
 use super::follow::{Followed, StreamEnd};
 use super::model::{EventId, JobId, JobStatus, RunnerJob};
+use super::request::parse_retry_after;
 use super::stream_signals::{
     clip, completion_status, describe, end_for, gave_up, never_connected, server_error_message,
 };
@@ -59,6 +60,8 @@ pub(crate) struct Follower {
     failed_connects: u32,
     backoff: ExponentialBackoff,
     delay: Option<Duration>,
+    /// The server's `Retry-After` on the last refused connect: a floor for the next delay.
+    retry_after: Option<Duration>,
 }
 
 /// What reading one item from the connection led to.
@@ -95,6 +98,7 @@ impl Follower {
             failed_connects: 0,
             backoff,
             delay: None,
+            retry_after: None,
         }
     }
 
@@ -194,7 +198,8 @@ impl Follower {
                 return;
             }
         }
-        self.delay = Some(self.next_delay());
+        let floor = self.retry_after.take().unwrap_or_default();
+        self.delay = Some(self.next_delay().max(floor));
     }
 
     /// Opens the stream and waits for the server's answer.
@@ -219,6 +224,11 @@ impl Follower {
             Ok(Some(Ok(es::SSE::Connected(_)))) => Ok(connection),
             Ok(Some(Ok(_))) => Err(ConnectFailure::Refused("data before an answer".into())),
             Ok(Some(Err(es::Error::UnexpectedResponse(response, _)))) => {
+                self.retry_after = response
+                    .get_header_value("retry-after")
+                    .ok()
+                    .flatten()
+                    .and_then(parse_retry_after);
                 Err(match response.status() {
                     404 | 410 => ConnectFailure::End(StreamEnd::NotFound),
                     401 | 403 => ConnectFailure::End(StreamEnd::Unauthorized),

@@ -186,13 +186,12 @@ fn transport_failure(e: &reqwest::Error, replay: Replay, timeout: Duration) -> F
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by the service).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// A `Retry-After` value in seconds, capped at [`MAX_RETRY_AFTER`].
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds: u64 = value.trim().parse().ok()?;
     Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 

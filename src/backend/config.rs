@@ -51,9 +51,10 @@ impl BackendConfig {
 pub struct RetryPolicy {
     /// Attempts in all, the first included; `1` disables retries.
     pub max_attempts: u32,
-    /// Delay before the first retry; doubles each time, with jitter.
+    /// Delay before the first retry; doubles each time. Each delay is drawn at random from
+    /// `[d/2, d)`, so that clients that failed together do not retry together.
     pub min_delay: Duration,
-    /// Cap of the doubling.
+    /// Cap of the doubling (a server's `Retry-After` may ask for longer, up to a minute).
     pub max_delay: Duration,
 }
 
@@ -73,9 +74,11 @@ pub struct StreamPolicy {
     /// Silence (no event, no keep-alive comment) after which the connection is presumed dead.
     /// The backend sends a keep-alive every 15 s, so the contract's 45 s is three missed ones.
     pub stall_timeout: Duration,
-    /// Delay before the first reconnect; doubles per consecutive failure, with jitter.
+    /// Delay before the first reconnect; doubles per consecutive failure. Each delay is drawn
+    /// at random from `[d/2, d)`, so that streams dropped together do not return together.
     pub reconnect_min_delay: Duration,
-    /// Cap of the doubling.
+    /// Cap of the doubling. A connection that lived this long counts as healthy: the next
+    /// failure starts again from the minimum.
     pub reconnect_max_delay: Duration,
     /// Consecutive failed connects after which the stream ends with `GaveUp`; `None` keeps
     /// trying for ever (a job is not forgotten because the backend is down for a while).

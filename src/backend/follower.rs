@@ -21,7 +21,7 @@
 //! endpoint is broken is still relayed, and still ends.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use eventsource_client::{self as es, Client as _};
@@ -34,6 +34,7 @@ use super::error::BackendError;
 use super::event::JobEvent;
 use super::follow::{Followed, StreamEnd};
 use super::model::{EventId, JobId, JobStatus, RunnerJob};
+use super::request::parse_retry_after;
 use super::stream_signals::{
     clip, completion_status, describe, end_for, gave_up, never_connected, server_error_message,
 };
@@ -51,12 +52,16 @@ pub(crate) struct Follower {
     backfilled: bool,
     queue: VecDeque<Followed>,
     connection: Option<Connection>,
-    /// Whether the current connection delivered anything new (then the backoff starts over).
+    /// Whether the current connection (its backfill included) delivered anything new.
     progress: bool,
+    /// When the current connection was established.
+    connected_at: Option<Instant>,
     ended: bool,
     failed_connects: u32,
     backoff: ExponentialBackoff,
     delay: Option<Duration>,
+    /// The server's `Retry-After` on the last refused connect: a floor for the next delay.
+    retry_after: Option<Duration>,
 }
 
 /// What reading one item from the connection led to.
@@ -88,10 +93,12 @@ impl Follower {
             queue: VecDeque::new(),
             connection: None,
             progress: false,
+            connected_at: None,
             ended: false,
             failed_connects: 0,
             backoff,
             delay: None,
+            retry_after: None,
         }
     }
 
@@ -152,6 +159,7 @@ impl Follower {
         if let Some(delay) = self.delay.take() {
             tokio::time::sleep(delay).await;
         }
+        self.progress = false;
         let result = match self.open().await {
             Ok(connection) => self.backfill(connection).await,
             Err(failure) => Err(failure),
@@ -159,7 +167,7 @@ impl Follower {
         match result {
             Ok(connection) => {
                 self.failed_connects = 0;
-                self.progress = false;
+                self.connected_at = Some(Instant::now());
                 self.connection = Some(connection);
             }
             Err(ConnectFailure::End(end)) => self.end(end),
@@ -190,7 +198,8 @@ impl Follower {
                 return;
             }
         }
-        self.delay = Some(self.next_delay());
+        let floor = self.retry_after.take().unwrap_or_default();
+        self.delay = Some(self.next_delay().max(floor));
     }
 
     /// Opens the stream and waits for the server's answer.
@@ -215,6 +224,11 @@ impl Follower {
             Ok(Some(Ok(es::SSE::Connected(_)))) => Ok(connection),
             Ok(Some(Ok(_))) => Err(ConnectFailure::Refused("data before an answer".into())),
             Ok(Some(Err(es::Error::UnexpectedResponse(response, _)))) => {
+                self.retry_after = response
+                    .get_header_value("retry-after")
+                    .ok()
+                    .flatten()
+                    .and_then(parse_retry_after);
                 Err(match response.status() {
                     404 | 410 => ConnectFailure::End(StreamEnd::NotFound),
                     401 | 403 => ConnectFailure::End(StreamEnd::Unauthorized),
@@ -352,7 +366,13 @@ impl Follower {
         if self.ended {
             return;
         }
-        if std::mem::take(&mut self.progress) {
+        // A connection that moved the job on, or lived longer than the longest backoff, was
+        // a good one: the next failure starts the backoff over. A server that accepts and
+        // drops at once without anything new keeps backing off.
+        let lived = self.connected_at.take().map(|at| at.elapsed());
+        if std::mem::take(&mut self.progress)
+            || lived.is_some_and(|lived| lived >= self.policy().reconnect_max_delay)
+        {
             self.backoff = reconnect_backoff(self.policy());
         }
         self.delay = Some(self.next_delay());
@@ -375,9 +395,12 @@ impl Follower {
         }
     }
 
+    /// The next reconnect delay: drawn from `[d/2, d)`, where `d` starts at the policy's
+    /// minimum and doubles up to its maximum. (backon's jitter draws from `[d, 2d)`; halving
+    /// keeps the maximum a maximum.)
     fn next_delay(&mut self) -> Duration {
         let cap = self.policy().reconnect_max_delay;
-        self.backoff.next().unwrap_or(cap)
+        self.backoff.next().map_or(cap, |delay| delay / 2)
     }
 }
 
@@ -404,4 +427,30 @@ fn reconnect_backoff(policy: &StreamPolicy) -> ExponentialBackoff {
         .without_max_times()
         .with_jitter()
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendConfig;
+
+    #[test]
+    fn reconnect_delays_grow_within_the_policy_bounds() {
+        let mut config = BackendConfig::new("http://127.0.0.1:9", "t".into(), "w");
+        config.stream.reconnect_min_delay = Duration::from_millis(100);
+        config.stream.reconnect_max_delay = Duration::from_millis(800);
+        let client = BackendClient::new(config).unwrap();
+        let mut follower = Follower::new(client, JobId::new("j"), None);
+        let delays: Vec<Duration> = (0..12).map(|_| follower.next_delay()).collect();
+        let first = delays[0];
+        assert!(first >= Duration::from_millis(50) && first < Duration::from_millis(100));
+        assert!(
+            delays.iter().all(|d| *d < Duration::from_millis(800)),
+            "{delays:?}"
+        );
+        assert!(
+            delays[11] >= Duration::from_millis(400),
+            "capped, not stuck: {delays:?}"
+        );
+    }
 }

@@ -96,8 +96,9 @@ impl BackendClient {
         (|| self.attempt(&call))
             .retry(backoff(policy))
             .when(|failure| failure.retry)
-            // `None` means the attempts are used up; keep it so.
-            .adjust(|failure, delay| delay.map(|d| failure.retry_after.unwrap_or(d)))
+            // `None` means the attempts are used up; keep it so. backon's jitter draws from
+            // `[d, 2d)`; halving keeps `max_delay` a maximum. `Retry-After` wins.
+            .adjust(|failure, delay| delay.map(|d| failure.retry_after.unwrap_or(d / 2)))
             .notify(|failure, delay| {
                 tracing::warn!(error = %failure.error, ?delay, "backend call failed; retrying");
             })
@@ -185,13 +186,12 @@ fn transport_failure(e: &reqwest::Error, replay: Replay, timeout: Duration) -> F
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by the service).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// A `Retry-After` value in seconds, capped at [`MAX_RETRY_AFTER`].
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds: u64 = value.trim().parse().ok()?;
     Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 

@@ -1,0 +1,74 @@
+//! `check-config` and `serve` as an operator runs them.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn bot(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
+    cmd.args(args).current_dir(std::env::temp_dir());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+        cmd.env_remove(key);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("the binary runs")
+}
+
+fn config(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+const BACKEND: &str = "[backend]\nurl = \"http://127.0.0.1:9\"\nworkspace = \"ws-1\"\n";
+
+#[test]
+fn check_config_prints_everything_with_secrets_masked() {
+    let file = config(BACKEND);
+    let out = bot(
+        &["--config", file.path().to_str().unwrap(), "check-config"],
+        &[
+            ("MOSAIC__BACKEND__TOKEN", "tok-VERY-SECRET"),
+            ("MOSAIC__STORE__URL", "postgres://bot:pw-VERY-SECRET@db/mosaic"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("backend.token = ***"), "{stdout}");
+    assert!(stdout.contains("store.url = postgres://bot:***@db/mosaic"), "{stdout}");
+    assert!(stdout.contains("backend.workspace = \"ws-1\""), "{stdout}");
+    assert!(!stdout.contains("VERY-SECRET") && !stderr.contains("VERY-SECRET"));
+}
+
+#[test]
+fn check_config_exits_one_naming_the_key() {
+    let out = bot(&["check-config"], &[("MOSAIC__BOT__NAME", "two words")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bot.name"));
+
+    let out = bot(&["check-config"], &[]);
+    assert_eq!(out.status.code(), Some(1), "no backend is a problem");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`backend`"));
+
+    let file = config("[backend]\nurl = \"ftp://x\"\nworkspace = \"w\"\ntoken = \"t\"\n");
+    let out = bot(&["--config", file.path().to_str().unwrap(), "check-config"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("backend.url"));
+}
+
+#[test]
+fn serve_without_a_platform_says_so_and_exits_one() {
+    let file = config(BACKEND);
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/bot.db", dir.path().display());
+    let out = bot(
+        &["--config", file.path().to_str().unwrap(), "serve"],
+        &[("MOSAIC__BACKEND__TOKEN", "t"), ("MOSAIC__STORE__URL", &db), ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no chat platform is enabled"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

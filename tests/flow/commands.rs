@@ -1,0 +1,93 @@
+//! Commands and their replies: help, errors, the duplicate-fix guard,
+//! status, cancel, retry, and messages delivered twice.
+
+use serde_json::json;
+
+use crate::harness::{is_post_in, posts_in, text, World};
+
+#[tokio::test]
+async fn help_and_parse_errors_are_answered_in_the_thread() {
+    let world = World::new().await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic help").await;
+    let help = bot.expect("the help", |op| is_post_in(op, "m1")).await;
+    assert!(text(&help).contains("`@mosaic fix ISSUE`"), "{help}");
+    bot.top("m2", "@mosaic fxi #42").await;
+    let error = bot.expect("the parse error", |op| is_post_in(op, "m2")).await;
+    assert_eq!(
+        text(&error),
+        "Unknown command `fxi`. Did you mean `fix`? Try `@mosaic help`."
+    );
+    let ops = bot.finish().await;
+    let reactions: Vec<_> = ops.iter().filter(|op| op["op"] == "react").collect();
+    assert_eq!(reactions.len(), 2, "one 👀 per command message: {ops:#?}");
+    assert!(reactions.iter().all(|r| r["emoji"] == "eyes"));
+    assert_eq!(ops.len(), 4, "nothing else was printed: {ops:#?}");
+    assert!(world.sim.requests().iter().all(|r| r.method == "GET" || r.path != "/runner-jobs"),
+        "no job was created");
+}
+
+#[tokio::test]
+async fn a_message_without_a_mention_is_ignored() {
+    let world = World::new().await;
+    let mut bot = world.bot();
+    bot.top("m1", "just chatting about #42").await;
+    bot.say(json!("plain line")).await;
+    let ops = bot.finish().await;
+    assert!(ops.is_empty(), "{ops:#?}");
+}
+
+#[tokio::test]
+async fn status_outside_a_job_thread_says_how_to_name_one() {
+    let world = World::new().await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic status").await;
+    let reply = bot.expect("the reply", |op| is_post_in(op, "m1")).await;
+    assert_eq!(
+        text(&reply),
+        "There is no job in this thread. Use `@mosaic status #42`, or type it in a job's thread."
+    );
+    bot.top("m2", "@mosaic cancel acme/nothing#1").await;
+    let reply = bot.expect("the reply", |op| is_post_in(op, "m2")).await;
+    assert!(text(&reply).starts_with("I know of no job for acme/nothing#1."), "{reply}");
+    bot.finish().await;
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_is_handled_once() {
+    let world = World::new().await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic help fix").await;
+    bot.top("m1", "@mosaic help fix").await;
+    bot.top("m2", "@mosaic help status").await;
+    bot.expect("the second help", |op| is_post_in(op, "m2")).await;
+    let ops = bot.finish().await;
+    assert_eq!(posts_in(&ops, "m1").len(), 1, "{ops:#?}");
+}
+
+#[tokio::test]
+async fn a_second_fix_for_a_running_job_points_to_it() {
+    let world = World::with(mosaic_sim::SimConfig {
+        tick: std::time::Duration::from_millis(20),
+        ..mosaic_sim::SimConfig::fast()
+    })
+    .await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("the card", |op| is_post_in(op, "m1")).await;
+    bot.top("m2", "@mosaic fix acme/web#42").await;
+    let reply = bot.expect("the guard", |op| is_post_in(op, "m2")).await;
+    assert!(
+        text(&reply).starts_with("A fix for acme/web#42 is already under way"),
+        "{reply}"
+    );
+    assert!(text(&reply).contains("console:c1/m1"), "names the thread: {reply}");
+    bot.finish().await;
+    let creates = world
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/runner-jobs")
+        .count();
+    assert_eq!(creates, 1, "one job only");
+}

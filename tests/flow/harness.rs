@@ -1,0 +1,173 @@
+//! Drives `mosaic-bot console --json` as a script would: a real process,
+//! JSON lines in and out, against a simulator on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use mosaic_sim::{Sim, SimConfig};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// Long enough for a whole simulated job on a loaded 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// One bot process, its input, and the operations it printed.
+pub struct Bot {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: mpsc::UnboundedReceiver<Value>,
+    /// Every operation received so far, in order.
+    pub seen: Vec<Value>,
+}
+
+/// A simulator, and a directory for the bot's SQLite file.
+pub struct World {
+    pub sim: Sim,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn new() -> World {
+        World::with(SimConfig::fast()).await
+    }
+
+    pub async fn with(config: SimConfig) -> World {
+        World {
+            sim: Sim::start(config).await.expect("the simulator starts"),
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("bot.db")
+    }
+
+    /// Starts `mosaic-bot console --json` against the simulator.
+    pub fn bot(&self) -> Bot {
+        self.bot_with(&[])
+    }
+
+    pub fn bot_with(&self, env: &[(&str, &str)]) -> Bot {
+        Bot::spawn(&self.sim, &self.db(), env)
+    }
+}
+
+impl Bot {
+    fn spawn(sim: &Sim, db: &Path, env: &[(&str, &str)]) -> Bot {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
+        cmd.args(["console", "--json", "--backend", &sim.base_url()])
+            .args(["--token", sim.token(), "--workspace", sim.workspace()])
+            .current_dir(db.parent().expect("the db has a directory"))
+            .env("MOSAIC__STORE__URL", format!("sqlite://{}", db.display()))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+            if key != "MOSAIC__STORE__URL" {
+                cmd.env_remove(key);
+            }
+        }
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd.spawn().expect("the bot starts");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, out) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("the console printed a non-JSON line {line:?}: {e}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Bot {
+            child,
+            stdin,
+            out,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Sends one message as a JSON line.
+    pub async fn say(&mut self, message: Value) {
+        let stdin = self.stdin.as_mut().expect("input is still open");
+        let mut line = message.to_string();
+        line.push('\n');
+        stdin.write_all(line.as_bytes()).await.expect("the bot reads its input");
+        stdin.flush().await.expect("the bot reads its input");
+    }
+
+    /// A top-level message `id` in channel `c1` from alice.
+    pub async fn top(&mut self, id: &str, text: &str) {
+        self.say(json!({"id": id, "channel": "c1", "user": "alice", "text": text})).await;
+    }
+
+    /// A message `id` in thread `thread` of channel `c1` from alice.
+    pub async fn in_thread(&mut self, id: &str, thread: &str, text: &str) {
+        self.say(json!({"id": id, "channel": "c1", "thread": thread, "user": "alice", "text": text}))
+            .await;
+    }
+
+    /// Waits for the next operation that `matches`, keeping every one seen.
+    pub async fn expect(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.out.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; seen: {:#?}", self.seen))
+                .unwrap_or_else(|| panic!("the bot ended before {what}; seen: {:#?}", self.seen));
+            self.seen.push(next.clone());
+            if matches(&next) {
+                return next;
+            }
+        }
+    }
+
+    /// Closes the input and waits for the process to exit on its own; returns
+    /// every operation it printed.
+    pub async fn finish(mut self) -> Vec<Value> {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("the bot did not exit; seen: {:#?}", self.seen))
+            .expect("the bot runs");
+        assert!(status.success(), "the console exits 0, got {status}");
+        while let Some(op) = self.out.recv().await {
+            self.seen.push(op);
+        }
+        self.seen
+    }
+
+    /// Kills the process at once, as a crash would.
+    pub async fn crash(mut self) -> Vec<Value> {
+        self.child.kill().await.expect("the bot can be killed");
+        while let Ok(Some(op)) = tokio::time::timeout(Duration::from_secs(5), self.out.recv()).await {
+            self.seen.push(op);
+        }
+        self.seen
+    }
+}
+
+/// Whether `op` is a post in `thread`.
+pub fn is_post_in(op: &Value, thread: &str) -> bool {
+    op["op"] == "post" && op["thread"] == thread
+}
+
+/// The text of an operation.
+pub fn text(op: &Value) -> &str {
+    op["text"].as_str().unwrap_or("")
+}
+
+/// The posts (not edits) in `thread`, in order.
+pub fn posts_in<'a>(ops: &'a [Value], thread: &str) -> Vec<&'a Value> {
+    ops.iter().filter(|op| is_post_in(op, thread)).collect()
+}

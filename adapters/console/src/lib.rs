@@ -316,17 +316,29 @@ impl ChatPlatform for Console {
         Box::pin(async move {
             self.check_length(text)?;
             let mut out = self.output.lock().await;
-            // The message must be the bot's, in this thread: a top-level
-            // message is the root of the thread named by its own id.
-            let posted = out
-                .posted
-                .get(message_id)
-                .filter(|p| {
-                    p.channel == thread.channel
-                        && p.thread.as_deref().unwrap_or(message_id) == thread.thread
-                })
-                .cloned()
-                .ok_or_else(|| ChatError::NotFound(format!("message {message_id} in {thread}")))?;
+            // A message of this run must be the bot's, in this thread (a
+            // top-level message is the root of the thread named by its own
+            // id). A message the console never saw was posted by an earlier
+            // run of the bot, which a restarted bot resumes: like a chat
+            // platform, which keeps messages, the console takes the edit,
+            // and keeps the id from being given to a new post.
+            let posted = match out.posted.get(message_id) {
+                Some(p) => Some(p.clone()),
+                None if self.ids().claim(message_id).is_ok() => {
+                    let earlier = Posted {
+                        channel: thread.channel.clone(),
+                        thread: (message_id != thread.thread).then(|| thread.thread.clone()),
+                    };
+                    out.posted.insert(message_id.to_owned(), earlier.clone());
+                    Some(earlier)
+                }
+                None => None,
+            }
+            .filter(|p| {
+                p.channel == thread.channel
+                    && p.thread.as_deref().unwrap_or(message_id) == thread.thread
+            })
+            .ok_or_else(|| ChatError::NotFound(format!("message {message_id} in {thread}")))?;
             let input_lines = self.input_lines.load(Ordering::SeqCst);
             let record = if self.options.json {
                 output::json_line(&JsonOp::Edit {
@@ -377,7 +389,9 @@ impl ChatPlatform for Console {
     ) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             let mut out = self.output.lock().await;
-            if !self.ids().is_known(message_id) {
+            // A message this run never saw is one from before a restart (the
+            // command a resumed job answers): mark it as taken, and react.
+            if !self.ids().is_known(message_id) && self.ids().claim(message_id).is_err() {
                 return Err(ChatError::NotFound(format!("message {message_id}")));
             }
             let record = if self.options.json {

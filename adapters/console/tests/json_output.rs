@@ -141,14 +141,9 @@ async fn bot_ids_skip_ids_the_input_already_used() {
 }
 
 #[tokio::test]
-async fn editing_an_unknown_message_or_through_another_thread_is_not_found() {
+async fn editing_through_another_thread_is_not_found() {
     let mut h = Harness::new(ConsoleOptions::json());
     let t = thread("c1", "m1");
-    let unknown = h.console.edit(&t, "b9", "x").await;
-    assert!(
-        matches!(unknown, Err(ChatError::NotFound(_))),
-        "{unknown:?}"
-    );
     let id = h.console.post(&t, "card").await.expect("posted");
     h.next_line().await;
     let elsewhere = h.console.edit(&thread("c2", "m1"), &id, "x").await;
@@ -161,11 +156,25 @@ async fn editing_an_unknown_message_or_through_another_thread_is_not_found() {
         matches!(other_thread, Err(ChatError::NotFound(_))),
         "{other_thread:?}"
     );
-    let reaction = h.console.react("c1", "nobody", Reaction::Seen).await;
-    assert!(
-        matches!(reaction, Err(ChatError::NotFound(_))),
-        "{reaction:?}"
+    h.assert_nothing_more().await;
+}
+
+#[tokio::test]
+async fn messages_of_an_earlier_run_can_be_edited_and_reacted_to_and_keep_their_ids() {
+    // A restarted bot edits the card it posted before the restart, and
+    // reacts to the command that started the job.
+    let mut h = Harness::new(ConsoleOptions::json());
+    let t = thread("c1", "m1");
+    assert_eq!(h.console.edit(&t, "b1", "card, again").await, Ok(()));
+    assert_eq!(
+        h.next_line().await,
+        "{\"op\":\"edit\",\"channel\":\"c1\",\"thread\":\"m1\",\"id\":\"b1\",\"text\":\"card, again\"}\n"
     );
+    assert_eq!(h.console.react("c1", "m1", Reaction::Succeeded).await, Ok(()));
+    assert!(h.next_line().await.contains("\"emoji\":\"white_check_mark\""));
+    let next = h.console.post(&t, "new").await.expect("posted");
+    assert_eq!(next, "b2", "b1 is the earlier run's");
+    h.next_line().await;
     h.assert_nothing_more().await;
 }
 

@@ -5,9 +5,13 @@
 //! - [`config`]: typed configuration from a file and `MOSAIC__*` variables;
 //! - [`cli`]: the `mosaic-bot` command line;
 //! - [`store`]: the persistent state (SQLite or PostgreSQL): followed jobs,
-//!   relay progress, inbound dedupe keys.
+//!   relay progress, inbound dedupe keys;
+//! - [`backend`]: the job-backend client (REST calls and exactly-once event streams);
+//! - [`secret`]: credentials that never show in logs.
 
+pub mod backend;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod secret;
 pub mod store;

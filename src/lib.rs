@@ -7,11 +7,14 @@
 //! - [`store`]: the persistent state (SQLite or PostgreSQL): followed jobs,
 //!   relay progress, inbound dedupe keys;
 //! - [`backend`]: the job-backend client (REST calls and exactly-once event streams);
+//! - [`relay`]: one task per followed job that shows its events in its chat thread
+//!   (progress card, milestones, outcome), exactly once and within rate limits;
 //! - [`secret`]: credentials that never show in logs.
 
 pub mod backend;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod relay;
 pub mod secret;
 pub mod store;

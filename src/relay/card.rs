@@ -137,6 +137,10 @@ impl ProgressCard {
 
     /// Takes in one event; returns whether what the card shows changed.
     pub fn apply(&mut self, event: &JobEvent) -> bool {
+        if self.state.is_final() {
+            // A replayed or late event says nothing new about a job already seen to end.
+            return false;
+        }
         let before = self.clone();
         match &event.kind {
             EventKind::JobCreated | EventKind::JobQueued => self.state = CardState::Queued,
@@ -179,7 +183,6 @@ impl ProgressCard {
             EventKind::JobCancelled(_) => self.finish(CardState::Cancelled, event.timestamp),
             _ => {}
         }
-        // The card ignores what a later event says about a job it already saw end.
         *self != before
     }
 

@@ -178,16 +178,17 @@ pub fn format_elapsed(duration: Duration) -> String {
 /// Step output without ANSI codes, cut to [`MAX_OUTPUT_LINES`] lines of at most
 /// [`MAX_OUTPUT_LINE_CHARS`] characters; returns the text and how many lines were left out.
 pub fn clean_output(text: &str) -> (String, usize) {
-    let plain = strip_ansi_escapes::strip_str(text);
-    let plain = plain.trim_end_matches(['\n', '\r']);
-    let lines: Vec<&str> = plain.lines().collect();
+    let text = text.trim_end_matches(['\n', '\r']);
+    let lines: Vec<&str> = text.split('\n').collect();
     let hidden = lines.len().saturating_sub(MAX_OUTPUT_LINES);
     let kept: Vec<String> = lines
         .iter()
         .take(MAX_OUTPUT_LINES)
         .map(|line| {
             // A carriage return redraws a terminal line (progress bars): keep the last drawing.
-            let line = line.rsplit('\r').next().unwrap_or("");
+            // Done before stripping, which would drop the `\r` and glue the drawings together.
+            let drawn = line.trim_end_matches('\r').rsplit('\r').next().unwrap_or("");
+            let line = strip_ansi_escapes::strip_str(drawn);
             if line.chars().count() > MAX_OUTPUT_LINE_CHARS {
                 let cut: String = line.chars().take(MAX_OUTPUT_LINE_CHARS).collect();
                 format!("{cut}…")

@@ -23,7 +23,13 @@ fn event(kind: &str, at: u64, payload: serde_json::Value) -> JobEvent {
 }
 
 fn card() -> ProgressCard {
-    ProgressCard::new(&IssueRef::new("github.com", "acme", "web", 42, IssueKind::Issue))
+    ProgressCard::new(&IssueRef::new(
+        "github.com",
+        "acme",
+        "web",
+        42,
+        IssueKind::Issue,
+    ))
 }
 
 fn plain(card: &ProgressCard, now: u64) -> String {
@@ -106,7 +112,10 @@ fn failed_cancelled_and_deleted_cards_say_so() {
     let mut failed = card();
     failed.apply(&event("job.failed", 3, json!({"error": "boom"})));
     assert!(plain(&failed, 3).starts_with("❌ Failed · acme/web#42"));
-    assert!(!plain(&failed, 3).contains("boom"), "errors go to the outcome message");
+    assert!(
+        !plain(&failed, 3).contains("boom"),
+        "errors go to the outcome message"
+    );
 
     let mut cancelled = card();
     cancelled.apply(&event("job.cancelled", 3, json!({})));

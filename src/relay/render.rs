@@ -187,7 +187,11 @@ pub fn clean_output(text: &str) -> (String, usize) {
         .map(|line| {
             // A carriage return redraws a terminal line (progress bars): keep the last drawing.
             // Done before stripping, which would drop the `\r` and glue the drawings together.
-            let drawn = line.trim_end_matches('\r').rsplit('\r').next().unwrap_or("");
+            let drawn = line
+                .trim_end_matches('\r')
+                .rsplit('\r')
+                .next()
+                .unwrap_or("");
             let line = strip_ansi_escapes::strip_str(drawn);
             if line.chars().count() > MAX_OUTPUT_LINE_CHARS {
                 let cut: String = line.chars().take(MAX_OUTPUT_LINE_CHARS).collect();

@@ -28,18 +28,48 @@ fn all_events() -> Vec<JobEvent> {
         event("job.created", json!({})),
         event("job.queued", json!({})),
         event("job.started", json!({})),
-        event("step.started", json!({"step": "Run tests", "index": 3, "total": 6})),
-        event("step.progress", json!({"step": "Run tests", "percent": 40, "message": "Running"})),
-        event("step.output", json!({"step": "Run tests", "stream": "stdout", "text": "ok"})),
-        event("ai.tool_called", json!({"tool": "shell.run", "input": "npm test"})),
+        event(
+            "step.started",
+            json!({"step": "Run tests", "index": 3, "total": 6}),
+        ),
+        event(
+            "step.progress",
+            json!({"step": "Run tests", "percent": 40, "message": "Running"}),
+        ),
+        event(
+            "step.output",
+            json!({"step": "Run tests", "stream": "stdout", "text": "ok"}),
+        ),
+        event(
+            "ai.tool_called",
+            json!({"tool": "shell.run", "input": "npm test"}),
+        ),
         event("ai.tokens_used", json!({"input": 1200, "output": 340})),
-        event("ai.artifact_created", json!({"kind": "patch", "name": "fix.diff", "url": "https://x/a"})),
-        event("step.completed", json!({"step": "Run tests", "index": 3, "total": 6})),
-        event("step.failed", json!({"step": "Run tests", "index": 3, "total": 6, "error": "3 failed"})),
+        event(
+            "ai.artifact_created",
+            json!({"kind": "patch", "name": "fix.diff", "url": "https://x/a"}),
+        ),
+        event(
+            "step.completed",
+            json!({"step": "Run tests", "index": 3, "total": 6}),
+        ),
+        event(
+            "step.failed",
+            json!({"step": "Run tests", "index": 3, "total": 6, "error": "3 failed"}),
+        ),
         event("gate.started", json!({"gate": "lint", "details": ""})),
-        event("gate.passed", json!({"gate": "lint", "details": "0 problems"})),
-        event("gate.failed", json!({"gate": "test", "details": "3 failed"})),
-        event("job.completed", json!({"summary": "Fixed it", "prUrl": "https://github.com/a/b/pull/5"})),
+        event(
+            "gate.passed",
+            json!({"gate": "lint", "details": "0 problems"}),
+        ),
+        event(
+            "gate.failed",
+            json!({"gate": "test", "details": "3 failed"}),
+        ),
+        event(
+            "job.completed",
+            json!({"summary": "Fixed it", "prUrl": "https://github.com/a/b/pull/5"}),
+        ),
         event("job.failed", json!({"error": "tests failed"})),
         event("job.cancelled", json!({"reason": "asked to"})),
         event("ai.thought", json!({"text": "hmm"})),
@@ -58,7 +88,12 @@ fn shown_types(verbosity: Verbosity) -> Vec<String> {
 fn quiet_shows_only_the_start_and_the_outcome() {
     assert_eq!(
         shown_types(Verbosity::Quiet),
-        ["job.started", "job.completed", "job.failed", "job.cancelled"]
+        [
+            "job.started",
+            "job.completed",
+            "job.failed",
+            "job.cancelled"
+        ]
     );
 }
 
@@ -105,7 +140,10 @@ fn each_event_reads_as_expected() {
             "job.completed",
             "✅ Done: Fixed it\nPull request: https://github.com/a/b/pull/5\nTook 1m 5s",
         ),
-        ("job.failed", "❌ Failed: tests failed\n`@mosaic retry` to try again."),
+        (
+            "job.failed",
+            "❌ Failed: tests failed\n`@mosaic retry` to try again.",
+        ),
         ("job.cancelled", "🛑 Cancelled: asked to"),
         ("ai.thought", "ℹ️ Event `ai.thought`"),
     ];
@@ -113,7 +151,11 @@ fn each_event_reads_as_expected() {
     assert_eq!(events.len(), cases.len());
     for (event, (kind, expected)) in events.iter().zip(cases) {
         assert_eq!(event.type_name(), kind);
-        assert_eq!(plain(event, Verbosity::Verbose).as_deref(), Some(expected), "{kind}");
+        assert_eq!(
+            plain(event, Verbosity::Verbose).as_deref(),
+            Some(expected),
+            "{kind}"
+        );
     }
 }
 
@@ -134,7 +176,10 @@ fn job_text_stays_in_untrusted_spans() {
 
 #[test]
 fn links_are_only_web_addresses() {
-    let e = event("job.completed", json!({"summary": "s", "prUrl": "javascript:alert(1)"}));
+    let e = event(
+        "job.completed",
+        json!({"summary": "s", "prUrl": "javascript:alert(1)"}),
+    );
     let text = plain(&e, Verbosity::Quiet).expect("shown");
     assert!(!text.contains("javascript"), "{text}");
     assert!(!is_web_url("https://x/<!channel>"));
@@ -144,11 +189,17 @@ fn links_are_only_web_addresses() {
 #[test]
 fn missing_fields_still_render() {
     let e = event("step.started", json!({}));
-    assert_eq!(plain(&e, Verbosity::Milestones).as_deref(), Some("▶️ Step: (unnamed)"));
+    assert_eq!(
+        plain(&e, Verbosity::Milestones).as_deref(),
+        Some("▶️ Step: (unnamed)")
+    );
     let e = event("job.completed", json!({}));
     let ctx = OutcomeContext::default();
     let m = render_event(&e, Verbosity::Quiet, &ctx).expect("shown");
-    assert_eq!(render(&m, &PlainDialect, 1000), ["✅ Done: the job completed"]);
+    assert_eq!(
+        render(&m, &PlainDialect, 1000),
+        ["✅ Done: the job completed"]
+    );
 }
 
 #[test]
@@ -164,7 +215,10 @@ fn long_output_is_cut_to_forty_lines_and_says_how_many_are_hidden() {
     assert_eq!(text.lines().count(), MAX_OUTPUT_LINES);
     assert_eq!(hidden, 60);
     assert!(text.ends_with("line 40"));
-    let e = event("step.output", json!({"step": "build", "text": long.join("\n")}));
+    let e = event(
+        "step.output",
+        json!({"step": "build", "text": long.join("\n")}),
+    );
     let shown = plain(&e, Verbosity::Verbose).expect("shown");
     assert!(shown.ends_with("… 60 more lines not shown"), "{shown}");
     assert!(!shown.contains("line 41"));

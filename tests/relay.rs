@@ -341,3 +341,338 @@ async fn quiet_shows_only_the_start_and_the_outcome() {
     );
     assert!(t.card_texts.last().expect("card").starts_with("❌ Failed"));
 }
+
+/// Whether `lines` are `events` shown at Milestones up to some event and Verbose after it.
+fn switched_somewhere(events: &[Value], lines: &[String]) -> bool {
+    (0..=events.len()).any(|cut| {
+        let expected = expected_lines(events, |i| {
+            if i < cut {
+                Verbosity::Milestones
+            } else {
+                Verbosity::Verbose
+            }
+        });
+        expected == lines
+    })
+}
+
+#[tokio::test]
+async fn verbosity_switched_mid_job_applies_from_the_next_event() {
+    let sim = sim(10).await;
+    let store = memory_store().await;
+    let chat = FakeChat::fast();
+    let hub = hub(&store, &sim, &chat);
+    let id = start(
+        &sim,
+        &store,
+        &hub,
+        Script::standard(),
+        Faults::default(),
+        "t1",
+        Verbosity::Milestones,
+    )
+    .await;
+    chat.wait_until(|ops| {
+        ops.iter()
+            .any(|op| matches!(op, Op::Post { text, .. } if text.contains("Step 2/6")))
+    })
+    .await;
+    store
+        .set_verbosity(&thread("t1"), Verbosity::Verbose)
+        .await
+        .expect("stored");
+    hub.verbosity_changed(&thread("t1"), Verbosity::Verbose);
+    idle(&hub).await;
+
+    let events = sim.events(&id);
+    let t = transcript(&chat, "t1", Some(Reaction::Succeeded));
+    assert!(switched_somewhere(&events, &t.lines), "{:#?}", t.lines);
+    let first_output = t
+        .lines
+        .iter()
+        .position(|l| l.starts_with("📄 "))
+        .expect("output shown");
+    let step_two = t
+        .lines
+        .iter()
+        .position(|l| l.contains("Step 2/6"))
+        .expect("step 2");
+    assert!(first_output > step_two, "no output before the switch");
+}
+
+/// Runs a standard job with `faults` at Verbose and checks every event was shown once.
+async fn exactly_once_through(faults: Faults) {
+    let sim = sim(2).await;
+    let store = memory_store().await;
+    let chat = FakeChat::fast();
+    let hub = hub(&store, &sim, &chat);
+    let id = start(
+        &sim,
+        &store,
+        &hub,
+        Script::standard(),
+        faults,
+        "t1",
+        Verbosity::Verbose,
+    )
+    .await;
+    idle(&hub).await;
+    let events = sim.events(&id);
+    let t = transcript(&chat, "t1", Some(Reaction::Succeeded));
+    assert_eq!(t.lines, expected_lines(&events, |_| Verbosity::Verbose));
+}
+
+#[tokio::test]
+async fn dropped_connections_that_replay_from_the_start_show_each_event_once() {
+    exactly_once_through(Faults {
+        drop_after: Some(7),
+        reset_on_drop: true,
+        ..Faults::default()
+    })
+    .await;
+    exactly_once_through(Faults {
+        error_event_after: Some(9),
+        ignore_last_event_id: true,
+        ..Faults::default()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_live_only_server_without_ids_loses_nothing() {
+    exactly_once_through(Faults {
+        live_only_no_ids: true,
+        ..Faults::default()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_restart_mid_job_repeats_nothing_and_loses_nothing() {
+    let sim = sim(10).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let store = Store::open(&url).await.expect("store opens");
+    let chat = FakeChat::fast();
+    let first = hub(&store, &sim, &chat);
+    let id = start(
+        &sim,
+        &store,
+        &first,
+        Script::standard(),
+        Faults::default(),
+        "t1",
+        Verbosity::Verbose,
+    )
+    .await;
+    chat.wait_until(|ops| {
+        ops.iter()
+            .any(|op| matches!(op, Op::Post { text, .. } if text.contains("Step 2/6")))
+    })
+    .await;
+    first.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(first.running(), 0);
+    store.close().await;
+    let stored_mid = {
+        let store = Store::open(&url).await.expect("store reopens");
+        let job = store.job(&id).await.expect("read").expect("job");
+        store.close().await;
+        job
+    };
+    assert!(!stored_mid.ended, "a shutdown leaves the job to resume");
+    assert!(stored_mid.last_event_seq > 0);
+
+    let store = Store::open(&url).await.expect("store reopens");
+    let second = hub(&store, &sim, &chat);
+    assert_eq!(second.resume_all().await.expect("resumes"), 1);
+    idle(&second).await;
+
+    let events = sim.events(&id);
+    let t = transcript(&chat, "t1", Some(Reaction::Succeeded));
+    assert_eq!(t.lines, expected_lines(&events, |_| Verbosity::Verbose));
+    assert_eq!(stored_mid.card_message_id.as_deref(), Some(t.card.as_str()));
+    assert!(
+        t.card_texts
+            .last()
+            .expect("card")
+            .starts_with("✅ Completed")
+    );
+    assert!(store.job(&id).await.expect("read").expect("job").ended);
+}
+
+#[tokio::test]
+async fn mentions_in_job_output_are_escaped() {
+    let sim = sim(1).await;
+    let store = memory_store().await;
+    let chat = FakeChat::fast();
+    let hub = hub(&store, &sim, &chat);
+    let faults = Faults {
+        weird_payloads: true,
+        ..Faults::default()
+    };
+    let id = start(
+        &sim,
+        &store,
+        &hub,
+        Script::standard(),
+        faults,
+        "t1",
+        Verbosity::Verbose,
+    )
+    .await;
+    idle(&hub).await;
+
+    let events = sim.events(&id);
+    assert!(events.iter().any(|e| e.to_string().contains("@everyone")));
+    let t = transcript(&chat, "t1", Some(Reaction::Succeeded));
+    assert_eq!(t.lines, expected_lines(&events, |_| Verbosity::Verbose));
+    let all: String = chat
+        .ops()
+        .iter()
+        .map(|op| match op {
+            Op::Post { text, .. } | Op::Edit { text, .. } => text.clone(),
+            Op::React { .. } => String::new(),
+        })
+        .collect();
+    for mention in ["@everyone", "@here", "<!channel>", "<@123>", "\u{1b}["] {
+        assert!(
+            !all.contains(mention),
+            "{mention:?} reached the platform unescaped"
+        );
+    }
+    assert!(
+        all.contains("@\u{200b}everyone"),
+        "the text is shown, escaped"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_job_ends_its_relay_with_a_message() {
+    let sim = sim(20).await;
+    let store = memory_store().await;
+    let chat = FakeChat::fast();
+    let hub = hub(&store, &sim, &chat);
+    let id = start(
+        &sim,
+        &store,
+        &hub,
+        Script::standard(),
+        Faults::default(),
+        "t1",
+        Verbosity::Milestones,
+    )
+    .await;
+    chat.wait_until(|ops| {
+        ops.iter()
+            .any(|op| matches!(op, Op::Post { text, .. } if text.contains("Step 1/6")))
+    })
+    .await;
+    sim.delete_job(&id);
+    idle(&hub).await;
+
+    let t = transcript(&chat, "t1", None);
+    assert_eq!(
+        t.lines.last().map(String::as_str),
+        Some("🗑️ This job no longer exists on the backend; stopped following it.")
+    );
+    assert_eq!(
+        t.lines
+            .iter()
+            .filter(|l| l.contains("no longer exists"))
+            .count(),
+        1
+    );
+    assert!(t.card_texts.last().expect("card").starts_with("🗑️ Deleted"));
+    let stored = store.job(&id).await.expect("read").expect("job");
+    assert!(stored.ended);
+    assert_eq!(stored.status, "DELETED");
+}
+
+#[tokio::test]
+async fn rate_limits_are_honoured_and_nothing_is_lost() {
+    let sim = sim(1).await;
+    let store = memory_store().await;
+    let chat = FakeChat::fast();
+    chat.fail_next_posts([
+        ChatError::RateLimited {
+            retry_after: Duration::from_millis(50),
+        },
+        ChatError::Unavailable("502".into()),
+    ]);
+    chat.fail_next_edits([ChatError::Unavailable("503".into())]);
+    let hub = hub(&store, &sim, &chat);
+    let id = start(
+        &sim,
+        &store,
+        &hub,
+        Script::standard(),
+        Faults::default(),
+        "t1",
+        Verbosity::Milestones,
+    )
+    .await;
+    idle(&hub).await;
+    let t = transcript(&chat, "t1", Some(Reaction::Succeeded));
+    assert_eq!(
+        t.lines,
+        expected_lines(&sim.events(&id), |_| Verbosity::Milestones)
+    );
+}
+
+#[tokio::test]
+async fn a_refused_post_stops_posting_but_the_outcome_is_recorded() {
+    let sim = sim(1).await;
+    let store = memory_store().await;
+    let chat = FakeChat::fast();
+    chat.fail_next_posts([ChatError::Forbidden("send messages".into())]);
+    let hub = hub(&store, &sim, &chat);
+    let id = start(
+        &sim,
+        &store,
+        &hub,
+        Script::standard(),
+        Faults::default(),
+        "t1",
+        Verbosity::Milestones,
+    )
+    .await;
+    idle(&hub).await;
+    assert_eq!(chat.ops(), [], "nothing is posted after the refusal");
+    let stored = store.job(&id).await.expect("read").expect("job");
+    assert!(stored.ended);
+    assert_eq!(stored.status, "COMPLETED");
+}
+
+#[tokio::test]
+async fn jobs_in_one_channel_share_its_post_interval() {
+    let sim = sim(1).await;
+    let store = memory_store().await;
+    let chat = FakeChat::fast();
+    let hub = hub(&store, &sim, &chat);
+    let mut ids = Vec::new();
+    for name in ["t1", "t2", "t3"] {
+        ids.push(
+            start(
+                &sim,
+                &store,
+                &hub,
+                Script::tiny(),
+                Faults::default(),
+                name,
+                Verbosity::Verbose,
+            )
+            .await,
+        );
+    }
+    assert!(hub.running() <= 3);
+    idle(&hub).await;
+    for (id, name) in ids.iter().zip(["t1", "t2", "t3"]) {
+        let t = transcript(&chat, name, Some(Reaction::Succeeded));
+        assert_eq!(
+            t.lines,
+            expected_lines(&sim.events(id), |_| Verbosity::Verbose)
+        );
+    }
+    assert_paced(&chat);
+    assert_eq!(hub.running(), 0);
+}

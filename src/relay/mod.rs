@@ -1,0 +1,268 @@
+//! The relay: one task per followed job that shows the job's events in its chat thread until
+//! the job ends — one progress card edited in place, milestone (or every) event as thread
+//! messages, the outcome — exactly once across reconnects and restarts, within each
+//! platform's rate limits, pinging no one.
+//!
+//! - this file: [`RelayHub`], which starts, tracks and stops the relays;
+//! - `task.rs`: one relay's loop (stream in, posts and edits out, store records);
+//! - `end.rs`: how a relay ends (outcome, final card, reaction, store);
+//! - `card.rs`: [`ProgressCard`], the pure card;
+//! - `render.rs`: [`render_event`], the pure choice and wording of thread messages;
+//! - `pace.rs`: per-channel post slots and batching;
+//! - `send.rs`: posts, edits and reactions with retries.
+
+mod card;
+mod end;
+mod pace;
+mod render;
+mod send;
+mod task;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use mosaic_chat::{ChatPlatform, Platform, ThreadRef};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub use card::{CardState, ProgressCard};
+pub use end::{DELETED, UNAUTHORIZED, deleted_message, gave_up_message, unauthorized_message};
+pub use pace::{Batch, ChannelPacer, FlushDecision};
+pub use render::{
+    MAX_OUTPUT_LINE_CHARS, MAX_OUTPUT_LINES, OutcomeContext, clean_output, format_elapsed,
+    is_shown, render_event,
+};
+
+use crate::backend::{BackendClient, JobStatus};
+use crate::store::{FollowedJob, Store, StoreError, Verbosity};
+use send::Outbox;
+use task::Relay;
+
+/// The chat platforms the relays post to, by platform.
+pub type Platforms = HashMap<Platform, Arc<dyn ChatPlatform>>;
+
+/// Why a relay stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayEnd {
+    /// The job became final and its outcome was shown.
+    Finished(JobStatus),
+    /// The backend no longer knows the job (404).
+    JobDeleted,
+    /// The backend refused the bot's credentials.
+    Unauthorized,
+    /// The backend stayed unreachable; the job stays unfinished for a restart to resume.
+    GaveUp,
+    /// The hub shut down; the job stays unfinished for a restart to resume.
+    Shutdown,
+}
+
+/// Starts, tracks and stops the relays of every followed job. Cheap to clone.
+#[derive(Clone)]
+pub struct RelayHub {
+    hub: Arc<Hub>,
+}
+
+/// What every relay shares.
+pub(crate) struct Hub {
+    pub(crate) store: Store,
+    pub(crate) backend: BackendClient,
+    platforms: Platforms,
+    pub(crate) bot_name: String,
+    pub(crate) shutdown: CancellationToken,
+    /// Shared so that relays in one channel share its post interval.
+    pacer: Arc<ChannelPacer>,
+    relays: Mutex<HashMap<String, Running>>,
+    /// How many relays run; `idle` waits for 0.
+    running: watch::Sender<usize>,
+    generations: AtomicU64,
+}
+
+/// A relay that runs.
+struct Running {
+    /// Tells this entry from a later relay of the same job.
+    generation: u64,
+    thread: ThreadRef,
+    verbosity: watch::Sender<Verbosity>,
+    /// Taken by `shutdown` to wait for the task.
+    task: Option<JoinHandle<()>>,
+}
+
+impl RelayHub {
+    /// A hub with no relay running. `shutdown` stops every relay when cancelled.
+    pub fn new(
+        store: Store,
+        backend: BackendClient,
+        platforms: Platforms,
+        bot_name: String,
+        shutdown: CancellationToken,
+    ) -> RelayHub {
+        RelayHub {
+            hub: Arc::new(Hub {
+                store,
+                backend,
+                platforms,
+                bot_name,
+                shutdown,
+                pacer: Arc::new(ChannelPacer::default()),
+                relays: Mutex::new(HashMap::new()),
+                running: watch::Sender::new(0),
+                generations: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Starts relaying a job already inserted in the store (`Store::insert_job`); no-op if its
+    /// relay already runs, or after shutdown began.
+    pub fn follow(&self, job: FollowedJob) {
+        let hub = &self.hub;
+        if hub.shutdown.is_cancelled() {
+            tracing::info!(job = %job.job_id, "shutting down; not starting a relay");
+            return;
+        }
+        let Some(chat) = hub.platforms.get(&job.thread.platform).cloned() else {
+            tracing::error!(
+                job = %job.job_id,
+                platform = %job.thread.platform,
+                "no such platform configured; cannot relay this job"
+            );
+            return;
+        };
+        let mut relays = hub.relays.lock().unwrap_or_else(PoisonError::into_inner);
+        if relays.contains_key(&job.job_id) {
+            return;
+        }
+        let generation = hub.generations.fetch_add(1, Ordering::Relaxed);
+        let (verbosity, verbosity_rx) = watch::channel(job.verbosity);
+        let span = tracing::info_span!(
+            "relay",
+            platform = %job.thread.platform,
+            channel = %job.thread.channel,
+            thread = %job.thread.thread,
+            job = %job.job_id,
+        );
+        let job_id = job.job_id.clone();
+        let thread = job.thread.clone();
+        let out = Outbox {
+            limits: chat.limits(),
+            chat,
+            thread: thread.clone(),
+            pacer: Arc::clone(&hub.pacer),
+        };
+        let relay = Relay::new(Arc::clone(hub), job, out, verbosity_rx);
+        let leave = Leave {
+            hub: Arc::clone(hub),
+            job_id: job_id.clone(),
+            generation,
+        };
+        // Spawned under the lock: the task's `Leave` cannot remove the entry before it exists.
+        let task = tokio::spawn(
+            async move {
+                let _leave = leave;
+                relay.run().await;
+            }
+            .instrument(span),
+        );
+        relays.insert(
+            job_id,
+            Running {
+                generation,
+                thread,
+                verbosity,
+                task: Some(task),
+            },
+        );
+        hub.running.send_replace(relays.len());
+    }
+
+    /// Resumes every unfinished job of the store; returns how many relays it started. Called
+    /// once at start.
+    pub async fn resume_all(&self) -> Result<usize, StoreError> {
+        let jobs = self.hub.store.unfinished().await?;
+        let mut started = 0;
+        for job in jobs {
+            let known = self.hub.platforms.contains_key(&job.thread.platform);
+            self.follow(job);
+            started += usize::from(known && !self.hub.shutdown.is_cancelled());
+        }
+        Ok(started)
+    }
+
+    /// The thread's verbosity changed (already stored by the caller): its running relays apply
+    /// it from their next event.
+    pub fn verbosity_changed(&self, thread: &ThreadRef, verbosity: Verbosity) {
+        let relays = self
+            .hub
+            .relays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for running in relays.values().filter(|r| &r.thread == thread) {
+            running.verbosity.send_replace(verbosity);
+        }
+    }
+
+    /// How many relays run now.
+    pub fn running(&self) -> usize {
+        *self.hub.running.borrow()
+    }
+
+    /// Resolves when no relay runs (the console exits then).
+    pub async fn idle(&self) {
+        let mut running = self.hub.running.subscribe();
+        // The sender lives in the hub, which `self` keeps alive: this cannot fail.
+        let _ = running.wait_for(|n| *n == 0).await;
+    }
+
+    /// Cancels every relay and waits up to `deadline` for them to persist and stop; relays
+    /// still running then are aborted (a restart resumes them from their last record).
+    pub async fn shutdown(&self, deadline: Duration) {
+        self.hub.shutdown.cancel();
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut relays = self
+                .hub
+                .relays
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            relays.values_mut().filter_map(|r| r.task.take()).collect()
+        };
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            tracing::warn!(
+                ?deadline,
+                "relays still running at the deadline; aborting them"
+            );
+            for abort in &aborts {
+                abort.abort();
+            }
+        }
+        self.idle().await;
+    }
+}
+
+/// Removes a relay from the hub when its task ends, however it ends (even aborted).
+struct Leave {
+    hub: Arc<Hub>,
+    job_id: String,
+    generation: u64,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        let mut relays = self
+            .hub
+            .relays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if relays
+            .get(&self.job_id)
+            .is_some_and(|r| r.generation == self.generation)
+        {
+            relays.remove(&self.job_id);
+        }
+        self.hub.running.send_replace(relays.len());
+    }
+}

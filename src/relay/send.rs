@@ -1,0 +1,146 @@
+//! Talking to the chat platform on behalf of one relay: posts paced per channel, edits and
+//! reactions, each retried with capped backoff while the platform says "later" (rate limited,
+//! unavailable), honouring its `retry_after`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use mosaic_chat::{ChatError, ChatFuture, ChatPlatform, Limits, Markup, Reaction, ThreadRef};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::pace::ChannelPacer;
+
+/// Why a send did not happen.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// The platform refused for good (forbidden, not found, …).
+    Refused(ChatError),
+    /// Shutdown began while waiting or retrying; whether the platform got it is unknown.
+    Interrupted,
+}
+
+/// Where one relay sends, and how.
+pub(crate) struct Outbox {
+    pub(crate) chat: Arc<dyn ChatPlatform>,
+    pub(crate) thread: ThreadRef,
+    pub(crate) limits: Limits,
+    pub(crate) pacer: Arc<ChannelPacer>,
+}
+
+/// Retries forever while the error is transient: a relay keeps its place rather than
+/// dropping a message; a shutdown is what ends the wait.
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times()
+}
+
+impl Outbox {
+    /// Reserves the next post slot of the thread's channel.
+    pub(crate) fn reserve_slot(&self) -> Instant {
+        self.pacer.reserve(
+            self.thread.platform,
+            &self.thread.channel,
+            self.limits.post_interval,
+            Instant::now(),
+        )
+    }
+
+    /// Renders `markup` into pages that fit the platform.
+    pub(crate) fn pages(&self, markup: &Markup) -> Vec<String> {
+        mosaic_chat::markup::render(markup, self.chat.dialect(), self.limits.max_message_chars)
+    }
+
+    /// Posts `text` at `slot` (waiting for it); returns the message id.
+    pub(crate) async fn post_at(
+        &self,
+        slot: Instant,
+        text: &str,
+        stop: Option<&CancellationToken>,
+    ) -> Result<String, SendError> {
+        interruptible(stop, async {
+            tokio::time::sleep_until(slot).await;
+            self.retrying("post", || self.chat.post(&self.thread, text))
+                .await
+        })
+        .await
+    }
+
+    /// Replaces the text of message `id`.
+    pub(crate) async fn edit(
+        &self,
+        id: &str,
+        text: &str,
+        stop: Option<&CancellationToken>,
+    ) -> Result<(), SendError> {
+        interruptible(stop, async {
+            self.retrying("edit", || self.chat.edit(&self.thread, id, text))
+                .await
+        })
+        .await
+    }
+
+    /// Puts `reaction` on message `id` of the thread's channel.
+    pub(crate) async fn react(
+        &self,
+        id: &str,
+        reaction: Reaction,
+        stop: Option<&CancellationToken>,
+    ) -> Result<(), SendError> {
+        interruptible(stop, async {
+            self.retrying("react", || {
+                self.chat.react(&self.thread.channel, id, reaction)
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn retrying<'a, T>(
+        &'a self,
+        what: &'static str,
+        op: impl FnMut() -> ChatFuture<'a, T>,
+    ) -> Result<T, SendError> {
+        op.retry(backoff())
+            .when(ChatError::is_retryable)
+            .adjust(|error, delay| match error {
+                // The platform knows best how long to wait; never less than it says.
+                ChatError::RateLimited { retry_after } => {
+                    Some(delay.unwrap_or_default().max(*retry_after))
+                }
+                _ => delay,
+            })
+            .notify(|error, delay| {
+                if let ChatError::RateLimited { retry_after } = error {
+                    // Other relays in this channel wait too, instead of meeting the same 429.
+                    self.pacer.hold(
+                        self.thread.platform,
+                        &self.thread.channel,
+                        Instant::now() + *retry_after,
+                    );
+                }
+                tracing::warn!(%error, ?delay, what, "chat platform said later; retrying");
+            })
+            .await
+            .map_err(SendError::Refused)
+    }
+}
+
+/// Runs `work`, giving up with `Interrupted` when `stop` is cancelled first.
+async fn interruptible<T>(
+    stop: Option<&CancellationToken>,
+    work: impl Future<Output = Result<T, SendError>>,
+) -> Result<T, SendError> {
+    match stop {
+        Some(stop) => tokio::select! {
+            biased;
+            () = stop.cancelled() => Err(SendError::Interrupted),
+            result = work => result,
+        },
+        None => work.await,
+    }
+}

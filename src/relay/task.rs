@@ -1,0 +1,318 @@
+//! One relay: the task that follows one job's events and shows them in its thread.
+//!
+//! Decisions are made by the pure parts (`ProgressCard`, `render_event`, `Batch`); this file
+//! does the I/O around them: the stream, the posts and edits, the store. The loop waits on
+//! four things at once — shutdown, the batch's post slot, the card's next edit, the next
+//! event — so a burst of events never outruns the platform's limits and nothing waits on a
+//! quiet stream.
+//!
+//! Exactly once: a batch's events are recorded (`Store::record_relayed`) only after every
+//! page of the batch was posted; an event shown nowhere is recorded with the next batch or
+//! card edit, never ahead of a message still waiting. What remains: a crash (or an abort at
+//! the shutdown deadline) after a post and before its record repeats that one batch on
+//! restart; the record follows the post immediately to keep that window to one store write.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::card::ProgressCard;
+use super::pace::{Batch, FlushDecision};
+use super::render::{OutcomeContext, render_event};
+use super::send::{Outbox, SendError};
+use super::{Hub, RelayEnd};
+use crate::backend::{EventId, EventKind, Followed, JobEvent, JobId, StreamEnd};
+use crate::store::{FollowedJob, Verbosity};
+
+/// The state of one running relay.
+pub(crate) struct Relay {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) job: FollowedJob,
+    pub(crate) out: Outbox,
+    pub(crate) verbosity: watch::Receiver<Verbosity>,
+    pub(crate) card: ProgressCard,
+    /// The card needs an edit.
+    pub(crate) card_dirty: bool,
+    /// The card's message refused an edit for good: stop editing it (never post a second).
+    pub(crate) card_broken: bool,
+    pub(crate) next_card_edit: Instant,
+    pub(crate) batch: Batch,
+    /// The last event taken in, with its sequence number.
+    pub(crate) position: Option<(EventId, u64)>,
+    /// The sequence number last written to the store.
+    pub(crate) recorded_seq: u64,
+    /// A post refused for good: nothing more is posted for this job (logged once).
+    pub(crate) muted: bool,
+    /// A post was interrupted by shutdown: whether it arrived is unknown, so nothing after
+    /// the last record may be recorded (a restart shows it again rather than losing it).
+    pub(crate) frozen: bool,
+    /// A `job.completed`/`failed`/`cancelled` event was taken in.
+    pub(crate) outcome_seen: bool,
+}
+
+impl Relay {
+    /// A relay for `job`, not yet started.
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        job: FollowedJob,
+        out: Outbox,
+        verbosity: watch::Receiver<Verbosity>,
+    ) -> Relay {
+        Relay {
+            card: ProgressCard::new(&job.issue),
+            recorded_seq: job.last_event_seq,
+            position: None,
+            hub,
+            job,
+            out,
+            verbosity,
+            card_dirty: false,
+            card_broken: false,
+            next_card_edit: Instant::now(),
+            batch: Batch::default(),
+            muted: false,
+            frozen: false,
+            outcome_seen: false,
+        }
+    }
+
+    fn seq(&self) -> u64 {
+        self.position
+            .as_ref()
+            .map_or(self.job.last_event_seq, |(_, seq)| *seq)
+    }
+
+    pub(crate) fn job_id(&self) -> JobId {
+        JobId::new(self.job.job_id.clone())
+    }
+
+    /// Follows the job to its end, or until shutdown.
+    pub(crate) async fn run(mut self) -> RelayEnd {
+        let shutdown = self.hub.shutdown.clone();
+        let job_id = self.job_id();
+        // Fetched once for what the card shows before any event: status, times, issue link.
+        // A failure is not fatal: the stream says what became of the job.
+        tokio::select! {
+            () = shutdown.cancelled() => return RelayEnd::Shutdown,
+            fetched = self.hub.backend.job(&job_id) => match fetched {
+                Ok(job) => self.card.apply_job(&job),
+                Err(error) => tracing::warn!(%error, "could not fetch the job for its card"),
+            },
+        }
+        if !self.ensure_card().await {
+            return RelayEnd::Shutdown;
+        }
+        let resume = self.job.last_event_id.clone().map(EventId::new);
+        let mut stream = self.hub.backend.follow(self.job_id(), resume);
+        loop {
+            let flush_at = self.batch.wake_at();
+            let edit_at = (self.card_dirty && !self.card_broken).then_some(self.next_card_edit);
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    self.wind_down().await;
+                    return RelayEnd::Shutdown;
+                }
+                () = at(flush_at) => self.flush().await,
+                () = at(edit_at) => self.edit_card(true).await,
+                item = stream.next() => match item {
+                    Some(Followed::Event(event)) => self.take(event),
+                    Some(Followed::End(end)) => return self.end(end).await,
+                    None => {
+                        let end = StreamEnd::GaveUp {
+                            attempts: 0,
+                            last_error: "the event stream ended without saying why".into(),
+                        };
+                        return self.end(end).await;
+                    }
+                },
+            }
+            if self.frozen {
+                // Shutdown interrupted a post; nothing more can be recorded safely.
+                return RelayEnd::Shutdown;
+            }
+        }
+    }
+
+    /// Posts the card if the job has none yet (a resumed relay edits its stored card).
+    /// Returns false if shutdown interrupted it.
+    async fn ensure_card(&mut self) -> bool {
+        if self.job.card_message_id.is_some() {
+            self.card_dirty = true;
+            return true;
+        }
+        let pages = self.out.pages(&self.card.render(SystemTime::now()));
+        let Some(text) = pages.first() else {
+            return true;
+        };
+        let slot = self.out.reserve_slot();
+        match self.out.post_at(slot, text, Some(&self.hub.shutdown)).await {
+            Ok(id) => {
+                if let Err(error) = self.hub.store.set_card(&self.job.job_id, &id).await {
+                    tracing::error!(%error, "could not store the progress card's id");
+                }
+                self.job.card_message_id = Some(id);
+                self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
+                true
+            }
+            Err(SendError::Interrupted) => false,
+            Err(SendError::Refused(error)) => {
+                self.mute(&error);
+                true
+            }
+        }
+    }
+
+    /// Takes in one event: card, message, position.
+    fn take(&mut self, event: JobEvent) {
+        let seq = self.seq() + 1;
+        if self.card.apply(&event) {
+            self.card_dirty = true;
+        }
+        self.outcome_seen |= matches!(
+            event.kind,
+            EventKind::JobCompleted(_) | EventKind::JobFailed(_) | EventKind::JobCancelled(_)
+        );
+        let verbosity = *self.verbosity.borrow();
+        let ctx = self.outcome_context(event.timestamp);
+        if let Some(message) = render_event(&event, verbosity, &ctx) {
+            self.queue(message);
+        }
+        self.position = Some((event.id, seq));
+    }
+
+    pub(crate) fn outcome_context(&self, at: Option<SystemTime>) -> OutcomeContext {
+        OutcomeContext {
+            bot_name: self.hub.bot_name.clone(),
+            duration: self.card.elapsed(at.unwrap_or_else(SystemTime::now)),
+        }
+    }
+
+    /// Adds a message to the batch, reserving a post slot for a new batch.
+    pub(crate) fn queue(&mut self, message: mosaic_chat::Markup) {
+        if self.muted {
+            return;
+        }
+        if self.batch.push(message) {
+            let slot = self.out.reserve_slot();
+            self.batch.set_slot(slot);
+        }
+    }
+
+    /// Posts the batch (each page in a slot of its own), then records what it covered.
+    pub(crate) async fn flush(&mut self) {
+        self.post_batch(Some(&self.hub.shutdown.clone())).await;
+    }
+
+    async fn post_batch(&mut self, stop: Option<&tokio_util::sync::CancellationToken>) {
+        if self.batch.decide(Instant::now()) == FlushDecision::Idle {
+            self.record().await;
+            return;
+        }
+        // The slot reserved when the batch began (it may still lie ahead during wind-down).
+        let first_slot = self.batch.wake_at().unwrap_or_else(Instant::now);
+        let markup = self.batch.take();
+        for (i, page) in self.out.pages(&markup).iter().enumerate() {
+            let slot = if i == 0 {
+                first_slot
+            } else {
+                self.out.reserve_slot()
+            };
+            match self.out.post_at(slot, page, stop).await {
+                Ok(_) => {}
+                Err(SendError::Interrupted) => {
+                    self.frozen = true;
+                    return;
+                }
+                Err(SendError::Refused(error)) => {
+                    self.mute(&error);
+                    break;
+                }
+            }
+        }
+        self.record().await;
+    }
+
+    /// Records the position, when no message of an event up to it still waits.
+    pub(crate) async fn record(&mut self) {
+        let Some((id, seq)) = &self.position else {
+            return;
+        };
+        if self.frozen || !self.batch.is_empty() || *seq <= self.recorded_seq {
+            return;
+        }
+        match self
+            .hub
+            .store
+            .record_relayed(&self.job.job_id, id.as_str(), *seq)
+            .await
+        {
+            Ok(()) => self.recorded_seq = *seq,
+            Err(error) => tracing::error!(%error, "could not record the relayed position"),
+        }
+    }
+
+    /// Writes the card's current state (waiting for its edit interval), then records the
+    /// position if nothing waits to be posted.
+    pub(crate) async fn edit_card(&mut self, interruptible: bool) {
+        self.card_dirty = false;
+        if let (Some(id), false) = (self.job.card_message_id.clone(), self.card_broken) {
+            tokio::time::sleep_until(self.next_card_edit).await;
+            let pages = self.out.pages(&self.card.render(SystemTime::now()));
+            let text = pages.first().map_or("", String::as_str);
+            let stop = self.hub.shutdown.clone();
+            let stop = interruptible.then_some(&stop);
+            match self.out.edit(&id, text, stop).await {
+                Ok(()) | Err(SendError::Interrupted) => {}
+                Err(SendError::Refused(error)) => {
+                    tracing::error!(
+                        %error,
+                        platform = %self.out.thread.platform,
+                        channel = %self.out.thread.channel,
+                        "the progress card refused an edit; no longer editing it"
+                    );
+                    self.card_broken = true;
+                }
+            }
+            self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
+        }
+        self.record().await;
+    }
+
+    /// Shutdown: post what waits (not interruptible: the hub's deadline bounds it), write the
+    /// card, record; the job stays unfinished in the store, so a restart resumes it.
+    async fn wind_down(&mut self) {
+        if self.frozen {
+            return;
+        }
+        self.post_batch(None).await;
+        if self.card_dirty && !self.frozen {
+            self.edit_card(false).await;
+        }
+    }
+
+    /// Stops posting for this job after a refusal; the relay still follows and records.
+    pub(crate) fn mute(&mut self, error: &mosaic_chat::ChatError) {
+        tracing::error!(
+            %error,
+            platform = %self.out.thread.platform,
+            channel = %self.out.thread.channel,
+            "the platform refused a post; no longer posting for this job"
+        );
+        self.muted = true;
+        // What waits is dropped with the error above; its events are still recorded, since
+        // nothing will ever be posted for them.
+        let _ = self.batch.take();
+    }
+}
+
+/// Sleeps until `instant`, or for ever when there is none.
+async fn at(instant: Option<Instant>) {
+    match instant {
+        Some(instant) => tokio::time::sleep_until(instant).await,
+        None => std::future::pending().await,
+    }
+}

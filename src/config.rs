@@ -268,7 +268,9 @@ impl RawConfig {
             .map(|addr| {
                 addr.parse::<SocketAddr>().map_err(|_| ConfigError::Key {
                     key: "http.listen".into(),
-                    problem: format!("`{addr}` is not an address: write `host:port`, like `0.0.0.0:8080`"),
+                    problem: format!(
+                        "`{addr}` is not an address: write `host:port`, like `0.0.0.0:8080`"
+                    ),
                 })
             })
             .transpose()?;
@@ -290,14 +292,20 @@ fn validate_backend(section: BackendSection) -> Result<Backend, ConfigError> {
     };
     let url = section.url.trim().trim_end_matches('/').to_owned();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(key("url", format!("`{url}` is not an http:// or https:// URL")));
+        return Err(key(
+            "url",
+            format!("`{url}` is not an http:// or https:// URL"),
+        ));
     }
     if section.workspace.trim().is_empty() {
         return Err(key("workspace", "is empty: give the workspace id".into()));
     }
     let token = match (section.token, section.token_file) {
         (Some(_), Some(_)) => {
-            return Err(key("token", "and backend.token_file are both set: keep one".into()));
+            return Err(key(
+                "token",
+                "and backend.token_file are both set: keep one".into(),
+            ));
         }
         (Some(token), None) => token,
         (None, Some(path)) => std::fs::read_to_string(&path)
@@ -337,14 +345,22 @@ impl Config {
                 .default_repo
                 .as_ref()
                 .map_or("none".to_owned(), |r| format!("{}/{}", r.host, r));
-            let _ = writeln!(out, "channels[{i}] = {}:{} default_repo={repo}", c.platform, c.id);
+            let _ = writeln!(
+                out,
+                "channels[{i}] = {}:{} default_repo={repo}",
+                c.platform, c.id
+            );
         }
         match &self.backend {
             Some(b) => {
                 let _ = writeln!(out, "backend.url = {:?}", b.url);
                 let _ = writeln!(out, "backend.workspace = {:?}", b.workspace);
                 let _ = writeln!(out, "backend.token = {}", b.token);
-                let _ = writeln!(out, "backend.stall_timeout = {}s", b.stall_timeout.as_secs());
+                let _ = writeln!(
+                    out,
+                    "backend.stall_timeout = {}s",
+                    b.stall_timeout.as_secs()
+                );
             }
             None => {
                 let _ = writeln!(out, "backend = none");
@@ -354,7 +370,8 @@ impl Config {
         let _ = writeln!(
             out,
             "http.listen = {}",
-            self.http_listen.map_or("default".to_owned(), |a| a.to_string())
+            self.http_listen
+                .map_or("default".to_owned(), |a| a.to_string())
         );
         out
     }
@@ -464,7 +481,10 @@ mod tests {
     #[test]
     fn backend_token_from_environment_or_file_and_never_printed() {
         let f = file("[backend]\nurl = \"http://127.0.0.1:3001/\"\nworkspace = \"ws-1\"\n");
-        let env = vec![("MOSAIC__BACKEND__TOKEN".to_owned(), "tok-SECRET-1".to_owned())];
+        let env = vec![(
+            "MOSAIC__BACKEND__TOKEN".to_owned(),
+            "tok-SECRET-1".to_owned(),
+        )];
         let config = Config::load_from(Some(f.path()), env).unwrap();
         let backend = config.backend.as_ref().unwrap();
         assert_eq!(backend.url, "http://127.0.0.1:3001");
@@ -494,14 +514,20 @@ mod tests {
         )];
         let config = Config::load_from(Some(file("").path()), env).unwrap();
         let shown = config.describe();
-        assert!(shown.contains("store.url = postgres://bot:***@db:5432/mosaic"), "{shown}");
+        assert!(
+            shown.contains("store.url = postgres://bot:***@db:5432/mosaic"),
+            "{shown}"
+        );
         assert!(!shown.contains("pw-SECRET"));
     }
 
     #[test]
     fn bad_listen_addresses_name_the_key() {
-        let err = Config::load_from(Some(file("[http]\nlisten = \"nowhere\"\n").path()), no_env())
-            .unwrap_err();
+        let err = Config::load_from(
+            Some(file("[http]\nlisten = \"nowhere\"\n").path()),
+            no_env(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("http.listen"), "{err}");
     }
 

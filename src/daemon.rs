@@ -32,9 +32,13 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("no chat platform is enabled: configure [discord], [slack] or [mattermost], or run `mosaic-bot console`")]
+    #[error(
+        "no chat platform is enabled: configure [discord], [slack] or [mattermost], or run `mosaic-bot console`"
+    )]
     NoPlatform,
-    #[error("the configuration has no [backend] section: set backend.url, backend.workspace and MOSAIC__BACKEND__TOKEN")]
+    #[error(
+        "the configuration has no [backend] section: set backend.url, backend.workspace and MOSAIC__BACKEND__TOKEN"
+    )]
     NoBackend,
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),

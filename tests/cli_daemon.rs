@@ -28,14 +28,20 @@ fn check_config_prints_everything_with_secrets_masked() {
         &["--config", file.path().to_str().unwrap(), "check-config"],
         &[
             ("MOSAIC__BACKEND__TOKEN", "tok-VERY-SECRET"),
-            ("MOSAIC__STORE__URL", "postgres://bot:pw-VERY-SECRET@db/mosaic"),
+            (
+                "MOSAIC__STORE__URL",
+                "postgres://bot:pw-VERY-SECRET@db/mosaic",
+            ),
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("backend.token = ***"), "{stdout}");
-    assert!(stdout.contains("store.url = postgres://bot:***@db/mosaic"), "{stdout}");
+    assert!(
+        stdout.contains("store.url = postgres://bot:***@db/mosaic"),
+        "{stdout}"
+    );
     assert!(stdout.contains("backend.workspace = \"ws-1\""), "{stdout}");
     assert!(!stdout.contains("VERY-SECRET") && !stderr.contains("VERY-SECRET"));
 }
@@ -51,7 +57,10 @@ fn check_config_exits_one_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("`backend`"));
 
     let file = config("[backend]\nurl = \"ftp://x\"\nworkspace = \"w\"\ntoken = \"t\"\n");
-    let out = bot(&["--config", file.path().to_str().unwrap(), "check-config"], &[]);
+    let out = bot(
+        &["--config", file.path().to_str().unwrap(), "check-config"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("backend.url"));
 }
@@ -63,7 +72,11 @@ fn serve_without_a_platform_says_so_and_exits_one() {
     let db = format!("sqlite://{}/bot.db", dir.path().display());
     let out = bot(
         &["--config", file.path().to_str().unwrap(), "serve"],
-        &[("MOSAIC__BACKEND__TOKEN", "t"), ("MOSAIC__STORE__URL", &db), ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0")],
+        &[
+            ("MOSAIC__BACKEND__TOKEN", "t"),
+            ("MOSAIC__STORE__URL", &db),
+            ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0"),
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -44,7 +44,11 @@ impl Failure {
             )),
             Failure::NotFollowed { action, issue } => line(format!(
                 "The job for {issue} was not started from chat, so there is no thread to make {}. Start one with `{me} fix {issue}`.",
-                if *action == Action::Verbose { "verbose" } else { "quiet" }
+                if *action == Action::Verbose {
+                    "verbose"
+                } else {
+                    "quiet"
+                }
             )),
             Failure::Backend { action, error } => line(backend_words(me, *action, error)),
             Failure::Store { action, .. } => line(format!(
@@ -126,7 +130,7 @@ fn doing(action: Action) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mosaic_chat::markup::{render, PlainDialect};
+    use mosaic_chat::markup::{PlainDialect, render};
     use std::time::Duration;
 
     fn text(f: Failure) -> String {
@@ -137,17 +141,48 @@ mod tests {
     fn each_backend_failure_says_what_happened_and_what_to_do() {
         let backend = |action, error| text(Failure::Backend { action, error });
         assert_eq!(
-            backend(Action::Cancel, BackendError::Conflict { message: "x".into() }),
+            backend(
+                Action::Cancel,
+                BackendError::Conflict {
+                    message: "x".into()
+                }
+            ),
             "That job has already ended, so there is nothing to cancel."
         );
-        assert!(backend(Action::Retry, BackendError::Conflict { message: "x".into() })
-            .contains("`@mosaic status`"));
-        assert!(backend(Action::Fix, BackendError::Timeout { after: Duration::from_secs(1) })
-            .contains("not reachable right now, so I could not start the job"));
-        assert!(backend(Action::Status, BackendError::Unauthorized { message: "x".into() })
-            .contains("An admin needs to check"));
+        assert!(
+            backend(
+                Action::Retry,
+                BackendError::Conflict {
+                    message: "x".into()
+                }
+            )
+            .contains("`@mosaic status`")
+        );
+        assert!(
+            backend(
+                Action::Fix,
+                BackendError::Timeout {
+                    after: Duration::from_secs(1)
+                }
+            )
+            .contains("not reachable right now, so I could not start the job")
+        );
+        assert!(
+            backend(
+                Action::Status,
+                BackendError::Unauthorized {
+                    message: "x".into()
+                }
+            )
+            .contains("An admin needs to check")
+        );
         assert_eq!(
-            backend(Action::Status, BackendError::NotFound { message: "x".into() }),
+            backend(
+                Action::Status,
+                BackendError::NotFound {
+                    message: "x".into()
+                }
+            ),
             "That job no longer exists on the job backend."
         );
     }
@@ -155,23 +190,36 @@ mod tests {
     #[test]
     fn missing_jobs_show_the_right_form() {
         assert_eq!(
-            text(Failure::NoJobInThread { action: Action::Status }),
+            text(Failure::NoJobInThread {
+                action: Action::Status
+            }),
             "There is no job in this thread. Use `@mosaic status #42`, or type it in a job's thread."
         );
-        assert!(text(Failure::NoJobForIssue {
-            action: Action::Cancel,
-            issue: "acme/web#9".into()
-        })
-        .contains("`@mosaic fix acme/web#9`"));
+        assert!(
+            text(Failure::NoJobForIssue {
+                action: Action::Cancel,
+                issue: "acme/web#9".into()
+            })
+            .contains("`@mosaic fix acme/web#9`")
+        );
     }
 
     #[test]
     fn only_failures_an_admin_must_fix_are_flagged() {
-        assert!(Failure::Backend {
-            action: Action::Fix,
-            error: BackendError::Forbidden { message: "x".into() }
-        }
-        .needs_admin());
-        assert!(!Failure::NoJobInThread { action: Action::Cancel }.needs_admin());
+        assert!(
+            Failure::Backend {
+                action: Action::Fix,
+                error: BackendError::Forbidden {
+                    message: "x".into()
+                }
+            }
+            .needs_admin()
+        );
+        assert!(
+            !Failure::NoJobInThread {
+                action: Action::Cancel
+            }
+            .needs_admin()
+        );
     }
 }

@@ -7,7 +7,9 @@ use crate::command::Action;
 /// The short help: every action on one line each.
 pub fn overview(me: &str, slash_note: bool) -> Markup {
     let mut markup = Markup::new()
-        .line([Span::bold("I start fix jobs for issues and follow them in a thread.")])
+        .line([Span::bold(
+            "I start fix jobs for issues and follow them in a thread.",
+        )])
         .list(Action::ALL.into_iter().map(|a| {
             vec![
                 Span::code(format!("{me} {}", usage(a))),
@@ -69,12 +71,24 @@ fn summary(action: Action) -> &'static str {
 
 fn detail(action: Action) -> &'static str {
     match action {
-        Action::Fix => "Starts a fix job for the issue, answers in a thread and keeps a progress card there until the job ends with its pull request. A second fix for an issue whose job still runs points to that job instead.",
-        Action::Status => "Shows the job's state, progress, elapsed time and links. Without an issue: the job of this thread; with one: the newest job for that issue.",
-        Action::Cancel => "Cancels the running job of this thread, or the newest job for the issue.",
-        Action::Retry => "Starts a failed or cancelled job again and follows it in the same thread.",
-        Action::Verbose => "From now on this thread shows every event: steps, gates, tool calls and step output.",
-        Action::Quiet => "From now on this thread shows only the start and the outcome; the progress card stays up to date.",
+        Action::Fix => {
+            "Starts a fix job for the issue, answers in a thread and keeps a progress card there until the job ends with its pull request. A second fix for an issue whose job still runs points to that job instead."
+        }
+        Action::Status => {
+            "Shows the job's state, progress, elapsed time and links. Without an issue: the job of this thread; with one: the newest job for that issue."
+        }
+        Action::Cancel => {
+            "Cancels the running job of this thread, or the newest job for the issue."
+        }
+        Action::Retry => {
+            "Starts a failed or cancelled job again and follows it in the same thread."
+        }
+        Action::Verbose => {
+            "From now on this thread shows every event: steps, gates, tool calls and step output."
+        }
+        Action::Quiet => {
+            "From now on this thread shows only the start and the outcome; the progress card stays up to date."
+        }
         Action::Help => "Lists the commands, or explains one.",
     }
 }
@@ -98,13 +112,16 @@ fn examples(action: Action) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mosaic_chat::markup::{render, PlainDialect};
+    use mosaic_chat::markup::{PlainDialect, render};
 
     #[test]
     fn the_overview_lists_every_action() {
         let text = render(&overview("@mosaic", false), &PlainDialect, 10_000).join("\n");
         for action in Action::ALL {
-            assert!(text.contains(&format!("`@mosaic {}", action.word())), "{action}: {text}");
+            assert!(
+                text.contains(&format!("`@mosaic {}", action.word())),
+                "{action}: {text}"
+            );
         }
         assert!(!text.contains("Slash commands"));
         let slash = render(&overview("/mosaic", true), &PlainDialect, 10_000).join("\n");
@@ -115,7 +132,10 @@ mod tests {
     fn each_action_has_usage_and_examples_with_the_invoker() {
         for a in Action::ALL {
             let text = render(&action("/mosaic", a), &PlainDialect, 10_000).join("\n");
-            assert!(text.starts_with(&format!("`/mosaic {}", a.word())), "{text}");
+            assert!(
+                text.starts_with(&format!("`/mosaic {}", a.word())),
+                "{text}"
+            );
             assert!(text.matches("`/mosaic ").count() >= 3, "{text}");
         }
     }

@@ -45,7 +45,11 @@ impl Dispatcher {
             .await
             .map_err(store_failed)?
         {
-            return Ok(Some(already_running(&issue, &job.status, Some(&job.thread))));
+            return Ok(Some(already_running(
+                &issue,
+                &job.status,
+                Some(&job.thread),
+            )));
         }
         let newest = self
             .inner
@@ -57,7 +61,10 @@ impl Dispatcher {
             return Ok(Some(already_running(&issue, job.status.as_str(), None)));
         }
         let thread = if inbound.slash {
-            let text = format!("Starting a fix for {issue}, asked by {}.", inbound.user.name);
+            let text = format!(
+                "Starting a fix for {issue}, asked by {}.",
+                inbound.user.name
+            );
             platform
                 .start_thread(&inbound.channel, &text)
                 .await
@@ -96,7 +103,15 @@ impl Dispatcher {
             .map_err(backend_failed)?;
         tracing::info!(job = %job.id, "started a fix job");
         let command_message = (!inbound.slash).then(|| inbound.message_id.clone());
-        let followed = followed(&job, thread, command_message, inbound, issue, verbosity, None);
+        let followed = followed(
+            &job,
+            thread,
+            command_message,
+            inbound,
+            issue,
+            verbosity,
+            None,
+        );
         self.inner
             .store
             .insert_job(&followed)
@@ -134,10 +149,7 @@ impl Dispatcher {
     ) -> Result<Markup, Failure> {
         let action = Action::Cancel;
         let target = self.resolve(inbound, issue.as_ref(), action).await?;
-        let reason = format!(
-            "cancelled by {} on {}",
-            inbound.user.name, inbound.platform
-        );
+        let reason = format!("cancelled by {} on {}", inbound.user.name, inbound.platform);
         let job = self
             .inner
             .backend
@@ -177,7 +189,15 @@ impl Dispatcher {
         };
         let here = thread == inbound.reply_thread();
         let retry_of = job.retry_of.as_ref().map(|id| id.as_str().to_owned());
-        let followed = followed(&job, thread, command_message, inbound, issue, verbosity, retry_of);
+        let followed = followed(
+            &job,
+            thread,
+            command_message,
+            inbound,
+            issue,
+            verbosity,
+            retry_of,
+        );
         self.inner
             .store
             .insert_job(&followed)
@@ -247,7 +267,11 @@ impl Dispatcher {
                 .map(|job| Target::Followed(Box::new(job)))
                 .ok_or(Failure::NoJobInThread { action });
         };
-        if let Some(job) = store.job_for_issue(issue, false).await.map_err(store_failed)? {
+        if let Some(job) = store
+            .job_for_issue(issue, false)
+            .await
+            .map_err(store_failed)?
+        {
             return Ok(Target::Followed(Box::new(job)));
         }
         let list = self
@@ -316,7 +340,10 @@ fn status_card(job: &RunnerJob, issue: Option<&IssueRef>) -> Markup {
         JobStatus::Running => "🔧",
         _ => "⏳",
     };
-    let mut head = vec![Span::text(format!("{emoji} ")), Span::bold(job.status.as_str())];
+    let mut head = vec![
+        Span::text(format!("{emoji} ")),
+        Span::bold(job.status.as_str()),
+    ];
     if let Some(p) = job.progress_percent {
         head.push(Span::text(format!(" · {p}%")));
     }
@@ -324,7 +351,10 @@ fn status_card(job: &RunnerJob, issue: Option<&IssueRef>) -> Markup {
         let end = job.completed_at.unwrap_or_else(SystemTime::now);
         if let Ok(elapsed) = end.duration_since(start) {
             let whole = std::time::Duration::from_secs(elapsed.as_secs());
-            head.push(Span::text(format!(" · {}", humantime::format_duration(whole))));
+            head.push(Span::text(format!(
+                " · {}",
+                humantime::format_duration(whole)
+            )));
         }
     }
     let mut markup = Markup::new().line(head);
@@ -340,7 +370,10 @@ fn status_card(job: &RunnerJob, issue: Option<&IssueRef>) -> Markup {
         _ => {}
     }
     if let Some(pr) = job.result.as_ref().and_then(|r| r.pr_url.clone()) {
-        links.push(vec![Span::text("Pull request: "), Span::link(pr.clone(), pr)]);
+        links.push(vec![
+            Span::text("Pull request: "),
+            Span::link(pr.clone(), pr),
+        ]);
     }
     if let Some(error) = &job.error {
         links.push(vec![Span::text(format!("Error: {error}"))]);

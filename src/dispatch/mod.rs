@@ -83,7 +83,12 @@ impl Dispatcher {
             tracing::error!("a message arrived from a platform that is not running");
             return;
         };
-        match self.inner.store.first_sight(&inbound.dedupe_key, DEDUPE_TTL).await {
+        match self
+            .inner
+            .store
+            .first_sight(&inbound.dedupe_key, DEDUPE_TTL)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(key = %inbound.dedupe_key, "delivered again; handled once already");
@@ -91,7 +96,9 @@ impl Dispatcher {
             }
             // Better to risk handling a redelivery twice than to drop a
             // command: the job guard below still stops a second job.
-            Err(e) => tracing::error!(error = %e, "cannot check the message against earlier deliveries"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check the message against earlier deliveries")
+            }
         }
         let config = &self.inner.config;
         let default_repo = config
@@ -110,13 +117,12 @@ impl Dispatcher {
         if parsed.is_empty() {
             return;
         }
-        if !inbound.slash {
-            if let Err(e) = platform
+        if !inbound.slash
+            && let Err(e) = platform
                 .react(&inbound.channel, &inbound.message_id, Reaction::Seen)
                 .await
-            {
-                tracing::warn!(error = %e, "cannot react to the command message");
-            }
+        {
+            tracing::warn!(error = %e, "cannot react to the command message");
         }
         let me = self.invoker(&inbound).to_string();
         for item in parsed {
@@ -170,7 +176,11 @@ impl Dispatcher {
 
     /// Posts a reply: privately to a slash command, else in the message's thread.
     async fn reply(&self, inbound: &Inbound, platform: &dyn ChatPlatform, reply: &Markup) {
-        let pages = render(reply, platform.dialect(), platform.limits().max_message_chars);
+        let pages = render(
+            reply,
+            platform.dialect(),
+            platform.limits().max_message_chars,
+        );
         let thread = inbound.reply_thread();
         for page in pages {
             let sent = if inbound.slash {

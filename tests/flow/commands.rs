@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{is_post_in, posts_in, text, World};
+use crate::harness::{World, is_post_in, posts_in, text};
 
 #[tokio::test]
 async fn help_and_parse_errors_are_answered_in_the_thread() {
@@ -13,7 +13,9 @@ async fn help_and_parse_errors_are_answered_in_the_thread() {
     let help = bot.expect("the help", |op| is_post_in(op, "m1")).await;
     assert!(text(&help).contains("`@mosaic fix ISSUE`"), "{help}");
     bot.top("m2", "@mosaic fxi #42").await;
-    let error = bot.expect("the parse error", |op| is_post_in(op, "m2")).await;
+    let error = bot
+        .expect("the parse error", |op| is_post_in(op, "m2"))
+        .await;
     assert_eq!(
         text(&error),
         "Unknown command `fxi`. Did you mean `fix`? Try `@mosaic help`."
@@ -23,8 +25,14 @@ async fn help_and_parse_errors_are_answered_in_the_thread() {
     assert_eq!(reactions.len(), 2, "one 👀 per command message: {ops:#?}");
     assert!(reactions.iter().all(|r| r["emoji"] == "eyes"));
     assert_eq!(ops.len(), 4, "nothing else was printed: {ops:#?}");
-    assert!(world.sim.requests().iter().all(|r| r.method == "GET" || r.path != "/runner-jobs"),
-        "no job was created");
+    assert!(
+        world
+            .sim
+            .requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path != "/runner-jobs"),
+        "no job was created"
+    );
 }
 
 #[tokio::test]
@@ -49,7 +57,10 @@ async fn status_outside_a_job_thread_says_how_to_name_one() {
     );
     bot.top("m2", "@mosaic cancel acme/nothing#1").await;
     let reply = bot.expect("the reply", |op| is_post_in(op, "m2")).await;
-    assert!(text(&reply).starts_with("I know of no job for acme/nothing#1."), "{reply}");
+    assert!(
+        text(&reply).starts_with("I know of no job for acme/nothing#1."),
+        "{reply}"
+    );
     bot.finish().await;
 }
 
@@ -60,7 +71,8 @@ async fn a_message_delivered_twice_is_handled_once() {
     bot.top("m1", "@mosaic help fix").await;
     bot.top("m1", "@mosaic help fix").await;
     bot.top("m2", "@mosaic help status").await;
-    bot.expect("the second help", |op| is_post_in(op, "m2")).await;
+    bot.expect("the second help", |op| is_post_in(op, "m2"))
+        .await;
     let ops = bot.finish().await;
     assert_eq!(posts_in(&ops, "m1").len(), 1, "{ops:#?}");
 }
@@ -81,7 +93,10 @@ async fn a_second_fix_for_a_running_job_points_to_it() {
         text(&reply).starts_with("A fix for acme/web#42 is already under way"),
         "{reply}"
     );
-    assert!(text(&reply).contains("console:c1/m1"), "names the thread: {reply}");
+    assert!(
+        text(&reply).contains("console:c1/m1"),
+        "names the thread: {reply}"
+    );
     bot.finish().await;
     let creates = world
         .sim

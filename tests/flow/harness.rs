@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use mosaic_sim::{Sim, SimConfig};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
@@ -82,8 +82,9 @@ impl Bot {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("the console printed a non-JSON line {line:?}: {e}"));
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("the console printed a non-JSON line {line:?}: {e}")
+                });
                 if tx.send(value).is_err() {
                     break;
                 }
@@ -102,19 +103,25 @@ impl Bot {
         let stdin = self.stdin.as_mut().expect("input is still open");
         let mut line = message.to_string();
         line.push('\n');
-        stdin.write_all(line.as_bytes()).await.expect("the bot reads its input");
+        stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("the bot reads its input");
         stdin.flush().await.expect("the bot reads its input");
     }
 
     /// A top-level message `id` in channel `c1` from alice.
     pub async fn top(&mut self, id: &str, text: &str) {
-        self.say(json!({"id": id, "channel": "c1", "user": "alice", "text": text})).await;
+        self.say(json!({"id": id, "channel": "c1", "user": "alice", "text": text}))
+            .await;
     }
 
     /// A message `id` in thread `thread` of channel `c1` from alice.
     pub async fn in_thread(&mut self, id: &str, thread: &str, text: &str) {
-        self.say(json!({"id": id, "channel": "c1", "thread": thread, "user": "alice", "text": text}))
-            .await;
+        self.say(
+            json!({"id": id, "channel": "c1", "thread": thread, "user": "alice", "text": text}),
+        )
+        .await;
     }
 
     /// Waits for the next operation that `matches`, keeping every one seen.
@@ -150,7 +157,8 @@ impl Bot {
     /// Kills the process at once, as a crash would.
     pub async fn crash(mut self) -> Vec<Value> {
         self.child.kill().await.expect("the bot can be killed");
-        while let Ok(Some(op)) = tokio::time::timeout(Duration::from_secs(5), self.out.recv()).await {
+        while let Ok(Some(op)) = tokio::time::timeout(Duration::from_secs(5), self.out.recv()).await
+        {
             self.seen.push(op);
         }
         self.seen

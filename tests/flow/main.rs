@@ -1,6 +1,6 @@
 //! The whole flow through `mosaic-bot console --json`: a real bot process,
 //! a simulated backend, JSON lines in and out.
 
-mod harness;
 mod commands;
-mod relaying;
+mod harness;
+

@@ -170,8 +170,15 @@ async fn messages_of_an_earlier_run_can_be_edited_and_reacted_to_and_keep_their_
         h.next_line().await,
         "{\"op\":\"edit\",\"channel\":\"c1\",\"thread\":\"m1\",\"id\":\"b1\",\"text\":\"card, again\"}\n"
     );
-    assert_eq!(h.console.react("c1", "m1", Reaction::Succeeded).await, Ok(()));
-    assert!(h.next_line().await.contains("\"emoji\":\"white_check_mark\""));
+    assert_eq!(
+        h.console.react("c1", "m1", Reaction::Succeeded).await,
+        Ok(())
+    );
+    assert!(
+        h.next_line()
+            .await
+            .contains("\"emoji\":\"white_check_mark\"")
+    );
     let next = h.console.post(&t, "new").await.expect("posted");
     assert_eq!(next, "b2", "b1 is the earlier run's");
     h.next_line().await;

@@ -1,0 +1,216 @@
+//! One line of the console's input, read as a chat message: a JSON object
+//! (`{"id":"m1","channel":"c1","thread":"m1","user":"alice","text":"…"}`) or,
+//! when the line is not a JSON object, the line itself as the text. Pure: no
+//! I/O and no ids minted here (see `ids.rs`).
+
+use serde_json::{Map, Value};
+
+/// The channel and user of a message that does not name them.
+pub const DEFAULT_NAME: &str = "console";
+
+/// A message as the input line gave it, before the console numbers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Incoming {
+    /// The id the line gave, if any.
+    pub id: Option<String>,
+    pub channel: String,
+    pub thread: Option<String>,
+    pub user: String,
+    pub text: String,
+}
+
+/// Why an input line was skipped. Each names what to fix in the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum InputError {
+    #[error("the JSON object has no `text` field")]
+    MissingText,
+    #[error("field `{field}` must be a string, not {found}")]
+    NotAString {
+        field: &'static str,
+        found: &'static str,
+    },
+    #[error("field `{field}` must not be empty")]
+    Empty { field: &'static str },
+    #[error("id `{0}` was already given by the console to an earlier message; choose another id")]
+    IdTaken(String),
+}
+
+const FIELDS: [&str; 5] = ["id", "channel", "thread", "user", "text"];
+
+/// Reads one line (its line break already removed). `Ok(None)` for a blank
+/// line, which is no message at all.
+pub(crate) fn parse_line(line: &str) -> Result<Option<Incoming>, InputError> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    // Only a JSON *object* is structured input; `"hi"`, `42` or a broken
+    // object are text a person typed, and are passed on as written.
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(object)) => from_object(&object).map(Some),
+        _ => Ok(Some(Incoming {
+            id: None,
+            channel: DEFAULT_NAME.to_owned(),
+            thread: None,
+            user: DEFAULT_NAME.to_owned(),
+            text: line.to_owned(),
+        })),
+    }
+}
+
+fn from_object(object: &Map<String, Value>) -> Result<Incoming, InputError> {
+    let text = string_field(object, "text")?.ok_or(InputError::MissingText)?;
+    let incoming = Incoming {
+        id: name_field(object, "id")?,
+        channel: name_field(object, "channel")?.unwrap_or_else(|| DEFAULT_NAME.to_owned()),
+        thread: name_field(object, "thread")?,
+        user: name_field(object, "user")?.unwrap_or_else(|| DEFAULT_NAME.to_owned()),
+        text,
+    };
+    for key in object.keys() {
+        if !FIELDS.contains(&key.as_str()) {
+            // Not an error (a script may carry its own fields), but a typo
+            // such as `chanel` would silently post elsewhere: say so.
+            tracing::warn!("console input: unknown field `{key}` ignored");
+        }
+    }
+    Ok(incoming)
+}
+
+/// A field that names something (an id, a channel): a non-empty string.
+fn name_field(
+    object: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, InputError> {
+    match string_field(object, field)? {
+        Some(name) if name.is_empty() => Err(InputError::Empty { field }),
+        name => Ok(name),
+    }
+}
+
+fn string_field(
+    object: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, InputError> {
+    match object.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(InputError::NotAString {
+            field,
+            found: kind(other),
+        }),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incoming(line: &str) -> Incoming {
+        match parse_line(line) {
+            Ok(Some(m)) => m,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_object_is_taken_field_by_field() {
+        let m = incoming(
+            r#"{"id":"m9","channel":"c1","thread":"m1","user":"alice","text":"@mosaic hi"}"#,
+        );
+        assert_eq!(
+            m,
+            Incoming {
+                id: Some("m9".into()),
+                channel: "c1".into(),
+                thread: Some("m1".into()),
+                user: "alice".into(),
+                text: "@mosaic hi".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn only_text_is_required() {
+        let m = incoming(r#"{"text":"x"}"#);
+        assert_eq!((m.id, m.thread), (None, None));
+        assert_eq!(
+            (m.channel.as_str(), m.user.as_str()),
+            ("console", "console")
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_object_is_the_text() {
+        for line in [
+            "@mosaic fix #42",
+            "\"quoted\"",
+            "42",
+            "[1]",
+            "{broken",
+            "  padded  ",
+        ] {
+            let m = incoming(line);
+            assert_eq!(m.text, line);
+            assert_eq!(
+                (m.channel.as_str(), m.user.as_str()),
+                ("console", "console")
+            );
+            assert_eq!(m.id, None);
+        }
+    }
+
+    #[test]
+    fn blank_lines_are_no_message() {
+        assert_eq!(parse_line(""), Ok(None));
+        assert_eq!(parse_line(" \t "), Ok(None));
+    }
+
+    #[test]
+    fn an_object_without_text_is_refused() {
+        let err = parse_line(r#"{"id":"m1"}"#).err();
+        assert_eq!(err, Some(InputError::MissingText));
+        assert_eq!(
+            InputError::MissingText.to_string(),
+            "the JSON object has no `text` field"
+        );
+    }
+
+    #[test]
+    fn a_field_that_is_not_a_string_is_refused_by_name() {
+        let err = parse_line(r#"{"text":"x","thread":42}"#).err();
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("field `thread` must be a string, not a number".into())
+        );
+        let err = parse_line(r#"{"text":null}"#).err();
+        assert_eq!(
+            err,
+            Some(InputError::NotAString {
+                field: "text",
+                found: "null"
+            })
+        );
+    }
+
+    #[test]
+    fn an_empty_name_is_refused() {
+        let err = parse_line(r#"{"text":"x","channel":""}"#).err();
+        assert_eq!(err, Some(InputError::Empty { field: "channel" }));
+    }
+
+    #[test]
+    fn empty_text_is_still_a_message() {
+        assert_eq!(incoming(r#"{"text":""}"#).text, "");
+    }
+}

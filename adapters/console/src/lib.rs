@@ -1,0 +1,409 @@
+//! The console platform of mosaic-bot: chat through standard input and
+//! output. For a person, plain lines with the progress card redrawn in
+//! place; with `--json`, one JSON object per line in and out, for scripts
+//! and tests (the format is `console` in `shared/cli.md`).
+//!
+//! - this file: [`Console`], its options, and the [`ChatPlatform`] it is;
+//! - `input.rs`: one input line read as a message (pure);
+//! - `ids.rs`: message ids, numbered without ever naming two messages;
+//! - `output.rs`: the lines written, and the memory edits need;
+//! - `dialect.rs`: [`ConsoleDialect`], plain text with mentions neutralized;
+//! - `stdio.rs`: standard input read on a thread that never blocks exit.
+
+mod dialect;
+mod ids;
+mod input;
+mod output;
+mod stdio;
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use mosaic_chat::{
+    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, ThreadRef,
+    UserRef,
+};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, BufReader};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use dialect::{ConsoleDialect, neutralize_mentions};
+
+use ids::IdRegistry;
+use input::InputError;
+use output::{JsonOp, LastShown, Output, Posted};
+
+/// The console's platform name, in thread references and dedupe keys.
+pub const PLATFORM: Platform = Platform::new("console");
+
+/// How the console talks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleOptions {
+    /// JSON lines (for scripts) rather than plain text (for a person).
+    pub json: bool,
+    /// What the relay must stay within.
+    pub limits: Limits,
+    /// The bot's name, shown before its messages in plain mode.
+    pub bot_name: String,
+    /// Plain mode only: redraw an edited message in place with terminal
+    /// escapes when it is the last thing on screen. Only right when the
+    /// output is a terminal; [`Console::stdio`] sets it from that.
+    pub redraw_in_place: bool,
+}
+
+impl ConsoleOptions {
+    /// For scripts and tests: JSON lines, and no pacing, so that every post
+    /// and every edit shows.
+    pub fn json() -> ConsoleOptions {
+        ConsoleOptions {
+            json: true,
+            limits: Limits {
+                max_message_chars: 4000,
+                post_interval: Duration::ZERO,
+                edit_interval: Duration::ZERO,
+            },
+            bot_name: "mosaic".to_owned(),
+            redraw_in_place: false,
+        }
+    }
+
+    /// For a person: plain text, and card edits at most four a second, as
+    /// fast as anyone reads.
+    pub fn plain() -> ConsoleOptions {
+        ConsoleOptions {
+            json: false,
+            limits: Limits {
+                edit_interval: Duration::from_millis(250),
+                ..ConsoleOptions::json().limits
+            },
+            ..ConsoleOptions::json()
+        }
+    }
+}
+
+type Input = Box<dyn AsyncBufRead + Send + Unpin>;
+
+/// The console as a chat platform: messages in from a byte stream, the
+/// bot's posts, edits and reactions out to another.
+pub struct Console {
+    options: ConsoleOptions,
+    /// Taken by [`ChatPlatform::run`]: one reader per console.
+    input: Mutex<Option<Input>>,
+    /// Behind an async mutex held for a whole record, so lines from
+    /// concurrent relays never interleave and bot ids appear in order.
+    output: tokio::sync::Mutex<Output>,
+    ids: Mutex<IdRegistry>,
+    /// Input lines read so far (see `LastShown::input_lines`).
+    input_lines: AtomicU64,
+}
+
+impl Console {
+    /// A console reading `input` and writing `output`.
+    pub fn new(
+        input: impl AsyncBufRead + Send + Unpin + 'static,
+        output: impl AsyncWrite + Send + Unpin + 'static,
+        options: ConsoleOptions,
+    ) -> Console {
+        Console {
+            options,
+            input: Mutex::new(Some(Box::new(input))),
+            output: tokio::sync::Mutex::new(Output::new(Box::new(output))),
+            ids: Mutex::new(IdRegistry::default()),
+            input_lines: AtomicU64::new(0),
+        }
+    }
+
+    /// A console on the process's standard input and output; redraws in
+    /// place exactly when standard output is a terminal.
+    pub fn stdio(mut options: ConsoleOptions) -> Console {
+        options.redraw_in_place = std::io::stdout().is_terminal();
+        Console::new(
+            BufReader::new(stdio::ThreadedStdin::spawn()),
+            tokio::io::stdout(),
+            options,
+        )
+    }
+
+    /// The options this console was built with.
+    pub fn options(&self) -> &ConsoleOptions {
+        &self.options
+    }
+
+    fn ids(&self) -> std::sync::MutexGuard<'_, IdRegistry> {
+        // Nothing panics while holding it; a poisoned registry is still whole.
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The message of input line `line_no`, or `None` (logged) to skip it.
+    fn inbound(&self, line_no: u64, line: &str) -> Option<Inbound> {
+        let incoming = input::parse_line(line).and_then(|incoming| {
+            let Some(incoming) = incoming else {
+                return Ok(None);
+            };
+            let mut ids = self.ids();
+            let id = match &incoming.id {
+                Some(id) => ids
+                    .claim(id)
+                    .map(|()| id.clone())
+                    .map_err(|taken| InputError::IdTaken(taken.0))?,
+                None => ids.mint_message(),
+            };
+            Ok(Some((id, incoming)))
+        });
+        let (id, m) = match incoming {
+            Ok(message) => message?,
+            Err(e) => {
+                tracing::warn!("console input line {line_no} skipped: {e}");
+                return None;
+            }
+        };
+        Some(Inbound {
+            platform: PLATFORM,
+            dedupe_key: format!("console:{}:{id}", m.channel),
+            channel: m.channel,
+            message_id: id,
+            thread: m.thread,
+            user: UserRef {
+                id: m.user.clone(),
+                name: m.user,
+            },
+            text: m.text,
+            slash: false,
+            reply_handle: None,
+        })
+    }
+
+    fn check_length(&self, text: &str) -> Result<(), ChatError> {
+        // The relay pages its messages to the limit; a longer one is its bug,
+        // refused here as a real platform would.
+        if text.chars().count() > self.options.limits.max_message_chars {
+            return Err(ChatError::TooLong);
+        }
+        Ok(())
+    }
+
+    /// Posts a new bot message in `thread` (`None`: the channel's top level).
+    async fn post_message(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        text: &str,
+    ) -> Result<String, ChatError> {
+        self.check_length(text)?;
+        let mut out = self.output.lock().await;
+        let id = self.ids().mint_bot();
+        let record = if self.options.json {
+            output::json_line(&JsonOp::Post {
+                channel,
+                thread,
+                id: &id,
+                text,
+            })?
+        } else {
+            output::plain_message(channel, thread, &self.options.bot_name, text, false)
+        };
+        out.write(&record).await?;
+        out.posted.insert(
+            id.clone(),
+            Posted {
+                channel: channel.to_owned(),
+                thread: thread.map(str::to_owned),
+            },
+        );
+        out.last_shown = Some(LastShown {
+            id: id.clone(),
+            lines: record.matches('\n').count(),
+            input_lines: self.input_lines.load(Ordering::SeqCst),
+        });
+        Ok(id)
+    }
+}
+
+/// Reads one line into `buf`; `Ok(false)` at end of input.
+async fn read_line(input: &mut Input, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.clear();
+    // Bytes, not `String`: a line that is not UTF-8 is read lossily rather
+    // than ending the console.
+    Ok(input.read_until(b'\n', buf).await? > 0)
+}
+
+impl ChatPlatform for Console {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn limits(&self) -> Limits {
+        self.options.limits
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &ConsoleDialect
+    }
+
+    /// Reads the input until its end or `shutdown`, one message a line. At
+    /// the end of the input it returns: whether to wait for running relays
+    /// is the caller's decision.
+    fn run(
+        self: Arc<Self>,
+        inbox: mpsc::Sender<Inbound>,
+        shutdown: CancellationToken,
+    ) -> ChatFuture<'static, ()> {
+        Box::pin(async move {
+            let taken = self.input.lock().ok().and_then(|mut input| input.take());
+            let Some(mut input) = taken else {
+                return Err(ChatError::Unavailable(
+                    "the console's input is already being read".to_owned(),
+                ));
+            };
+            let mut buf = Vec::new();
+            let mut line_no = 0;
+            loop {
+                let read = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => return Ok(()),
+                    read = read_line(&mut input, &mut buf) => read,
+                };
+                match read {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(()),
+                    Err(e) => return Err(ChatError::Unavailable(format!("console input: {e}"))),
+                }
+                line_no += 1;
+                self.input_lines.fetch_add(1, Ordering::SeqCst);
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.strip_suffix('\n').unwrap_or(&line);
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                let Some(inbound) = self.inbound(line_no, line) else {
+                    continue;
+                };
+                tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => return Ok(()),
+                    sent = inbox.send(inbound) => {
+                        // The core stopped listening: nothing left to read for.
+                        if sent.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
+        Box::pin(self.post_message(&thread.channel, Some(&thread.thread), text))
+    }
+
+    fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef> {
+        Box::pin(async move {
+            let id = self.post_message(channel, None, text).await?;
+            Ok(ThreadRef {
+                platform: PLATFORM,
+                channel: channel.to_owned(),
+                thread: id,
+            })
+        })
+    }
+
+    fn edit<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            let mut out = self.output.lock().await;
+            // The message must be the bot's, in this thread: a top-level
+            // message is the root of the thread named by its own id.
+            let posted = out
+                .posted
+                .get(message_id)
+                .filter(|p| {
+                    p.channel == thread.channel
+                        && p.thread.as_deref().unwrap_or(message_id) == thread.thread
+                })
+                .cloned()
+                .ok_or_else(|| ChatError::NotFound(format!("message {message_id} in {thread}")))?;
+            let input_lines = self.input_lines.load(Ordering::SeqCst);
+            let record = if self.options.json {
+                output::json_line(&JsonOp::Edit {
+                    channel: &posted.channel,
+                    thread: posted.thread.as_deref(),
+                    id: message_id,
+                    text,
+                })?
+            } else {
+                let shown =
+                    |last: &LastShown| last.id == message_id && last.input_lines == input_lines;
+                let body = |updated| {
+                    output::plain_message(
+                        &posted.channel,
+                        posted.thread.as_deref(),
+                        &self.options.bot_name,
+                        text,
+                        updated,
+                    )
+                };
+                match out.last_shown.as_ref().filter(|last| shown(last)) {
+                    // Up over the old text, clear to the end of the screen,
+                    // and print the new text where the old one stood.
+                    Some(last) if self.options.redraw_in_place => {
+                        format!("\x1b[{}A\x1b[J{}", last.lines, body(false))
+                    }
+                    _ => body(true),
+                }
+            };
+            out.write(&record).await?;
+            out.last_shown = Some(LastShown {
+                id: message_id.to_owned(),
+                // The escape sequence holds no line break (and text cannot
+                // bring an escape of its own, see `output::visible`): every
+                // line break counted is one line on screen.
+                lines: record.matches('\n').count(),
+                input_lines,
+            });
+            Ok(())
+        })
+    }
+
+    fn react<'a>(
+        &'a self,
+        channel: &'a str,
+        message_id: &'a str,
+        reaction: Reaction,
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            let mut out = self.output.lock().await;
+            if !self.ids().is_known(message_id) {
+                return Err(ChatError::NotFound(format!("message {message_id}")));
+            }
+            let record = if self.options.json {
+                output::json_line(&JsonOp::React {
+                    channel,
+                    id: message_id,
+                    emoji: reaction.short_name(),
+                })?
+            } else {
+                output::plain_reaction(channel, message_id, reaction.unicode())
+            };
+            out.write(&record).await?;
+            // Anything printed below a message means it is no longer last.
+            out.last_shown = None;
+            Ok(())
+        })
+    }
+
+    /// A console has no private replies: the answer goes in the message's
+    /// thread, like a reply to a mention.
+    fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            let thread = to.reply_thread();
+            self.post_message(&thread.channel, Some(&thread.thread), text)
+                .await
+                .map(drop)
+        })
+    }
+}

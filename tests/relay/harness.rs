@@ -123,6 +123,15 @@ pub async fn idle(hub: &RelayHub) {
 /// The lines a thread must show for `events`, the i-th event at `verbosity(i)`. "Took …"
 /// lines are left out: the duration depends on when the relay saw the job start.
 pub fn expected_lines(events: &[Value], verbosity: impl Fn(usize) -> Verbosity) -> Vec<String> {
+    expected_lines_in(&EscapingDialect, events, verbosity)
+}
+
+/// [`expected_lines`] as rendered by `dialect`.
+pub fn expected_lines_in(
+    dialect: &dyn mosaic_chat::Dialect,
+    events: &[Value],
+    verbosity: impl Fn(usize) -> Verbosity,
+) -> Vec<String> {
     let ctx = OutcomeContext {
         bot_name: "mosaic".into(),
         duration: None,
@@ -133,7 +142,7 @@ pub fn expected_lines(events: &[Value], verbosity: impl Fn(usize) -> Verbosity) 
             continue;
         };
         if let Some(markup) = render_event(&event, verbosity(i), &ctx) {
-            let text = mosaic_chat::markup::render(&markup, &EscapingDialect, 100_000).join("\n");
+            let text = mosaic_chat::markup::render(&markup, dialect, 100_000).join("\n");
             lines.extend(text.lines().map(str::to_owned));
         }
     }

@@ -116,7 +116,8 @@ impl RelayHub {
     }
 
     /// Starts relaying a job already inserted in the store (`Store::insert_job`); no-op if its
-    /// relay already runs, or after shutdown began.
+    /// relay already runs, or after shutdown began. Spawns a task: call it inside a Tokio
+    /// runtime. A job whose platform is not in `Platforms` is logged and not followed.
     pub fn follow(&self, job: FollowedJob) {
         let hub = &self.hub;
         if hub.shutdown.is_cancelled() {

@@ -161,6 +161,8 @@ impl Relay {
             Err(SendError::Interrupted) => false,
             Err(SendError::Refused(error)) => {
                 self.mute(&error);
+                // No card exists to edit; without this every event would try.
+                self.card_broken = true;
                 true
             }
         }

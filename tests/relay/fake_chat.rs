@@ -4,6 +4,8 @@
 //! injected (rate limits, refusals). Its dialect escapes like a real platform, so mention
 //! safety can be checked in what it "shows".
 
+#![allow(dead_code)] // the console tests use only its types
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -33,7 +33,7 @@ pub enum Failure {
 impl Failure {
     /// The reply to the user; `me` is how they call the bot (`@mosaic`).
     pub fn words(&self, me: &str) -> Markup {
-        let line = |text: String| Markup::new().line([Span::text(text)]);
+        let line = |text: String| Markup::new().line(prose(&text));
         match self {
             Failure::Command(e) => line(e.to_string()),
             Failure::NoJobInThread { action } => line(format!(
@@ -75,6 +75,35 @@ impl Failure {
             _ => false,
         }
     }
+}
+
+/// A sentence whose `backticked` parts are shown as inline code, so the
+/// commands it quotes can be copied as they are. Everything outside a pair of
+/// backticks is untrusted text, escaped by the platform, so a stray backtick
+/// that user text brings in can only move a boundary, never let a ping out.
+pub fn prose(sentence: &str) -> Vec<Span> {
+    // An odd number of backticks leaves the last one unpaired: it stays text.
+    let pairs = sentence.matches('`').count() / 2;
+    let mut spans = Vec::new();
+    let mut rest = sentence;
+    for _ in 0..pairs {
+        let (Some(open), Some(len)) = (
+            rest.find('`'),
+            rest.find('`').and_then(|o| rest[o + 1..].find('`')),
+        ) else {
+            break;
+        };
+        let close = open + 1 + len;
+        if open > 0 {
+            spans.push(Span::text(&rest[..open]));
+        }
+        spans.push(Span::code(&rest[open + 1..close]));
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        spans.push(Span::text(rest));
+    }
+    spans
 }
 
 fn backend_words(me: &str, action: Action, error: &BackendError) -> String {
@@ -201,6 +230,27 @@ mod tests {
                 issue: "acme/web#9".into()
             })
             .contains("`@mosaic fix acme/web#9`")
+        );
+    }
+
+    #[test]
+    fn backticked_parts_become_code_and_the_rest_stays_text() {
+        assert_eq!(
+            prose("Use `@mosaic status #42` here."),
+            [
+                Span::text("Use "),
+                Span::code("@mosaic status #42"),
+                Span::text(" here.")
+            ]
+        );
+        assert_eq!(prose("no code"), [Span::text("no code")]);
+        assert_eq!(
+            prose("`a` and `b`"),
+            [Span::code("a"), Span::text(" and "), Span::code("b")]
+        );
+        assert_eq!(
+            prose("odd `x` then ` @everyone"),
+            [Span::text("odd "), Span::code("x"), Span::text(" then ` @everyone")]
         );
     }
 

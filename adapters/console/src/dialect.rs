@@ -15,7 +15,7 @@ use mosaic_chat::Dialect;
 const BREAK: char = '\u{200b}';
 
 /// Plain text for a terminal or a script; mentions neutralized in every
-/// span (see the module doc).
+/// span but inline code (see `code` below, and the module doc).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConsoleDialect;
 
@@ -43,9 +43,19 @@ impl Dialect for ConsoleDialect {
         neutralize_mentions(out, text);
     }
 
+    /// Inline code is kept as written, because it is where the bot shows
+    /// commands to copy (`@mosaic retry`): a zero-width space in there would
+    /// make the copied command not a mention. No platform pings from inline
+    /// code (Mattermost skips it, Slack's `<…>` are escaped, Discord sends no
+    /// allowed mentions). Text holding a backtick could close the span early
+    /// and continue as plain text, so that text is neutralized like any other.
     fn code(&self, out: &mut String, text: &str) {
         out.push('`');
-        neutralize_mentions(out, text);
+        if text.contains('`') {
+            neutralize_mentions(out, text);
+        } else {
+            out.push_str(text);
+        }
         out.push('`');
     }
 
@@ -112,11 +122,19 @@ mod tests {
     }
 
     #[test]
-    fn mentions_are_broken_in_inline_code() {
+    fn inline_code_is_kept_as_written_so_commands_can_be_copied() {
+        assert_eq!(
+            one(Markup::new().line([Span::code("@mosaic retry")])),
+            "`@mosaic retry`"
+        );
+    }
+
+    #[test]
+    fn inline_code_that_could_close_early_is_neutralized() {
         for (ping, safe) in PINGS {
             assert_eq!(
-                one(Markup::new().line([Span::code(ping)])),
-                format!("`{safe}`")
+                one(Markup::new().line([Span::code(format!("x`{ping}"))])),
+                format!("`x`{safe}`")
             );
         }
     }

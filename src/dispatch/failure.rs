@@ -250,7 +250,11 @@ mod tests {
         );
         assert_eq!(
             prose("odd `x` then ` @everyone"),
-            [Span::text("odd "), Span::code("x"), Span::text(" then ` @everyone")]
+            [
+                Span::text("odd "),
+                Span::code("x"),
+                Span::text(" then ` @everyone")
+            ]
         );
     }
 

@@ -106,3 +106,73 @@ async fn a_second_fix_for_a_running_job_points_to_it() {
         .count();
     assert_eq!(creates, 1, "one job only");
 }
+
+#[tokio::test]
+async fn status_in_a_job_thread_shows_state_progress_and_links() {
+    let world = World::with(mosaic_sim::SimConfig {
+        tick: std::time::Duration::from_millis(25),
+        ..mosaic_sim::SimConfig::fast()
+    })
+    .await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("step 1", |op| text(op).contains("▶️ Step 1/6"))
+        .await;
+    bot.in_thread("m2", "m1", "@mosaic status").await;
+    let reply = bot
+        .expect("the status", |op| {
+            op["op"] == "post" && text(op).contains("Job: ")
+        })
+        .await;
+    let t = text(&reply);
+    assert!(t.contains("RUNNING"), "{t}");
+    assert!(t.contains("%"), "{t}");
+    assert!(
+        t.contains("Issue: acme/web#42 <https://github.com/acme/web/issues/42>"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Job: 00000000-0000-4000-8000-000000000001"),
+        "{t}"
+    );
+    bot.top("m3", "@mosaic status acme/web#42").await;
+    let by_issue = bot
+        .expect("the status by issue", |op| is_post_in(op, "m3"))
+        .await;
+    assert!(text(&by_issue).contains("Job: 00000000-0000-4000-8000-000000000001"));
+    bot.finish().await;
+}
+
+#[tokio::test]
+async fn health_and_readiness_are_served_while_the_bot_runs() {
+    let world = World::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut bot = world.bot_with(&[("MOSAIC__HTTP__LISTEN", &addr)]);
+    // The bot is up once it answers a command.
+    bot.top("m1", "@mosaic help").await;
+    bot.expect("the help", |op| is_post_in(op, "m1")).await;
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok\n");
+    let ready = client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"store": "ok", "platforms": {"console": "running"}})
+    );
+    bot.finish().await;
+}

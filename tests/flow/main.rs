@@ -3,4 +3,4 @@
 
 mod commands;
 mod harness;
-
+mod relaying;

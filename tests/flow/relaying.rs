@@ -1,0 +1,383 @@
+//! Jobs relayed end to end through the console: card, milestones, outcome,
+//! verbosity, cancel, retry, the backend's failure modes, a bot restart,
+//! escaping, deletion. Each event is shown once, whatever happens.
+
+use std::time::Duration;
+
+use mosaic_sim::{Faults, Script, SimConfig};
+use serde_json::Value;
+
+use crate::harness::{World, is_post_in, posts_in, text};
+
+/// The simulator's first job id (its ids count from 1).
+const JOB_1: &str = "00000000-0000-4000-8000-000000000001";
+
+fn slow(ms: u64) -> SimConfig {
+    SimConfig {
+        tick: Duration::from_millis(ms),
+        ..SimConfig::fast()
+    }
+}
+
+/// The `step.started` events of a job as the thread shows them.
+fn step_lines(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "step.started")
+        .map(|e| {
+            let p = &e["payload"];
+            format!(
+                "Step {}/{}: {}",
+                p["index"],
+                p["total"],
+                p["step"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// Asserts that each milestone of the job stands in exactly one post of the
+/// thread, and the outcome in exactly one.
+fn assert_each_milestone_once(ops: &[Value], thread: &str, events: &[Value]) {
+    let posts = posts_in(ops, thread);
+    for line in step_lines(events) {
+        let n = posts
+            .iter()
+            .filter(|p| text(p).contains(&format!("▶️ {line}")))
+            .count();
+        assert_eq!(n, 1, "{line:?} shown {n} times: {ops:#?}");
+    }
+    let outcomes = posts
+        .iter()
+        .filter(|p| {
+            ["✅ Done", "❌ Failed", "🛑 Cancelled"]
+                .iter()
+                .any(|o| text(p).contains(o))
+        })
+        .count();
+    assert_eq!(outcomes, 1, "one outcome: {ops:#?}");
+}
+
+/// The card: the first post in the thread; every edit in the thread is of it.
+fn assert_one_card(ops: &[Value], thread: &str) -> String {
+    let card = posts_in(ops, thread)[0]["id"].as_str().unwrap().to_owned();
+    for edit in ops.iter().filter(|op| op["op"] == "edit") {
+        assert_eq!(edit["id"], card.as_str(), "only the card is edited: {edit}");
+        assert!(
+            !text(edit).contains("$ "),
+            "the card never holds step output: {edit}"
+        );
+    }
+    card
+}
+
+#[tokio::test]
+async fn a_fix_is_relayed_with_card_milestones_outcome_and_reactions() {
+    let world = World::new().await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    let ops = bot.finish().await;
+    let events = world.sim.wait_final(JOB_1).await;
+    assert_eq!(ops[0]["op"], "react", "👀 first: {ops:#?}");
+    assert_eq!(ops[0]["emoji"], "eyes");
+    let card = assert_one_card(&ops, "m1");
+    assert!(text(posts_in(&ops, "m1")[0]).contains("acme/web#42"));
+    assert_each_milestone_once(&ops, "m1", &events);
+    let outcome = posts_in(&ops, "m1").into_iter().last().unwrap();
+    assert!(
+        text(outcome).contains("https://github.com/acme/web/pull/57"),
+        "{outcome}"
+    );
+    let last_card = ops.iter().rev().find(|op| op["op"] == "edit").unwrap();
+    assert!(text(last_card).starts_with("✅ Completed"), "{last_card}");
+    assert_eq!(last_card["id"], card.as_str());
+    let last = ops.last().unwrap();
+    assert_eq!(
+        (last["op"].as_str(), last["emoji"].as_str()),
+        (Some("react"), Some("white_check_mark"))
+    );
+    let origin = &world
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap()
+        .body;
+    let origin = &origin.as_ref().unwrap()["origin"];
+    assert_eq!(origin["platform"], "console");
+    assert_eq!(origin["channelId"], "c1");
+    assert_eq!(origin["userName"], "alice");
+    assert!(
+        ops.iter()
+            .all(|op| op["op"] != "post" || op["thread"] == "m1"),
+        "{ops:#?}"
+    );
+}
+
+#[tokio::test]
+async fn verbose_mid_job_shows_every_later_event_once() {
+    let world = World::with(slow(25)).await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("step 2", |op| text(op).contains("▶️ Step 2/6"))
+        .await;
+    bot.in_thread("m2", "m1", "@mosaic verbose").await;
+    let reply = bot
+        .expect("the switch", |op| {
+            text(op).starts_with("This thread now shows every event")
+        })
+        .await;
+    assert_eq!(reply["thread"], "m1");
+    let ops = bot.finish().await;
+    let events = world.sim.wait_final(JOB_1).await;
+    assert_each_milestone_once(&ops, "m1", &events);
+    let posts = posts_in(&ops, "m1");
+    let outputs: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "step.output" && e["payload"]["step"] == "Run tests")
+        .filter_map(|e| e["payload"]["text"].as_str())
+        .collect();
+    assert!(!outputs.is_empty());
+    for output in outputs {
+        let first = output.lines().next().unwrap_or(output);
+        let n = posts.iter().filter(|p| text(p).contains(first)).count();
+        assert_eq!(
+            n, 1,
+            "output {first:?} of a later step shown once: {ops:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn quiet_shows_only_start_and_outcome() {
+    let world = World::with(slow(25)).await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("the card", |op| is_post_in(op, "m1")).await;
+    bot.in_thread("m2", "m1", "@mosaic quiet").await;
+    bot.expect("the switch", |op| {
+        text(op).starts_with("This thread now shows only")
+    })
+    .await;
+    let ops = bot.finish().await;
+    let later_steps = posts_in(&ops, "m1")
+        .iter()
+        .skip_while(|p| !text(p).starts_with("This thread now shows only"))
+        .filter(|p| text(p).contains("▶️ Step"))
+        .count();
+    assert_eq!(later_steps, 0, "{ops:#?}");
+    assert!(
+        posts_in(&ops, "m1")
+            .last()
+            .map(|p| text(p).contains("✅ Done"))
+            .unwrap_or(false)
+    );
+}
+
+#[tokio::test]
+async fn cancel_in_the_thread_ends_the_job_with_a_cross() {
+    let world = World::with(slow(40)).await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("step 1", |op| text(op).contains("▶️ Step 1/6"))
+        .await;
+    bot.in_thread("m2", "m1", "@mosaic cancel").await;
+    bot.expect("the cancellation", |op| {
+        text(op).starts_with("Cancelling job")
+    })
+    .await;
+    let is_outcome = |op: &Value| op["op"] == "post" && text(op).contains("🛑 Cancelled");
+    bot.expect("the outcome", is_outcome).await;
+    let ops = bot.finish().await;
+    let outcome = ops.iter().find(|op| is_outcome(op)).unwrap();
+    assert!(
+        text(outcome).contains("cancelled by alice on console"),
+        "{outcome}"
+    );
+    assert!(
+        ops.iter()
+            .any(|op| op["op"] == "react" && op["id"] == "m1" && op["emoji"] == "x")
+    );
+    assert_eq!(world.sim.job(JOB_1).unwrap()["status"], "CANCELLED");
+    assert_eq!(
+        ops.iter().filter(|op| is_outcome(op)).count(),
+        1,
+        "{ops:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_job_says_how_to_retry_and_retry_relays_in_the_same_thread() {
+    let world = World::new().await;
+    world
+        .sim
+        .script_issue("acme", "web", 42, Script::failing(), Faults::default());
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    let failed = bot
+        .expect("the failure", |op| {
+            op["op"] == "post" && text(op).contains("❌ Failed")
+        })
+        .await;
+    assert!(
+        text(&failed).contains("`@mosaic retry` to try again"),
+        "{failed}"
+    );
+    bot.expect("❌", |op| op["op"] == "react" && op["emoji"] == "x")
+        .await;
+    bot.in_thread("m2", "m1", "@mosaic retry").await;
+    let reply = bot
+        .expect("the retry", |op| text(op).starts_with("Retrying as job"))
+        .await;
+    assert!(text(&reply).ends_with("following it here."), "{reply}");
+    bot.expect("the new outcome", |op| {
+        op["op"] == "post" && text(op).contains("✅ Done")
+    })
+    .await;
+    let ops = bot.finish().await;
+    let retried = world
+        .sim
+        .job("00000000-0000-4000-8000-000000000002")
+        .unwrap();
+    assert_eq!(retried["retryOf"], JOB_1);
+    let cards: Vec<_> = posts_in(&ops, "m1")
+        .into_iter()
+        .filter(|p| text(p).contains("acme/web#42 <"))
+        .collect();
+    assert_eq!(
+        cards.len(),
+        2,
+        "one card per job, both in the thread: {ops:#?}"
+    );
+}
+
+#[tokio::test]
+async fn drops_and_replays_from_the_backend_show_each_event_once() {
+    let world = World::new().await;
+    let faults = Faults {
+        drop_after: Some(5),
+        ignore_last_event_id: true,
+        ..Faults::default()
+    };
+    world
+        .sim
+        .script_issue("acme", "web", 42, Script::standard(), faults);
+    world.sim.script_issue(
+        "acme",
+        "web",
+        43,
+        Script::standard(),
+        Faults {
+            live_only_no_ids: true,
+            drop_after: Some(4),
+            ..Faults::default()
+        },
+    );
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.top("m2", "@mosaic fix acme/web#43").await;
+    let ops = bot.finish().await;
+    assert!(
+        world.sim.stream_connections(JOB_1) > 1,
+        "the stream was dropped"
+    );
+    assert_each_milestone_once(&ops, "m1", &world.sim.wait_final(JOB_1).await);
+    let job_2 = "00000000-0000-4000-8000-000000000002";
+    assert_each_milestone_once(&ops, "m2", &world.sim.wait_final(job_2).await);
+}
+
+#[tokio::test]
+async fn a_bot_killed_mid_job_resumes_on_restart_with_nothing_lost_or_repeated() {
+    let world = World::with(slow(30)).await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("step 2", |op| text(op).contains("▶️ Step 2/6"))
+        .await;
+    // The crash comes after the card's next edit, so after the store has
+    // recorded step 2: a crash between a post and its record (one store
+    // write) would show that one batch again, as src/relay/task.rs says.
+    bot.expect("the card's next edit", |op| op["op"] == "edit")
+        .await;
+    let before = bot.crash().await;
+    let card = posts_in(&before, "m1")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let after = world.bot().finish().await;
+    let events = world.sim.wait_final(JOB_1).await;
+    let all: Vec<Value> = before.iter().chain(after.iter()).cloned().collect();
+    assert_each_milestone_once(&all, "m1", &events);
+    let edits: Vec<_> = after.iter().filter(|op| op["op"] == "edit").collect();
+    assert!(
+        !edits.is_empty(),
+        "the restarted bot edits the card: {after:#?}"
+    );
+    assert!(
+        edits.iter().all(|e| e["id"] == card.as_str()),
+        "the same card: {after:#?}"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|op| op["op"] != "post" || !text(op).contains("acme/web#42 <")),
+        "no second card: {after:#?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|op| op["op"] == "react" && op["emoji"] == "white_check_mark")
+    );
+}
+
+#[tokio::test]
+async fn mentions_in_job_output_are_escaped() {
+    let world = World::with(slow(25)).await;
+    world.sim.script_issue(
+        "acme",
+        "web",
+        42,
+        Script::standard(),
+        Faults {
+            weird_payloads: true,
+            ..Faults::default()
+        },
+    );
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("the card", |op| is_post_in(op, "m1")).await;
+    bot.in_thread("m2", "m1", "@mosaic verbose").await;
+    let ops = bot.finish().await;
+    let bot_text: Vec<&str> = ops.iter().map(text).collect();
+    assert!(
+        bot_text.iter().any(|t| t.contains("@\u{200b}everyone")),
+        "the weird output was shown: {ops:#?}"
+    );
+    for t in &bot_text {
+        for ping in ["@everyone", "@here", "<!channel>", "<@123>"] {
+            assert!(!t.contains(ping), "{ping} passed through: {t:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_job_ends_its_relay_with_a_message() {
+    let world = World::with(slow(40)).await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    bot.expect("step 1", |op| text(op).contains("▶️ Step 1/6"))
+        .await;
+    world.sim.delete_job(JOB_1);
+    bot.expect("the deletion", |op| {
+        text(op).contains("no longer exists on the backend")
+    })
+    .await;
+    let ops = bot.finish().await;
+    assert_eq!(
+        ops.iter()
+            .filter(|op| text(op).contains("no longer exists"))
+            .count(),
+        1,
+        "{ops:#?}"
+    );
+}

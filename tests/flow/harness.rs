@@ -154,6 +154,26 @@ impl Bot {
         self.seen
     }
 
+    /// Sends SIGTERM, keeps the input open, and waits for the process to
+    /// exit; returns its status and every operation it printed.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, Vec<Value>) {
+        let pid = self.child.id().expect("the bot runs");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .expect("kill runs");
+        assert!(sent.success());
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("the bot did not stop; seen: {:#?}", self.seen))
+            .expect("the bot runs");
+        while let Some(op) = self.out.recv().await {
+            self.seen.push(op);
+        }
+        (status, self.seen)
+    }
+
     /// Kills the process at once, as a crash would.
     pub async fn crash(mut self) -> Vec<Value> {
         self.child.kill().await.expect("the bot can be killed");

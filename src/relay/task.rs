@@ -39,6 +39,9 @@ pub(crate) struct Relay {
     /// The card's message refused an edit for good: stop editing it (never post a second).
     pub(crate) card_broken: bool,
     pub(crate) next_card_edit: Instant,
+    /// The card's text as last written: an edit that would not change it is
+    /// skipped, since every edit counts against the platform's rate limit.
+    pub(crate) card_text: Option<String>,
     pub(crate) batch: Batch,
     /// The last event taken in, with its sequence number.
     pub(crate) position: Option<(EventId, u64)>,
@@ -72,6 +75,7 @@ impl Relay {
             card_dirty: false,
             card_broken: false,
             next_card_edit: Instant::now(),
+            card_text: None,
             batch: Batch::default(),
             muted: false,
             frozen: false,
@@ -155,6 +159,7 @@ impl Relay {
                     tracing::error!(%error, "could not store the progress card's id");
                 }
                 self.job.card_message_id = Some(id);
+                self.card_text = Some(text.clone());
                 self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
                 true
             }
@@ -265,10 +270,15 @@ impl Relay {
             tokio::time::sleep_until(self.next_card_edit).await;
             let pages = self.out.pages(&self.card.render(SystemTime::now()));
             let text = pages.first().map_or("", String::as_str);
+            if self.card_text.as_deref() == Some(text) {
+                self.record().await;
+                return;
+            }
             let stop = self.hub.shutdown.clone();
             let stop = interruptible.then_some(&stop);
             match self.out.edit(&id, text, stop).await {
-                Ok(()) | Err(SendError::Interrupted) => {}
+                Ok(()) => self.card_text = Some(text.to_owned()),
+                Err(SendError::Interrupted) => {}
                 Err(SendError::Refused(error)) => {
                     tracing::error!(
                         %error,

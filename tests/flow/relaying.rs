@@ -387,11 +387,16 @@ async fn sigterm_stops_the_bot_promptly_and_a_restart_finishes_the_job() {
     let world = World::with(slow(40)).await;
     let mut bot = world.bot();
     bot.top("m1", "@mosaic fix acme/web#42").await;
-    bot.expect("step 1", |op| text(op).contains("▶️ Step 1/6")).await;
-    bot.expect("the card's next edit", |op| op["op"] == "edit").await;
+    bot.expect("step 1", |op| text(op).contains("▶️ Step 1/6"))
+        .await;
+    bot.expect("the card's next edit", |op| op["op"] == "edit")
+        .await;
     let started = std::time::Instant::now();
     let (status, before) = bot.terminate().await;
-    assert!(started.elapsed() < Duration::from_secs(10), "exits within 10 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "exits within 10 s"
+    );
     assert!(status.success(), "a graceful stop exits 0, got {status}");
     assert!(
         !before.iter().any(|op| text(op).contains("✅ Done")),

@@ -27,5 +27,8 @@ pub mod daemon;
 pub mod dispatch;
 pub mod relay;
 mod run;
-pub mod secret;
+/// [`Secret`](secret::Secret) lives in the chat port, where adapters can use it too.
+pub mod secret {
+    pub use mosaic_chat::secret::*;
+}
 pub mod store;

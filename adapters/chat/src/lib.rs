@@ -6,15 +6,19 @@
 //! - [`markup`]: neutral rich text, and its paging into messages that fit a
 //!   platform's length limit, rendered by each platform's [`Dialect`];
 //! - [`platform`]: the [`ChatPlatform`] trait every adapter implements, its
-//!   limits, reactions and errors.
+//!   limits, reactions and errors;
+//! - [`secret`]: tokens and signing secrets, which never print (adapters and
+//!   the core both hold them).
 
 use std::fmt;
 
 pub mod markup;
 pub mod platform;
+pub mod secret;
 
 pub use markup::{Block, Dialect, Markup, Span};
 pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction};
+pub use secret::Secret;
 
 /// Which platform a message came from (`discord`, `slack`, `mattermost`,
 /// `console`). A name rather than an enum, so adding a platform is one new

@@ -125,7 +125,8 @@ async fn start_demo(config: &mut Config, json: bool) -> std::io::Result<mosaic_s
     if !json {
         eprintln!(
             "mosaic-bot demo: a simulated job backend runs in this process.\n\
-             Type `@{name} fix #42`, then `@{name} status` or `@{name} help`. Ctrl-D ends the input.",
+             Type `@{name} fix #42`, then `@{name} status #42`, `@{name} verbose #42` or `@{name} help`.\n\
+             Ctrl-D ends the input; the bot exits once the job has ended.",
             name = config.bot_name
         );
     }

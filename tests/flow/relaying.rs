@@ -406,3 +406,64 @@ async fn sigterm_stops_the_bot_promptly_and_a_restart_finishes_the_job() {
     let all: Vec<Value> = before.iter().chain(after.iter()).cloned().collect();
     assert_each_milestone_once(&all, "m1", &world.sim.wait_final(JOB_1).await);
 }
+
+#[tokio::test]
+async fn stalls_503s_and_malformed_lines_show_each_event_once() {
+    // Live jobs: a client that connects after the end gets everything from
+    // the backfill and never meets the faults.
+    let world = World::with(slow(20)).await;
+    let sim = &world.sim;
+    let stall = Faults {
+        stall_after: Some(6),
+        stall_connections: 1,
+        ..Faults::default()
+    };
+    let unavailable = Faults {
+        unavailable_connects: 3,
+        ..Faults::default()
+    };
+    let malformed = Faults {
+        malformed_lines: true,
+        error_event_after: Some(9),
+        ..Faults::default()
+    };
+    sim.script_issue("acme", "web", 1, Script::standard(), stall);
+    sim.script_issue("acme", "web", 2, Script::standard(), unavailable);
+    sim.script_issue("acme", "web", 3, Script::standard(), malformed);
+    let url = sim.base_url();
+    // A stall is detected after a second here (45 s in production).
+    let mut bot = world.bot_with(&[
+        ("MOSAIC__BACKEND__URL", url.as_str()),
+        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace()),
+        ("MOSAIC__BACKEND__TOKEN", sim.token()),
+        ("MOSAIC__BACKEND__STALL_TIMEOUT_SECS", "1"),
+    ]);
+    bot.top("m1", "@mosaic fix acme/web#1").await;
+    bot.top("m2", "@mosaic fix acme/web#2").await;
+    bot.top("m3", "@mosaic fix acme/web#3").await;
+    let ops = bot.finish().await;
+    for (n, thread) in ["m1", "m2", "m3"].into_iter().enumerate() {
+        let job = format!("00000000-0000-4000-8000-{:012}", n + 1);
+        assert!(sim.stream_connections(&job) > 1, "job {job} reconnected");
+        assert_each_milestone_once(&ops, thread, &sim.wait_final(&job).await);
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_backend_gets_a_clear_reply_and_no_job() {
+    let world = World::new().await;
+    world.sim.refuse_connections_for(Duration::from_secs(60));
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    let reply = bot.expect("the reply", |op| op["op"] == "post").await;
+    assert_eq!(
+        text(&reply),
+        "The job backend is not reachable right now, so I could not start the job. Try again in a minute."
+    );
+    let ops = bot.finish().await;
+    assert_eq!(
+        ops.iter().filter(|op| op["op"] == "post").count(),
+        1,
+        "{ops:#?}"
+    );
+}

@@ -102,22 +102,13 @@ impl Dispatcher {
             .await
             .map_err(backend_failed)?;
         tracing::info!(job = %job.id, "started a fix job");
-        let command_message = (!inbound.slash).then(|| inbound.message_id.clone());
-        let followed = followed(
-            &job,
+        let placed = Placement {
             thread,
-            command_message,
-            inbound,
+            command_message_id: (!inbound.slash).then(|| inbound.message_id.clone()),
             issue,
             verbosity,
-            None,
-        );
-        self.inner
-            .store
-            .insert_job(&followed)
-            .await
-            .map_err(store_failed)?;
-        self.inner.relays.follow(followed);
+        };
+        self.relay_new(&job, inbound, placed, action).await?;
         Ok(None)
     }
 
@@ -171,7 +162,6 @@ impl Dispatcher {
         issue: Option<IssueRef>,
     ) -> Result<Markup, Failure> {
         let action = Action::Retry;
-        let store_failed = |error| Failure::Store { action, error };
         let target = self.resolve(inbound, issue.as_ref(), action).await?;
         let job = self
             .inner
@@ -188,22 +178,13 @@ impl Dispatcher {
             }
         };
         let here = thread == inbound.reply_thread();
-        let retry_of = job.retry_of.as_ref().map(|id| id.as_str().to_owned());
-        let followed = followed(
-            &job,
+        let placed = Placement {
             thread,
-            command_message,
-            inbound,
+            command_message_id: command_message,
             issue,
             verbosity,
-            retry_of,
-        );
-        self.inner
-            .store
-            .insert_job(&followed)
-            .await
-            .map_err(store_failed)?;
-        self.inner.relays.follow(followed);
+        };
+        self.relay_new(&job, inbound, placed, action).await?;
         let where_ = if here { "here" } else { "in its thread" };
         Ok(Markup::new().line([Span::text(format!(
             "Retrying as job {}; following it {where_}.",
@@ -291,32 +272,50 @@ impl Dispatcher {
     }
 }
 
-/// The store's record of a job that is about to be relayed.
-fn followed(
-    job: &RunnerJob,
+/// Where a new job is relayed, and how.
+struct Placement {
     thread: ThreadRef,
+    /// The user's message that the outcome reaction goes on.
     command_message_id: Option<String>,
-    inbound: &Inbound,
     issue: IssueRef,
     verbosity: Verbosity,
-    retry_of: Option<String>,
-) -> FollowedJob {
-    FollowedJob {
-        job_id: job.id.as_str().to_owned(),
-        thread,
-        command_message_id,
-        requester_id: inbound.user.id.clone(),
-        requester_name: inbound.user.name.clone(),
-        issue,
-        retry_of,
-        card_message_id: None,
-        verbosity,
-        last_event_id: None,
-        last_event_seq: 0,
-        status: job.status.as_str().to_owned(),
-        ended: false,
-        created_at: 0,
-        updated_at: 0,
+}
+
+impl Dispatcher {
+    /// Records a job the backend just created and starts its relay, which
+    /// posts the card: the reply to the command.
+    async fn relay_new(
+        &self,
+        job: &RunnerJob,
+        inbound: &Inbound,
+        placed: Placement,
+        action: Action,
+    ) -> Result<(), Failure> {
+        let followed = FollowedJob {
+            job_id: job.id.as_str().to_owned(),
+            thread: placed.thread,
+            command_message_id: placed.command_message_id,
+            requester_id: inbound.user.id.clone(),
+            requester_name: inbound.user.name.clone(),
+            issue: placed.issue,
+            retry_of: job.retry_of.as_ref().map(|id| id.as_str().to_owned()),
+            card_message_id: None,
+            verbosity: placed.verbosity,
+            last_event_id: None,
+            last_event_seq: 0,
+            status: job.status.as_str().to_owned(),
+            ended: false,
+            // The store sets both when it inserts the row.
+            created_at: 0,
+            updated_at: 0,
+        };
+        self.inner
+            .store
+            .insert_job(&followed)
+            .await
+            .map_err(|error| Failure::Store { action, error })?;
+        self.inner.relays.follow(followed);
+        Ok(())
     }
 }
 

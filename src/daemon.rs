@@ -138,7 +138,12 @@ pub async fn run(
             biased;
             () = shutdown.cancelled() => break,
             message = inbound.recv() => match message {
-                Some(message) => dispatcher.handle(message).await,
+                // A command waiting on a slow backend must not hold up a
+                // shutdown: the handler is dropped when the signal comes.
+                Some(message) => tokio::select! {
+                    () = dispatcher.handle(message) => {}
+                    () = shutdown.cancelled() => break,
+                },
                 None if options.exit_when_input_ends => {
                     tokio::select! {
                         () = hub.idle() => {}

@@ -21,8 +21,20 @@ pub struct Cli {
     /// Configuration file (default: config/mosaic.toml when present).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// How `serve` and `console` write their logs (to standard error).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Subcommands,
+}
+
+/// The format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, span fields included, for log collectors.
+    Json,
 }
 
 /// The subcommands.
@@ -83,8 +95,8 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Subcommands::Parse(args) => parse(cli.config, args),
         Subcommands::CheckConfig => check_config(cli.config),
-        Subcommands::Serve => crate::run::serve(cli.config),
-        Subcommands::Console(args) => crate::run::console(cli.config, args),
+        Subcommands::Serve => crate::run::serve(cli.config, cli.log_format),
+        Subcommands::Console(args) => crate::run::console(cli.config, args, cli.log_format),
     }
 }
 

@@ -11,7 +11,7 @@ use mosaic_console::{Console, ConsoleOptions};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::ConsoleArgs;
+use crate::cli::{ConsoleArgs, LogFormat};
 use crate::command::RepoRef;
 use crate::config::{Backend, Channel, Config};
 use crate::daemon::{self, RunOptions};
@@ -21,8 +21,8 @@ use crate::secret::Secret;
 const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 
 /// `mosaic-bot serve`.
-pub fn serve(config_path: Option<PathBuf>) -> ExitCode {
-    init_logging("info");
+pub fn serve(config_path: Option<PathBuf>, log_format: LogFormat) -> ExitCode {
+    init_logging("info", log_format);
     let Some(config) = load(config_path) else {
         return ExitCode::FAILURE;
     };
@@ -43,8 +43,8 @@ pub fn serve(config_path: Option<PathBuf>) -> ExitCode {
 }
 
 /// `mosaic-bot console`.
-pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs) -> ExitCode {
-    init_logging("warn");
+pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs, log_format: LogFormat) -> ExitCode {
+    init_logging("warn", log_format);
     let Some(mut config) = load(config_path) else {
         return ExitCode::FAILURE;
     };
@@ -178,10 +178,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 /// Logs go to standard error, so the console's standard output stays clean;
 /// `RUST_LOG` overrides the default level.
-fn init_logging(default: &str) {
+fn init_logging(default: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second subscriber cannot be installed; the first one stays, harmlessly.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
 }

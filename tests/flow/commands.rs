@@ -176,3 +176,32 @@ async fn health_and_readiness_are_served_while_the_bot_runs() {
     );
     bot.finish().await;
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_command_context_and_never_a_secret() {
+    let world = World::new().await;
+    let mut bot = world.bot_logging();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    let (_ops, logs) = bot.finish_with_logs().await;
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))
+        .collect();
+    let started = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "started a fix job")
+        .unwrap_or_else(|| panic!("no start logged: {logs}"));
+    let span = &started["span"];
+    assert_eq!(span["platform"], "console", "{started}");
+    assert_eq!(span["channel"], "c1");
+    assert_eq!(span["thread"], "m1");
+    assert_eq!(span["user"], "alice");
+    assert_eq!(
+        started["fields"]["job"],
+        "00000000-0000-4000-8000-000000000001"
+    );
+    assert!(
+        !logs.contains(world.sim.token()),
+        "the backend token was logged: {logs}"
+    );
+}

@@ -21,6 +21,8 @@ pub struct Bot {
     out: mpsc::UnboundedReceiver<Value>,
     /// Every operation received so far, in order.
     pub seen: Vec<Value>,
+    /// Standard error, when captured (`World::bot_logging`).
+    logs: Option<tokio::task::JoinHandle<String>>,
 }
 
 /// A simulator, and a directory for the bot's SQLite file.
@@ -51,13 +53,21 @@ impl World {
     }
 
     pub fn bot_with(&self, env: &[(&str, &str)]) -> Bot {
-        Bot::spawn(&self.sim, &self.db(), env)
+        Bot::spawn(&self.sim, &self.db(), env, false)
+    }
+
+    /// A bot logging JSON lines at `info` to a captured standard error.
+    pub fn bot_logging(&self) -> Bot {
+        Bot::spawn(&self.sim, &self.db(), &[("RUST_LOG", "info")], true)
     }
 }
 
 impl Bot {
-    fn spawn(sim: &Sim, db: &Path, env: &[(&str, &str)]) -> Bot {
+    fn spawn(sim: &Sim, db: &Path, env: &[(&str, &str)], capture_logs: bool) -> Bot {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
+        if capture_logs {
+            cmd.args(["--log-format", "json"]).stderr(Stdio::piped());
+        }
         cmd.args(["console", "--json", "--backend", &sim.base_url()])
             .args(["--token", sim.token(), "--workspace", sim.workspace()])
             .current_dir(db.parent().expect("the db has a directory"))
@@ -65,8 +75,10 @@ impl Bot {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        if !capture_logs {
+            cmd.stderr(Stdio::inherit());
+        }
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
             if key != "MOSAIC__STORE__URL" {
                 cmd.env_remove(key);
@@ -77,6 +89,17 @@ impl Bot {
         }
         let mut child = cmd.spawn().expect("the bot starts");
         let stdin = child.stdin.take();
+        let logs = child.stderr.take().map(|stderr| {
+            tokio::spawn(async move {
+                let mut text = String::new();
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                text
+            })
+        });
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, out) = mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -95,6 +118,7 @@ impl Bot {
             stdin,
             out,
             seen: Vec::new(),
+            logs,
         }
     }
 
@@ -152,6 +176,13 @@ impl Bot {
             self.seen.push(op);
         }
         self.seen
+    }
+
+    /// As [`Bot::finish`], with what the bot logged (see `World::bot_logging`).
+    pub async fn finish_with_logs(mut self) -> (Vec<Value>, String) {
+        let logs = self.logs.take().expect("logs are captured");
+        let ops = self.finish().await;
+        (ops, logs.await.expect("the log reader ends"))
     }
 
     /// Sends SIGTERM, keeps the input open, and waits for the process to

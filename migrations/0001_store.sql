@@ -36,7 +36,9 @@ CREATE TABLE followed_jobs (
 );
 
 CREATE INDEX followed_jobs_by_thread ON followed_jobs (platform, channel, thread);
-CREATE INDEX followed_jobs_by_issue ON followed_jobs (host, owner, repo, number);
+-- By number first: owner and repository are compared in any case (LOWER),
+-- which a plain index on them could not serve; a number is selective enough.
+CREATE INDEX followed_jobs_by_issue ON followed_jobs (number, host);
 CREATE INDEX followed_jobs_by_ended ON followed_jobs (ended);
 -- Every insert reads MAX(insertion); the index keeps that a lookup.
 CREATE INDEX followed_jobs_by_insertion ON followed_jobs (insertion);

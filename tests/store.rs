@@ -58,6 +58,7 @@ on_both_engines!(
     an_unknown_job_is_none,
     a_thread_finds_its_newest_job,
     an_issue_finds_its_newest_job,
+    an_issue_matches_owner_and_repo_in_any_case,
     an_issue_finds_its_newest_unfinished_job,
     issues_and_changes_with_one_number_are_apart,
     unfinished_lists_open_relays_oldest_first,

@@ -113,8 +113,9 @@ impl Store {
 
     /// The newest job for `issue`: same host, owner, repository, number and
     /// kind (an issue and a merge request with the same number are different
-    /// things on GitLab). With `unfinished_only`, only jobs whose relay has
-    /// not ended.
+    /// things on GitLab). Owner and repository match in any case, as forges
+    /// treat them (`Acme/Web` is `acme/web`). With `unfinished_only`, only
+    /// jobs whose relay has not ended.
     pub async fn job_for_issue(
         &self,
         issue: &IssueRef,
@@ -124,8 +125,8 @@ impl Store {
         let row = sqlx::query(concat!(
             "SELECT ",
             job_columns!(),
-            " FROM followed_jobs WHERE host = $1 AND owner = $2 AND repo = $3 \
-             AND number = $4 AND kind = $5 AND ended <= $6 \
+            " FROM followed_jobs WHERE host = $1 AND LOWER(owner) = LOWER($2) \
+             AND LOWER(repo) = LOWER($3) AND number = $4 AND kind = $5 AND ended <= $6 \
              ORDER BY insertion DESC, job_id DESC LIMIT 1"
         ))
         .bind(issue.host())

@@ -129,6 +129,22 @@ pub(crate) async fn an_issue_finds_its_newest_job(db: &Db) {
     assert_eq!(newest.map(|job| job.job_id), Some("a-new".into()));
 }
 
+pub(crate) async fn an_issue_matches_owner_and_repo_in_any_case(db: &Db) {
+    let store = db.open().await;
+    let typed = IssueRef::new("github.com", "Acme", "Web", 42, IssueKind::Issue);
+    store
+        .insert_job(&job("j-1", thread("c1", "t1"), typed))
+        .await
+        .expect("insert");
+    let found = store.job_for_issue(&issue(42), true).await.expect("read");
+    assert_eq!(found.map(|job| job.job_id), Some("j-1".into()));
+    let other = IssueRef::new("github.com", "acme", "webx", 42, IssueKind::Issue);
+    assert_eq!(
+        store.job_for_issue(&other, false).await.expect("read"),
+        None
+    );
+}
+
 pub(crate) async fn an_issue_finds_its_newest_unfinished_job(db: &Db) {
     let store = db.open().await;
     store

@@ -75,6 +75,9 @@ struct Listener {
     channels: HashSet<String>,
     /// The newest `create_at` seen (server time, ms): where a resync starts.
     watermark: Option<i64>,
+    /// When the first session authenticated (this machine's time, ms): where
+    /// a resync starts before any post was seen.
+    first_connected: Option<i64>,
     /// Usernames by user id.
     names: HashMap<String, String>,
 }
@@ -113,6 +116,7 @@ pub(crate) async fn run(
         handled: Handled::default(),
         channels: HashSet::new(),
         watermark: None,
+        first_connected: None,
         names: HashMap::new(),
     };
     let mut delays = listener.backoff();
@@ -238,9 +242,9 @@ impl Listener {
                         if let Some(end) = self.resync().await {
                             return end;
                         }
-                    } else if self.watermark.is_none() {
+                    } else if self.first_connected.is_none() {
                         // Nothing before the first connection is handled.
-                        self.watermark = Some(now_ms());
+                        self.first_connected = Some(now_ms());
                     }
                 }
                 Some(SocketEvent::Posted {
@@ -261,7 +265,13 @@ impl Listener {
     /// Fetches the posts made since the last one seen, in every channel the
     /// bot is in or has seen, and handles those not handled yet.
     async fn resync(&mut self) -> Option<SessionEnd> {
-        let since = self.watermark.unwrap_or_else(now_ms) - RESYNC_SLACK_MS;
+        // The server's own clock when a post was seen; this machine's only
+        // before then, as the two may disagree.
+        let since = self
+            .watermark
+            .or(self.first_connected)
+            .unwrap_or_else(now_ms)
+            - RESYNC_SLACK_MS;
         let mut channels = self.channels.clone();
         match self.mm.rest.my_channels().await {
             Ok(mine) => channels.extend(mine),

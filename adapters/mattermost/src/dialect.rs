@@ -11,9 +11,11 @@ use mosaic_chat::Dialect;
 const BREAK: char = '\u{200b}';
 
 /// Markdown characters that would start formatting, a link or an image, a
-/// heading, a quote, a table or an HTML entity; backslash-escaped in text.
+/// quote, a table or an HTML entity; backslash-escaped in text. (`#` starts a
+/// heading only at a line's start, and is escaped there alone, so that
+/// `acme/web#42` reads as written.)
 const SPECIALS: &[char] = &[
-    '\\', '`', '*', '_', '~', '[', ']', '(', ')', '<', '>', '#', '|', '&',
+    '\\', '`', '*', '_', '~', '[', ']', '(', ')', '<', '>', '|', '&',
 ];
 
 /// Mattermost Markdown for relayed messages.
@@ -40,7 +42,7 @@ fn escape(out: &mut String, text: &str) {
         if line_start {
             // A line that starts like a list item or a setext heading would
             // be formatted; escaping its first character keeps it text.
-            if matches!(c, '-' | '+' | '=') {
+            if matches!(c, '-' | '+' | '=' | '#') {
                 out.push('\\');
             } else if c.is_ascii_digit() {
                 out.push(c);

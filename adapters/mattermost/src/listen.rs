@@ -94,12 +94,16 @@ pub(crate) async fn run(
         me = mm.me() => me?.clone(),
     };
     tracing::info!(username = %me.username, "connected to Mattermost");
+    // The endpoint holds a sender of the inbox: it stops when listening
+    // ends for any reason, so the core sees this platform stop.
+    let slash_stop = shutdown.child_token();
+    let _slash_guard = slash_stop.clone().drop_guard();
     if let Some(options) = &mm.options.slash {
         let addr = slash::serve(
             options.listen,
             options.token.clone(),
             inbox.clone(),
-            shutdown.child_token(),
+            slash_stop,
         )
         .await?;
         mm.slash_addr.send_replace(Some(addr));

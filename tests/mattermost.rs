@@ -1,0 +1,417 @@
+//! The whole flow on Mattermost: the real daemon (`mosaic_bot::daemon::run`)
+//! with the Mattermost adapter, a fake Mattermost and the simulated backend,
+//! all on 127.0.0.1. Each test stops the daemon, then proves from everything
+//! the bot sent that nothing unexpected happened.
+
+#[path = "../adapters/mattermost/tests/fake/mod.rs"]
+mod fake;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake::{ALICE, BOT_ID, BOT_TOKEN, CHANNEL, FakeMattermost, PATIENCE, Sent};
+use mosaic_bot::config::Config;
+use mosaic_bot::daemon::{self, DaemonError, RunOptions};
+use mosaic_chat::{ChatPlatform, Secret};
+use mosaic_mattermost::{Mattermost, MattermostOptions, SLASH_PATH, SlashOptions};
+use mosaic_sim::{Faults, Script, Sim, SimConfig};
+use tokio_util::sync::CancellationToken;
+
+/// The simulator's first job id (its ids count from 1).
+const JOB_1: &str = "00000000-0000-4000-8000-000000000001";
+const SLASH_TOKEN: &str = "slash-token-1";
+
+struct Bot {
+    mm: Arc<Mattermost>,
+    stop: CancellationToken,
+    daemon: tokio::task::JoinHandle<Result<(), DaemonError>>,
+}
+
+fn sim_config(tick_ms: u64) -> SimConfig {
+    SimConfig {
+        tick: Duration::from_millis(tick_ms),
+        ..SimConfig::fast()
+    }
+}
+
+/// Starts the daemon on the Mattermost platform alone, against `sim`.
+fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
+    let env = [
+        ("MOSAIC__BACKEND__URL", sim.base_url()),
+        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
+        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
+        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
+    ];
+    let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v)))
+        .expect("the configuration is valid");
+    let backend = daemon::backend_client(&config).expect("a backend client");
+    let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
+    options.slash = Some(SlashOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        token: Secret::new(SLASH_TOKEN),
+    });
+    // Short enough to see several card edits in a fast simulated job.
+    options.limits.edit_interval = Duration::from_millis(20);
+    options.reconnect_min = Duration::from_millis(20);
+    options.reconnect_max = Duration::from_millis(200);
+    let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
+    let stop = CancellationToken::new();
+    let platforms = vec![Arc::clone(&mm) as Arc<dyn ChatPlatform>];
+    let daemon = tokio::spawn(daemon::run(
+        Arc::new(config),
+        backend,
+        platforms,
+        RunOptions::default(),
+        stop.clone(),
+    ));
+    Bot { mm, stop, daemon }
+}
+
+impl Bot {
+    /// Stops the daemon; after it returns nothing more can be sent.
+    async fn stop(self) -> Result<(), DaemonError> {
+        self.stop.cancel();
+        tokio::time::timeout(PATIENCE, self.daemon)
+            .await
+            .expect("the daemon stops in time")
+            .expect("no panic")
+    }
+}
+
+fn message(sent: &Sent) -> &str {
+    match sent {
+        Sent::Post { message, .. } | Sent::Patch { message, .. } => message,
+        Sent::Ephemeral { text } => text,
+        Sent::Reaction { .. } => "",
+    }
+}
+
+fn is_reaction(sent: &Sent, post: &str, emoji: &str) -> bool {
+    matches!(sent, Sent::Reaction { post_id, emoji: e, user_id } if post_id == post && e == emoji && user_id == BOT_ID)
+}
+
+fn posts(sent: &[Sent]) -> Vec<(&str, &str, &str)> {
+    sent.iter()
+        .filter_map(|s| match s {
+            Sent::Post {
+                id,
+                root_id,
+                message,
+                ..
+            } => Some((id.as_str(), root_id.as_str(), message.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Asserts that the job's thread under `root` holds one card (the only post
+/// ever edited, last shown completed), each milestone once, one outcome with
+/// the pull request, and that `root` got 👀 then ✅, once each.
+fn assert_one_relayed_job(sent: &[Sent], root: &str) {
+    let posts = posts(sent);
+    assert!(
+        posts.iter().all(|(_, r, _)| *r == root),
+        "every post in the thread: {sent:#?}"
+    );
+    let card = posts[0].0;
+    let patches: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| matches!(s, Sent::Patch { .. }))
+        .collect();
+    assert!(!patches.is_empty(), "the card is edited: {sent:#?}");
+    assert!(
+        patches
+            .iter()
+            .all(|p| matches!(p, Sent::Patch { id, .. } if id == card)),
+        "{sent:#?}"
+    );
+    assert!(
+        message(patches[patches.len() - 1]).starts_with("✅ **Completed**"),
+        "{sent:#?}"
+    );
+    for step in 1..=6 {
+        let line = format!("Step {step}/6");
+        let n = posts
+            .iter()
+            .filter(|(_, _, m)| m.contains("▶️") && m.contains(&line))
+            .count();
+        assert!(n <= 1, "{line} shown {n} times: {sent:#?}");
+    }
+    let outcomes: Vec<_> = posts
+        .iter()
+        .filter(|(_, _, m)| m.contains("https://github.com/acme/web/pull/57"))
+        .collect();
+    assert_eq!(outcomes.len(), 1, "one outcome with the PR: {sent:#?}");
+    let reactions: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| matches!(s, Sent::Reaction { post_id, .. } if post_id == root))
+        .collect();
+    assert_eq!(reactions.len(), 2, "{sent:#?}");
+    assert!(
+        is_reaction(reactions[0], root, "eyes")
+            && is_reaction(reactions[1], root, "white_check_mark")
+    );
+}
+
+#[tokio::test]
+async fn a_mention_starts_a_job_relayed_in_its_thread() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    let events = sim.wait_final(JOB_1).await;
+    assert!(events.iter().any(|e| e["type"] == "job.completed"));
+    bot.stop().await.expect("a clean stop");
+    let sent = fake.sent();
+    assert_one_relayed_job(&sent, &root);
+    assert!(
+        posts(&sent)[0].2.contains("acme/web#42"),
+        "the card names the issue: {sent:#?}"
+    );
+    let origin = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .and_then(|r| r.body)
+        .expect("a job");
+    assert_eq!(origin["origin"]["platform"], "mattermost");
+    assert_eq!(origin["origin"]["userName"], "alice");
+    assert_eq!(fake.rate_limited(), 0);
+}
+
+#[tokio::test]
+async fn mentions_in_job_output_ping_nobody() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(25)).await.expect("sim"),
+    );
+    sim.script_issue(
+        "acme",
+        "web",
+        42,
+        Script::standard(),
+        Faults {
+            weird_payloads: true,
+            ..Faults::default()
+        },
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
+    )
+    .await;
+    let verbose = fake.user_post(CHANNEL, Some(&root), "@mosaic-bot verbose");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    bot.stop().await.expect("a clean stop");
+    let sent = fake.sent();
+    assert!(
+        sent.iter()
+            .any(|s| message(s).contains("@\u{200b}everyone")),
+        "the weird output was shown: {sent:#?}"
+    );
+    for s in &sent {
+        // `<!channel>` and `<@123>` are Slack's and Discord's: no ping here.
+        for ping in ["@everyone", "@here", "@channel", "@all", "@123"] {
+            assert!(!message(s).contains(ping), "{ping} passed through: {s:?}");
+        }
+    }
+    assert!(sent.iter().any(|s| is_reaction(s, &verbose, "eyes")));
+    assert!(posts(&sent).iter().all(|(_, r, _)| *r == root), "{sent:#?}");
+}
+
+#[tokio::test]
+async fn a_socket_dropped_mid_job_loses_nothing_and_repeats_nothing() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(40)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
+    )
+    .await;
+
+    fake.refuse_sockets(true);
+    fake.drop_sockets();
+    let status = fake.user_post(CHANNEL, Some(&root), "@mosaic-bot status");
+    fake.refuse_sockets(false);
+    fake.expect("👀 on the status asked during the gap", |s| {
+        is_reaction(s, &status, "eyes")
+    })
+    .await;
+    assert!(fake.authenticated() >= 2, "the bot reconnected");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    bot.stop().await.expect("a clean stop");
+
+    let mut sent = fake.sent();
+    let status_seen: Vec<Sent> = sent
+        .iter()
+        .filter(|s| matches!(s, Sent::Reaction { post_id, .. } if *post_id == status))
+        .cloned()
+        .collect();
+    assert_eq!(
+        status_seen.len(),
+        1,
+        "the status is handled once: {sent:#?}"
+    );
+    let replies = posts(&sent)
+        .iter()
+        .filter(|(_, _, m)| m.contains("- Job: "))
+        .count();
+    assert_eq!(replies, 1, "one status reply: {sent:#?}");
+    sent.retain(|s| !matches!(s, Sent::Reaction { post_id, .. } if *post_id == status));
+    assert_one_relayed_job(&sent, &root);
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "one job started"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_relay_waits_and_sends_everything_once() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(40)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
+    )
+    .await;
+    fake.rate_limit_next(2);
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    bot.stop().await.expect("a clean stop");
+    assert_eq!(fake.rate_limited(), 2, "the 429s were met");
+    assert_one_relayed_job(&fake.sent(), &root);
+}
+
+#[tokio::test]
+async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    let url = format!(
+        "http://{}{SLASH_PATH}",
+        bot.mm.slash_addr().await.expect("listening")
+    );
+    let form = |token: &str, text: &str| {
+        let fields = [
+            ("token", token),
+            ("channel_id", CHANNEL),
+            ("user_id", ALICE),
+            ("user_name", "alice"),
+            ("text", text),
+        ];
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        form.push(("response_url".into(), fake.response_url()));
+        form
+    };
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(&url)
+        .form(&form("nope", "fix acme/web#42"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(refused.status(), 401);
+    let bad = http
+        .post(&url)
+        .form(&form(SLASH_TOKEN, "fxi"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(bad.status(), 200);
+    fake.expect("the private error", |s| matches!(s, Sent::Ephemeral { .. }))
+        .await;
+    let taken = http
+        .post(&url)
+        .form(&form(SLASH_TOKEN, "fix acme/web#42"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(taken.status(), 200);
+    fake.expect("the outcome", |s| message(s).contains("pull/57"))
+        .await;
+    sim.wait_final(JOB_1).await;
+    bot.stop().await.expect("a clean stop");
+
+    let sent = fake.sent();
+    assert!(
+        matches!(&sent[0], Sent::Ephemeral { text } if text.contains("fxi")),
+        "{sent:#?}"
+    );
+    let posts = posts(&sent);
+    let (thread, top_root, _) = posts[0];
+    assert_eq!(
+        top_root, "",
+        "the thread starts at the top level: {sent:#?}"
+    );
+    assert!(posts[1..].iter().all(|(_, r, _)| *r == thread), "{sent:#?}");
+    assert!(
+        !sent.iter().any(|s| matches!(s, Sent::Reaction { .. })),
+        "a slash command has no post to react to"
+    );
+    assert_eq!(
+        sent.iter()
+            .filter(|s| matches!(s, Sent::Ephemeral { .. }))
+            .count(),
+        1,
+        "{sent:#?}"
+    );
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "the refused command started nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_bot_token_stops_the_daemon_instead_of_looping() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    fake.refuse_token(true);
+    let bot = start(&fake, &sim);
+    let ended = tokio::time::timeout(PATIENCE, bot.daemon)
+        .await
+        .expect("stops by itself");
+    assert!(matches!(
+        ended.expect("no panic"),
+        Err(DaemonError::PlatformsStopped)
+    ));
+    assert_eq!(fake.authenticated(), 0);
+    assert!(fake.sent().is_empty());
+}

@@ -252,21 +252,23 @@ fn add_post(shared: &Shared, user: &str, channel: &str, root_id: &str, text: &st
     id
 }
 
-/// 401 unless the bot's token is given and accepted.
-fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// A 401 to answer, unless the bot's token is given and accepted.
+fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if shared.world().unauthorized || given != Some(&format!("Bearer {BOT_TOKEN}")) {
         let body = json!({"id": "api.context.session_expired.app_error", "message": "Invalid or expired session, please login again.", "status_code": 401});
-        return Err((StatusCode::UNAUTHORIZED, Json(body)).into_response());
+        return Some((StatusCode::UNAUTHORIZED, Json(body)).into_response());
     }
-    Ok(())
+    None
 }
 
-/// A write: authenticated, and maybe rate limited.
-fn check_write(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    check_token(shared, headers)?;
+/// A refusal of a write: unauthenticated, or rate limited.
+fn check_write(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if let Some(refused) = check_token(shared, headers) {
+        return Some(refused);
+    }
     let mut world = shared.world();
     if world.rate_limit_next > 0 {
         world.rate_limit_next -= 1;
@@ -278,9 +280,9 @@ fn check_write(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
             ("X-Ratelimit-Remaining", "0"),
             ("X-Ratelimit-Reset", "1"),
         ];
-        return Err((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded").into_response());
+        return Some((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded").into_response());
     }
-    Ok(())
+    None
 }
 
 fn record(shared: &Shared, sent: Sent) {
@@ -289,14 +291,14 @@ fn record(shared: &Shared, sent: Sent) {
 }
 
 async fn me(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_token(&s, &headers) {
+    if let Some(r) = check_token(&s, &headers) {
         return r;
     }
     Json(json!({"id": BOT_ID, "username": BOT_USERNAME, "is_bot": true})).into_response()
 }
 
 async fn user(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = check_token(&s, &headers) {
+    if let Some(r) = check_token(&s, &headers) {
         return r;
     }
     let name = if id == ALICE {
@@ -310,7 +312,7 @@ async fn user(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String
 }
 
 async fn my_channels(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_token(&s, &headers) {
+    if let Some(r) = check_token(&s, &headers) {
         return r;
     }
     Json(json!([{"id": CHANNEL, "name": "town-square"}])).into_response()
@@ -322,7 +324,7 @@ async fn channel_posts(
     Path(channel): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = check_token(&s, &headers) {
+    if let Some(r) = check_token(&s, &headers) {
         return r;
     }
     let since: i64 = query.get("since").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -347,7 +349,7 @@ async fn create_post(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = check_write(&s, &headers) {
+    if let Some(r) = check_write(&s, &headers) {
         return r;
     }
     let field = |k: &str| body[k].as_str().unwrap_or("").to_owned();
@@ -382,7 +384,7 @@ async fn patch_post(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = check_write(&s, &headers) {
+    if let Some(r) = check_write(&s, &headers) {
         return r;
     }
     let message = body["message"].as_str().unwrap_or("").to_owned();
@@ -412,7 +414,7 @@ async fn patch_post(
 }
 
 async fn react(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    if let Err(r) = check_write(&s, &headers) {
+    if let Some(r) = check_write(&s, &headers) {
         return r;
     }
     let field = |k: &str| body[k].as_str().unwrap_or("").to_owned();

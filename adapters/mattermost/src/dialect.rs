@@ -180,13 +180,14 @@ mod tests {
     #[test]
     fn markdown_in_text_stays_text() {
         let out = one(Markup::new().line([Span::text("**b** _i_ [l](http://e) # h > q")]));
-        assert_eq!(
-            out,
-            "\\*\\*b\\*\\* \\_i\\_ \\[l\\]\\(http://e\\) \\# h \\> q"
-        );
+        assert_eq!(out, "\\*\\*b\\*\\* \\_i\\_ \\[l\\]\\(http://e\\) # h \\> q");
         assert_eq!(
             one(Markup::new().line([Span::text("- x\n1. y")])),
             "\\- x\n1\\. y"
+        );
+        assert_eq!(
+            one(Markup::new().line([Span::text("# h, acme/web#42")])),
+            "\\# h, acme/web#42"
         );
     }
 

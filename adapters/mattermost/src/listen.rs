@@ -89,9 +89,8 @@ pub(crate) async fn run(
     inbox: mpsc::Sender<Inbound>,
     shutdown: CancellationToken,
 ) -> Result<(), ChatError> {
-    let me = tokio::select! {
-        () = shutdown.cancelled() => return Ok(()),
-        me = mm.me() => me?.clone(),
+    let Some(me) = whoami(&mm, &shutdown).await? else {
+        return Ok(());
     };
     tracing::info!(username = %me.username, "connected to Mattermost");
     // The endpoint holds a sender of the inbox: it stops when listening
@@ -123,7 +122,7 @@ pub(crate) async fn run(
         first_connected: None,
         names: HashMap::new(),
     };
-    let mut delays = listener.backoff();
+    let mut delays = backoff(&listener.mm.options);
     let mut reconnect = false;
     loop {
         match listener.session(reconnect).await {
@@ -131,7 +130,7 @@ pub(crate) async fn run(
             SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
             SessionEnd::Lost { authed, reason } => {
                 if authed {
-                    delays = listener.backoff();
+                    delays = backoff(&listener.mm.options);
                 }
                 let wait = delays.next().unwrap_or(listener.mm.options.reconnect_max);
                 tracing::warn!(%reason, ?wait, "the Mattermost WebSocket was lost; reconnecting");
@@ -143,6 +142,46 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// The bot's own account, asked until the server answers (it may be down
+/// when the bot starts); `None` on shutdown. A refused token ends the wait.
+async fn whoami(
+    mm: &Mattermost,
+    shutdown: &CancellationToken,
+) -> Result<Option<crate::rest::User>, ChatError> {
+    let mut delays = backoff(&mm.options);
+    loop {
+        let answer = tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            me = mm.me() => me.cloned(),
+        };
+        match answer {
+            Ok(me) => return Ok(Some(me)),
+            Err(e) if e.is_retryable() => {
+                let wait = delays.next().unwrap_or(mm.options.reconnect_max);
+                tracing::warn!(error = %e, ?wait, "cannot reach Mattermost; trying again");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reconnect delays: exponential from `reconnect_min` to `reconnect_max`,
+/// jittered so that many bots do not reconnect in step.
+fn backoff(
+    options: &crate::MattermostOptions,
+) -> impl Iterator<Item = std::time::Duration> + use<> {
+    ExponentialBuilder::default()
+        .with_min_delay(options.reconnect_min)
+        .with_max_delay(options.reconnect_max)
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 /// The WebSocket URL of a server URL (`https://` → `wss://`).
@@ -164,15 +203,6 @@ fn now_ms() -> i64 {
 }
 
 impl Listener {
-    fn backoff(&self) -> impl Iterator<Item = std::time::Duration> + use<> {
-        ExponentialBuilder::default()
-            .with_min_delay(self.mm.options.reconnect_min)
-            .with_max_delay(self.mm.options.reconnect_max)
-            .with_jitter()
-            .without_max_times()
-            .build()
-    }
-
     /// One connection, from the handshake until it ends.
     async fn session(&mut self, reconnect: bool) -> SessionEnd {
         let options = &self.mm.options;

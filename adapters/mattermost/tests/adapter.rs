@@ -36,7 +36,11 @@ fn options(fake: &FakeMattermost) -> MattermostOptions {
 }
 
 fn start(fake: &FakeMattermost) -> Running {
-    let mm = Arc::new(Mattermost::new(options(fake)).expect("the adapter builds"));
+    start_with(options(fake))
+}
+
+fn start_with(options: MattermostOptions) -> Running {
+    let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
     let (tx, inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
     let task = tokio::spawn(Arc::clone(&mm).run(tx, stop.clone()));
@@ -137,6 +141,59 @@ async fn posts_missed_while_disconnected_are_handled_exactly_once() {
     assert_eq!(bot.next("the post after").await.message_id, after);
     assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
     bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_found_dead_and_replaced() {
+    let fake = FakeMattermost::start().await;
+    let mut options = options(&fake);
+    options.ping_interval = Duration::from_millis(50);
+    options.dead_after = Duration::from_millis(300);
+    let mut bot = start_with(options);
+    fake.wait_authenticated(1).await;
+    fake.stall_sockets();
+    let missed = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");
+    fake.wait_authenticated(2).await;
+    assert_eq!(
+        bot.next("the post missed while silent").await.message_id,
+        missed
+    );
+    let after = fake.user_post(CHANNEL, None, "@mosaic-bot help");
+    assert_eq!(bot.next("a post on the new socket").await.message_id, after);
+    assert!(fake.sent().is_empty());
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_that_fails_at_start_is_retried_not_given_up() {
+    // A server that hangs up on every request, counting them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, mut tries) = mpsc::unbounded_channel();
+    let server = tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            drop(conn);
+            let _ = tx.send(());
+        }
+    });
+    let mut options = MattermostOptions::new(&url, Secret::new(BOT_TOKEN), "mosaic");
+    options.reconnect_min = Duration::from_millis(10);
+    options.reconnect_max = Duration::from_millis(40);
+    let bot = start_with(options);
+    for _ in 0..3 {
+        tokio::time::timeout(PATIENCE, tries.recv())
+            .await
+            .expect("asked again")
+            .expect("server runs");
+    }
+    assert!(
+        !bot.task.is_finished(),
+        "a failing server is no reason to stop"
+    );
+    bot.stop().await;
+    server.abort();
 }
 
 #[tokio::test]

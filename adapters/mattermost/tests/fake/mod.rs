@@ -156,6 +156,15 @@ impl FakeMattermost {
         self.shared.world().sockets.clear();
     }
 
+    /// Every socket goes silent but stays open, as behind a dead NAT: not
+    /// even pongs come back.
+    pub fn stall_sockets(&self) {
+        let sockets = std::mem::take(&mut self.shared.world().sockets);
+        for (_, tx) in sockets {
+            let _ = tx.send(None);
+        }
+    }
+
     /// While set, WebSocket connections are refused (503).
     pub fn refuse_sockets(&self, refuse: bool) {
         self.shared.world().refuse_sockets = refuse;
@@ -506,8 +515,10 @@ where
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Some(event)) => if ws.send(Message::text(event)).await.is_err() { return },
+                // `stall_sockets`: the connection stays open, and silent.
+                Some(None) => std::future::pending::<()>().await,
                 // Dropped by `drop_sockets`: the stream goes without a close frame.
-                _ => return,
+                None => return,
             },
             incoming = ws.next() => match incoming {
                 Some(Ok(_)) => {}

@@ -415,3 +415,37 @@ async fn a_refused_bot_token_stops_the_daemon_instead_of_looping() {
     assert_eq!(fake.authenticated(), 0);
     assert!(fake.sent().is_empty());
 }
+
+#[tokio::test]
+async fn serve_starts_mattermost_from_its_configuration() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
+    cmd.arg("serve").current_dir(dir.path()).kill_on_drop(true);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+        cmd.env_remove(key);
+    }
+    cmd.envs([
+        ("MOSAIC__BACKEND__URL", sim.base_url()),
+        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
+        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
+        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
+        ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+        ("MOSAIC__MATTERMOST__URL", fake.url()),
+        ("MOSAIC__MATTERMOST__TOKEN", BOT_TOKEN.to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]);
+    let mut child = cmd.spawn().expect("the bot starts");
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    sim.wait_final(JOB_1).await;
+    child.kill().await.expect("the bot stops");
+    assert_one_relayed_job(&fake.sent(), &root);
+}

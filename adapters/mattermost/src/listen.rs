@@ -3,7 +3,7 @@
 //! backoff, and after each reconnect the posts missed meanwhile fetched over
 //! REST. Every post is handled at most once, whichever way it arrived.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,11 +17,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{self, BotIdentity, Post, SocketEvent};
+use crate::handled::Handled;
 use crate::{Mattermost, PLATFORM, slash};
-
-/// How many post ids are remembered as handled: far more than a reconnect's
-/// resync brings back, bounded so memory stays flat.
-const REMEMBERED_POSTS: usize = 10_000;
 
 /// Slack, in milliseconds, taken off the resync's `since`: posts stamped a
 /// little earlier than the last one seen (clock skew between nodes) are still
@@ -39,29 +36,6 @@ enum SessionEnd {
         authed: bool,
         reason: String,
     },
-}
-
-/// Post ids already handled, oldest forgotten first.
-#[derive(Default)]
-struct Handled {
-    ids: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Handled {
-    /// Records `id`; false when it was handled before.
-    fn insert(&mut self, id: &str) -> bool {
-        if !self.ids.insert(id.to_owned()) {
-            return false;
-        }
-        self.order.push_back(id.to_owned());
-        if self.order.len() > REMEMBERED_POSTS
-            && let Some(old) = self.order.pop_front()
-        {
-            self.ids.remove(&old);
-        }
-        true
-    }
 }
 
 /// The listening side of one adapter.
@@ -399,16 +373,5 @@ mod tests {
             websocket_url("http://127.0.0.1:1"),
             "ws://127.0.0.1:1/api/v4/websocket"
         );
-    }
-
-    #[test]
-    fn a_post_is_handled_once() {
-        let mut handled = Handled::default();
-        assert!(handled.insert("p1"));
-        assert!(!handled.insert("p1"));
-        for i in 0..REMEMBERED_POSTS {
-            handled.insert(&i.to_string());
-        }
-        assert!(handled.ids.len() <= REMEMBERED_POSTS);
     }
 }

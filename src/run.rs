@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use mosaic_chat::ChatPlatform;
 use mosaic_console::{Console, ConsoleOptions};
+use mosaic_mattermost::{Mattermost, MattermostOptions, SlashOptions};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{ConsoleArgs, LogFormat};
 use crate::command::RepoRef;
-use crate::config::{Backend, Channel, Config};
+use crate::config::{Backend, Channel, Config, MattermostConfig};
 use crate::daemon::{self, RunOptions};
 use crate::secret::Secret;
 
@@ -29,9 +30,13 @@ pub fn serve(config_path: Option<PathBuf>, log_format: LogFormat) -> ExitCode {
     let http = config
         .http_listen
         .or_else(|| DEFAULT_HTTP.parse::<SocketAddr>().ok());
-    // The chat platforms arrive with their own adapters; until then `serve`
-    // has none to start and says so.
-    let platforms: Vec<Arc<dyn ChatPlatform>> = Vec::new();
+    let platforms = match chat_platforms(&config) {
+        Ok(platforms) => platforms,
+        Err(e) => {
+            eprintln!("mosaic-bot: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let options = RunOptions {
         http_listen: http,
         exit_when_input_ends: false,
@@ -40,6 +45,25 @@ pub fn serve(config_path: Option<PathBuf>, log_format: LogFormat) -> ExitCode {
         Ok(rt) => rt.block_on(run_daemon(config, platforms, options)),
         Err(code) => code,
     }
+}
+
+/// The chat platforms `config` enables; none is an error `daemon::run` reports.
+fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String> {
+    let mut platforms: Vec<Arc<dyn ChatPlatform>> = Vec::new();
+    if let Some(mm) = &config.mattermost {
+        platforms.push(Arc::new(mattermost(mm, &config.bot_name)?));
+    }
+    Ok(platforms)
+}
+
+/// The Mattermost platform of a validated `[mattermost]` section.
+fn mattermost(config: &MattermostConfig, bot_name: &str) -> Result<Mattermost, String> {
+    let mut options = MattermostOptions::new(&config.url, config.token.clone(), bot_name);
+    options.slash = config.slash.as_ref().map(|(listen, token)| SlashOptions {
+        listen: *listen,
+        token: token.clone(),
+    });
+    Mattermost::new(options).map_err(|e| format!("cannot set up Mattermost: {e}"))
 }
 
 /// `mosaic-bot console`.

@@ -12,6 +12,11 @@ use serde::Deserialize;
 use crate::command::{ForgeKind, Forges, RepoRef};
 use crate::secret::Secret;
 
+mod mattermost;
+
+use mattermost::validate_mattermost;
+pub use mattermost::{MattermostConfig, MattermostSection};
+
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_PATH: &str = "config/mosaic.toml";
 
@@ -30,6 +35,7 @@ pub struct RawConfig {
     pub store: StoreSection,
     #[serde(default)]
     pub http: HttpSection,
+    pub mattermost: Option<MattermostSection>,
 }
 
 /// `[backend]`: the Mosaic Stack API the jobs run on.
@@ -154,6 +160,8 @@ pub struct Config {
     pub backend: Option<Backend>,
     pub store_url: Secret,
     pub http_listen: Option<SocketAddr>,
+    /// Absent when no `[mattermost]` section is given.
+    pub mattermost: Option<MattermostConfig>,
 }
 
 /// The validated `[backend]` section.
@@ -274,6 +282,7 @@ impl RawConfig {
                 })
             })
             .transpose()?;
+        let mattermost = self.mattermost.map(validate_mattermost).transpose()?;
         Ok(Config {
             bot_name,
             forges,
@@ -281,6 +290,7 @@ impl RawConfig {
             backend,
             store_url: self.store.url,
             http_listen,
+            mattermost,
         })
     }
 }
@@ -365,6 +375,9 @@ impl Config {
             None => {
                 let _ = writeln!(out, "backend = none");
             }
+        }
+        if let Some(m) = &self.mattermost {
+            m.describe(&mut out);
         }
         let _ = writeln!(out, "store.url = {}", mask_url(self.store_url.expose()));
         let _ = writeln!(

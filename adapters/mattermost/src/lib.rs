@@ -1,0 +1,237 @@
+//! The Mattermost platform of mosaic-bot: mentions arrive over the WebSocket
+//! API, `/mosaic` arrives as a custom slash command over HTTP, and the bot
+//! answers through REST v4 (posts in threads by `root_id`, edits by
+//! `PATCH`, reactions).
+//!
+//! - this file: [`Mattermost`], its options, and the [`ChatPlatform`] it is;
+//! - `listen.rs`: the WebSocket session, reconnects, and the REST resync of
+//!   posts missed while disconnected, each post handled once;
+//! - `handled.rs`: the posts already handled, remembered (bounded);
+//! - `events.rs`: WebSocket frames and posts read into [`Inbound`]s (pure);
+//! - `rest.rs`: the REST v4 calls and their errors (429, 401, …);
+//! - `slash.rs`: the slash command endpoint (token checked in constant time);
+//! - `dialect.rs`: [`MattermostDialect`], Markdown that pings nobody.
+
+mod dialect;
+mod events;
+mod handled;
+mod listen;
+mod rest;
+mod slash;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mosaic_chat::{
+    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, Secret,
+    ThreadRef,
+};
+use tokio::sync::{OnceCell, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use dialect::{MattermostDialect, neutralize_mentions};
+pub use slash::SLASH_PATH;
+
+use rest::{Rest, User};
+
+/// Mattermost's platform name, in thread references and dedupe keys.
+pub const PLATFORM: Platform = Platform::new("mattermost");
+
+/// The longest post Mattermost takes (its `MaxPostSize`, in characters).
+pub const MAX_POST_CHARS: usize = 16_383;
+
+/// Where the slash command is served, and the token Mattermost sends with it.
+#[derive(Debug, Clone)]
+pub struct SlashOptions {
+    /// Address to listen on, e.g. `0.0.0.0:8081`.
+    pub listen: SocketAddr,
+    /// The token Mattermost shows when the slash command is created.
+    pub token: Secret,
+}
+
+/// How the adapter reaches its server and behaves.
+#[derive(Debug, Clone)]
+pub struct MattermostOptions {
+    /// The server's URL, e.g. `https://chat.example.com`.
+    pub server_url: String,
+    /// The bot account's access token.
+    pub token: Secret,
+    /// The name the command parser expects (`mosaic`): the bot account's own
+    /// `@username` in a post is rewritten to it.
+    pub bot_name: String,
+    /// The slash command endpoint, if one is configured.
+    pub slash: Option<SlashOptions>,
+    /// What the relay must stay within.
+    pub limits: Limits,
+    /// How often the bot pings the server over the WebSocket.
+    pub ping_interval: Duration,
+    /// Silence (not even a pong) after which the WebSocket counts as dead.
+    pub dead_after: Duration,
+    /// The first and the longest wait before reconnecting (jittered).
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+}
+
+impl MattermostOptions {
+    /// Options with the defaults: Mattermost's post size, no post pacing
+    /// (rate limiting is off unless the server turns it on, and then 429s
+    /// say how long to wait), card edits at most one a second.
+    pub fn new(server_url: &str, token: Secret, bot_name: &str) -> MattermostOptions {
+        MattermostOptions {
+            server_url: server_url.trim_end_matches('/').to_owned(),
+            token,
+            bot_name: bot_name.to_owned(),
+            slash: None,
+            limits: Limits {
+                max_message_chars: MAX_POST_CHARS,
+                post_interval: Duration::ZERO,
+                edit_interval: Duration::from_secs(1),
+            },
+            ping_interval: Duration::from_secs(20),
+            dead_after: Duration::from_secs(60),
+            reconnect_min: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Mattermost as a chat platform.
+pub struct Mattermost {
+    options: MattermostOptions,
+    rest: Rest,
+    /// The bot's own account, asked for once (reactions name it).
+    me: OnceCell<User>,
+    /// The slash endpoint's bound address, once it listens.
+    slash_addr: watch::Sender<Option<SocketAddr>>,
+}
+
+impl Mattermost {
+    /// A Mattermost platform; nothing is contacted until it runs or sends.
+    pub fn new(options: MattermostOptions) -> Result<Mattermost, ChatError> {
+        let rest = Rest::new(&options.server_url, options.token.clone())?;
+        Ok(Mattermost {
+            options,
+            rest,
+            me: OnceCell::new(),
+            slash_addr: watch::channel(None).0,
+        })
+    }
+
+    /// The options this platform was built with.
+    pub fn options(&self) -> &MattermostOptions {
+        &self.options
+    }
+
+    /// The address the slash command endpoint listens on, once it does
+    /// (`None` at once when none is configured): for tests that bind port 0.
+    pub async fn slash_addr(&self) -> Option<SocketAddr> {
+        self.options.slash.as_ref()?;
+        let mut addr = self.slash_addr.subscribe();
+        addr.wait_for(Option::is_some).await.ok().and_then(|a| *a)
+    }
+
+    async fn me(&self) -> Result<&User, ChatError> {
+        self.me.get_or_try_init(|| self.rest.me()).await
+    }
+
+    fn check_length(&self, text: &str) -> Result<(), ChatError> {
+        // The relay pages to the limit; a longer post would be refused by the
+        // server with a less clear error.
+        if text.chars().count() > self.options.limits.max_message_chars {
+            return Err(ChatError::TooLong);
+        }
+        Ok(())
+    }
+}
+
+impl ChatPlatform for Mattermost {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn limits(&self) -> Limits {
+        self.options.limits
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &MattermostDialect
+    }
+
+    /// Listens on the WebSocket (and the slash endpoint) until `shutdown`;
+    /// returns [`ChatError::Unauthorized`] when the token is refused.
+    fn run(
+        self: Arc<Self>,
+        inbox: mpsc::Sender<Inbound>,
+        shutdown: CancellationToken,
+    ) -> ChatFuture<'static, ()> {
+        Box::pin(listen::run(self, inbox, shutdown))
+    }
+
+    fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            // A top-level post's thread is named by its own id: `root_id`
+            // is that id either way.
+            self.rest
+                .create_post(&thread.channel, Some(&thread.thread), text)
+                .await
+        })
+    }
+
+    fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            let id = self.rest.create_post(channel, None, text).await?;
+            Ok(ThreadRef {
+                platform: PLATFORM,
+                channel: channel.to_owned(),
+                thread: id,
+            })
+        })
+    }
+
+    fn edit<'a>(
+        &'a self,
+        _thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            self.rest.patch_post(message_id, text).await
+        })
+    }
+
+    fn react<'a>(
+        &'a self,
+        _channel: &'a str,
+        message_id: &'a str,
+        reaction: Reaction,
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            let me = self.me().await?;
+            self.rest
+                .react(&me.id, message_id, reaction.short_name())
+                .await
+        })
+    }
+
+    /// A slash command is answered through its `response_url`, seen by its
+    /// author alone; a mention is answered in its thread.
+    fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            match &to.reply_handle {
+                Some(url) => self.rest.respond_ephemeral(url, text).await,
+                None => {
+                    let thread = to.reply_thread();
+                    self.rest
+                        .create_post(&thread.channel, Some(&thread.thread), text)
+                        .await
+                        .map(drop)
+                }
+            }
+        })
+    }
+}

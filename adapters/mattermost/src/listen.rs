@@ -1,0 +1,377 @@
+//! Listening: the WebSocket session (authentication challenge, pings, a
+//! silence timeout for a dead socket), reconnects with capped, jittered
+//! backoff, and after each reconnect the posts missed meanwhile fetched over
+//! REST. Every post is handled at most once, whichever way it arrived.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures_util::{SinkExt, StreamExt};
+use mosaic_chat::{ChatError, Inbound};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{self, BotIdentity, Post, SocketEvent};
+use crate::handled::Handled;
+use crate::{Mattermost, PLATFORM, slash};
+
+/// Slack, in milliseconds, taken off the resync's `since`: posts stamped a
+/// little earlier than the last one seen (clock skew between nodes) are still
+/// fetched; those already handled are skipped.
+const RESYNC_SLACK_MS: i64 = 2_000;
+
+/// How a WebSocket session ended.
+enum SessionEnd {
+    Shutdown,
+    InboxClosed,
+    Unauthorized(String),
+    /// The connection failed or died; `authed` says whether it got as far as
+    /// authentication (then the backoff starts over).
+    Lost {
+        authed: bool,
+        reason: String,
+    },
+}
+
+/// The listening side of one adapter.
+struct Listener {
+    mm: Arc<Mattermost>,
+    bot: BotIdentity,
+    inbox: mpsc::Sender<Inbound>,
+    shutdown: CancellationToken,
+    handled: Handled,
+    /// Channels a post was seen in: resynced even if membership cannot be listed.
+    channels: HashSet<String>,
+    /// The newest `create_at` seen (server time, ms): where a resync starts.
+    watermark: Option<i64>,
+    /// When the first session authenticated (this machine's time, ms): where
+    /// a resync starts before any post was seen.
+    first_connected: Option<i64>,
+    /// Usernames by user id.
+    names: HashMap<String, String>,
+}
+
+/// The adapter's `run`: who the bot is, the slash endpoint, then WebSocket
+/// sessions until shutdown or a refused token.
+pub(crate) async fn run(
+    mm: Arc<Mattermost>,
+    inbox: mpsc::Sender<Inbound>,
+    shutdown: CancellationToken,
+) -> Result<(), ChatError> {
+    let Some(me) = whoami(&mm, &shutdown).await? else {
+        return Ok(());
+    };
+    tracing::info!(username = %me.username, "connected to Mattermost");
+    // The endpoint holds a sender of the inbox: it stops when listening
+    // ends for any reason, so the core sees this platform stop.
+    let slash_stop = shutdown.child_token();
+    let _slash_guard = slash_stop.clone().drop_guard();
+    if let Some(options) = &mm.options.slash {
+        let addr = slash::serve(
+            options.listen,
+            options.token.clone(),
+            inbox.clone(),
+            slash_stop,
+        )
+        .await?;
+        mm.slash_addr.send_replace(Some(addr));
+    }
+    let mut listener = Listener {
+        bot: BotIdentity {
+            user_id: me.id,
+            username: me.username,
+            bot_name: mm.options.bot_name.clone(),
+        },
+        mm,
+        inbox,
+        shutdown,
+        handled: Handled::default(),
+        channels: HashSet::new(),
+        watermark: None,
+        first_connected: None,
+        names: HashMap::new(),
+    };
+    let mut delays = backoff(&listener.mm.options);
+    let mut reconnect = false;
+    loop {
+        match listener.session(reconnect).await {
+            SessionEnd::Shutdown | SessionEnd::InboxClosed => return Ok(()),
+            SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
+            SessionEnd::Lost { authed, reason } => {
+                if authed {
+                    delays = backoff(&listener.mm.options);
+                }
+                let wait = delays.next().unwrap_or(listener.mm.options.reconnect_max);
+                tracing::warn!(%reason, ?wait, "the Mattermost WebSocket was lost; reconnecting");
+                tokio::select! {
+                    () = listener.shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                reconnect = true;
+            }
+        }
+    }
+}
+
+/// The bot's own account, asked until the server answers (it may be down
+/// when the bot starts); `None` on shutdown. A refused token ends the wait.
+async fn whoami(
+    mm: &Mattermost,
+    shutdown: &CancellationToken,
+) -> Result<Option<crate::rest::User>, ChatError> {
+    let mut delays = backoff(&mm.options);
+    loop {
+        let answer = tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            me = mm.me() => me.cloned(),
+        };
+        match answer {
+            Ok(me) => return Ok(Some(me)),
+            Err(e) if e.is_retryable() => {
+                let wait = delays.next().unwrap_or(mm.options.reconnect_max);
+                tracing::warn!(error = %e, ?wait, "cannot reach Mattermost; trying again");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reconnect delays: exponential from `reconnect_min` to `reconnect_max`,
+/// jittered so that many bots do not reconnect in step.
+fn backoff(
+    options: &crate::MattermostOptions,
+) -> impl Iterator<Item = std::time::Duration> + use<> {
+    ExponentialBuilder::default()
+        .with_min_delay(options.reconnect_min)
+        .with_max_delay(options.reconnect_max)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// The WebSocket URL of a server URL (`https://` → `wss://`).
+fn websocket_url(server_url: &str) -> String {
+    let url = if let Some(rest) = server_url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = server_url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        server_url.to_owned()
+    };
+    format!("{url}/api/v4/websocket")
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Listener {
+    /// One connection, from the handshake until it ends.
+    async fn session(&mut self, reconnect: bool) -> SessionEnd {
+        let options = &self.mm.options;
+        let (ping_interval, dead_after) = (options.ping_interval, options.dead_after);
+        let url = websocket_url(&options.server_url);
+        let connect = tokio::select! {
+            () = self.shutdown.cancelled() => return SessionEnd::Shutdown,
+            c = tokio::time::timeout(dead_after, tokio_tungstenite::connect_async(url.as_str())) => c,
+        };
+        let socket = match connect {
+            Ok(Ok((socket, _))) => socket,
+            Ok(Err(tungstenite::Error::Http(response))) if response.status() == 401 => {
+                return SessionEnd::Unauthorized(
+                    "Mattermost refused the bot token on the WebSocket".into(),
+                );
+            }
+            Ok(Err(e)) => return lost(false, format!("cannot connect to {url}: {e}")),
+            Err(_) => return lost(false, format!("no answer from {url}")),
+        };
+        let (mut sink, mut stream) = socket.split();
+        let challenge = json!({
+            "seq": 1,
+            "action": "authentication_challenge",
+            "data": { "token": options.token.expose() },
+        });
+        if let Err(e) = sink.send(Message::text(challenge.to_string())).await {
+            return lost(false, format!("cannot authenticate: {e}"));
+        }
+        let mut authed = false;
+        let mut last_heard = Instant::now();
+        let mut next_ping = Instant::now() + ping_interval;
+        loop {
+            let frame = tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => {
+                    let _ = sink.close().await;
+                    return SessionEnd::Shutdown;
+                }
+                () = sleep_until(last_heard + dead_after) => {
+                    return lost(authed, format!("nothing heard for {dead_after:?}"));
+                }
+                () = sleep_until(next_ping) => {
+                    next_ping = Instant::now() + ping_interval;
+                    if let Err(e) = sink.send(Message::Ping(Default::default())).await {
+                        return lost(authed, format!("cannot ping: {e}"));
+                    }
+                    continue;
+                }
+                frame = stream.next() => frame,
+            };
+            last_heard = Instant::now();
+            let text = match frame {
+                None => return lost(authed, "the server closed the connection".into()),
+                Some(Err(e)) => return lost(authed, e.to_string()),
+                Some(Ok(Message::Close(_))) => {
+                    return lost(authed, "the server closed the connection".into());
+                }
+                Some(Ok(Message::Text(text))) => text,
+                // Pings are answered by the library; pongs only prove life.
+                Some(Ok(_)) => continue,
+            };
+            match events::parse_event(&text) {
+                Some(SocketEvent::AuthReply { ok: false, error }) => {
+                    return SessionEnd::Unauthorized(format!(
+                        "Mattermost refused the bot token on the WebSocket: {error}"
+                    ));
+                }
+                Some(SocketEvent::AuthReply { ok: true, .. } | SocketEvent::Hello) if !authed => {
+                    authed = true;
+                    if reconnect {
+                        if let Some(end) = self.resync().await {
+                            return end;
+                        }
+                    } else if self.first_connected.is_none() {
+                        // Nothing before the first connection is handled.
+                        self.first_connected = Some(now_ms());
+                    }
+                }
+                Some(SocketEvent::Posted {
+                    post,
+                    mentions,
+                    sender_name,
+                }) => {
+                    if let Some(end) = self.handle(post, &mentions, sender_name).await {
+                        return end;
+                    }
+                }
+                Some(_) => {}
+                None => tracing::debug!("an unreadable WebSocket frame was skipped"),
+            }
+        }
+    }
+
+    /// Fetches the posts made since the last one seen, in every channel the
+    /// bot is in or has seen, and handles those not handled yet.
+    async fn resync(&mut self) -> Option<SessionEnd> {
+        // The server's own clock when a post was seen; this machine's only
+        // before then, as the two may disagree.
+        let since = self
+            .watermark
+            .or(self.first_connected)
+            .unwrap_or_else(now_ms)
+            - RESYNC_SLACK_MS;
+        let mut channels = self.channels.clone();
+        match self.mm.rest.my_channels().await {
+            Ok(mine) => channels.extend(mine),
+            Err(ChatError::Unauthorized(why)) => return Some(SessionEnd::Unauthorized(why)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the bot's channels; resyncing those seen")
+            }
+        }
+        let mut channels: Vec<String> = channels.into_iter().collect();
+        channels.sort();
+        for channel in channels {
+            let posts = match self.mm.rest.posts_since(&channel, since).await {
+                Ok(posts) => posts,
+                Err(ChatError::Unauthorized(why)) => return Some(SessionEnd::Unauthorized(why)),
+                Err(e) => {
+                    tracing::warn!(%channel, error = %e, "cannot fetch the posts missed while disconnected");
+                    continue;
+                }
+            };
+            for post in posts {
+                if let Some(end) = self.handle(post, &[], None).await {
+                    return Some(end);
+                }
+            }
+        }
+        None
+    }
+
+    /// Handles a post once: an [`Inbound`] to the inbox when it addresses the bot.
+    async fn handle(
+        &mut self,
+        post: Post,
+        mentions: &[String],
+        sender_name: Option<String>,
+    ) -> Option<SessionEnd> {
+        if !self.handled.insert(&post.id) {
+            return None;
+        }
+        self.channels.insert(post.channel_id.clone());
+        self.watermark = Some(
+            self.watermark
+                .map_or(post.create_at, |w| w.max(post.create_at)),
+        );
+        if !events::addresses_bot(&post, mentions, &self.bot) {
+            return None;
+        }
+        let author = self.author(&post.user_id, sender_name).await;
+        let inbound = events::inbound(PLATFORM, &post, author, &self.bot);
+        tokio::select! {
+            () = self.shutdown.cancelled() => Some(SessionEnd::Shutdown),
+            sent = self.inbox.send(inbound) => sent.is_err().then_some(SessionEnd::InboxClosed),
+        }
+    }
+
+    /// A post author's username: from the event, else asked once and kept.
+    async fn author(&mut self, user_id: &str, sender_name: Option<String>) -> String {
+        if let Some(name) = sender_name {
+            return name;
+        }
+        if let Some(name) = self.names.get(user_id) {
+            return name.clone();
+        }
+        match self.mm.rest.user(user_id).await {
+            Ok(user) => {
+                self.names.insert(user_id.to_owned(), user.username.clone());
+                user.username
+            }
+            Err(e) => {
+                tracing::warn!(user = user_id, error = %e, "cannot look up a post's author");
+                user_id.to_owned()
+            }
+        }
+    }
+}
+
+fn lost(authed: bool, reason: String) -> SessionEnd {
+    SessionEnd::Lost { authed, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_websocket_follows_the_servers_scheme() {
+        assert_eq!(
+            websocket_url("https://chat.x"),
+            "wss://chat.x/api/v4/websocket"
+        );
+        assert_eq!(
+            websocket_url("http://127.0.0.1:1"),
+            "ws://127.0.0.1:1/api/v4/websocket"
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! The REST v4 calls the adapter makes, and the HTTP statuses they can meet
+//! turned into [`ChatError`]s (429 with its reset headers, 401, 403, 404, 5xx).
+
+use std::time::Duration;
+
+use mosaic_chat::{ChatError, Secret};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::events::Post;
+
+/// How long one REST call may take before the platform counts as unavailable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// When a 429 names no wait: long enough not to hammer the server.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A Mattermost user, as far as the bot needs one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct ChannelId {
+    id: String,
+}
+
+/// `GET /channels/{id}/posts`: posts by id, and their order (newest first).
+#[derive(Deserialize)]
+struct PostList {
+    #[serde(default)]
+    order: Vec<String>,
+    #[serde(default)]
+    posts: std::collections::HashMap<String, Post>,
+}
+
+/// A REST v4 client for one server and one bot token.
+#[derive(Clone)]
+pub struct Rest {
+    http: reqwest::Client,
+    /// `https://chat.example.com`, without a trailing slash.
+    base: String,
+    token: Secret,
+}
+
+impl Rest {
+    /// A client for `base` (the server's URL) authenticating with `token`.
+    pub fn new(base: &str, token: Secret) -> Result<Rest, ChatError> {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| ChatError::Unavailable(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Rest {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v4{path}", self.base)
+    }
+
+    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
+        request.bearer_auth(self.token.expose())
+    }
+
+    /// The bot's own account.
+    pub async fn me(&self) -> Result<User, ChatError> {
+        self.get_json("/users/me").await
+    }
+
+    /// Any user, by id (for the name of a post's author).
+    pub async fn user(&self, id: &str) -> Result<User, ChatError> {
+        self.get_json(&format!("/users/{id}")).await
+    }
+
+    /// Creates a post; `root_id` puts it in that thread. Returns its id.
+    pub async fn create_post(
+        &self,
+        channel_id: &str,
+        root_id: Option<&str>,
+        message: &str,
+    ) -> Result<String, ChatError> {
+        let body = json!({
+            "channel_id": channel_id,
+            "root_id": root_id.unwrap_or(""),
+            "message": message,
+        });
+        let request = self.authed(self.http.post(self.url("/posts")).json(&body));
+        let created: Created = read_json(send(request).await?).await?;
+        Ok(created.id)
+    }
+
+    /// Replaces the text of a post.
+    pub async fn patch_post(&self, post_id: &str, message: &str) -> Result<(), ChatError> {
+        let url = self.url(&format!("/posts/{post_id}/patch"));
+        let request = self.authed(self.http.put(url).json(&json!({ "message": message })));
+        send(request).await.map(drop)
+    }
+
+    /// Puts the emoji `emoji_name` on a post, as `user_id` (the bot).
+    pub async fn react(
+        &self,
+        user_id: &str,
+        post_id: &str,
+        emoji_name: &str,
+    ) -> Result<(), ChatError> {
+        let body = json!({ "user_id": user_id, "post_id": post_id, "emoji_name": emoji_name });
+        let request = self.authed(self.http.post(self.url("/reactions")).json(&body));
+        send(request).await.map(drop)
+    }
+
+    /// The channels the bot is a member of, on every team.
+    pub async fn my_channels(&self) -> Result<Vec<String>, ChatError> {
+        let channels: Vec<ChannelId> = self.get_json("/users/me/channels").await?;
+        Ok(channels.into_iter().map(|c| c.id).collect())
+    }
+
+    /// Posts of a channel created or changed since `since_ms`, oldest first.
+    pub async fn posts_since(
+        &self,
+        channel_id: &str,
+        since_ms: i64,
+    ) -> Result<Vec<Post>, ChatError> {
+        let list: PostList = self
+            .get_json(&format!("/channels/{channel_id}/posts?since={since_ms}"))
+            .await?;
+        let mut posts: Vec<Post> = list
+            .order
+            .iter()
+            .filter_map(|id| list.posts.get(id).cloned())
+            .collect();
+        posts.sort_by_key(|p| p.create_at);
+        Ok(posts)
+    }
+
+    /// Answers a slash command through its `response_url`, seen only by the
+    /// user who typed it. The URL is Mattermost's own and takes no token.
+    pub async fn respond_ephemeral(&self, response_url: &str, text: &str) -> Result<(), ChatError> {
+        let body = json!({ "response_type": "ephemeral", "text": text });
+        send(self.http.post(response_url).json(&body))
+            .await
+            .map(drop)
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChatError> {
+        read_json(send(self.authed(self.http.get(self.url(path)))).await?).await
+    }
+}
+
+/// Sends a request; any status but success becomes the matching error.
+async fn send(request: RequestBuilder) -> Result<Response, ChatError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ChatError::Unavailable(format!("cannot reach Mattermost: {e}")))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = retry_after(response.headers());
+    let body = response.text().await.unwrap_or_default();
+    Err(status_error(status, retry_after, &body))
+}
+
+async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ChatError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ChatError::Unavailable(format!("reading Mattermost's answer: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| ChatError::Rejected {
+        code: "bad_response".to_owned(),
+        message: format!("Mattermost answered something unexpected: {e}"),
+    })
+}
+
+/// How long a 429 asks to wait: `X-Ratelimit-Reset` (seconds until the
+/// window resets), else `Retry-After` (seconds).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    ["x-ratelimit-reset", "retry-after"]
+        .iter()
+        .find_map(|name| {
+            let value = headers
+                .get(*name)?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse::<f64>()
+                .ok()?;
+            (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(3600.0)))
+        })
+}
+
+/// The error for an unsuccessful status; `body` is Mattermost's error JSON
+/// (`{"id": "…", "message": "…"}`), quoted in the error when present.
+pub fn status_error(status: StatusCode, retry_after: Option<Duration>, body: &str) -> ChatError {
+    #[derive(Deserialize, Default)]
+    struct AppError {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        message: String,
+    }
+    let app: AppError = serde_json::from_str(body).unwrap_or_default();
+    let message = if app.message.is_empty() {
+        status.to_string()
+    } else {
+        app.message.clone()
+    };
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => ChatError::RateLimited {
+            retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+        },
+        StatusCode::UNAUTHORIZED => ChatError::Unauthorized(format!(
+            "Mattermost refused the bot token ({message}): check MOSAIC__MATTERMOST__TOKEN"
+        )),
+        StatusCode::FORBIDDEN => ChatError::Forbidden(message),
+        StatusCode::NOT_FOUND => ChatError::NotFound(message),
+        StatusCode::PAYLOAD_TOO_LARGE => ChatError::TooLong,
+        s if s.is_server_error() => ChatError::Unavailable(format!("Mattermost: {message}")),
+        s => ChatError::Rejected {
+            code: if app.id.is_empty() {
+                s.as_u16().to_string()
+            } else {
+                app.id
+            },
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_429_waits_for_the_reset_header_first() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert("x-ratelimit-reset", "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        let err = status_error(StatusCode::TOO_MANY_REQUESTS, retry_after(&headers), "");
+        assert_eq!(
+            err,
+            ChatError::RateLimited {
+                retry_after: Duration::from_secs(2)
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_map_to_errors_that_say_whether_to_retry() {
+        let body = r#"{"id":"api.context.session_expired.app_error","message":"Invalid or expired session"}"#;
+        let err = status_error(StatusCode::UNAUTHORIZED, None, body);
+        assert!(
+            matches!(err, ChatError::Unauthorized(ref m) if m.contains("expired")),
+            "{err}"
+        );
+        assert!(status_error(StatusCode::BAD_GATEWAY, None, "").is_retryable());
+        assert_eq!(
+            status_error(StatusCode::NOT_FOUND, None, "{}"),
+            ChatError::NotFound("404 Not Found".into())
+        );
+        assert!(matches!(
+            status_error(StatusCode::BAD_REQUEST, None, body),
+            ChatError::Rejected { ref code, .. } if code.starts_with("api.context")
+        ));
+    }
+}

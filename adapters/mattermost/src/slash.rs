@@ -1,0 +1,178 @@
+//! The custom slash command endpoint (`/mosaic fix #42`): Mattermost POSTs a
+//! form here; the token is checked in constant time, the command goes to the
+//! inbox, and the answer is an empty 200 at once (Mattermost waits 3 s at
+//! most). The work, and any error, comes later (`reply_private` answers
+//! through the `response_url` kept in [`Inbound::reply_handle`]).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use mosaic_chat::{ChatError, Inbound, Secret, UserRef};
+use subtle::ConstantTimeEq;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::PLATFORM;
+
+/// The path Mattermost's slash command points at.
+pub const SLASH_PATH: &str = "/mattermost/command";
+
+/// How long the endpoint waits for room in the inbox: well inside the 3 s
+/// Mattermost gives a slash command.
+const INBOX_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+struct Endpoint {
+    token: Secret,
+    inbox: mpsc::Sender<Inbound>,
+    /// Numbers commands without a `trigger_id`, so their keys never repeat.
+    counter: Arc<AtomicU64>,
+}
+
+/// Binds `addr` and serves the slash command until `shutdown`; returns the
+/// address bound (a port of 0 is chosen by the system).
+pub async fn serve(
+    addr: SocketAddr,
+    token: Secret,
+    inbox: mpsc::Sender<Inbound>,
+    shutdown: CancellationToken,
+) -> Result<SocketAddr, ChatError> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        ChatError::Unavailable(format!("cannot listen for slash commands on {addr}: {e}"))
+    })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let endpoint = Endpoint {
+        token,
+        inbox,
+        counter: Arc::new(AtomicU64::new(0)),
+    };
+    let app = Router::new()
+        .route(SLASH_PATH, post(command))
+        .with_state(endpoint);
+    tracing::info!(addr = %bound, path = SLASH_PATH, "serving the Mattermost slash command");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the Mattermost slash command endpoint stopped");
+        }
+    });
+    Ok(bound)
+}
+
+/// Whether `given` is the configured token, compared in constant time so
+/// that the time taken tells nothing about how much of it matched.
+fn token_matches(given: &str, expected: &Secret) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes()))
+}
+
+async fn command(
+    State(endpoint): State<Endpoint>,
+    Form(form): Form<HashMap<String, String>>,
+) -> StatusCode {
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    if !token_matches(field("token"), &endpoint.token) {
+        tracing::warn!(
+            channel = field("channel_id"),
+            user = field("user_name"),
+            "a slash command came with a wrong token: refused (check MOSAIC__MATTERMOST__SLASH_TOKEN)"
+        );
+        return StatusCode::UNAUTHORIZED;
+    }
+    let Some(inbound) = slash_inbound(&form, &endpoint.counter) else {
+        tracing::warn!("a slash command without channel_id or user_id: refused");
+        return StatusCode::BAD_REQUEST;
+    };
+    match tokio::time::timeout(INBOX_WAIT, endpoint.inbox.send(inbound)).await {
+        Ok(Ok(())) => StatusCode::OK,
+        Ok(Err(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        Err(_) => {
+            tracing::warn!("the bot is too busy to take a slash command");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// The [`Inbound`] of a slash command's form; `None` without a channel or user.
+fn slash_inbound(form: &HashMap<String, String>, counter: &AtomicU64) -> Option<Inbound> {
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("").trim();
+    let channel = field("channel_id");
+    let user = field("user_id");
+    if channel.is_empty() || user.is_empty() {
+        return None;
+    }
+    // Mattermost sends no post id for a command; its trigger id names the
+    // invocation, else a number this process never gives twice.
+    let id = match field("trigger_id") {
+        "" => format!(
+            "slash-{}-{}",
+            std::process::id(),
+            counter.fetch_add(1, Ordering::Relaxed)
+        ),
+        trigger => format!("slash-{trigger}"),
+    };
+    let name = match field("user_name") {
+        "" => user,
+        name => name,
+    };
+    Some(Inbound {
+        platform: PLATFORM,
+        channel: channel.to_owned(),
+        dedupe_key: format!("mattermost:{id}"),
+        message_id: id,
+        thread: None,
+        user: UserRef {
+            id: user.to_owned(),
+            name: name.to_owned(),
+        },
+        text: field("text").to_owned(),
+        slash: true,
+        reply_handle: Some(field("response_url").to_owned()).filter(|u| !u.is_empty()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_configured_token_matches() {
+        let secret = Secret::new("tok-1");
+        assert!(token_matches("tok-1", &secret));
+        assert!(!token_matches("tok-2", &secret));
+        assert!(!token_matches("tok-10", &secret));
+        assert!(!token_matches("", &Secret::new("")));
+    }
+
+    #[test]
+    fn a_form_becomes_a_slash_inbound_with_its_response_url() {
+        let form: HashMap<String, String> = [
+            ("channel_id", "c1"),
+            ("user_id", "u1"),
+            ("user_name", "alice"),
+            ("text", "fix #42"),
+            ("response_url", "http://mm/hooks/commands/x"),
+            ("trigger_id", "t1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let inbound = slash_inbound(&form, &AtomicU64::new(0)).unwrap();
+        assert!(inbound.slash);
+        assert_eq!(inbound.text, "fix #42");
+        assert_eq!(inbound.dedupe_key, "mattermost:slash-t1");
+        assert_eq!(
+            inbound.reply_handle.as_deref(),
+            Some("http://mm/hooks/commands/x")
+        );
+        assert!(slash_inbound(&HashMap::new(), &AtomicU64::new(0)).is_none());
+    }
+}

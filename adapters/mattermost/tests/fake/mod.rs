@@ -1,0 +1,256 @@
+//! A fake Mattermost on 127.0.0.1: the REST v4 calls the adapter makes and
+//! the WebSocket API (`/api/v4/websocket`, authentication challenge, `hello`,
+//! `posted` events with the post as a JSON string). It records everything the
+//! bot sends; a test posts as a user, drops sockets, keeps the bot out, and
+//! turns on 429s or a refused token. Shared with the root test through
+//! `#[path = "../adapters/mattermost/tests/fake/mod.rs"]`.
+#![allow(dead_code)]
+
+mod rest;
+mod socket;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+use rest::*;
+use socket::websocket;
+
+/// The bot account's token, id and username.
+pub const BOT_TOKEN: &str = "mm-bot-token";
+pub const BOT_ID: &str = "botuserid000000000000000001";
+pub const BOT_USERNAME: &str = "mosaic-bot";
+/// The user tests post as.
+pub const ALICE: &str = "aliceuserid0000000000000001";
+/// The channel tests post in.
+pub const CHANNEL: &str = "townsquare00000000000000001";
+
+/// How long a test waits for the bot to do something.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// One thing the bot did on the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Post {
+        id: String,
+        channel: String,
+        root_id: String,
+        message: String,
+    },
+    Patch {
+        id: String,
+        message: String,
+    },
+    Reaction {
+        post_id: String,
+        emoji: String,
+        user_id: String,
+    },
+    Ephemeral {
+        text: String,
+    },
+}
+
+#[derive(Default)]
+struct World {
+    posts: Vec<Value>,
+    next_id: u64,
+    clock: i64,
+    sockets: Vec<(u64, mpsc::UnboundedSender<Option<String>>)>,
+    next_socket: u64,
+    authenticated: usize,
+    refuse_sockets: bool,
+    rate_limit_next: usize,
+    rate_limited: usize,
+    unauthorized: bool,
+    sent: Vec<Sent>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    world: Arc<Mutex<World>>,
+    changed: Arc<Notify>,
+}
+
+impl Shared {
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The fake server; it stops when dropped.
+pub struct FakeMattermost {
+    addr: SocketAddr,
+    shared: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeMattermost {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeMattermost {
+    pub async fn start() -> FakeMattermost {
+        let shared = Shared {
+            world: Arc::default(),
+            changed: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/api/v4/users/me", get(me))
+            .route("/api/v4/users/me/channels", get(my_channels))
+            .route("/api/v4/users/{id}", get(user))
+            .route("/api/v4/channels/{id}/posts", get(channel_posts))
+            .route("/api/v4/posts", post(create_post))
+            .route("/api/v4/posts/{id}/patch", put(patch_post))
+            .route("/api/v4/reactions", post(react))
+            .route("/hooks/commands/{id}", post(respond))
+            .route("/api/v4/websocket", get(websocket))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeMattermost {
+            addr,
+            shared,
+            server,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A slash command's `response_url` on this fake.
+    pub fn response_url(&self) -> String {
+        format!("{}/hooks/commands/resp1", self.url())
+    }
+
+    /// Alice posts `text` in `channel` (in the thread `root_id`, if given);
+    /// connected sockets get a `posted` event. Returns the post's id.
+    pub fn user_post(&self, channel: &str, root_id: Option<&str>, text: &str) -> String {
+        let id = add_post(&self.shared, ALICE, channel, root_id.unwrap_or(""), text);
+        self.shared.changed.notify_waiters();
+        id
+    }
+
+    /// Closes every socket at once, without a close frame, as a network cut would.
+    pub fn drop_sockets(&self) {
+        self.shared.world().sockets.clear();
+    }
+
+    /// Every socket goes silent but stays open, as behind a dead NAT: not
+    /// even pongs come back.
+    pub fn stall_sockets(&self) {
+        let sockets = std::mem::take(&mut self.shared.world().sockets);
+        for (_, tx) in sockets {
+            let _ = tx.send(None);
+        }
+    }
+
+    /// While set, WebSocket connections are refused (503).
+    pub fn refuse_sockets(&self, refuse: bool) {
+        self.shared.world().refuse_sockets = refuse;
+    }
+
+    /// The next `n` writes (posts, patches, reactions) answer 429.
+    pub fn rate_limit_next(&self, n: usize) {
+        self.shared.world().rate_limit_next = n;
+    }
+
+    /// How many 429s were answered.
+    pub fn rate_limited(&self) -> usize {
+        self.shared.world().rate_limited
+    }
+
+    /// While set, every REST call and WebSocket authentication answers 401.
+    pub fn refuse_token(&self, refuse: bool) {
+        self.shared.world().unauthorized = refuse;
+    }
+
+    /// Everything the bot sent so far, in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.shared.world().sent.clone()
+    }
+
+    /// How many sockets authenticated so far.
+    pub fn authenticated(&self) -> usize {
+        self.shared.world().authenticated
+    }
+
+    /// Waits until `ready` holds of the fake's state, checked after every change.
+    async fn until<T>(&self, what: &str, ready: impl Fn(&FakeMattermost) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let changed = self.shared.changed.notified();
+            if let Some(value) = ready(self) {
+                return value;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                panic!("timed out waiting for {what}; sent: {:#?}", self.sent());
+            }
+        }
+    }
+
+    /// Waits until `n` sockets have authenticated in all.
+    pub async fn wait_authenticated(&self, n: usize) {
+        self.until(&format!("{n} authenticated sockets"), |f| {
+            (f.authenticated() >= n).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits for the first thing sent that `matches`, and returns it.
+    pub async fn expect(&self, what: &str, matches: impl Fn(&Sent) -> bool) -> Sent {
+        self.until(what, |f| f.sent().into_iter().find(|s| matches(s)))
+            .await
+    }
+}
+
+fn add_post(shared: &Shared, user: &str, channel: &str, root_id: &str, text: &str) -> String {
+    let mut world = shared.world();
+    world.next_id += 1;
+    // Real time, as a server's, yet never the same twice.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    world.clock = now.max(world.clock + 1);
+    let id = format!("post{:022}", world.next_id);
+    let post = json!({
+        "id": id, "channel_id": channel, "root_id": root_id, "user_id": user,
+        "message": text, "create_at": world.clock, "update_at": world.clock, "type": "",
+    });
+    let mentions: Vec<&str> = if text.contains(&format!("@{BOT_USERNAME}")) {
+        vec![BOT_ID]
+    } else {
+        vec![]
+    };
+    let event = json!({
+        "event": "posted",
+        "data": {
+            "post": post.to_string(),
+            "mentions": serde_json::to_string(&mentions).unwrap_or_default(),
+            "channel_type": "O",
+            "sender_name": if user == ALICE { "@alice" } else { "@mosaic-bot" },
+        },
+        "broadcast": { "channel_id": channel },
+        "seq": world.next_id,
+    })
+    .to_string();
+    world.posts.push(post);
+    world
+        .sockets
+        .retain(|(_, tx)| tx.send(Some(event.clone())).is_ok());
+    id
+}

@@ -1,0 +1,208 @@
+//! The fake's REST v4 routes: the bot's token checked on each, writes
+//! recorded as [`Sent`] and refused with 429 while the test asks for it.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, Sent, Shared, add_post};
+
+/// A 401 to answer, unless the bot's token is given and accepted.
+fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if shared.world().unauthorized || given != Some(&format!("Bearer {BOT_TOKEN}")) {
+        let body = json!({"id": "api.context.session_expired.app_error", "message": "Invalid or expired session, please login again.", "status_code": 401});
+        return Some((StatusCode::UNAUTHORIZED, Json(body)).into_response());
+    }
+    None
+}
+
+/// A refusal of a write: unauthenticated, or rate limited.
+fn check_write(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if let Some(refused) = check_token(shared, headers) {
+        return Some(refused);
+    }
+    let mut world = shared.world();
+    if world.rate_limit_next > 0 {
+        world.rate_limit_next -= 1;
+        world.rate_limited += 1;
+        drop(world);
+        shared.changed.notify_waiters();
+        let headers = [
+            ("X-Ratelimit-Limit", "10"),
+            ("X-Ratelimit-Remaining", "0"),
+            ("X-Ratelimit-Reset", "1"),
+        ];
+        return Some((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded").into_response());
+    }
+    None
+}
+
+fn record(shared: &Shared, sent: Sent) {
+    shared.world().sent.push(sent);
+    shared.changed.notify_waiters();
+}
+
+pub(super) async fn me(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(r) = check_token(&s, &headers) {
+        return r;
+    }
+    Json(json!({"id": BOT_ID, "username": BOT_USERNAME, "is_bot": true})).into_response()
+}
+
+pub(super) async fn user(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(r) = check_token(&s, &headers) {
+        return r;
+    }
+    let name = if id == ALICE {
+        "alice"
+    } else if id == BOT_ID {
+        BOT_USERNAME
+    } else {
+        "someone"
+    };
+    Json(json!({"id": id, "username": name})).into_response()
+}
+
+pub(super) async fn my_channels(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(r) = check_token(&s, &headers) {
+        return r;
+    }
+    Json(json!([{"id": CHANNEL, "name": "town-square"}])).into_response()
+}
+
+pub(super) async fn channel_posts(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(channel): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = check_token(&s, &headers) {
+        return r;
+    }
+    let since: i64 = query.get("since").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let world = s.world();
+    let posts: Vec<&Value> = world
+        .posts
+        .iter()
+        .filter(|p| {
+            p["channel_id"] == channel.as_str() && p["update_at"].as_i64().unwrap_or(0) >= since
+        })
+        .collect();
+    let order: Vec<&Value> = posts.iter().rev().map(|p| &p["id"]).collect();
+    let by_id: serde_json::Map<String, Value> = posts
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap_or("").to_owned(), (*p).clone()))
+        .collect();
+    Json(json!({"order": order, "posts": by_id})).into_response()
+}
+
+pub(super) async fn create_post(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = check_write(&s, &headers) {
+        return r;
+    }
+    let field = |k: &str| body[k].as_str().unwrap_or("").to_owned();
+    let (channel, root_id, message) = (field("channel_id"), field("root_id"), field("message"));
+    if message.chars().count() > 16_383 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"id": "model.post.is_valid.msg.app_error"})),
+        )
+            .into_response();
+    }
+    let id = add_post(&s, BOT_ID, &channel, &root_id, &message);
+    record(
+        &s,
+        Sent::Post {
+            id: id.clone(),
+            channel: channel.clone(),
+            root_id: root_id.clone(),
+            message,
+        },
+    );
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": id, "channel_id": channel, "root_id": root_id})),
+    )
+        .into_response()
+}
+
+pub(super) async fn patch_post(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = check_write(&s, &headers) {
+        return r;
+    }
+    let message = body["message"].as_str().unwrap_or("").to_owned();
+    {
+        let mut world = s.world();
+        let Some(post) = world
+            .posts
+            .iter_mut()
+            .find(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID)
+        else {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"id": "app.post.get.app_error"})),
+            )
+                .into_response();
+        };
+        post["message"] = json!(message);
+    }
+    record(
+        &s,
+        Sent::Patch {
+            id: id.clone(),
+            message,
+        },
+    );
+    Json(json!({"id": id})).into_response()
+}
+
+pub(super) async fn react(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = check_write(&s, &headers) {
+        return r;
+    }
+    let field = |k: &str| body[k].as_str().unwrap_or("").to_owned();
+    record(
+        &s,
+        Sent::Reaction {
+            post_id: field("post_id"),
+            emoji: field("emoji_name"),
+            user_id: field("user_id"),
+        },
+    );
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+pub(super) async fn respond(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+    assert_eq!(body["response_type"], "ephemeral", "{body}");
+    record(
+        &s,
+        Sent::Ephemeral {
+            text: body["text"].as_str().unwrap_or("").to_owned(),
+        },
+    );
+    StatusCode::OK.into_response()
+}

@@ -1,0 +1,312 @@
+//! The whole flow on Mattermost: the real daemon (`mosaic_bot::daemon::run`)
+//! with the Mattermost adapter, a fake Mattermost and the simulated backend,
+//! all on 127.0.0.1. Each test stops the daemon, then proves from everything
+//! the bot sent that nothing unexpected happened.
+
+#[path = "../adapters/mattermost/tests/fake/mod.rs"]
+mod fake;
+
+#[path = "mattermost_flow/harness.rs"]
+mod harness;
+
+use fake::{ALICE, BOT_TOKEN, CHANNEL, FakeMattermost, PATIENCE, Sent};
+use harness::*;
+use mosaic_bot::daemon::DaemonError;
+use mosaic_mattermost::SLASH_PATH;
+use mosaic_sim::{Faults, Script, Sim};
+
+#[tokio::test]
+async fn a_mention_starts_a_job_relayed_in_its_thread() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    let events = sim.wait_final(JOB_1).await;
+    assert!(events.iter().any(|e| e["type"] == "job.completed"));
+    bot.stop().await.expect("a clean stop");
+    let sent = fake.sent();
+    assert_one_relayed_job(&sent, &root);
+    assert!(
+        posts(&sent)[0].2.contains("acme/web#42"),
+        "the card names the issue: {sent:#?}"
+    );
+    let origin = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .and_then(|r| r.body)
+        .expect("a job");
+    assert_eq!(origin["origin"]["platform"], "mattermost");
+    assert_eq!(origin["origin"]["userName"], "alice");
+    assert_eq!(fake.rate_limited(), 0);
+}
+
+#[tokio::test]
+async fn mentions_in_job_output_ping_nobody() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(25)).await.expect("sim"),
+    );
+    sim.script_issue(
+        "acme",
+        "web",
+        42,
+        Script::standard(),
+        Faults {
+            weird_payloads: true,
+            ..Faults::default()
+        },
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
+    )
+    .await;
+    let verbose = fake.user_post(CHANNEL, Some(&root), "@mosaic-bot verbose");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    bot.stop().await.expect("a clean stop");
+    let sent = fake.sent();
+    assert!(
+        sent.iter()
+            .any(|s| message(s).contains("@\u{200b}everyone")),
+        "the weird output was shown: {sent:#?}"
+    );
+    for s in &sent {
+        // `<!channel>` and `<@123>` are Slack's and Discord's: no ping here.
+        for ping in ["@everyone", "@here", "@channel", "@all", "@123"] {
+            assert!(!message(s).contains(ping), "{ping} passed through: {s:?}");
+        }
+    }
+    assert!(sent.iter().any(|s| is_reaction(s, &verbose, "eyes")));
+    assert!(posts(&sent).iter().all(|(_, r, _)| *r == root), "{sent:#?}");
+}
+
+#[tokio::test]
+async fn a_socket_dropped_mid_job_loses_nothing_and_repeats_nothing() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(40)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
+    )
+    .await;
+
+    fake.refuse_sockets(true);
+    fake.drop_sockets();
+    let status = fake.user_post(CHANNEL, Some(&root), "@mosaic-bot status");
+    fake.refuse_sockets(false);
+    fake.expect("👀 on the status asked during the gap", |s| {
+        is_reaction(s, &status, "eyes")
+    })
+    .await;
+    assert!(fake.authenticated() >= 2, "the bot reconnected");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    bot.stop().await.expect("a clean stop");
+
+    let mut sent = fake.sent();
+    let status_seen: Vec<Sent> = sent
+        .iter()
+        .filter(|s| matches!(s, Sent::Reaction { post_id, .. } if *post_id == status))
+        .cloned()
+        .collect();
+    assert_eq!(
+        status_seen.len(),
+        1,
+        "the status is handled once: {sent:#?}"
+    );
+    let replies = posts(&sent)
+        .iter()
+        .filter(|(_, _, m)| m.contains("- Job: "))
+        .count();
+    assert_eq!(replies, 1, "one status reply: {sent:#?}");
+    sent.retain(|s| !matches!(s, Sent::Reaction { post_id, .. } if *post_id == status));
+    assert_one_relayed_job(&sent, &root);
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "one job started"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_relay_waits_and_sends_everything_once() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(40)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
+    )
+    .await;
+    fake.rate_limit_next(2);
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    bot.stop().await.expect("a clean stop");
+    assert_eq!(fake.rate_limited(), 2, "the 429s were met");
+    assert_one_relayed_job(&fake.sent(), &root);
+}
+
+#[tokio::test]
+async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    let url = format!(
+        "http://{}{SLASH_PATH}",
+        bot.mm.slash_addr().await.expect("listening")
+    );
+    let form = |token: &str, text: &str| {
+        let fields = [
+            ("token", token),
+            ("channel_id", CHANNEL),
+            ("user_id", ALICE),
+            ("user_name", "alice"),
+            ("text", text),
+        ];
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        form.push(("response_url".into(), fake.response_url()));
+        form
+    };
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(&url)
+        .form(&form("nope", "fix acme/web#42"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(refused.status(), 401);
+    let bad = http
+        .post(&url)
+        .form(&form(SLASH_TOKEN, "fxi"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(bad.status(), 200);
+    fake.expect("the private error", |s| matches!(s, Sent::Ephemeral { .. }))
+        .await;
+    let taken = http
+        .post(&url)
+        .form(&form(SLASH_TOKEN, "fix acme/web#42"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(taken.status(), 200);
+    fake.expect("the outcome", |s| message(s).contains("pull/57"))
+        .await;
+    sim.wait_final(JOB_1).await;
+    bot.stop().await.expect("a clean stop");
+
+    let sent = fake.sent();
+    assert!(
+        matches!(&sent[0], Sent::Ephemeral { text } if text.contains("fxi")),
+        "{sent:#?}"
+    );
+    let posts = posts(&sent);
+    let (thread, top_root, _) = posts[0];
+    assert_eq!(
+        top_root, "",
+        "the thread starts at the top level: {sent:#?}"
+    );
+    assert!(posts[1..].iter().all(|(_, r, _)| *r == thread), "{sent:#?}");
+    assert!(
+        !sent.iter().any(|s| matches!(s, Sent::Reaction { .. })),
+        "a slash command has no post to react to"
+    );
+    assert_eq!(
+        sent.iter()
+            .filter(|s| matches!(s, Sent::Ephemeral { .. }))
+            .count(),
+        1,
+        "{sent:#?}"
+    );
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "the refused command started nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_bot_token_stops_the_daemon_instead_of_looping() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    fake.refuse_token(true);
+    let bot = start(&fake, &sim);
+    let ended = tokio::time::timeout(PATIENCE, bot.daemon)
+        .await
+        .expect("stops by itself");
+    assert!(matches!(
+        ended.expect("no panic"),
+        Err(DaemonError::PlatformsStopped)
+    ));
+    assert_eq!(fake.authenticated(), 0);
+    assert!(fake.sent().is_empty());
+}
+
+#[tokio::test]
+async fn serve_starts_mattermost_from_its_configuration() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
+    cmd.arg("serve").current_dir(dir.path()).kill_on_drop(true);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+        cmd.env_remove(key);
+    }
+    cmd.envs([
+        ("MOSAIC__BACKEND__URL", sim.base_url()),
+        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
+        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
+        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
+        ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+        ("MOSAIC__MATTERMOST__URL", fake.url()),
+        ("MOSAIC__MATTERMOST__TOKEN", BOT_TOKEN.to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]);
+    let mut child = cmd.spawn().expect("the bot starts");
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    sim.wait_final(JOB_1).await;
+    child.kill().await.expect("the bot stops");
+    assert_one_relayed_job(&fake.sent(), &root);
+}

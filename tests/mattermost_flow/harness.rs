@@ -1,0 +1,157 @@
+//! The whole-flow Mattermost tests' harness: the daemon started on the
+//! Mattermost adapter against a fake Mattermost and the simulator, and the
+//! assertions that prove a job was relayed exactly once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mosaic_bot::config::Config;
+use mosaic_bot::daemon::{self, DaemonError, RunOptions};
+use mosaic_chat::{ChatPlatform, Secret};
+use mosaic_mattermost::{Mattermost, MattermostOptions, SlashOptions};
+use mosaic_sim::{Sim, SimConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::fake::{BOT_ID, BOT_TOKEN, FakeMattermost, PATIENCE, Sent};
+/// The simulator's first job id (its ids count from 1).
+pub const JOB_1: &str = "00000000-0000-4000-8000-000000000001";
+/// The slash command's token the daemon's adapter is given.
+pub const SLASH_TOKEN: &str = "slash-token-1";
+
+/// A running daemon with its Mattermost adapter.
+pub struct Bot {
+    pub mm: Arc<Mattermost>,
+    pub stop: CancellationToken,
+    pub daemon: tokio::task::JoinHandle<Result<(), DaemonError>>,
+}
+
+/// The simulator at `tick_ms` a step: slower jobs leave room to act mid-job.
+pub fn sim_config(tick_ms: u64) -> SimConfig {
+    SimConfig {
+        tick: Duration::from_millis(tick_ms),
+        ..SimConfig::fast()
+    }
+}
+
+/// Starts the daemon on the Mattermost platform alone, against `sim`.
+pub fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
+    let env = [
+        ("MOSAIC__BACKEND__URL", sim.base_url()),
+        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
+        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
+        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
+    ];
+    let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v)))
+        .expect("the configuration is valid");
+    let backend = daemon::backend_client(&config).expect("a backend client");
+    let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
+    options.slash = Some(SlashOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        token: Secret::new(SLASH_TOKEN),
+    });
+    // Short enough to see several card edits in a fast simulated job.
+    options.limits.edit_interval = Duration::from_millis(20);
+    options.reconnect_min = Duration::from_millis(20);
+    options.reconnect_max = Duration::from_millis(200);
+    let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
+    let stop = CancellationToken::new();
+    let platforms = vec![Arc::clone(&mm) as Arc<dyn ChatPlatform>];
+    let daemon = tokio::spawn(daemon::run(
+        Arc::new(config),
+        backend,
+        platforms,
+        RunOptions::default(),
+        stop.clone(),
+    ));
+    Bot { mm, stop, daemon }
+}
+
+impl Bot {
+    /// Stops the daemon; after it returns nothing more can be sent.
+    pub async fn stop(self) -> Result<(), DaemonError> {
+        self.stop.cancel();
+        tokio::time::timeout(PATIENCE, self.daemon)
+            .await
+            .expect("the daemon stops in time")
+            .expect("no panic")
+    }
+}
+
+/// The text of a post, edit or ephemeral answer.
+pub fn message(sent: &Sent) -> &str {
+    match sent {
+        Sent::Post { message, .. } | Sent::Patch { message, .. } => message,
+        Sent::Ephemeral { text } => text,
+        Sent::Reaction { .. } => "",
+    }
+}
+
+/// Whether `sent` is the bot's reaction `emoji` on `post`.
+pub fn is_reaction(sent: &Sent, post: &str, emoji: &str) -> bool {
+    matches!(sent, Sent::Reaction { post_id, emoji: e, user_id } if post_id == post && e == emoji && user_id == BOT_ID)
+}
+
+/// Every post the bot made: id, root id, text.
+pub fn posts(sent: &[Sent]) -> Vec<(&str, &str, &str)> {
+    sent.iter()
+        .filter_map(|s| match s {
+            Sent::Post {
+                id,
+                root_id,
+                message,
+                ..
+            } => Some((id.as_str(), root_id.as_str(), message.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Asserts that the job's thread under `root` holds one card (the only post
+/// ever edited, last shown completed), each milestone once, one outcome with
+/// the pull request, and that `root` got 👀 then ✅, once each.
+pub fn assert_one_relayed_job(sent: &[Sent], root: &str) {
+    let posts = posts(sent);
+    assert!(
+        posts.iter().all(|(_, r, _)| *r == root),
+        "every post in the thread: {sent:#?}"
+    );
+    let card = posts[0].0;
+    let patches: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| matches!(s, Sent::Patch { .. }))
+        .collect();
+    assert!(!patches.is_empty(), "the card is edited: {sent:#?}");
+    assert!(
+        patches
+            .iter()
+            .all(|p| matches!(p, Sent::Patch { id, .. } if id == card)),
+        "{sent:#?}"
+    );
+    assert!(
+        message(patches[patches.len() - 1]).starts_with("✅ **Completed**"),
+        "{sent:#?}"
+    );
+    for step in 1..=6 {
+        let line = format!("Step {step}/6");
+        let n = posts
+            .iter()
+            .filter(|(_, _, m)| m.contains("▶️") && m.contains(&line))
+            .count();
+        assert!(n <= 1, "{line} shown {n} times: {sent:#?}");
+    }
+    let outcomes: Vec<_> = posts
+        .iter()
+        .filter(|(_, _, m)| m.contains("https://github.com/acme/web/pull/57"))
+        .collect();
+    assert_eq!(outcomes.len(), 1, "one outcome with the PR: {sent:#?}");
+    let reactions: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| matches!(s, Sent::Reaction { post_id, .. } if post_id == root))
+        .collect();
+    assert_eq!(reactions.len(), 2, "{sent:#?}");
+    assert!(
+        is_reaction(reactions[0], root, "eyes")
+            && is_reaction(reactions[1], root, "white_check_mark")
+    );
+}

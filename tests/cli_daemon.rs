@@ -85,3 +85,37 @@ fn serve_without_a_platform_says_so_and_exits_one() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_demo_runs_with_no_configuration_at_all() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic-bot"))
+        .args(["console", "--demo", "--json"])
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // `#42` means acme/web in the demo, and the in-process backend answers.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"@mosaic status #42\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].contains("\"op\":\"react\""), "{stdout}");
+    assert!(
+        lines[1].contains("I know of no job for acme/web#42."),
+        "{stdout}"
+    );
+}

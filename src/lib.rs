@@ -20,6 +20,7 @@
 //! - [`secret`]: a string type that never prints its value.
 
 pub mod backend;
+mod chat_retry;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -310,3 +310,27 @@ async fn serve_starts_mattermost_from_its_configuration() {
     child.kill().await.expect("the bot stops");
     assert_one_relayed_job(&fake.sent(), &root);
 }
+
+#[tokio::test]
+async fn a_rate_limited_reply_to_a_command_is_retried_and_sent_once() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    // The 👀 and the reply of a command both meet a 429 first.
+    fake.rate_limit_next(2);
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot help fix");
+    fake.expect(
+        "the help",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
+    )
+    .await;
+    bot.stop().await.expect("a clean stop");
+    assert_eq!(fake.rate_limited(), 2, "the 429s were met");
+    let sent = fake.sent();
+    assert_eq!(posts(&sent).len(), 1, "one reply: {sent:#?}");
+    assert!(is_reaction(&sent[0], &root, "eyes"), "{sent:#?}");
+    assert_eq!(sent.len(), 2, "nothing else: {sent:#?}");
+}

@@ -21,6 +21,7 @@ use mosaic_chat::{ChatPlatform, Inbound, Markup, Reaction};
 use tracing::Instrument;
 
 use crate::backend::BackendClient;
+use crate::chat_retry::retry_later;
 use crate::command::{self, Command, Invoker, ParseContext};
 use crate::config::Config;
 use crate::relay::{Platforms, RelayHub};
@@ -31,6 +32,16 @@ pub use failure::Failure;
 /// How long a delivered message's key is remembered: platforms redeliver
 /// within minutes (Slack retries for about an hour), so a day is ample.
 const DEDUPE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A reply is worth a few tries over some seconds; past that the user has
+/// moved on, and the log says what happened.
+fn reply_backoff() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .with_max_times(4)
+}
 
 /// Carries out commands; cheap to clone.
 #[derive(Clone)]
@@ -118,9 +129,13 @@ impl Dispatcher {
             return;
         }
         if !inbound.slash
-            && let Err(e) = platform
-                .react(&inbound.channel, &inbound.message_id, Reaction::Seen)
-                .await
+            && let Err(e) = retry_later(
+                "react",
+                reply_backoff(),
+                || platform.react(&inbound.channel, &inbound.message_id, Reaction::Seen),
+                |_| {},
+            )
+            .await
         {
             tracing::warn!(error = %e, "cannot react to the command message");
         }
@@ -184,9 +199,13 @@ impl Dispatcher {
         let thread = inbound.reply_thread();
         for page in pages {
             let sent = if inbound.slash {
-                platform.reply_private(inbound, &page).await
+                let op = || platform.reply_private(inbound, &page);
+                retry_later("reply", reply_backoff(), op, |_| {}).await
             } else {
-                platform.post(&thread, &page).await.map(drop)
+                let op = || platform.post(&thread, &page);
+                retry_later("reply", reply_backoff(), op, |_| {})
+                    .await
+                    .map(drop)
             };
             if let Err(e) = sent {
                 // Nowhere left to tell the user: the log is the report.

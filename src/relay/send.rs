@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::ExponentialBuilder;
 use mosaic_chat::{ChatError, ChatFuture, ChatPlatform, Limits, Markup, Reaction, ThreadRef};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -105,28 +105,16 @@ impl Outbox {
         what: &'static str,
         op: impl FnMut() -> ChatFuture<'a, T>,
     ) -> Result<T, SendError> {
-        op.retry(backoff())
-            .when(ChatError::is_retryable)
-            .adjust(|error, delay| match error {
-                // The platform knows best how long to wait; never less than it says.
-                ChatError::RateLimited { retry_after } => {
-                    Some(delay.unwrap_or_default().max(*retry_after))
-                }
-                _ => delay,
-            })
-            .notify(|error, delay| {
-                if let ChatError::RateLimited { retry_after } = error {
-                    // Other relays in this channel wait too, instead of meeting the same 429.
-                    self.pacer.hold(
-                        self.thread.platform,
-                        &self.thread.channel,
-                        Instant::now() + *retry_after,
-                    );
-                }
-                tracing::warn!(%error, ?delay, what, "chat platform said later; retrying");
-            })
-            .await
-            .map_err(SendError::Refused)
+        crate::chat_retry::retry_later(what, backoff(), op, |retry_after| {
+            // Other relays in this channel wait too, instead of meeting the same 429.
+            self.pacer.hold(
+                self.thread.platform,
+                &self.thread.channel,
+                Instant::now() + retry_after,
+            );
+        })
+        .await
+        .map_err(SendError::Refused)
     }
 }
 

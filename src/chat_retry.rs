@@ -3,18 +3,17 @@
 //! without end (a job's thread must not lose a message); the dispatcher's
 //! replies give up after a few tries and log it.
 
-use std::time::Duration;
-
 use backon::{ExponentialBuilder, Retryable};
 use mosaic_chat::{ChatError, ChatFuture};
 
 /// Runs `op` until it succeeds, fails for good, or `backoff` runs out.
-/// `on_rate_limited` learns each `retry_after`, so other senders can wait too.
+/// `on_error` sees every error, retried or final (for metrics, and so that
+/// other senders can wait out a `retry_after` too).
 pub(crate) async fn retry_later<'a, T>(
     what: &'static str,
     backoff: ExponentialBuilder,
     op: impl FnMut() -> ChatFuture<'a, T>,
-    on_rate_limited: impl Fn(Duration),
+    on_error: impl Fn(&ChatError),
 ) -> Result<T, ChatError> {
     op.retry(backoff)
         .when(ChatError::is_retryable)
@@ -26,10 +25,9 @@ pub(crate) async fn retry_later<'a, T>(
             _ => delay,
         })
         .notify(|error, delay| {
-            if let ChatError::RateLimited { retry_after } = error {
-                on_rate_limited(*retry_after);
-            }
+            on_error(error);
             tracing::warn!(%error, ?delay, what, "chat platform said later; retrying");
         })
         .await
+        .inspect_err(|error| on_error(error))
 }

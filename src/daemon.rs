@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::{BackendClient, BackendConfig, BackendError};
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
+use crate::metrics::Metrics;
 use crate::relay::{Platforms, RelayHub};
 use crate::store::{Store, StoreError};
 
@@ -88,6 +89,8 @@ pub async fn run(
         .iter()
         .map(|p| (p.platform(), Arc::clone(p)))
         .collect();
+    let metrics = Metrics::new();
+    backend.attach_metrics(Arc::clone(&metrics));
     let hub = RelayHub::new(
         store.clone(),
         backend.clone(),
@@ -95,16 +98,24 @@ pub async fn run(
         config.bot_name.clone(),
         shutdown.child_token(),
     );
+    hub.attach_metrics(Arc::clone(&metrics));
     let dispatcher = Dispatcher::new(
         Arc::clone(&config),
         store.clone(),
         backend,
         hub.clone(),
         by_name,
+        Arc::clone(&metrics),
     );
     let states = PlatformStates::default();
     if let Some(addr) = options.http_listen {
-        serve_health(addr, store.clone(), states.clone(), shutdown.child_token()).await?;
+        let health = Health {
+            store: store.clone(),
+            platforms: states.clone(),
+            metrics,
+            relays: hub.clone(),
+        };
+        serve_health(addr, health, shutdown.child_token()).await?;
     }
 
     let (inbox, mut inbound) = mpsc::channel(256);
@@ -216,24 +227,26 @@ impl PlatformStates {
 struct Health {
     store: Store,
     platforms: PlatformStates,
+    metrics: Arc<Metrics>,
+    relays: RelayHub,
 }
 
-/// Binds `addr` and serves `/healthz` and `/readyz` until `shutdown`.
+/// Binds `addr` and serves `/healthz`, `/readyz` and `/metrics` until `shutdown`.
 async fn serve_health(
     addr: SocketAddr,
-    store: Store,
-    platforms: PlatformStates,
+    health: Health,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| DaemonError::Http { addr, source })?;
     let bound = listener.local_addr().unwrap_or(addr);
-    tracing::info!(addr = %bound, "serving /healthz and /readyz");
+    tracing::info!(addr = %bound, "serving /healthz, /readyz and /metrics");
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state(Health { store, platforms });
+        .route("/metrics", get(metrics))
+        .with_state(health);
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -243,6 +256,18 @@ async fn serve_health(
         }
     });
     Ok(())
+}
+
+/// The Prometheus text format; the followed-jobs gauge is read at scrape time.
+async fn metrics(State(health): State<Health>) -> impl IntoResponse {
+    health.metrics.set_jobs_followed(health.relays.running());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        health.metrics.render(),
+    )
 }
 
 /// 200 when the store answers and every platform runs; 503 otherwise. The

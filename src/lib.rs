@@ -26,6 +26,7 @@ pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod dispatch;
+pub mod metrics;
 pub mod relay;
 mod run;
 /// [`Secret`](secret::Secret) lives in the chat port, where adapters can use it too.

@@ -410,6 +410,8 @@ async fn rate_limits_are_honoured_and_nothing_is_lost() {
     ]);
     chat.fail_next_edits([ChatError::Unavailable("503".into())]);
     let hub = hub(&store, &sim, &chat);
+    let metrics = mosaic_bot::metrics::Metrics::new();
+    hub.attach_metrics(Arc::clone(&metrics));
     let id = start(
         &sim,
         &store,
@@ -426,6 +428,13 @@ async fn rate_limits_are_honoured_and_nothing_is_lost() {
         t.lines,
         expected_lines(&sim.events(&id), |_| Verbosity::Milestones)
     );
+    let text = metrics.render();
+    let platform = PLATFORM.name();
+    for (kind, n) in [("rate_limited", 1), ("unavailable", 2)] {
+        let series =
+            format!("mosaic_platform_errors_total{{platform=\"{platform}\",kind=\"{kind}\"}} {n}");
+        assert!(text.contains(&series), "{series} in:\n{text}");
+    }
 }
 
 #[tokio::test]

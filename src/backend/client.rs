@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     /// `base_url` with a path that ends in `/`, so joining never drops a segment.
     base: Url,
     pub(crate) config: BackendConfig,
+    /// Where stream reconnects are counted, once the daemon attaches it.
+    pub(crate) metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for BackendClient {
@@ -94,8 +96,22 @@ impl BackendClient {
                 in_flight: tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)),
                 base,
                 config,
+                metrics: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Counts this client's stream reconnects in `metrics` from now on (the
+    /// first call wins; clones share it).
+    pub fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// Counts one lost or refused event stream connection.
+    pub(crate) fn count_reconnect(&self, reason: &str) {
+        if let Some(metrics) = self.inner.metrics.get() {
+            metrics.stream_reconnect(reason);
+        }
     }
 
     /// The configuration this client was built with.

@@ -180,6 +180,8 @@ impl Follower {
     /// reachable its REST side is asked meanwhile: a job can end or vanish while only its
     /// stream is broken, and its events can still be relayed from the backfill.
     async fn connect_failed(&mut self, error: String, reachable: bool) {
+        self.client
+            .count_reconnect(if reachable { "refused" } else { "unreachable" });
         self.failed_connects += 1;
         tracing::warn!(%error, attempt = self.failed_connects, "cannot connect to the event stream");
         if let Some(limit) = self.policy().give_up_after
@@ -359,6 +361,7 @@ impl Follower {
     /// The connection is gone: end if the job is final or gone, else schedule a reconnect.
     async fn reconnect_after_loss(&mut self, reason: &str) {
         tracing::info!(%reason, "event stream connection lost");
+        self.client.count_reconnect(loss_kind(reason));
         // A server may close for good after the job ended without sending `stream.complete`,
         // or because the job was deleted; the job itself says which. If it runs on, the
         // reconnect backfills anyway.
@@ -407,6 +410,22 @@ impl Follower {
 /// `events_after` on the heap. An async fn's state is as large as its largest await point;
 /// a REST call's state (retry loop, request, timers) is several times that of waiting on a
 /// stream, and a follower spends its life waiting on the stream.
+/// The kind of a lost connection, for the reconnect metric: the first word
+/// of the reasons `read` gives.
+fn loss_kind(reason: &str) -> &'static str {
+    if reason.starts_with("stalled") {
+        "stalled"
+    } else if reason.starts_with("closed") {
+        "closed"
+    } else if reason.starts_with("malformed") {
+        "malformed"
+    } else if reason.starts_with("server error") {
+        "server_error"
+    } else {
+        "transport"
+    }
+}
+
 async fn fetch_events(
     client: &BackendClient,
     job: &JobId,

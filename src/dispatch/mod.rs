@@ -24,6 +24,7 @@ use crate::backend::BackendClient;
 use crate::chat_retry::retry_later;
 use crate::command::{self, Command, Invoker, ParseContext};
 use crate::config::Config;
+use crate::metrics::{CommandOutcome, Metrics};
 use crate::relay::{Platforms, RelayHub};
 use crate::store::Store;
 
@@ -50,6 +51,7 @@ pub struct Dispatcher {
 }
 
 struct Inner {
+    metrics: Arc<Metrics>,
     config: Arc<Config>,
     store: Store,
     backend: BackendClient,
@@ -64,9 +66,11 @@ impl Dispatcher {
         backend: BackendClient,
         relays: RelayHub,
         platforms: Platforms,
+        metrics: Arc<Metrics>,
     ) -> Dispatcher {
         Dispatcher {
             inner: Arc::new(Inner {
+                metrics,
                 config,
                 store,
                 backend,
@@ -133,7 +137,7 @@ impl Dispatcher {
                 "react",
                 reply_backoff(),
                 || platform.react(&inbound.channel, &inbound.message_id, Reaction::Seen),
-                |_| {},
+                |e| self.count_platform_error(&inbound, e),
             )
             .await
         {
@@ -146,17 +150,25 @@ impl Dispatcher {
                 Ok(command) => self.run(&inbound, &platform, command).await,
                 Err(e) => Err(Failure::Command(e)),
             };
-            let reply = match outcome {
-                Ok(reply) => reply,
+            let (reply, counted) = match outcome {
+                Ok(reply) => (reply, CommandOutcome::Ok),
+                Err(failure) if failure.needs_admin() => {
+                    tracing::error!(?action, failure = ?failure, "command failed");
+                    (Some(failure.words(&me)), CommandOutcome::Failed)
+                }
                 Err(failure) => {
-                    if failure.needs_admin() {
-                        tracing::error!(?action, failure = ?failure, "command failed");
-                    } else {
-                        tracing::info!(?action, failure = ?failure, "command refused");
-                    }
-                    Some(failure.words(&me))
+                    tracing::info!(?action, failure = ?failure, "command refused");
+                    let counted = match failure {
+                        Failure::Backend { .. } => CommandOutcome::Failed,
+                        _ => CommandOutcome::Refused,
+                    };
+                    (Some(failure.words(&me)), counted)
                 }
             };
+            let action_name = action.map_or("invalid", |a| a.word());
+            self.inner
+                .metrics
+                .command(inbound.platform.name(), action_name, counted);
             if let Some(reply) = reply {
                 self.reply(&inbound, platform.as_ref(), &reply).await;
             }
@@ -213,6 +225,12 @@ impl Dispatcher {
                 return;
             }
         }
+    }
+
+    fn count_platform_error(&self, inbound: &Inbound, error: &mosaic_chat::ChatError) {
+        self.inner
+            .metrics
+            .platform_error(inbound.platform.name(), error.kind());
     }
 
     fn invoker(&self, inbound: &Inbound) -> Invoker {

@@ -79,6 +79,8 @@ pub(crate) struct Hub {
     /// How many relays run; `idle` waits for 0.
     running: watch::Sender<usize>,
     generations: AtomicU64,
+    /// Where relayed events, lag and platform errors are counted, once attached.
+    pub(crate) metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
 }
 
 /// A relay that runs.
@@ -111,6 +113,7 @@ impl RelayHub {
                 relays: Mutex::new(HashMap::new()),
                 running: watch::Sender::new(0),
                 generations: AtomicU64::new(0),
+                metrics: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -152,6 +155,7 @@ impl RelayHub {
             chat,
             thread: thread.clone(),
             pacer: Arc::clone(&hub.pacer),
+            metrics: hub.metrics.get().cloned(),
         };
         let relay = Relay::new(Arc::clone(hub), job, out, verbosity_rx);
         let leave = Leave {
@@ -206,6 +210,12 @@ impl RelayHub {
     }
 
     /// How many relays run now.
+    /// Counts relayed events, relay lag and platform errors in `metrics` from
+    /// now on (the first call wins; clones share it).
+    pub fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.hub.metrics.set(metrics);
+    }
+
     pub fn running(&self) -> usize {
         *self.hub.running.borrow()
     }

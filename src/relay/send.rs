@@ -27,6 +27,7 @@ pub(crate) struct Outbox {
     pub(crate) thread: ThreadRef,
     pub(crate) limits: Limits,
     pub(crate) pacer: Arc<ChannelPacer>,
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// Retries forever while the error is transient: a relay keeps its place rather than
@@ -105,13 +106,18 @@ impl Outbox {
         what: &'static str,
         op: impl FnMut() -> ChatFuture<'a, T>,
     ) -> Result<T, SendError> {
-        crate::chat_retry::retry_later(what, backoff(), op, |retry_after| {
-            // Other relays in this channel wait too, instead of meeting the same 429.
-            self.pacer.hold(
-                self.thread.platform,
-                &self.thread.channel,
-                Instant::now() + retry_after,
-            );
+        crate::chat_retry::retry_later(what, backoff(), op, |error| {
+            if let Some(metrics) = &self.metrics {
+                metrics.platform_error(self.thread.platform.name(), error.kind());
+            }
+            if let ChatError::RateLimited { retry_after } = error {
+                // Other relays in this channel wait too, instead of meeting the same 429.
+                self.pacer.hold(
+                    self.thread.platform,
+                    &self.thread.channel,
+                    Instant::now() + *retry_after,
+                );
+            }
         })
         .await
         .map_err(SendError::Refused)

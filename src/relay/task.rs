@@ -54,6 +54,8 @@ pub(crate) struct Relay {
     pub(crate) frozen: bool,
     /// A `job.completed`/`failed`/`cancelled` event was taken in.
     pub(crate) outcome_seen: bool,
+    /// When each event shown in the pending batch happened, for the lag metric.
+    pub(crate) pending_since: Vec<SystemTime>,
 }
 
 impl Relay {
@@ -80,6 +82,7 @@ impl Relay {
             muted: false,
             frozen: false,
             outcome_seen: false,
+            pending_since: Vec::new(),
         }
     }
 
@@ -185,8 +188,14 @@ impl Relay {
         );
         let verbosity = *self.verbosity.borrow();
         let ctx = self.outcome_context(event.timestamp);
+        if let Some(metrics) = self.hub.metrics.get() {
+            metrics.event_relayed(self.out.thread.platform.name());
+        }
         if let Some(message) = render_event(&event, verbosity, &ctx) {
             self.queue(message);
+            if let Some(at) = event.timestamp {
+                self.pending_since.push(at);
+            }
         }
         self.position = Some((event.id, seq));
     }
@@ -222,6 +231,7 @@ impl Relay {
         // The slot reserved when the batch began (it may still lie ahead during wind-down).
         let first_slot = self.batch.wake_at().unwrap_or_else(Instant::now);
         let markup = self.batch.take();
+        let shown = std::mem::take(&mut self.pending_since);
         for (i, page) in self.out.pages(&markup).iter().enumerate() {
             let slot = if i == 0 {
                 first_slot
@@ -238,6 +248,13 @@ impl Relay {
                     self.mute(&error);
                     break;
                 }
+            }
+        }
+        if let (Some(metrics), false) = (self.hub.metrics.get(), self.muted) {
+            let now = SystemTime::now();
+            for at in shown {
+                let lag = now.duration_since(at).unwrap_or_default();
+                metrics.relay_lag(self.out.thread.platform.name(), lag);
             }
         }
         self.record().await;

@@ -205,3 +205,85 @@ async fn json_logs_carry_the_command_context_and_never_a_secret() {
         "the backend token was logged: {logs}"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_commands_events_reconnects_and_lag() {
+    let world = World::new().await;
+    world.sim.script_issue(
+        "acme",
+        "web",
+        42,
+        mosaic_sim::Script::standard(),
+        mosaic_sim::Faults {
+            drop_after: Some(10),
+            ..mosaic_sim::Faults::default()
+        },
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut bot = world.bot_with(&[("MOSAIC__HTTP__LISTEN", &addr)]);
+    bot.top("m1", "@mosaic fxi").await;
+    bot.top("m2", "@mosaic fix acme/web#42").await;
+    bot.expect("✅", |op| {
+        op["op"] == "react" && op["emoji"] == "white_check_mark"
+    })
+    .await;
+    let events = world
+        .sim
+        .wait_final("00000000-0000-4000-8000-000000000001")
+        .await;
+    let client = reqwest::Client::new();
+    let scrape = || async {
+        let text = client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("scraped")
+            .text()
+            .await
+            .expect("a body");
+        text
+    };
+    // The relay leaves the hub just after its last act: wait for the gauge.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let text = scrape().await;
+        if text.contains("\nmosaic_jobs_followed 0\n") || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    assert_eq!(
+        value(r#"mosaic_commands_total{platform="console",action="fix",outcome="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"mosaic_commands_total{platform="console",action="invalid",outcome="refused"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"mosaic_events_relayed_total{platform="console"}"#),
+        events.len() as f64,
+        "every event once"
+    );
+    assert!(value(r#"mosaic_stream_reconnects_total{reason="closed"}"#) >= 1.0);
+    let posts = bot
+        .seen
+        .iter()
+        .filter(|op| op["op"] == "post" && op["thread"] == "m2")
+        .count();
+    assert!(
+        value(r#"mosaic_relay_lag_seconds_count{platform="console"}"#) >= (posts - 1) as f64,
+        "a lag per shown event (the card is not an event)"
+    );
+    assert_eq!(value("mosaic_jobs_followed"), 0.0);
+    bot.finish().await;
+}

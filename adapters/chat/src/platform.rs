@@ -87,6 +87,19 @@ pub enum ChatError {
 }
 
 impl ChatError {
+    /// A short stable name of the kind of error, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChatError::RateLimited { .. } => "rate_limited",
+            ChatError::TooLong => "too_long",
+            ChatError::NotFound(_) => "not_found",
+            ChatError::Forbidden(_) => "forbidden",
+            ChatError::Unauthorized(_) => "unauthorized",
+            ChatError::Unavailable(_) => "unavailable",
+            ChatError::Rejected { .. } => "rejected",
+        }
+    }
+
     /// Whether trying the same operation again later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(

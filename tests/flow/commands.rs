@@ -237,15 +237,14 @@ async fn metrics_count_commands_events_reconnects_and_lag() {
         .await;
     let client = reqwest::Client::new();
     let scrape = || async {
-        let text = client
+        client
             .get(format!("http://{addr}/metrics"))
             .send()
             .await
             .expect("scraped")
             .text()
             .await
-            .expect("a body");
-        text
+            .expect("a body")
     };
     // The relay leaves the hub just after its last act: wait for the gauge.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

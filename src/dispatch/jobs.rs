@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use mosaic_chat::{ChatPlatform, Inbound, Markup, Span, ThreadRef};
 
 use super::{Dispatcher, Failure};
-use crate::backend::{self, CreateJob, JobId, JobOrigin, JobStatus, RunnerJob};
+use crate::backend::{self, CreateJob, EventKind, JobId, JobOrigin, JobStatus, RunnerJob};
 use crate::command::{Action, IssueRef};
 use crate::store::{FollowedJob, Verbosity};
 
@@ -129,7 +129,16 @@ impl Dispatcher {
                 .await
                 .map_err(|error| Failure::Backend { action, error })?,
         };
-        Ok(status_card(&job, issue.as_ref()))
+        // The job resource has no current step: the newest `step.started`
+        // event says it. Without it the status still answers.
+        let step = match self.inner.backend.events_after(&job.id, None).await {
+            Ok(events) => current_step(&events),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the job's events for its current step");
+                None
+            }
+        };
+        Ok(status_card(&job, issue.as_ref(), step.as_deref()))
     }
 
     /// `cancel [ISSUE]`: asks the backend to cancel; the relay shows the end.
@@ -330,8 +339,22 @@ fn already_running(issue: &IssueRef, status: &str, thread: Option<&ThreadRef>) -
     ))])
 }
 
+/// `Step 3/6: Run tests`, from the newest `step.started` event.
+fn current_step(events: &[crate::backend::JobEvent]) -> Option<String> {
+    events.iter().rev().find_map(|event| match &event.kind {
+        EventKind::StepStarted(step) => {
+            let name = step.step.as_deref().unwrap_or("a step");
+            Some(match (step.index, step.total) {
+                (Some(i), Some(n)) => format!("Step {i}/{n}: {name}"),
+                _ => format!("Step: {name}"),
+            })
+        }
+        _ => None,
+    })
+}
+
 /// What `status` shows.
-fn status_card(job: &RunnerJob, issue: Option<&IssueRef>) -> Markup {
+fn status_card(job: &RunnerJob, issue: Option<&IssueRef>, step: Option<&str>) -> Markup {
     let emoji = match job.status {
         JobStatus::Completed => "✅",
         JobStatus::Failed => "❌",
@@ -358,6 +381,9 @@ fn status_card(job: &RunnerJob, issue: Option<&IssueRef>) -> Markup {
     }
     let mut markup = Markup::new().line(head);
     let mut links = Vec::new();
+    if let Some(step) = step.filter(|_| !job.status.is_final()) {
+        links.push(vec![Span::text(step)]);
+    }
     let name = issue.map(|i| i.to_string()).or_else(|| {
         job.issue
             .as_ref()

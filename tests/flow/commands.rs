@@ -128,6 +128,10 @@ async fn status_in_a_job_thread_shows_state_progress_and_links() {
     assert!(t.contains("RUNNING"), "{t}");
     assert!(t.contains("%"), "{t}");
     assert!(
+        t.contains("Step 1/6: Clone repository") || t.contains("Step 2/6"),
+        "{t}"
+    );
+    assert!(
         t.contains("Issue: acme/web#42 <https://github.com/acme/web/issues/42>"),
         "{t}"
     );

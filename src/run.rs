@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use mosaic_chat::ChatPlatform;
 use mosaic_console::{Console, ConsoleOptions};
+use mosaic_discord::{Discord, DiscordOptions};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -29,9 +30,16 @@ pub fn serve(config_path: Option<PathBuf>) -> ExitCode {
     let http = config
         .http_listen
         .or_else(|| DEFAULT_HTTP.parse::<SocketAddr>().ok());
-    // The chat platforms arrive with their own adapters; until then `serve`
-    // has none to start and says so.
-    let platforms: Vec<Arc<dyn ChatPlatform>> = Vec::new();
+    let mut platforms: Vec<Arc<dyn ChatPlatform>> = Vec::new();
+    if let Some(discord) = &config.discord {
+        let mut options = DiscordOptions::new(
+            discord.token.clone(),
+            discord.application_id,
+            &config.bot_name,
+        );
+        options.guild_id = discord.guild_id;
+        platforms.push(Arc::new(Discord::new(options)));
+    }
     let options = RunOptions {
         http_listen: http,
         exit_when_input_ends: false,

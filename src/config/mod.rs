@@ -30,6 +30,19 @@ pub struct RawConfig {
     pub store: StoreSection,
     #[serde(default)]
     pub http: HttpSection,
+    pub discord: Option<DiscordSection>,
+}
+
+/// `[discord]`: the Discord bot, started by `serve` when this section is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSection {
+    /// The bot token; prefer `MOSAIC__DISCORD__TOKEN`.
+    pub token: Secret,
+    /// The application's id (the developer portal's "Application ID").
+    pub application_id: u64,
+    /// Register `/mosaic` in this guild only (instant) instead of globally.
+    pub guild_id: Option<u64>,
 }
 
 /// `[backend]`: the Mosaic Stack API the jobs run on.
@@ -154,6 +167,8 @@ pub struct Config {
     pub backend: Option<Backend>,
     pub store_url: Secret,
     pub http_listen: Option<SocketAddr>,
+    /// The `[discord]` section, when the bot runs on Discord.
+    pub discord: Option<DiscordSection>,
 }
 
 /// The validated `[backend]` section.
@@ -274,6 +289,12 @@ impl RawConfig {
                 })
             })
             .transpose()?;
+        if self.discord.as_ref().is_some_and(|d| d.token.is_empty()) {
+            return Err(ConfigError::Key {
+                key: "discord.token".into(),
+                problem: "is empty: set MOSAIC__DISCORD__TOKEN".into(),
+            });
+        }
         Ok(Config {
             bot_name,
             forges,
@@ -281,6 +302,7 @@ impl RawConfig {
             backend,
             store_url: self.store.url,
             http_listen,
+            discord: self.discord,
         })
     }
 }
@@ -365,6 +387,14 @@ impl Config {
             None => {
                 let _ = writeln!(out, "backend = none");
             }
+        }
+        if let Some(d) = &self.discord {
+            let guild = d.guild_id.map_or("global".to_owned(), |g| g.to_string());
+            let _ = writeln!(
+                out,
+                "discord = application {} commands {guild} token {}",
+                d.application_id, d.token
+            );
         }
         let _ = writeln!(out, "store.url = {}", mask_url(self.store_url.expose()));
         let _ = writeln!(

@@ -360,3 +360,24 @@ async fn a_gateway_reconnect_mid_job_loses_nothing() {
     );
     assert_milestones_once(&calls, id);
 }
+
+#[test]
+fn the_discord_section_is_read_from_the_environment_and_its_token_never_printed() {
+    let env = [
+        ("MOSAIC__DISCORD__TOKEN", "very-secret"),
+        ("MOSAIC__DISCORD__APPLICATION_ID", "123"),
+        ("MOSAIC__DISCORD__GUILD_ID", "456"),
+    ];
+    let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .expect("a configuration");
+    let discord = config.discord.as_ref().expect("a [discord] section");
+    assert_eq!((discord.application_id, discord.guild_id), (123, Some(456)));
+    assert_eq!(discord.token.expose(), "very-secret");
+    assert!(!config.describe().contains("very-secret"));
+    assert!(config.describe().contains("discord = application 123"));
+    let empty = [
+        ("MOSAIC__DISCORD__TOKEN", ""),
+        ("MOSAIC__DISCORD__APPLICATION_ID", "1"),
+    ];
+    assert!(Config::load_from(None, empty.map(|(k, v)| (k.to_owned(), v.to_owned()))).is_err());
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mosaic_chat::{Inbound, UserRef};
 use serenity::all::{
-    CommandDataOption, CommandDataOptionValue, CommandInteraction, Context, EventHandler,
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, Context, EventHandler, Guild,
     Interaction, Message, Ready,
 };
 use serenity::async_trait;
@@ -28,8 +28,23 @@ impl EventHandler for Handler {
         tracing::info!(user = %ready.user.name, "discord: connected");
         self.discord.set_identity(BotIdentity {
             user_id: ready.user.id.get(),
-            role_id: None,
+            role_ids: Vec::new(),
         });
+    }
+
+    /// A guild's roles name the bot's managed role (`tags.bot_id`), which
+    /// people may mention instead of the bot.
+    async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
+        let Some(bot) = self.discord.identity() else {
+            return;
+        };
+        let managed = guild
+            .roles
+            .values()
+            .find(|role| role.tags.bot_id.is_some_and(|id| id.get() == bot.user_id));
+        if let Some(role) = managed {
+            self.discord.add_managed_role(role.id.get());
+        }
     }
 
     async fn message(&self, _ctx: Context, message: Message) {
@@ -39,7 +54,7 @@ impl EventHandler for Handler {
         let Some(bot) = self.discord.identity() else {
             return;
         };
-        let Some(text) = rewrite(&message.content, bot, &self.discord.options.bot_name) else {
+        let Some(text) = rewrite(&message.content, &bot, &self.discord.options.bot_name) else {
             return;
         };
         let here = message.channel_id.get();

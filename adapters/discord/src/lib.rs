@@ -130,7 +130,15 @@ impl Discord {
     }
 
     fn identity(&self) -> Option<BotIdentity> {
-        *lock(&self.identity)
+        lock(&self.identity).clone()
+    }
+
+    fn add_managed_role(&self, role: u64) {
+        if let Some(identity) = lock(&self.identity).as_mut()
+            && !identity.role_ids.contains(&role)
+        {
+            identity.role_ids.push(role);
+        }
     }
 
     fn remember_location(&self, message: u64, channel: u64) {
@@ -261,8 +269,9 @@ impl ChatPlatform for Discord {
                 http = http.proxy(base.clone()).ratelimiter_disabled(true);
             }
             // Only unprivileged intents: the content of a message that
-            // mentions the bot arrives without MESSAGE_CONTENT.
-            let intents = GatewayIntents::GUILD_MESSAGES;
+            // mentions the bot arrives without MESSAGE_CONTENT; GUILDS brings
+            // each guild's roles, among them the bot's managed role.
+            let intents = GatewayIntents::GUILD_MESSAGES | GatewayIntents::GUILDS;
             let handler = gateway::Handler {
                 discord: Arc::clone(&self),
                 inbox,

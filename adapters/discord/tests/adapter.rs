@@ -23,6 +23,19 @@ fn the_fakes_payloads_deserialize_in_serenity() {
     let read =
         serde_json::from_value::<serenity::all::Interaction>(interaction).expect("an interaction");
     assert!(matches!(read, serenity::all::Interaction::Command(_)));
+    serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
+}
+
+#[tokio::test]
+async fn the_bots_managed_role_counts_as_a_mention() {
+    let mut c = connect().await;
+    c.fake.dispatch("GUILD_CREATE", guild_payload(777));
+    // Another role mentioned first: ignored, and proves the guild was read
+    // before the role mention (the gateway keeps order).
+    c.fake.say(CHANNEL, "<@&778> fix #1");
+    c.fake.say(CHANNEL, "<@&777> fix #2");
+    assert_eq!(next(&mut c.inbox).await.text, "@mosaic fix #2");
+    c.stop.cancel();
 }
 
 struct Connected {

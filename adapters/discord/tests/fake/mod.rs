@@ -3,7 +3,8 @@
 //! heartbeats acked, dispatches, a forced reconnect with resume that replays
 //! what was dispatched meanwhile). Shared by the adapter's tests and the
 //! root `tests/discord.rs` (through `#[path]`), so it uses no serenity type.
-#![allow(dead_code)]
+// Each test binary uses a part of the fake.
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +21,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
+
+mod payloads;
+
+use payloads::user;
+pub use payloads::{guild_payload, interaction_payload, message_payload};
 
 /// The bot's user id, application id, guild and channel in the fake.
 pub const BOT_ID: u64 = 100;
@@ -205,47 +211,6 @@ impl FakeDiscord {
             let _ = tx.send(Outgoing::Reconnect);
         }
     }
-}
-
-fn user(id: u64, bot: bool) -> Value {
-    json!({ "id": id.to_string(), "username": format!("user{id}"), "discriminator": "0",
-            "global_name": if id == ALICE { json!("alice") } else { Value::Null },
-            "avatar": null, "bot": bot })
-}
-
-/// A MESSAGE_CREATE payload as Discord sends it.
-pub fn message_payload(id: u64, channel: u64, author: u64, bot: bool, text: &str) -> Value {
-    json!({
-        "id": id.to_string(), "channel_id": channel.to_string(), "guild_id": GUILD_ID.to_string(),
-        "author": user(author, bot), "content": text, "timestamp": "2026-01-01T00:00:00.000000+00:00",
-        "edited_timestamp": null, "tts": false, "mention_everyone": false,
-        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": false,
-        "type": 0, "flags": 0, "components": []
-    })
-}
-
-/// An INTERACTION_CREATE payload for `/mosaic {sub}`.
-pub fn interaction_payload(
-    id: u64,
-    channel: u64,
-    sub: &str,
-    option: Option<(&str, &str)>,
-) -> Value {
-    let options: Vec<Value> = option
-        .map(|(name, value)| json!({ "name": name, "type": 3, "value": value }))
-        .into_iter()
-        .collect();
-    json!({
-        "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2,
-        "data": { "id": "900", "name": "mosaic", "type": 1,
-                  "options": [{ "name": sub, "type": 1, "options": options }] },
-        "guild_id": GUILD_ID.to_string(), "channel_id": channel.to_string(),
-        "channel": { "id": channel.to_string(), "type": 0 },
-        "member": { "user": user(ALICE, false), "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00",
-                    "deaf": false, "mute": false, "flags": 0, "permissions": "0" },
-        "token": format!("tok{id}"), "version": 1, "app_permissions": "0", "locale": "en-US",
-        "guild_locale": "en-US", "entitlements": [], "attachment_size_limit": 10485760
-    })
 }
 
 async fn gateway(ws: WebSocketUpgrade, AxumState(inner): AxumState<Arc<Inner>>) -> Response {

@@ -28,7 +28,7 @@ use mosaic_chat::{
     ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, Secret,
     ThreadRef,
 };
-use serenity::all::{ApplicationId, ClientBuilder, GatewayIntents, HttpBuilder};
+use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -282,9 +282,13 @@ impl ChatPlatform for Discord {
                 .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?;
             let shards = Arc::clone(&client.shard_manager);
             tokio::select! {
-                started = client.start() => {
-                    started.map_err(|e| ChatError::Unavailable(format!("discord gateway: {e}")))
-                }
+                started = client.start() => started.map_err(|e| match e {
+                    // A refused token will not be accepted on a retry either.
+                    serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+                        ChatError::Unauthorized("discord: the bot token was refused".to_owned())
+                    }
+                    e => ChatError::Unavailable(format!("discord gateway: {e}")),
+                }),
                 () = shutdown.cancelled() => {
                     shards.shutdown_all().await;
                     Ok(())

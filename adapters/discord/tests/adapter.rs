@@ -78,6 +78,8 @@ async fn next(inbox: &mut mpsc::Receiver<Inbound>) -> Inbound {
 #[tokio::test]
 async fn a_mention_becomes_an_inbound_and_the_reply_goes_into_a_new_thread() {
     let mut c = connect().await;
+    // Heartbeats are acknowledged: the connection stays, no second identify.
+    c.fake.wait_heartbeats(2).await;
     c.fake
         .message_from(CHANNEL, BOT_ID, true, &format!("<@{BOT_ID}> fix #1"));
     c.fake.say(CHANNEL, "no mention here");

@@ -34,6 +34,9 @@ pub const GUILD_ID: u64 = 300;
 pub const CHANNEL: u64 = 400;
 /// A person who talks to the bot.
 pub const ALICE: u64 = 501;
+/// The heartbeat interval the fake asks for: short, so that every test
+/// sees heartbeats sent and acknowledged.
+pub const HEARTBEAT_MS: u64 = 300;
 /// How long a test waits for anything.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -64,6 +67,8 @@ struct Inner {
     calls_seen: watch::Sender<usize>,
     /// (identifies, resumes) so far.
     sessions: watch::Sender<(usize, usize)>,
+    /// Heartbeats acknowledged so far.
+    heartbeats: watch::Sender<usize>,
     next_id: AtomicU64,
     threads: Mutex<HashMap<u64, u64>>,
     gateway: Mutex<Gateway>,
@@ -88,6 +93,7 @@ impl FakeDiscord {
             calls: Mutex::new(Vec::new()),
             calls_seen: watch::channel(0).0,
             sessions: watch::channel((0, 0)).0,
+            heartbeats: watch::channel(0).0,
             next_id: AtomicU64::new(1_000_000),
             threads: Mutex::new(HashMap::new()),
             gateway: Mutex::new(Gateway::default()),
@@ -126,6 +132,15 @@ impl FakeDiscord {
             "no session {identifies}/{resumes}: {:?}",
             *rx.borrow()
         );
+    }
+
+    /// Waits until the bot has had `n` heartbeats acknowledged.
+    pub async fn wait_heartbeats(&self, n: usize) {
+        let mut rx = self.inner.heartbeats.subscribe();
+        let waited = tokio::time::timeout(PATIENCE, rx.wait_for(|h| *h >= n))
+            .await
+            .map(|r| r.is_ok());
+        assert_eq!(waited, Ok(true), "fewer than {n} heartbeats");
     }
 
     /// Waits for a call that `matches`, at position `from` or later; returns it and its position.
@@ -231,7 +246,7 @@ async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     if !send(
         &mut socket,
-        &json!({ "op": 10, "d": { "heartbeat_interval": 45_000 } }),
+        &json!({ "op": 10, "d": { "heartbeat_interval": HEARTBEAT_MS } }),
     )
     .await
     {
@@ -246,7 +261,10 @@ async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
                 };
                 let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else { continue };
                 match frame["op"].as_u64() {
-                    Some(1) => { send(&mut socket, &json!({ "op": 11 })).await; }
+                    Some(1) => {
+                        send(&mut socket, &json!({ "op": 11 })).await;
+                        inner.heartbeats.send_modify(|h| *h += 1);
+                    }
                     Some(2) => {
                         let ready = {
                             let mut gw = inner.gateway.lock().expect("gateway");

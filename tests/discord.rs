@@ -234,6 +234,18 @@ async fn a_slash_command_is_deferred_and_its_job_runs_in_a_thread_of_its_own() {
             c.path == format!("/channels/{thread}/messages") && content(c).contains("✅ **Done**")
         })
         .await;
+    let answer = format!("/webhooks/{APP_ID}/tok{interaction}/messages/@original");
+    let (_, linked) = world
+        .fake
+        .expect("the answer", at, |c| {
+            c.method == "PATCH" && c.path == answer
+        })
+        .await;
+    assert!(
+        content(&linked).contains(&format!("<#{thread}>")),
+        "{linked:#?}"
+    );
+    assert_eq!(linked.body["flags"], 64);
     let calls = world.finish().await;
 
     let deferral = &calls[from];

@@ -103,7 +103,13 @@ impl EventHandler for Handler {
             tracing::warn!(error = %e, "discord: cannot defer an interaction");
             return;
         }
-        let _ = self.inbox.send(slash_inbound(&command)).await;
+        let inbound = slash_inbound(&command);
+        if inbound.text.starts_with("fix ")
+            && let Some(handle) = inbound.reply_handle.clone()
+        {
+            self.discord.expect_thread(&inbound.channel, handle);
+        }
+        let _ = self.inbox.send(inbound).await;
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `gateway.rs`: serenity events → [`Inbound`];
 //! - `rest.rs`: REST calls, `allowed_mentions` on every message, errors;
 //! - `commands.rs`: the application command's definition and invocations;
+//! - `interactions.rs`: which deferred responses are answered, and how;
 //! - `mention.rs`: the bot's mentions rewritten to `@name` (pure);
 //! - `dialect.rs`: [`DiscordDialect`], Discord Markdown with text escaped.
 //!
@@ -17,6 +18,7 @@
 mod commands;
 mod dialect;
 mod gateway;
+mod interactions;
 mod mention;
 mod rest;
 
@@ -35,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 pub use dialect::DiscordDialect;
 pub use rest::message_body;
 
+use interactions::Interactions;
 use mention::BotIdentity;
 use rest::Rest;
 
@@ -92,8 +95,8 @@ pub struct Discord {
     top_level: Mutex<HashSet<u64>>,
     /// Message → the channel it lives in, for reactions on messages in threads.
     locations: Mutex<HashMap<u64, u64>>,
-    /// Interaction tokens whose deferred response has been filled.
-    answered: Mutex<HashSet<String>>,
+    /// Deferred interactions: answered yet, or waiting for a thread.
+    interactions: Mutex<Interactions>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,7 +124,7 @@ impl Discord {
             threads: Mutex::new(HashMap::new()),
             top_level: Mutex::new(HashSet::new()),
             locations: Mutex::new(HashMap::new()),
-            answered: Mutex::new(HashSet::new()),
+            interactions: Mutex::new(Interactions::default()),
         }
     }
 
@@ -197,8 +200,32 @@ impl Discord {
             channel: channel.to_owned(),
             thread: id,
         };
-        self.thread_channel(&thread, text).await?;
+        let thread_channel = self.thread_channel(&thread, text).await?;
+        self.link_waiting_interaction(channel, thread_channel).await;
         Ok(thread)
+    }
+
+    /// A slash `fix` that started this thread gets a link to it as its answer.
+    async fn link_waiting_interaction(&self, channel: &str, thread_channel: u64) {
+        let Some(handle) = lock(&self.interactions).thread_started(channel) else {
+            return;
+        };
+        let Some((application, token)) = handle.split_once(':') else {
+            return;
+        };
+        let Ok(application) = application.parse() else {
+            return;
+        };
+        let text = format!("Started in <#{thread_channel}>.");
+        if let Err(e) = self.rest.respond(application, token, true, &text).await {
+            // The thread is there all the same: the answer is a courtesy.
+            tracing::warn!(error = %e, "discord: cannot answer a slash command");
+        }
+    }
+
+    /// Notes a deferred `fix` invocation in `channel` (see `interactions.rs`).
+    fn expect_thread(&self, channel: &str, handle: String) {
+        lock(&self.interactions).expect_thread(channel, handle);
     }
 
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
@@ -348,19 +375,15 @@ impl ChatPlatform for Discord {
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
-            let Some((application, token)) =
-                to.reply_handle.as_deref().and_then(|h| h.split_once(':'))
+            let Some((handle, (application, token))) = to
+                .reply_handle
+                .as_deref()
+                .and_then(|h| Some((h, h.split_once(':')?)))
             else {
                 return self.post(&to.reply_thread(), text).await.map(drop);
             };
             let application = parse_id("application", application)?;
-            let first = {
-                let mut answered = lock(&self.answered);
-                if answered.len() >= REMEMBERED {
-                    answered.clear();
-                }
-                answered.insert(token.to_owned())
-            };
+            let first = lock(&self.interactions).answer(handle);
             self.rest.respond(application, token, first, text).await
         })
     }

@@ -289,11 +289,20 @@ impl RawConfig {
                 })
             })
             .transpose()?;
-        if self.discord.as_ref().is_some_and(|d| d.token.is_empty()) {
-            return Err(ConfigError::Key {
-                key: "discord.token".into(),
-                problem: "is empty: set MOSAIC__DISCORD__TOKEN".into(),
-            });
+        if let Some(d) = &self.discord {
+            let problem = if d.token.is_empty() {
+                Some(("discord.token", "is empty: set MOSAIC__DISCORD__TOKEN"))
+            } else if d.application_id == 0 || d.guild_id == Some(0) {
+                Some(("discord", "ids are never 0: copy them from Discord"))
+            } else {
+                None
+            };
+            if let Some((key, problem)) = problem {
+                return Err(ConfigError::Key {
+                    key: key.into(),
+                    problem: problem.into(),
+                });
+            }
         }
         Ok(Config {
             bot_name,

@@ -105,8 +105,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn parse_id(what: &str, id: &str) -> Result<u64, ChatError> {
+    // Discord ids are never 0, and serenity's id types panic on it.
     id.parse()
-        .map_err(|_| ChatError::NotFound(format!("discord: `{id}` is not a {what} id")))
+        .ok()
+        .filter(|&n| n != 0)
+        .ok_or_else(|| ChatError::NotFound(format!("discord: `{id}` is not a {what} id")))
 }
 
 impl Discord {

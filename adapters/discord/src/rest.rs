@@ -155,7 +155,8 @@ impl Rest {
                     .await
                     .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?;
                 let reply: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                Ok(id_of(&reply)?.parse().unwrap_or(message))
+                let id = id_of(&reply)?.parse().ok().filter(|&id| id != 0);
+                Ok(id.unwrap_or(message))
             }
             Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(r)))
                 if r.error.code == THREAD_EXISTS =>
@@ -177,7 +178,12 @@ impl Rest {
         // Types 10, 11 and 12 are the announcement, public and private threads.
         let is_thread = matches!(reply["type"].as_u64(), Some(10..=12));
         Ok(is_thread
-            .then(|| reply["parent_id"].as_str().and_then(|p| p.parse().ok()))
+            .then(|| {
+                reply["parent_id"]
+                    .as_str()
+                    .and_then(|p| p.parse().ok())
+                    .filter(|&p| p != 0)
+            })
             .flatten())
     }
 
@@ -188,8 +194,9 @@ impl Rest {
         guild: Option<u64>,
         commands: &Value,
     ) -> Result<(), ChatError> {
-        let application_id = ApplicationId::new(application);
-        let route = match guild {
+        // Ids are never 0; serenity's id types panic on it.
+        let application_id = ApplicationId::new(application.max(1));
+        let route = match guild.filter(|&g| g != 0) {
             Some(g) => Route::GuildCommands {
                 application_id,
                 guild_id: GuildId::new(g),
@@ -223,7 +230,7 @@ impl Rest {
         first: bool,
         content: &str,
     ) -> Result<(), ChatError> {
-        let application_id = ApplicationId::new(application);
+        let application_id = ApplicationId::new(application.max(1));
         let mut body = message_body(content);
         body["flags"] = json!(64);
         let (route, method) = if first {

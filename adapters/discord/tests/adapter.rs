@@ -35,7 +35,7 @@ async fn the_bots_managed_role_counts_as_a_mention() {
     c.fake.say(CHANNEL, "<@&778> fix #1");
     c.fake.say(CHANNEL, "<@&777> fix #2");
     assert_eq!(next(&mut c.inbox).await.text, "@mosaic fix #2");
-    c.stop.cancel();
+    c.finish().await;
 }
 
 struct Connected {
@@ -65,6 +65,16 @@ async fn connect() -> Connected {
         discord,
         inbox,
         stop,
+    }
+}
+
+impl Connected {
+    /// Stops the adapter; proves it delivered nothing more, and returns every REST call.
+    async fn finish(mut self) -> Vec<Call> {
+        self.stop.cancel();
+        let rest = tokio::time::timeout(PATIENCE, self.inbox.recv()).await;
+        assert_eq!(rest, Ok(None), "nothing more was delivered");
+        self.fake.calls()
     }
 }
 
@@ -110,11 +120,10 @@ async fn a_mention_becomes_an_inbound_and_the_reply_goes_into_a_new_thread() {
         .react(&second.channel, &second.message_id, Reaction::Succeeded)
         .await
         .expect("reacted");
-    c.stop.cancel();
-
+    let fake = c.fake.clone();
     let calls: Vec<(String, String)> = c
-        .fake
-        .calls()
+        .finish()
+        .await
         .into_iter()
         .map(|c| (c.method, c.path))
         .collect();
@@ -143,8 +152,7 @@ async fn a_mention_becomes_an_inbound_and_the_reply_goes_into_a_new_thread() {
         .map(|(m, p)| (m.to_owned(), p))
         .collect();
     assert_eq!(calls, expected);
-    for call in c
-        .fake
+    for call in fake
         .calls()
         .iter()
         .filter(|c| c.path.ends_with("/messages") && c.method != "GET")
@@ -177,9 +185,7 @@ async fn a_slash_command_is_deferred_and_answered_privately() {
         .start_thread(&inbound.channel, "Starting")
         .await
         .expect("a thread");
-    c.stop.cancel();
-
-    let calls = c.fake.calls();
+    let calls = c.finish().await;
     let tail: Vec<(&str, String)> = calls[2..]
         .iter()
         .map(|c| (c.method.as_str(), c.path.clone()))
@@ -223,7 +229,7 @@ async fn refusals_become_chat_errors() {
         matches!(forbidden, Err(ChatError::Forbidden(ref m)) if m.contains("400")),
         "{forbidden:?}"
     );
-    c.fake.fail_next("POST", "/messages", 429);
+    c.fake.fail_next("POST", "/channels/77/messages", 429);
     let limited = c.discord.post(&thread, "x").await;
     assert!(
         matches!(limited, Err(ChatError::RateLimited { .. })),
@@ -233,5 +239,15 @@ async fn refusals_become_chat_errors() {
         c.discord.post(&thread, &"x".repeat(2001)).await,
         Err(ChatError::TooLong)
     ));
-    c.stop.cancel();
+    // A refused or too long post sends nothing more than the refused call.
+    let calls = c.finish().await;
+    let posts: Vec<&str> = calls.iter().skip(2).map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        posts,
+        [
+            format!("/channels/{CHANNEL}/messages/77/threads"),
+            format!("/channels/{CHANNEL}/messages/77/threads"),
+            "/channels/77/messages".to_owned(),
+        ]
+    );
 }

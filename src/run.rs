@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use mosaic_chat::ChatPlatform;
 use mosaic_console::{Console, ConsoleOptions};
+use mosaic_discord::{Discord, DiscordOptions};
 use mosaic_mattermost::{Mattermost, MattermostOptions, SlashOptions};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -52,6 +53,15 @@ fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String>
     let mut platforms: Vec<Arc<dyn ChatPlatform>> = Vec::new();
     if let Some(mm) = &config.mattermost {
         platforms.push(Arc::new(mattermost(mm, &config.bot_name)?));
+    }
+    if let Some(discord) = &config.discord {
+        let mut options = DiscordOptions::new(
+            discord.token.clone(),
+            discord.application_id,
+            &config.bot_name,
+        );
+        options.guild_id = discord.guild_id;
+        platforms.push(Arc::new(Discord::new(options)));
     }
     Ok(platforms)
 }

@@ -36,6 +36,19 @@ pub struct RawConfig {
     #[serde(default)]
     pub http: HttpSection,
     pub mattermost: Option<MattermostSection>,
+    pub discord: Option<DiscordSection>,
+}
+
+/// `[discord]`: the Discord bot, started by `serve` when this section is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSection {
+    /// The bot token; prefer `MOSAIC__DISCORD__TOKEN`.
+    pub token: Secret,
+    /// The application's id (the developer portal's "Application ID").
+    pub application_id: u64,
+    /// Register `/mosaic` in this guild only (instant) instead of globally.
+    pub guild_id: Option<u64>,
 }
 
 /// `[backend]`: the Mosaic Stack API the jobs run on.
@@ -162,6 +175,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// Absent when no `[mattermost]` section is given.
     pub mattermost: Option<MattermostConfig>,
+    /// The `[discord]` section, when the bot runs on Discord.
+    pub discord: Option<DiscordSection>,
 }
 
 /// The validated `[backend]` section.
@@ -283,6 +298,21 @@ impl RawConfig {
             })
             .transpose()?;
         let mattermost = self.mattermost.map(validate_mattermost).transpose()?;
+        if let Some(d) = &self.discord {
+            let problem = if d.token.is_empty() {
+                Some(("discord.token", "is empty: set MOSAIC__DISCORD__TOKEN"))
+            } else if d.application_id == 0 || d.guild_id == Some(0) {
+                Some(("discord", "ids are never 0: copy them from Discord"))
+            } else {
+                None
+            };
+            if let Some((key, problem)) = problem {
+                return Err(ConfigError::Key {
+                    key: key.into(),
+                    problem: problem.into(),
+                });
+            }
+        }
         Ok(Config {
             bot_name,
             forges,
@@ -291,6 +321,7 @@ impl RawConfig {
             store_url: self.store.url,
             http_listen,
             mattermost,
+            discord: self.discord,
         })
     }
 }
@@ -378,6 +409,14 @@ impl Config {
         }
         if let Some(m) = &self.mattermost {
             m.describe(&mut out);
+        }
+        if let Some(d) = &self.discord {
+            let guild = d.guild_id.map_or("global".to_owned(), |g| g.to_string());
+            let _ = writeln!(
+                out,
+                "discord = application {} commands {guild} token {}",
+                d.application_id, d.token
+            );
         }
         let _ = writeln!(out, "store.url = {}", mask_url(self.store_url.expose()));
         let _ = writeln!(

@@ -1,0 +1,253 @@
+//! The adapter against the fake Discord, without the bot's core: what the
+//! gateway delivers becomes `Inbound`s, and what the core asks for becomes
+//! the right REST calls.
+
+mod fake;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake::*;
+use mosaic_chat::{ChatError, ChatPlatform, Inbound, Limits, Reaction, Secret};
+use mosaic_discord::{Discord, DiscordOptions};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The fake's payloads must be what serenity reads: one it cannot read
+/// would be dropped silently as an unknown event.
+#[test]
+fn the_fakes_payloads_deserialize_in_serenity() {
+    let message = message_payload(1, CHANNEL, ALICE, false, "hi");
+    serde_json::from_value::<serenity::all::Message>(message).expect("a message");
+    let interaction = interaction_payload(2, CHANNEL, "fix", Some(("issue", "#42")));
+    let read =
+        serde_json::from_value::<serenity::all::Interaction>(interaction).expect("an interaction");
+    assert!(matches!(read, serenity::all::Interaction::Command(_)));
+    serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
+}
+
+#[tokio::test]
+async fn the_bots_managed_role_counts_as_a_mention() {
+    let mut c = connect().await;
+    c.fake.dispatch("GUILD_CREATE", guild_payload(777));
+    // Another role mentioned first: ignored, and proves the guild was read
+    // before the role mention (the gateway keeps order).
+    c.fake.say(CHANNEL, "<@&778> fix #1");
+    c.fake.say(CHANNEL, "<@&777> fix #2");
+    assert_eq!(next(&mut c.inbox).await.text, "@mosaic fix #2");
+    c.finish().await;
+}
+
+struct Connected {
+    fake: FakeDiscord,
+    discord: Arc<Discord>,
+    inbox: mpsc::Receiver<Inbound>,
+    stop: CancellationToken,
+}
+
+async fn connect() -> Connected {
+    let fake = FakeDiscord::start().await;
+    let mut options = DiscordOptions::new(Secret::new("tok"), APP_ID, "mosaic");
+    options.api_base = Some(fake.url());
+    options.guild_id = Some(GUILD_ID);
+    options.limits = Limits {
+        post_interval: Duration::ZERO,
+        edit_interval: Duration::ZERO,
+        ..options.limits
+    };
+    let discord = Arc::new(Discord::new(options));
+    let (tx, inbox) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    tokio::spawn(Arc::clone(&discord).run(tx, stop.clone()));
+    fake.wait_sessions(1, 0).await;
+    Connected {
+        fake,
+        discord,
+        inbox,
+        stop,
+    }
+}
+
+impl Connected {
+    /// Stops the adapter; proves it delivered nothing more, and returns every REST call.
+    async fn finish(mut self) -> Vec<Call> {
+        self.stop.cancel();
+        let rest = tokio::time::timeout(PATIENCE, self.inbox.recv()).await;
+        assert_eq!(rest, Ok(None), "nothing more was delivered");
+        self.fake.calls()
+    }
+}
+
+async fn next(inbox: &mut mpsc::Receiver<Inbound>) -> Inbound {
+    tokio::time::timeout(PATIENCE, inbox.recv())
+        .await
+        .expect("in time")
+        .expect("a message")
+}
+
+#[tokio::test]
+async fn a_mention_becomes_an_inbound_and_the_reply_goes_into_a_new_thread() {
+    let mut c = connect().await;
+    // Heartbeats are acknowledged: the connection stays, no second identify.
+    c.fake.wait_heartbeats(2).await;
+    c.fake
+        .message_from(CHANNEL, BOT_ID, true, &format!("<@{BOT_ID}> fix #1"));
+    c.fake.say(CHANNEL, "no mention here");
+    let id = c.fake.say(CHANNEL, &format!("<@!{BOT_ID}> fix #42"));
+    let inbound = next(&mut c.inbox).await;
+    assert_eq!(inbound.text, "@mosaic fix #42");
+    assert_eq!(inbound.dedupe_key, format!("discord:{id}"));
+    assert_eq!(inbound.user.name, "alice");
+    assert_eq!(inbound.thread, None);
+
+    let thread = inbound.reply_thread();
+    let reply = c.discord.post(&thread, "Starting").await.expect("posted");
+    c.discord.post(&thread, "again").await.expect("posted");
+    c.discord
+        .edit(&thread, &reply, "Started")
+        .await
+        .expect("edited");
+    c.discord
+        .react(&inbound.channel, &inbound.message_id, Reaction::Seen)
+        .await
+        .expect("reacted");
+
+    // A message in the thread is answered in the same thread.
+    let in_thread = c.fake.say(id, &format!("<@{BOT_ID}> status"));
+    let second = next(&mut c.inbox).await;
+    assert_eq!(second.reply_thread(), thread);
+    c.discord
+        .react(&second.channel, &second.message_id, Reaction::Succeeded)
+        .await
+        .expect("reacted");
+    let fake = c.fake.clone();
+    let calls: Vec<(String, String)> = c
+        .finish()
+        .await
+        .into_iter()
+        .map(|c| (c.method, c.path))
+        .collect();
+    let expected = [
+        (
+            "PUT",
+            format!("/applications/{APP_ID}/guilds/{GUILD_ID}/commands"),
+        ),
+        ("GET", "/gateway".to_owned()),
+        ("GET", format!("/channels/{CHANNEL}")),
+        ("POST", format!("/channels/{CHANNEL}/messages/{id}/threads")),
+        ("POST", format!("/channels/{id}/messages")),
+        ("POST", format!("/channels/{id}/messages")),
+        ("PATCH", format!("/channels/{id}/messages/{reply}")),
+        (
+            "PUT",
+            format!("/channels/{CHANNEL}/messages/{id}/reactions/%F0%9F%91%80/@me"),
+        ),
+        (
+            "PUT",
+            format!("/channels/{id}/messages/{in_thread}/reactions/%E2%9C%85/@me"),
+        ),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(m, p)| (m.to_owned(), p))
+        .collect();
+    assert_eq!(calls, expected);
+    for call in fake
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/messages") && c.method != "GET")
+    {
+        assert_eq!(
+            call.body["allowed_mentions"],
+            serde_json::json!({"parse": []}),
+            "{call:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slash_command_is_deferred_and_answered_privately() {
+    let mut c = connect().await;
+    let id = c.fake.slash(CHANNEL, "status", Some(("issue", "#7")));
+    let inbound = next(&mut c.inbox).await;
+    assert!(inbound.slash);
+    assert_eq!(inbound.text, "status #7");
+    c.discord
+        .reply_private(&inbound, "one")
+        .await
+        .expect("answered");
+    c.discord
+        .reply_private(&inbound, "two")
+        .await
+        .expect("followed up");
+    let thread = c
+        .discord
+        .start_thread(&inbound.channel, "Starting")
+        .await
+        .expect("a thread");
+    let calls = c.finish().await;
+    let tail: Vec<(&str, String)> = calls[2..]
+        .iter()
+        .map(|c| (c.method.as_str(), c.path.clone()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("POST", format!("/interactions/{id}/tok{id}/callback")),
+            (
+                "PATCH",
+                format!("/webhooks/{APP_ID}/tok{id}/messages/@original")
+            ),
+            ("POST", format!("/webhooks/{APP_ID}/tok{id}")),
+            ("POST", format!("/channels/{CHANNEL}/messages")),
+            (
+                "POST",
+                format!("/channels/{CHANNEL}/messages/{}/threads", thread.thread)
+            ),
+        ]
+    );
+    assert_eq!(calls[2].body["type"], 5);
+    assert_eq!(calls[2].body["data"]["flags"], 64);
+    assert_eq!(calls[3].body["flags"], 64);
+    assert_eq!(
+        calls[3].body["allowed_mentions"],
+        serde_json::json!({"parse": []})
+    );
+}
+
+#[tokio::test]
+async fn refusals_become_chat_errors() {
+    let c = connect().await;
+    c.fake.fail_next("POST", "/threads", 403);
+    let thread = mosaic_chat::ThreadRef {
+        platform: mosaic_discord::PLATFORM,
+        channel: CHANNEL.to_string(),
+        thread: "77".into(),
+    };
+    let forbidden = c.discord.post(&thread, "x").await;
+    assert!(
+        matches!(forbidden, Err(ChatError::Forbidden(ref m)) if m.contains("400")),
+        "{forbidden:?}"
+    );
+    c.fake.fail_next("POST", "/channels/77/messages", 429);
+    let limited = c.discord.post(&thread, "x").await;
+    assert!(
+        matches!(limited, Err(ChatError::RateLimited { .. })),
+        "{limited:?}"
+    );
+    assert!(matches!(
+        c.discord.post(&thread, &"x".repeat(2001)).await,
+        Err(ChatError::TooLong)
+    ));
+    // A refused or too long post sends nothing more than the refused call.
+    let calls = c.finish().await;
+    let posts: Vec<&str> = calls.iter().skip(2).map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        posts,
+        [
+            format!("/channels/{CHANNEL}/messages/77/threads"),
+            format!("/channels/{CHANNEL}/messages/77/threads"),
+            "/channels/77/messages".to_owned(),
+        ]
+    );
+}

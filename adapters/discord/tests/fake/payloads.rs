@@ -1,0 +1,72 @@
+//! Gateway payloads as Discord sends them, complete enough for serenity to
+//! read (`the_fakes_payloads_deserialize_in_serenity` checks each): a
+//! payload serenity cannot read would be dropped silently.
+
+use serde_json::{Value, json};
+
+use super::{ALICE, APP_ID, BOT_ID, GUILD_ID};
+
+/// A user object.
+pub fn user(id: u64, bot: bool) -> Value {
+    json!({ "id": id.to_string(), "username": format!("user{id}"), "discriminator": "0",
+            "global_name": if id == ALICE { json!("alice") } else { Value::Null },
+            "avatar": null, "bot": bot })
+}
+
+/// A MESSAGE_CREATE payload as Discord sends it.
+pub fn message_payload(id: u64, channel: u64, author: u64, bot: bool, text: &str) -> Value {
+    json!({
+        "id": id.to_string(), "channel_id": channel.to_string(), "guild_id": GUILD_ID.to_string(),
+        "author": user(author, bot), "content": text, "timestamp": "2026-01-01T00:00:00.000000+00:00",
+        "edited_timestamp": null, "tts": false, "mention_everyone": false,
+        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": false,
+        "type": 0, "flags": 0, "components": []
+    })
+}
+
+/// A GUILD_CREATE payload whose roles hold the bot's managed role `role`.
+pub fn guild_payload(role: u64) -> Value {
+    let role_json = |id: u64, tags: Value| {
+        json!({
+        "id": id.to_string(), "name": "r", "color": 0, "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null }, "hoist": false, "icon": null,
+        "unicode_emoji": null, "position": 1, "permissions": "0", "managed": true,
+        "mentionable": false, "flags": 0, "tags": tags })
+    };
+    json!({
+        "id": GUILD_ID.to_string(), "name": "guild", "icon": null, "splash": null, "discovery_splash": null,
+        "owner_id": ALICE.to_string(), "afk_channel_id": null, "afk_timeout": 300,
+        "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
+        "roles": [role_json(GUILD_ID, json!({})), role_json(role, json!({ "bot_id": BOT_ID.to_string() }))],
+        "emojis": [], "features": [], "mfa_level": 0, "application_id": null, "system_channel_id": null,
+        "system_channel_flags": 0, "rules_channel_id": null, "max_members": 500000, "vanity_url_code": null,
+        "description": null, "banner": null, "premium_tier": 0, "premium_subscription_count": 0,
+        "preferred_locale": "en-US", "public_updates_channel_id": null, "nsfw_level": 0, "stickers": [],
+        "premium_progress_bar_enabled": false, "joined_at": "2026-01-01T00:00:00.000000+00:00",
+        "large": false, "unavailable": false, "member_count": 2, "voice_states": [], "members": [],
+        "channels": [], "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": []
+    })
+}
+
+/// An INTERACTION_CREATE payload for `/mosaic {sub}`.
+pub fn interaction_payload(
+    id: u64,
+    channel: u64,
+    sub: &str,
+    option: Option<(&str, &str)>,
+) -> Value {
+    let options: Vec<Value> = option
+        .map(|(name, value)| json!({ "name": name, "type": 3, "value": value }))
+        .into_iter()
+        .collect();
+    json!({
+        "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2,
+        "data": { "id": "900", "name": "mosaic", "type": 1,
+                  "options": [{ "name": sub, "type": 1, "options": options }] },
+        "guild_id": GUILD_ID.to_string(), "channel_id": channel.to_string(),
+        "channel": { "id": channel.to_string(), "type": 0 },
+        "member": { "user": user(ALICE, false), "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00",
+                    "deaf": false, "mute": false, "flags": 0, "permissions": "0" },
+        "token": format!("tok{id}"), "version": 1, "app_permissions": "0", "locale": "en-US",
+        "guild_locale": "en-US", "entitlements": [], "attachment_size_limit": 10485760
+    })
+}

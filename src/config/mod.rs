@@ -13,9 +13,12 @@ use crate::command::{ForgeKind, Forges, RepoRef};
 use crate::secret::Secret;
 
 mod mattermost;
+mod slack;
 
 use mattermost::validate_mattermost;
 pub use mattermost::{MattermostConfig, MattermostSection};
+use slack::validate_slack;
+pub use slack::{SlackConfig, SlackSection};
 
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_PATH: &str = "config/mosaic.toml";
@@ -36,6 +39,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub http: HttpSection,
     pub mattermost: Option<MattermostSection>,
+    pub slack: Option<SlackSection>,
 }
 
 /// `[backend]`: the Mosaic Stack API the jobs run on.
@@ -162,6 +166,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// Absent when no `[mattermost]` section is given.
     pub mattermost: Option<MattermostConfig>,
+    /// Absent when no `[slack]` section is given.
+    pub slack: Option<SlackConfig>,
 }
 
 /// The validated `[backend]` section.
@@ -283,6 +289,7 @@ impl RawConfig {
             })
             .transpose()?;
         let mattermost = self.mattermost.map(validate_mattermost).transpose()?;
+        let slack = self.slack.map(validate_slack).transpose()?;
         Ok(Config {
             bot_name,
             forges,
@@ -291,6 +298,7 @@ impl RawConfig {
             store_url: self.store.url,
             http_listen,
             mattermost,
+            slack,
         })
     }
 }
@@ -378,6 +386,9 @@ impl Config {
         }
         if let Some(m) = &self.mattermost {
             m.describe(&mut out);
+        }
+        if let Some(s) = &self.slack {
+            s.describe(&mut out);
         }
         let _ = writeln!(out, "store.url = {}", mask_url(self.store_url.expose()));
         let _ = writeln!(

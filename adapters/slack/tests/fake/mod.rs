@@ -62,8 +62,9 @@ struct World {
     /// Sockets that got `hello`.
     connected: usize,
     refuse_sockets: bool,
-    /// Envelopes sent and not acked yet, and those acked.
-    unacked: Vec<String>,
+    /// Envelopes sent and not acked yet (id, frame): re-sent on every new
+    /// connection, as Slack does; and the ids of those acked.
+    unacked: Vec<(String, String)>,
     acked: Vec<String>,
     rate_limit_next: usize,
     rate_limited: usize,
@@ -150,7 +151,7 @@ impl FakeSlack {
         world.next_envelope += 1;
         let id = format!("env-{}", world.next_envelope);
         let frame = json!({"envelope_id": id, "type": kind, "payload": payload, "accepts_response_payload": false}).to_string();
-        world.unacked.push(id.clone());
+        world.unacked.push((id.clone(), frame.clone()));
         world
             .sockets
             .retain(|tx| tx.send(Some(frame.clone())).is_ok());
@@ -218,7 +219,12 @@ impl FakeSlack {
 
     /// Envelopes sent and never acked.
     pub fn unacked(&self) -> Vec<String> {
-        self.shared.world().unacked.clone()
+        self.shared
+            .world()
+            .unacked
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Waits until `ready` holds of the fake's state, checked after every change.
@@ -241,6 +247,11 @@ impl FakeSlack {
             (f.connected() >= n).then_some(())
         })
         .await;
+    }
+
+    /// How many acks the bot sent in all.
+    pub fn acks(&self) -> usize {
+        self.shared.world().acked.len()
     }
 
     /// Waits until every envelope sent has been acked.

@@ -1,6 +1,6 @@
 //! The fake's Socket Mode WebSocket (`/socket`): upgraded by hand, `hello`
-//! sent, then envelopes until the test drops the socket; every ack the bot
-//! sends is recorded.
+//! sent, envelopes never acked sent again (as Slack re-delivers them), then
+//! new envelopes until the test drops the socket; every ack is recorded.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -55,6 +55,9 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel();
     {
         let mut world = s.world();
+        for (_, frame) in &world.unacked {
+            let _ = tx.send(Some(frame.clone()));
+        }
         world.sockets.push(tx);
         world.connected += 1;
     }
@@ -71,7 +74,7 @@ where
                     let ack: Value = serde_json::from_str(&text).unwrap_or_default();
                     if let Some(id) = ack.get("envelope_id").and_then(Value::as_str) {
                         let mut world = s.world();
-                        world.unacked.retain(|u| u != id);
+                        world.unacked.retain(|(u, _)| u != id);
                         world.acked.push(id.to_owned());
                         drop(world);
                         s.notify();

@@ -9,9 +9,9 @@ mod fake;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 
-use fake::{ALICE, CHANNEL, FakeSlack, Sent};
+use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, Sent};
 use harness::*;
-use mosaic_sim::Sim;
+use mosaic_sim::{Faults, Script, Sim};
 use mosaic_slack::{COMMANDS_PATH, sign};
 
 #[tokio::test]
@@ -218,4 +218,89 @@ async fn a_slash_command_starts_a_thread_and_its_errors_are_private() {
         1,
         "the refused command started nothing"
     );
+}
+
+#[tokio::test]
+async fn pings_in_job_output_reach_nobody() {
+    let (fake, sim) = (
+        FakeSlack::start().await,
+        Sim::start(sim_config(25)).await.expect("sim"),
+    );
+    sim.script_issue(
+        "acme",
+        "web",
+        42,
+        Script::standard(),
+        Faults {
+            weird_payloads: true,
+            ..Faults::default()
+        },
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_connected(1).await;
+    let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { thread_ts: Some(t), .. } if *t == root),
+    )
+    .await;
+    fake.mention(Some(&root), "<@UBOT0001> verbose");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    bot.stop().await.expect("a clean stop");
+    let sent = fake.sent();
+    assert!(
+        sent.iter().any(|s| text(s).contains("&lt;!channel&gt;")),
+        "the weird output was shown, escaped: {sent:#?}"
+    );
+    for s in &sent {
+        // Slack pings only inside angle brackets: none may come from job text.
+        for ping in ["<!channel>", "<!here>", "<!everyone>", "<@123>"] {
+            assert!(!text(s).contains(ping), "{ping} passed through: {s:?}");
+        }
+    }
+    assert!(
+        posts(&sent)
+            .iter()
+            .all(|(_, t, _)| *t == Some(root.as_str())),
+        "{sent:#?}"
+    );
+}
+
+#[tokio::test]
+async fn serve_starts_slack_from_its_configuration() {
+    let (fake, sim) = (
+        FakeSlack::start().await,
+        Sim::start(sim_config(5)).await.expect("sim"),
+    );
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
+    cmd.arg("serve").current_dir(dir.path()).kill_on_drop(true);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+        cmd.env_remove(key);
+    }
+    cmd.envs([
+        ("MOSAIC__BACKEND__URL", sim.base_url()),
+        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
+        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
+        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
+        ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+        ("MOSAIC__SLACK__API_URL", fake.api_url()),
+        ("MOSAIC__SLACK__BOT_TOKEN", BOT_TOKEN.to_owned()),
+        ("MOSAIC__SLACK__APP_TOKEN", APP_TOKEN.to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]);
+    let mut child = cmd.spawn().expect("the bot starts");
+    fake.wait_connected(1).await;
+    let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
+    fake.expect("✅ on the command", |s| {
+        is_reaction(s, &root, "white_check_mark")
+    })
+    .await;
+    sim.wait_final(JOB_1).await;
+    child.kill().await.expect("the bot stops");
+    assert_one_relayed_job(&fake.sent(), &root);
+    assert!(fake.unacked().is_empty(), "every envelope acked");
 }

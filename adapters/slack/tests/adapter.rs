@@ -129,6 +129,26 @@ async fn socket_mode_reconnects_after_a_refresh_and_after_a_drop() {
     bot.stop().await;
 }
 
+#[tokio::test]
+async fn a_slash_command_over_socket_mode_is_acked_and_delivered() {
+    let fake = FakeSlack::start().await;
+    let mut bot = start(options(&fake, true, false));
+    fake.wait_connected(1).await;
+    let payload = json!({
+        "command": "/mosaic", "text": "status &lt;x&gt;", "channel_id": CHANNEL, "user_id": "UALICE01",
+        "user_name": "alice", "trigger_id": "trig9", "response_url": fake.response_url(),
+    });
+    fake.envelope("slash_commands", payload.clone());
+    fake.envelope("slash_commands", payload);
+    let inbound = bot.next().await;
+    assert!(inbound.slash);
+    assert_eq!(inbound.text, "status <x>");
+    assert_eq!(inbound.reply_handle, Some(fake.response_url()));
+    fake.wait_all_acked().await;
+    bot.stop().await;
+    assert!(fake.sent().is_empty());
+}
+
 /// Posts `body` to the endpoint, signed at `age_secs` ago with `secret`.
 async fn signed(
     addr: SocketAddr,

@@ -10,12 +10,13 @@ use mosaic_chat::ChatPlatform;
 use mosaic_console::{Console, ConsoleOptions};
 use mosaic_discord::{Discord, DiscordOptions};
 use mosaic_mattermost::{Mattermost, MattermostOptions, SlashOptions};
+use mosaic_slack::{HttpOptions, Slack, SlackOptions};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{ConsoleArgs, LogFormat};
 use crate::command::RepoRef;
-use crate::config::{Backend, Channel, Config, MattermostConfig};
+use crate::config::{Backend, Channel, Config, MattermostConfig, SlackConfig};
 use crate::daemon::{self, RunOptions};
 use crate::secret::Secret;
 
@@ -63,6 +64,9 @@ fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String>
         options.guild_id = discord.guild_id;
         platforms.push(Arc::new(Discord::new(options)));
     }
+    if let Some(slack_config) = &config.slack {
+        platforms.push(Arc::new(slack(slack_config, &config.bot_name)?));
+    }
     Ok(platforms)
 }
 
@@ -74,6 +78,20 @@ fn mattermost(config: &MattermostConfig, bot_name: &str) -> Result<Mattermost, S
         token: token.clone(),
     });
     Mattermost::new(options).map_err(|e| format!("cannot set up Mattermost: {e}"))
+}
+
+/// The Slack platform of a validated `[slack]` section.
+fn slack(config: &SlackConfig, bot_name: &str) -> Result<Slack, String> {
+    let mut options = SlackOptions::new(config.bot_token.clone(), bot_name);
+    if let Some(url) = &config.api_url {
+        options.api_url.clone_from(url);
+    }
+    options.app_token.clone_from(&config.app_token);
+    options.http = config.http.as_ref().map(|(listen, secret)| HttpOptions {
+        listen: *listen,
+        signing_secret: secret.clone(),
+    });
+    Slack::new(options).map_err(|e| format!("cannot set up Slack: {e}"))
 }
 
 /// `mosaic-bot console`.

@@ -13,9 +13,12 @@ use crate::command::{ForgeKind, Forges, RepoRef};
 use crate::secret::Secret;
 
 mod mattermost;
+mod slack;
 
 use mattermost::validate_mattermost;
 pub use mattermost::{MattermostConfig, MattermostSection};
+use slack::validate_slack;
+pub use slack::{SlackConfig, SlackSection};
 
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_PATH: &str = "config/mosaic.toml";
@@ -37,6 +40,7 @@ pub struct RawConfig {
     pub http: HttpSection,
     pub mattermost: Option<MattermostSection>,
     pub discord: Option<DiscordSection>,
+    pub slack: Option<SlackSection>,
 }
 
 /// `[discord]`: the Discord bot, started by `serve` when this section is given.
@@ -177,6 +181,8 @@ pub struct Config {
     pub mattermost: Option<MattermostConfig>,
     /// The `[discord]` section, when the bot runs on Discord.
     pub discord: Option<DiscordSection>,
+    /// Absent when no `[slack]` section is given.
+    pub slack: Option<SlackConfig>,
 }
 
 /// The validated `[backend]` section.
@@ -313,6 +319,7 @@ impl RawConfig {
                 });
             }
         }
+        let slack = self.slack.map(validate_slack).transpose()?;
         Ok(Config {
             bot_name,
             forges,
@@ -322,6 +329,7 @@ impl RawConfig {
             http_listen,
             mattermost,
             discord: self.discord,
+            slack,
         })
     }
 }
@@ -417,6 +425,9 @@ impl Config {
                 "discord = application {} commands {guild} token {}",
                 d.application_id, d.token
             );
+        }
+        if let Some(s) = &self.slack {
+            s.describe(&mut out);
         }
         let _ = writeln!(out, "store.url = {}", mask_url(self.store_url.expose()));
         let _ = writeln!(

@@ -1,0 +1,144 @@
+//! The signed HTTP endpoint: the Events API (`/slack/events`, JSON) and the
+//! `/mosaic` slash command (`/slack/commands`, a form). Every request's
+//! signature and age are checked first (401 otherwise, logged); the answer
+//! is sent at once (Slack waits 3 s at most) and the work handed to the
+//! inbox from a task of its own. Retried deliveries (`X-Slack-Retry-Num`)
+//! carry the same message, handled once by its dedupe key.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use mosaic_chat::{ChatError, Inbound, Secret};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::signature::{self, now_secs};
+use crate::{HttpOptions, Slack, events};
+
+/// The path the app's Event Subscriptions Request URL points at.
+pub const EVENTS_PATH: &str = "/slack/events";
+/// The path the `/mosaic` slash command's Request URL points at.
+pub const COMMANDS_PATH: &str = "/slack/commands";
+
+#[derive(Clone)]
+struct Endpoint {
+    slack: Arc<Slack>,
+    signing_secret: Secret,
+    inbox: mpsc::Sender<Inbound>,
+}
+
+/// Binds the endpoint and serves it until `shutdown`; returns the address
+/// bound (a port of 0 is chosen by the system).
+pub(crate) async fn serve(
+    slack: Arc<Slack>,
+    options: &HttpOptions,
+    inbox: mpsc::Sender<Inbound>,
+    shutdown: CancellationToken,
+) -> Result<SocketAddr, ChatError> {
+    let addr = options.listen;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        ChatError::Unavailable(format!("cannot listen for Slack requests on {addr}: {e}"))
+    })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let endpoint = Endpoint {
+        slack,
+        signing_secret: options.signing_secret.clone(),
+        inbox,
+    };
+    let app = Router::new()
+        .route(EVENTS_PATH, post(event))
+        .route(COMMANDS_PATH, post(command))
+        .with_state(endpoint);
+    tracing::info!(addr = %bound, "serving Slack's Events API and slash command");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the Slack HTTP endpoint stopped");
+        }
+    });
+    Ok(bound)
+}
+
+impl Endpoint {
+    /// `Some(401)` unless the request is signed with the signing secret, recently.
+    fn refuse_unsigned(&self, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let checked = signature::verify(
+            &self.signing_secret,
+            header("x-slack-request-timestamp"),
+            header("x-slack-signature"),
+            body,
+            now_secs(),
+        );
+        let refused = checked.err()?;
+        tracing::warn!(reason = %refused, "a request to the Slack endpoint was refused (check MOSAIC__SLACK__SIGNING_SECRET)");
+        Some(StatusCode::UNAUTHORIZED.into_response())
+    }
+
+    fn bot_user(&self) -> &str {
+        self.slack.bot_user.get().map_or("", String::as_str)
+    }
+
+    /// Hands `inbound` to the inbox from a task, so the answer to Slack never
+    /// waits for a busy bot.
+    fn deliver(&self, inbound: Inbound) {
+        let (slack, inbox) = (Arc::clone(&self.slack), self.inbox.clone());
+        tokio::spawn(async move {
+            if !slack.deliver(&inbox, inbound).await {
+                tracing::warn!("the bot stopped before a Slack message was handled");
+            }
+        });
+    }
+}
+
+async fn event(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = endpoint.refuse_unsigned(&headers, &body) {
+        return refused;
+    }
+    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
+        tracing::warn!("an unreadable Slack event was skipped");
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if payload.get("type").and_then(Value::as_str) == Some("url_verification") {
+        let challenge = payload
+            .get("challenge")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        return challenge.to_owned().into_response();
+    }
+    if let Some(retry) = headers.get("x-slack-retry-num") {
+        tracing::debug!(?retry, "Slack retried an event delivery");
+    }
+    let bot_name = &endpoint.slack.options.bot_name;
+    if let Some(inbound) = events::event_inbound(&payload, endpoint.bot_user(), bot_name) {
+        endpoint.deliver(inbound);
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn command(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = endpoint.refuse_unsigned(&headers, &body) {
+        return refused;
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let bot_name = &endpoint.slack.options.bot_name;
+    let Some(inbound) = events::slash_inbound(&form, endpoint.bot_user(), bot_name) else {
+        tracing::warn!("a slash command without channel_id, user_id or trigger_id: refused");
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    endpoint.deliver(inbound);
+    // An empty 200: Slack shows nothing; the answer comes by `response_url`.
+    StatusCode::OK.into_response()
+}

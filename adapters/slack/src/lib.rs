@@ -1,0 +1,287 @@
+//! The Slack platform of mosaic-bot: mentions (`app_mention`, and `message`
+//! events that name the bot) arrive over Socket Mode or the Events API,
+//! `/mosaic` arrives as a slash command, and the bot answers through the Web
+//! API (`chat.postMessage` in a thread by `thread_ts`, `chat.update` for the
+//! progress card, `reactions.add`).
+//!
+//! Why not slack-morphism: its Socket Mode listener acks an envelope only
+//! after the callback returns and its client pulls a large hyper/rustls
+//! stack of its own; the five Web API methods and the Socket Mode protocol
+//! the bot needs are a few hundred lines over the reqwest and
+//! tokio-tungstenite already in the tree (as the Mattermost adapter uses
+//! them), with every error and ack under our control.
+//!
+//! - this file: [`Slack`], its options, and the [`ChatPlatform`] it is;
+//! - `web.rs`: the Web API calls and their errors (429, `ok:false`);
+//! - `events.rs`: events and slash command forms read into [`Inbound`]s (pure);
+//! - `socket.rs`: Socket Mode (hello, acks, `disconnect`, reconnects);
+//! - `http.rs`: the Events API and slash command endpoint (signed requests);
+//! - `signature.rs`: the request signature check;
+//! - `handled.rs`: messages already handled, remembered (bounded);
+//! - `dialect.rs`: [`MrkdwnDialect`], Slack's mrkdwn that pings nobody.
+
+mod dialect;
+mod events;
+mod handled;
+mod http;
+mod signature;
+mod socket;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mosaic_chat::{
+    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, Secret,
+    ThreadRef,
+};
+use tokio::sync::{OnceCell, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use dialect::{MrkdwnDialect, escape};
+pub use events::{normalize_text, slash_inbound};
+pub use http::{COMMANDS_PATH, EVENTS_PATH};
+pub use signature::{sign, verify};
+
+use handled::Handled;
+use web::WebApi;
+
+/// Slack's platform name, in thread references and dedupe keys.
+pub const PLATFORM: Platform = Platform::new("slack");
+
+/// Slack's public Web API.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+
+/// The Events API and slash command endpoint: where it listens, and the
+/// secret Slack signs its requests with.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Address to listen on, e.g. `0.0.0.0:8082`.
+    pub listen: SocketAddr,
+    /// The app's signing secret.
+    pub signing_secret: Secret,
+}
+
+/// How the adapter reaches Slack and behaves.
+#[derive(Debug, Clone)]
+pub struct SlackOptions {
+    /// The Web API's base URL (`https://slack.com/api`; a fake's in tests).
+    pub api_url: String,
+    /// The bot token (`xoxb-…`).
+    pub bot_token: Secret,
+    /// The app-level token (`xapp-…`) that opens Socket Mode; `None`: no Socket Mode.
+    pub app_token: Option<Secret>,
+    /// The signed HTTP endpoint (Events API and `/mosaic`); `None`: not served.
+    pub http: Option<HttpOptions>,
+    /// The name the command parser expects (`mosaic`): `<@UBOT>` becomes `@mosaic`.
+    pub bot_name: String,
+    /// What the relay must stay within.
+    pub limits: Limits,
+    /// The first and the longest wait before reconnecting Socket Mode (jittered).
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+}
+
+impl SlackOptions {
+    /// Options with the defaults: 4,000 characters a message (Slack cuts at
+    /// 40,000, but longer messages read badly), about one post and one edit
+    /// a second, as Slack's per-channel limit asks.
+    pub fn new(bot_token: Secret, bot_name: &str) -> SlackOptions {
+        SlackOptions {
+            api_url: DEFAULT_API_URL.to_owned(),
+            bot_token,
+            app_token: None,
+            http: None,
+            bot_name: bot_name.to_owned(),
+            limits: Limits {
+                max_message_chars: 4_000,
+                post_interval: Duration::from_secs(1),
+                edit_interval: Duration::from_secs(1),
+            },
+            reconnect_min: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Slack as a chat platform.
+pub struct Slack {
+    options: SlackOptions,
+    web: WebApi,
+    /// The bot's own user id (`auth.test`), asked once: mentions name it.
+    bot_user: OnceCell<String>,
+    /// Messages already sent to the inbox, by dedupe key, across Socket Mode
+    /// sessions and the HTTP endpoint.
+    handled: Mutex<Handled>,
+    /// The HTTP endpoint's bound address, once it listens.
+    http_addr: watch::Sender<Option<SocketAddr>>,
+}
+
+impl Slack {
+    /// A Slack platform; nothing is contacted until it runs or sends.
+    pub fn new(options: SlackOptions) -> Result<Slack, ChatError> {
+        let web = WebApi::new(&options.api_url, options.bot_token.clone())?;
+        Ok(Slack {
+            options,
+            web,
+            bot_user: OnceCell::new(),
+            handled: Mutex::default(),
+            http_addr: watch::channel(None).0,
+        })
+    }
+
+    /// The options this platform was built with.
+    pub fn options(&self) -> &SlackOptions {
+        &self.options
+    }
+
+    /// The address the HTTP endpoint listens on, once it does (`None` at
+    /// once when none is configured): for tests that bind port 0.
+    pub async fn http_addr(&self) -> Option<SocketAddr> {
+        self.options.http.as_ref()?;
+        let mut addr = self.http_addr.subscribe();
+        addr.wait_for(Option::is_some).await.ok().and_then(|a| *a)
+    }
+
+    async fn bot_user(&self) -> Result<&String, ChatError> {
+        self.bot_user.get_or_try_init(|| self.web.auth_test()).await
+    }
+
+    /// Records `key`; false when a message with it was handled before.
+    fn first_time(&self, key: &str) -> bool {
+        self.handled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key)
+    }
+
+    /// Sends `inbound` to the inbox unless its message was handled already.
+    async fn deliver(&self, inbox: &mpsc::Sender<Inbound>, inbound: Inbound) -> bool {
+        if !self.first_time(&inbound.dedupe_key) {
+            tracing::debug!(key = %inbound.dedupe_key, "a Slack message delivered again was skipped");
+            return true;
+        }
+        inbox.send(inbound).await.is_ok()
+    }
+
+    fn check_length(&self, text: &str) -> Result<(), ChatError> {
+        // The relay pages to the limit; longer text is a bug upstream, and
+        // Slack would cut it silently rather than refuse it.
+        if text.chars().count() > self.options.limits.max_message_chars {
+            return Err(ChatError::TooLong);
+        }
+        Ok(())
+    }
+}
+
+impl ChatPlatform for Slack {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn limits(&self) -> Limits {
+        self.options.limits
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &MrkdwnDialect
+    }
+
+    /// Serves the HTTP endpoint and Socket Mode (whichever are configured)
+    /// until `shutdown`; returns [`ChatError::Unauthorized`] when a token is refused.
+    fn run(
+        self: Arc<Self>,
+        inbox: mpsc::Sender<Inbound>,
+        shutdown: CancellationToken,
+    ) -> ChatFuture<'static, ()> {
+        Box::pin(async move {
+            let bot_user = socket::whoami(&self, &shutdown).await?;
+            let Some(bot_user) = bot_user else {
+                return Ok(());
+            };
+            tracing::info!(bot_user = %bot_user, "connected to Slack");
+            // The endpoint holds a sender of the inbox: it stops when this
+            // platform stops, for whatever reason.
+            let http_stop = shutdown.child_token();
+            let _http_guard = http_stop.clone().drop_guard();
+            if let Some(options) = &self.options.http {
+                let addr =
+                    http::serve(Arc::clone(&self), options, inbox.clone(), http_stop).await?;
+                self.http_addr.send_replace(Some(addr));
+            }
+            if self.options.app_token.is_some() {
+                socket::run(Arc::clone(&self), inbox, shutdown).await
+            } else {
+                shutdown.cancelled().await;
+                Ok(())
+            }
+        })
+    }
+
+    fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            // A top-level message's `ts` names its thread: replying with it
+            // as `thread_ts` starts the thread.
+            self.web
+                .post_message(&thread.channel, Some(&thread.thread), text)
+                .await
+        })
+    }
+
+    fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            let ts = self.web.post_message(channel, None, text).await?;
+            Ok(ThreadRef {
+                platform: PLATFORM,
+                channel: channel.to_owned(),
+                thread: ts,
+            })
+        })
+    }
+
+    fn edit<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            self.web.update(&thread.channel, message_id, text).await
+        })
+    }
+
+    fn react<'a>(
+        &'a self,
+        channel: &'a str,
+        message_id: &'a str,
+        reaction: Reaction,
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            self.web
+                .react(channel, message_id, reaction.short_name())
+                .await
+        })
+    }
+
+    /// A slash command is answered through its `response_url`, seen by its
+    /// author alone; a mention is answered in its thread.
+    fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            match &to.reply_handle {
+                Some(url) => self.web.respond_ephemeral(url, text).await,
+                None => {
+                    let thread = to.reply_thread();
+                    self.web
+                        .post_message(&thread.channel, Some(&thread.thread), text)
+                        .await
+                        .map(drop)
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,225 @@
+//! Socket Mode: `apps.connections.open` (with the app-level token) gives a
+//! WebSocket URL; Slack greets with `hello`, then sends envelopes, each acked
+//! with its `envelope_id` at once (Slack re-sends an envelope not acked
+//! within a few seconds) before its work goes to the inbox. A `disconnect`
+//! (Slack refreshes connections every few hours) opens a new connection at
+//! once; a dropped one is reopened with capped, jittered backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures_util::{SinkExt, StreamExt};
+use mosaic_chat::{ChatError, Inbound};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Slack, SlackOptions, events};
+
+/// How often the bot pings Slack, to find a dead connection.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Silence (not even a pong or Slack's own ping) after which the socket counts as dead.
+const DEAD_AFTER: Duration = Duration::from_secs(90);
+
+/// How a Socket Mode connection ended.
+enum SessionEnd {
+    Shutdown,
+    InboxClosed,
+    Unauthorized(String),
+    /// Slack asked for a new connection (`disconnect`): open one at once.
+    Refresh,
+    /// The connection failed or died; `greeted` says whether it got as far
+    /// as `hello` (then the backoff starts over).
+    Lost {
+        greeted: bool,
+        reason: String,
+    },
+}
+
+/// Reconnect delays: exponential from `reconnect_min` to `reconnect_max`,
+/// jittered so that many bots do not reconnect in step.
+fn backoff(options: &SlackOptions) -> impl Iterator<Item = Duration> + use<> {
+    ExponentialBuilder::default()
+        .with_min_delay(options.reconnect_min)
+        .with_max_delay(options.reconnect_max)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// The bot's own user id, asked until Slack answers (it may be unreachable
+/// when the bot starts); `None` on shutdown. A refused token ends the wait.
+pub(crate) async fn whoami(
+    slack: &Slack,
+    shutdown: &CancellationToken,
+) -> Result<Option<String>, ChatError> {
+    let mut delays = backoff(&slack.options);
+    loop {
+        let answer = tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            me = slack.bot_user() => me.cloned(),
+        };
+        match answer {
+            Ok(me) => return Ok(Some(me)),
+            Err(e) if e.is_retryable() => {
+                let wait = delays.next().unwrap_or(slack.options.reconnect_max);
+                tracing::warn!(error = %e, ?wait, "cannot reach Slack; trying again");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Socket Mode sessions until shutdown or a refused token.
+pub(crate) async fn run(
+    slack: Arc<Slack>,
+    inbox: mpsc::Sender<Inbound>,
+    shutdown: CancellationToken,
+) -> Result<(), ChatError> {
+    let mut delays = backoff(&slack.options);
+    loop {
+        match session(&slack, &inbox, &shutdown).await {
+            SessionEnd::Shutdown | SessionEnd::InboxClosed => return Ok(()),
+            SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
+            SessionEnd::Refresh => {
+                tracing::info!("Slack refreshes the Socket Mode connection");
+                delays = backoff(&slack.options);
+            }
+            SessionEnd::Lost { greeted, reason } => {
+                if greeted {
+                    delays = backoff(&slack.options);
+                }
+                let wait = delays.next().unwrap_or(slack.options.reconnect_max);
+                tracing::warn!(%reason, ?wait, "the Slack Socket Mode connection was lost; reconnecting");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+fn lost(greeted: bool, reason: String) -> SessionEnd {
+    SessionEnd::Lost { greeted, reason }
+}
+
+/// One Socket Mode connection, from `apps.connections.open` until it ends.
+async fn session(
+    slack: &Slack,
+    inbox: &mpsc::Sender<Inbound>,
+    shutdown: &CancellationToken,
+) -> SessionEnd {
+    let Some(app_token) = &slack.options.app_token else {
+        return SessionEnd::Shutdown;
+    };
+    let url = tokio::select! {
+        () = shutdown.cancelled() => return SessionEnd::Shutdown,
+        url = slack.web.open_connection(app_token) => url,
+    };
+    let url = match url {
+        Ok(url) => url,
+        Err(ChatError::Unauthorized(why)) => return SessionEnd::Unauthorized(why),
+        Err(e) => return lost(false, format!("apps.connections.open: {e}")),
+    };
+    let connect = tokio::select! {
+        () = shutdown.cancelled() => return SessionEnd::Shutdown,
+        c = tokio::time::timeout(DEAD_AFTER, tokio_tungstenite::connect_async(url.as_str())) => c,
+    };
+    let socket = match connect {
+        Ok(Ok((socket, _))) => socket,
+        // The URL holds a ticket: never logged.
+        Ok(Err(e)) => {
+            return lost(
+                false,
+                format!("cannot open the Socket Mode connection: {e}"),
+            );
+        }
+        Err(_) => return lost(false, "no answer opening the Socket Mode connection".into()),
+    };
+    let (mut sink, mut stream) = socket.split();
+    let mut greeted = false;
+    let mut last_heard = Instant::now();
+    let mut next_ping = Instant::now() + PING_INTERVAL;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                let _ = sink.close().await;
+                return SessionEnd::Shutdown;
+            }
+            () = sleep_until(last_heard + DEAD_AFTER) => {
+                return lost(greeted, format!("nothing heard for {DEAD_AFTER:?}"));
+            }
+            () = sleep_until(next_ping) => {
+                next_ping = Instant::now() + PING_INTERVAL;
+                if let Err(e) = sink.send(Message::Ping(Default::default())).await {
+                    return lost(greeted, format!("cannot ping: {e}"));
+                }
+                continue;
+            }
+            frame = stream.next() => frame,
+        };
+        last_heard = Instant::now();
+        let text = match frame {
+            None | Some(Ok(Message::Close(_))) => {
+                return lost(greeted, "Slack closed the connection".into());
+            }
+            Some(Err(e)) => return lost(greeted, e.to_string()),
+            Some(Ok(Message::Text(text))) => text,
+            // Pings are answered by the library; pongs only prove life.
+            Some(Ok(_)) => continue,
+        };
+        let Ok(envelope) = serde_json::from_str::<Value>(&text) else {
+            tracing::debug!("an unreadable Socket Mode frame was skipped");
+            continue;
+        };
+        // Acked before anything else, so a slow inbox never makes Slack re-send.
+        if let Some(id) = envelope.get("envelope_id").and_then(Value::as_str) {
+            let ack = json!({ "envelope_id": id }).to_string();
+            if let Err(e) = sink.send(Message::text(ack)).await {
+                return lost(greeted, format!("cannot ack an envelope: {e}"));
+            }
+        }
+        let inbound = match envelope.get("type").and_then(Value::as_str) {
+            Some("hello") => {
+                greeted = true;
+                None
+            }
+            Some("disconnect") => return SessionEnd::Refresh,
+            Some(kind) => envelope_inbound(slack, kind, &envelope),
+            None => None,
+        };
+        if let Some(inbound) = inbound {
+            let delivered = tokio::select! {
+                () = shutdown.cancelled() => return SessionEnd::Shutdown,
+                delivered = slack.deliver(inbox, inbound) => delivered,
+            };
+            if !delivered {
+                return SessionEnd::InboxClosed;
+            }
+        }
+    }
+}
+
+/// The [`Inbound`] an envelope carries: an Events API event addressed to the
+/// bot, or a slash command.
+fn envelope_inbound(slack: &Slack, kind: &str, envelope: &Value) -> Option<Inbound> {
+    let payload = envelope.get("payload")?;
+    let bot_user = slack.bot_user.get().map_or("", String::as_str);
+    let bot_name = &slack.options.bot_name;
+    match kind {
+        "events_api" => events::event_inbound(payload, bot_user, bot_name),
+        "slash_commands" => {
+            events::slash_inbound(&events::object_fields(payload), bot_user, bot_name)
+        }
+        _ => None,
+    }
+}

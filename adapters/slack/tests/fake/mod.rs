@@ -1,0 +1,286 @@
+//! A fake Slack on 127.0.0.1: the Web API methods the adapter calls
+//! (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`,
+//! `reactions.add`), slash commands' `response_url`, and a Socket Mode
+//! WebSocket (`hello`, envelopes, acks, `disconnect`). It records everything
+//! the bot sends and every ack; a test posts as a user, drops or refreshes
+//! sockets, and turns on 429s or `ok:false` answers. Shared with the root
+//! test through `#[path = "../adapters/slack/tests/fake/mod.rs"]`.
+#![allow(dead_code)]
+
+mod socket;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+/// The bot token, the app-level token and the bot's user id.
+pub const BOT_TOKEN: &str = "xoxb-fake-bot";
+pub const APP_TOKEN: &str = "xapp-fake-app";
+pub const BOT_USER: &str = "UBOT0001";
+/// The user tests post as, and the channel they post in.
+pub const ALICE: &str = "UALICE01";
+pub const CHANNEL: &str = "C0CHANNEL";
+
+/// How long a test waits for the bot to do something.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// One thing the bot did on the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Post {
+        ts: String,
+        channel: String,
+        thread_ts: Option<String>,
+        text: String,
+    },
+    Update {
+        channel: String,
+        ts: String,
+        text: String,
+    },
+    Reaction {
+        channel: String,
+        ts: String,
+        name: String,
+    },
+    Ephemeral {
+        text: String,
+    },
+}
+
+#[derive(Default)]
+struct World {
+    next_ts: u64,
+    next_envelope: u64,
+    sockets: Vec<mpsc::UnboundedSender<Option<String>>>,
+    /// Sockets that got `hello`.
+    connected: usize,
+    refuse_sockets: bool,
+    /// Envelopes sent and not acked yet (id, frame): re-sent on every new
+    /// connection, as Slack does; and the ids of those acked.
+    unacked: Vec<(String, String)>,
+    acked: Vec<String>,
+    rate_limit_next: usize,
+    rate_limited: usize,
+    /// `ok:false` codes the next writes answer with, in order.
+    fail_next: Vec<String>,
+    sent: Vec<Sent>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    world: Arc<Mutex<World>>,
+    changed: Arc<Notify>,
+    addr: SocketAddr,
+}
+
+impl Shared {
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// A new message timestamp, never the same twice.
+    fn next_ts(&self) -> String {
+        let mut world = self.world();
+        world.next_ts += 1;
+        format!("1700000000.{:06}", world.next_ts)
+    }
+}
+
+/// The fake server; it stops when dropped.
+pub struct FakeSlack {
+    shared: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeSlack {
+    pub async fn start() -> FakeSlack {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let shared = Shared {
+            world: Arc::default(),
+            changed: Arc::default(),
+            addr,
+        };
+        let app = Router::new()
+            .route("/api/auth.test", post(web::auth_test))
+            .route("/api/apps.connections.open", post(web::connections_open))
+            .route("/api/chat.postMessage", post(web::post_message))
+            .route("/api/chat.update", post(web::update))
+            .route("/api/reactions.add", post(web::reactions_add))
+            .route("/response/{id}", post(web::respond))
+            .route("/socket", get(socket::websocket))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeSlack { shared, server }
+    }
+
+    /// The Web API's base URL: `http://127.0.0.1:PORT/api`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.shared.addr)
+    }
+
+    /// A slash command's `response_url` on this fake.
+    pub fn response_url(&self) -> String {
+        format!("http://{}/response/r1", self.shared.addr)
+    }
+
+    /// Sends an envelope of `kind` with `payload` to every socket; returns its id.
+    pub fn envelope(&self, kind: &str, payload: Value) -> String {
+        let mut world = self.shared.world();
+        world.next_envelope += 1;
+        let id = format!("env-{}", world.next_envelope);
+        let frame = json!({"envelope_id": id, "type": kind, "payload": payload, "accepts_response_payload": false}).to_string();
+        world.unacked.push((id.clone(), frame.clone()));
+        world
+            .sockets
+            .retain(|tx| tx.send(Some(frame.clone())).is_ok());
+        id
+    }
+
+    /// Alice posts `text` (in the thread `thread_ts`, if given) mentioning
+    /// the bot: an `app_mention` envelope, then (as Slack does for a
+    /// channel the bot is in) a `message` envelope for the same post.
+    /// Returns the post's `ts`.
+    pub fn mention(&self, thread_ts: Option<&str>, text: &str) -> String {
+        let ts = self.shared.next_ts();
+        for kind in ["app_mention", "message"] {
+            self.envelope("events_api", event_callback(kind, &ts, thread_ts, text));
+        }
+        ts
+    }
+
+    /// Asks every socket to reconnect, as Slack does every few hours.
+    pub fn refresh_sockets(&self) {
+        let frame = json!({"type": "disconnect", "reason": "refresh_requested"}).to_string();
+        self.shared
+            .world()
+            .sockets
+            .retain(|tx| tx.send(Some(frame.clone())).is_ok());
+    }
+
+    /// Closes every socket at once, without a close frame, as a network cut would.
+    pub fn drop_sockets(&self) {
+        let sockets = std::mem::take(&mut self.shared.world().sockets);
+        for tx in sockets {
+            let _ = tx.send(None);
+        }
+    }
+
+    /// While set, `apps.connections.open` answers 503.
+    pub fn refuse_sockets(&self, refuse: bool) {
+        self.shared.world().refuse_sockets = refuse;
+    }
+
+    /// The next `n` writes answer HTTP 429 with `Retry-After: 1`.
+    pub fn rate_limit_next(&self, n: usize) {
+        self.shared.world().rate_limit_next = n;
+    }
+
+    /// How many 429s were answered.
+    pub fn rate_limited(&self) -> usize {
+        self.shared.world().rate_limited
+    }
+
+    /// The next writes answer `{"ok": false, "error": code}`, one code each.
+    pub fn fail_next(&self, codes: &[&str]) {
+        self.shared.world().fail_next = codes.iter().map(|c| (*c).to_owned()).collect();
+    }
+
+    /// Everything the bot sent so far, in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.shared.world().sent.clone()
+    }
+
+    /// How many sockets got `hello` so far.
+    pub fn connected(&self) -> usize {
+        self.shared.world().connected
+    }
+
+    /// Envelopes sent and never acked.
+    pub fn unacked(&self) -> Vec<String> {
+        self.shared
+            .world()
+            .unacked
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Waits until `ready` holds of the fake's state, checked after every change.
+    pub async fn until<T>(&self, what: &str, ready: impl Fn(&FakeSlack) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let changed = self.shared.changed.notified();
+            if let Some(value) = ready(self) {
+                return value;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                panic!("timed out waiting for {what}; sent: {:#?}", self.sent());
+            }
+        }
+    }
+
+    /// Waits until `n` sockets have been greeted in all.
+    pub async fn wait_connected(&self, n: usize) {
+        self.until(&format!("{n} Socket Mode connections"), |f| {
+            (f.connected() >= n).then_some(())
+        })
+        .await;
+    }
+
+    /// How many acks the bot sent in all.
+    pub fn acks(&self) -> usize {
+        self.shared.world().acked.len()
+    }
+
+    /// Waits until every envelope sent has been acked.
+    pub async fn wait_all_acked(&self) {
+        self.until("every envelope acked", |f| {
+            f.unacked().is_empty().then_some(())
+        })
+        .await;
+    }
+
+    /// Waits for the first thing sent that `matches`, and returns it.
+    pub async fn expect(&self, what: &str, matches: impl Fn(&Sent) -> bool) -> Sent {
+        self.until(what, |f| f.sent().into_iter().find(|s| matches(s)))
+            .await
+    }
+}
+
+/// An Events API `event_callback` for Alice's post `ts`.
+pub fn event_callback(kind: &str, ts: &str, thread_ts: Option<&str>, text: &str) -> Value {
+    let mut event = json!({
+        "type": kind, "user": ALICE, "channel": CHANNEL, "ts": ts, "text": text,
+        "channel_type": "channel", "event_ts": ts,
+    });
+    if let Some(thread) = thread_ts {
+        event["thread_ts"] = json!(thread);
+    }
+    json!({
+        "type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+        "event_id": format!("Ev{}", ts.replace('.', "")), "event_time": 1_700_000_000,
+        "event": event,
+    })
+}

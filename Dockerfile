@@ -26,9 +26,11 @@ WORKDIR /opt/mosaic
 VOLUME ["/var/lib/mosaic"]
 ENV MOSAIC__HTTP__LISTEN=0.0.0.0:8080 \
     MOSAIC__STORE__URL=sqlite:///var/lib/mosaic/mosaic.db
-# 8080: /healthz and /readyz; 8081: the Mattermost slash command, when
-# mattermost.slash_listen is set to 0.0.0.0:8081.
-EXPOSE 8080 8081
+# 8080: /healthz, /readyz and /metrics; 8081: the Mattermost slash command
+# (mattermost.slash_listen = "0.0.0.0:8081"); 8082: Slack's Events API and
+# slash command over HTTP (slack.http_listen = "0.0.0.0:8082"). Socket Mode
+# and the Discord gateway need no inbound port.
+EXPOSE 8080 8081 8082
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
   CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["mosaic-bot"]

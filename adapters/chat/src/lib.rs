@@ -7,11 +7,13 @@
 //!   platform's length limit, rendered by each platform's [`Dialect`];
 //! - [`platform`]: the [`ChatPlatform`] trait every adapter implements, its
 //!   limits, reactions and errors;
+//! - [`handled`]: the ids of messages an adapter already handed on;
 //! - [`secret`]: tokens and signing secrets, which never print (adapters and
 //!   the core both hold them).
 
 use std::fmt;
 
+pub mod handled;
 pub mod markup;
 pub mod platform;
 pub mod secret;

@@ -6,7 +6,6 @@
 //! - this file: [`Mattermost`], its options, and the [`ChatPlatform`] it is;
 //! - `listen.rs`: the WebSocket session, reconnects, and the REST resync of
 //!   posts missed while disconnected, each post handled once;
-//! - `handled.rs`: the posts already handled, remembered (bounded);
 //! - `events.rs`: WebSocket frames and posts read into [`Inbound`]s (pure);
 //! - `rest.rs`: the REST v4 calls and their errors (429, 401, …);
 //! - `slash.rs`: the slash command endpoint (token checked in constant time);
@@ -14,7 +13,6 @@
 
 mod dialect;
 mod events;
-mod handled;
 mod listen;
 mod rest;
 mod slash;

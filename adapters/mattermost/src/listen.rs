@@ -17,8 +17,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{self, BotIdentity, Post, SocketEvent};
-use crate::handled::Handled;
 use crate::{Mattermost, PLATFORM, slash};
+use mosaic_chat::handled::Handled;
 
 /// Slack, in milliseconds, taken off the resync's `since`: posts stamped a
 /// little earlier than the last one seen (clock skew between nodes) are still

@@ -17,12 +17,10 @@
 //! - `socket.rs`: Socket Mode (hello, acks, `disconnect`, reconnects);
 //! - `http.rs`: the Events API and slash command endpoint (signed requests);
 //! - `signature.rs`: the request signature check;
-//! - `handled.rs`: messages already handled, remembered (bounded);
 //! - `dialect.rs`: [`MrkdwnDialect`], Slack's mrkdwn that pings nobody.
 
 mod dialect;
 mod events;
-mod handled;
 mod http;
 mod signature;
 mod socket;
@@ -44,7 +42,7 @@ pub use events::{normalize_text, slash_inbound};
 pub use http::{COMMANDS_PATH, EVENTS_PATH};
 pub use signature::{sign, verify};
 
-use handled::Handled;
+use mosaic_chat::handled::Handled;
 use web::WebApi;
 
 /// Slack's platform name, in thread references and dedupe keys.

@@ -115,7 +115,21 @@ fn check_config(config_path: Option<PathBuf>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    eprintln!("note: no chat platform is enabled yet; `serve` needs one, `console` does not");
+    let platforms: Vec<&str> = [
+        ("discord", config.discord.is_some()),
+        ("mattermost", config.mattermost.is_some()),
+        ("slack", config.slack.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    if platforms.is_empty() {
+        eprintln!(
+            "note: no chat platform is enabled: `serve` needs [discord], [mattermost] or [slack]; `console` needs none"
+        );
+    } else {
+        eprintln!("platforms `serve` starts: {}", platforms.join(", "));
+    }
     ExitCode::SUCCESS
 }
 

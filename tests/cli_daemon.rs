@@ -119,3 +119,22 @@ fn the_demo_runs_with_no_configuration_at_all() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/mosaic.example.toml");
+    let out = bot(
+        &["--config", example, "check-config"],
+        &[("MOSAIC__BACKEND__TOKEN", "t")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("forges[1] = gitlab.example.com (gitlab)"),
+        "{stdout}"
+    );
+}

@@ -113,8 +113,7 @@ impl Iterator for Commands<'_> {
             };
             let line_start =
                 memchr::memrchr(b'\n', &text.as_bytes()[from..at]).map_or(from, |i| from + i + 1);
-            self.lines_before +=
-                memchr::memchr_iter(b'\n', &text.as_bytes()[from..line_start]).count();
+            self.lines_before += bytecount::count(&text.as_bytes()[from..line_start], b'\n');
             let line_end =
                 memchr::memchr(b'\n', &text.as_bytes()[at..]).map_or(text.len(), |i| at + i);
             self.next = (line_end < text.len()).then_some(line_end + 1);

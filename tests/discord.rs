@@ -3,6 +3,8 @@
 //! runs a job to its end, stops the daemon, and then reads every REST call
 //! the bot made to prove nothing unexpected was sent.
 
+#[path = "support/daemon_on.rs"]
+mod daemon_on;
 #[path = "../adapters/discord/tests/fake/mod.rs"]
 mod fake;
 
@@ -11,13 +13,12 @@ use std::time::Duration;
 
 use fake::*;
 use mosaic_bot::config::Config;
-use mosaic_bot::daemon::{self, RunOptions};
-use mosaic_chat::{ChatPlatform, Limits, Secret};
+use mosaic_chat::{Limits, Secret};
 use mosaic_discord::{Discord, DiscordOptions};
-use mosaic_sim::{Faults, Gate, Script, Sim, SimConfig};
+use mosaic_sim::{Faults, Gate, Script, Sim};
 use serde_json::json;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+use daemon_on::{Daemon, sim_config};
 
 const EYES: &str = "/reactions/%F0%9F%91%80/@me";
 const CHECK: &str = "/reactions/%E2%9C%85/@me";
@@ -26,30 +27,17 @@ const CHECK: &str = "/reactions/%E2%9C%85/@me";
 struct World {
     sim: Sim,
     fake: FakeDiscord,
-    stop: CancellationToken,
-    daemon: JoinHandle<()>,
+    daemon: Daemon,
     _dir: tempfile::TempDir,
 }
 
 impl World {
     async fn start() -> World {
-        let sim = Sim::start(SimConfig::fast())
+        let sim = Sim::start(sim_config(1))
             .await
             .expect("the simulator starts");
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("a directory");
-        let env = [
-            ("MOSAIC__BACKEND__URL", sim.base_url()),
-            ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
-            ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
-            (
-                "MOSAIC__STORE__URL",
-                format!("sqlite://{}", dir.path().join("bot.db").display()),
-            ),
-        ];
-        let config =
-            Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v))).expect("a configuration");
-        let backend = daemon::backend_client(&config).expect("a backend client");
         let mut options = DiscordOptions::new(Secret::new("bot-token"), APP_ID, "mosaic");
         options.api_base = Some(fake.url());
         // Discord's length limit, with pacing shortened so tests run quickly.
@@ -58,24 +46,12 @@ impl World {
             edit_interval: Duration::from_millis(20),
             ..options.limits
         };
-        let platforms: Vec<Arc<dyn ChatPlatform>> = vec![Arc::new(Discord::new(options))];
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        let daemon = tokio::spawn(async move {
-            let run = daemon::run(
-                Arc::new(config),
-                backend,
-                platforms,
-                RunOptions::default(),
-                token,
-            );
-            run.await.expect("the daemon runs");
-        });
+        let store = format!("sqlite://{}", dir.path().join("bot.db").display());
+        let daemon = Daemon::start(&sim, &store, Arc::new(Discord::new(options)));
         fake.wait_sessions(1, 0).await;
         World {
             sim,
             fake,
-            stop,
             daemon,
             _dir: dir,
         }
@@ -83,11 +59,7 @@ impl World {
 
     /// Stops the daemon and returns every REST call it made.
     async fn finish(self) -> Vec<Call> {
-        self.stop.cancel();
-        tokio::time::timeout(PATIENCE, self.daemon)
-            .await
-            .expect("the daemon stops")
-            .expect("cleanly");
+        self.daemon.stop(PATIENCE).await.expect("cleanly");
         self.fake.calls()
     }
 }

@@ -6,10 +6,12 @@
 #[path = "../adapters/mattermost/tests/fake/mod.rs"]
 mod fake;
 
+#[path = "support/daemon_on.rs"]
+mod daemon_on;
 #[path = "mattermost_flow/harness.rs"]
 mod harness;
 
-use fake::{ALICE, BOT_TOKEN, CHANNEL, FakeMattermost, PATIENCE, Sent};
+use fake::{ALICE, BOT_TOKEN, CHANNEL, FakeMattermost, Sent};
 use harness::*;
 use mosaic_bot::daemon::DaemonError;
 use mosaic_mattermost::SLASH_PATH;
@@ -266,11 +268,8 @@ async fn a_refused_bot_token_stops_the_daemon_instead_of_looping() {
     );
     fake.refuse_token(true);
     let bot = start(&fake, &sim);
-    let ended = tokio::time::timeout(PATIENCE, bot.daemon)
-        .await
-        .expect("stops by itself");
     assert!(matches!(
-        ended.expect("no panic"),
+        bot.ended().await,
         Err(DaemonError::PlatformsStopped)
     ));
     assert_eq!(fake.authenticated(), 0);

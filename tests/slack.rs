@@ -6,6 +6,8 @@
 #[path = "../adapters/slack/tests/fake/mod.rs"]
 mod fake;
 
+#[path = "support/daemon_on.rs"]
+mod daemon_on;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 

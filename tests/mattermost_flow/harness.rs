@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_bot::config::Config;
-use mosaic_bot::daemon::{self, DaemonError, RunOptions};
+use mosaic_bot::daemon::DaemonError;
 use mosaic_chat::{ChatPlatform, Secret};
 use mosaic_mattermost::{Mattermost, MattermostOptions, SlashOptions};
-use mosaic_sim::{Sim, SimConfig};
-use tokio_util::sync::CancellationToken;
+use mosaic_sim::Sim;
+
+use crate::daemon_on::Daemon;
 
 use crate::fake::{BOT_ID, BOT_TOKEN, FakeMattermost, PATIENCE, Sent};
 /// The simulator's first job id (its ids count from 1).
@@ -19,32 +19,16 @@ pub const JOB_1: &str = "00000000-0000-4000-8000-000000000001";
 /// The slash command's token the daemon's adapter is given.
 pub const SLASH_TOKEN: &str = "slash-token-1";
 
+pub use crate::daemon_on::sim_config;
+
 /// A running daemon with its Mattermost adapter.
 pub struct Bot {
     pub mm: Arc<Mattermost>,
-    pub stop: CancellationToken,
-    pub daemon: tokio::task::JoinHandle<Result<(), DaemonError>>,
-}
-
-/// The simulator at `tick_ms` a step: slower jobs leave room to act mid-job.
-pub fn sim_config(tick_ms: u64) -> SimConfig {
-    SimConfig {
-        tick: Duration::from_millis(tick_ms),
-        ..SimConfig::fast()
-    }
+    daemon: Daemon,
 }
 
 /// Starts the daemon on the Mattermost platform alone, against `sim`.
 pub fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
-    let env = [
-        ("MOSAIC__BACKEND__URL", sim.base_url()),
-        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
-        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
-        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
-    ];
-    let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v)))
-        .expect("the configuration is valid");
-    let backend = daemon::backend_client(&config).expect("a backend client");
     let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
     options.slash = Some(SlashOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -55,26 +39,23 @@ pub fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
     options.reconnect_min = Duration::from_millis(20);
     options.reconnect_max = Duration::from_millis(200);
     let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
-    let stop = CancellationToken::new();
-    let platforms = vec![Arc::clone(&mm) as Arc<dyn ChatPlatform>];
-    let daemon = tokio::spawn(daemon::run(
-        Arc::new(config),
-        backend,
-        platforms,
-        RunOptions::default(),
-        stop.clone(),
-    ));
-    Bot { mm, stop, daemon }
+    let daemon = Daemon::start(
+        sim,
+        "sqlite::memory:",
+        Arc::clone(&mm) as Arc<dyn ChatPlatform>,
+    );
+    Bot { mm, daemon }
 }
 
 impl Bot {
     /// Stops the daemon; after it returns nothing more can be sent.
     pub async fn stop(self) -> Result<(), DaemonError> {
-        self.stop.cancel();
-        tokio::time::timeout(PATIENCE, self.daemon)
-            .await
-            .expect("the daemon stops in time")
-            .expect("no panic")
+        self.daemon.stop(PATIENCE).await
+    }
+
+    /// Waits for the daemon to end on its own.
+    pub async fn ended(self) -> Result<(), DaemonError> {
+        self.daemon.ended(PATIENCE).await
     }
 }
 

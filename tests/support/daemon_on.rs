@@ -1,0 +1,70 @@
+//! The real daemon started on one chat platform against the simulator: what
+//! the Discord, Mattermost and Slack whole-flow tests share.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mosaic_bot::config::Config;
+use mosaic_bot::daemon::{self, DaemonError, RunOptions};
+use mosaic_chat::ChatPlatform;
+use mosaic_sim::{Sim, SimConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The simulator at `tick_ms` a step: slower jobs leave room to act mid-job.
+pub fn sim_config(tick_ms: u64) -> SimConfig {
+    SimConfig {
+        tick: Duration::from_millis(tick_ms),
+        ..SimConfig::fast()
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), DaemonError>>,
+}
+
+impl Daemon {
+    /// Starts the daemon on `platform` alone, against `sim`, keeping its state
+    /// at `store_url`.
+    pub fn start(sim: &Sim, store_url: &str, platform: Arc<dyn ChatPlatform>) -> Daemon {
+        let env = [
+            ("MOSAIC__BACKEND__URL", sim.base_url()),
+            ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
+            ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
+            ("MOSAIC__STORE__URL", store_url.to_owned()),
+        ];
+        let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v)))
+            .expect("the configuration is valid");
+        let backend = daemon::backend_client(&config).expect("a backend client");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(daemon::run(
+            Arc::new(config),
+            backend,
+            vec![platform],
+            RunOptions::default(),
+            stop.clone(),
+        ));
+        Daemon { stop, task }
+    }
+
+    /// Waits up to `patience` for the daemon to end by itself (no stop asked).
+    #[allow(dead_code)] // Not every platform's tests have a daemon that gives up.
+    pub async fn ended(self, patience: Duration) -> Result<(), DaemonError> {
+        tokio::time::timeout(patience, self.task)
+            .await
+            .expect("the daemon ends by itself")
+            .expect("no panic")
+    }
+
+    /// Stops the daemon, waiting up to `patience`; after it returns nothing
+    /// more can be sent.
+    pub async fn stop(self, patience: Duration) -> Result<(), DaemonError> {
+        self.stop.cancel();
+        tokio::time::timeout(patience, self.task)
+            .await
+            .expect("the daemon stops in time")
+            .expect("no panic")
+    }
+}

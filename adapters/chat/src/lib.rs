@@ -95,6 +95,11 @@ pub struct Inbound {
     /// The thread the message was posted in; `None` at a channel's top level.
     pub thread: Option<String>,
     pub user: UserRef,
+    /// The platform's ids of the author's roles or groups where this message
+    /// was written, as far as the adapter knows them: Discord role ids, Slack
+    /// user-group ids, Mattermost team and system role names. Permissions
+    /// match on them; empty when the platform tells none.
+    pub roles: Vec<String>,
     /// The text, with the bot's own platform mention rewritten to `@name`.
     pub text: String,
     /// Whether `text` came from a slash command (no mention needed).
@@ -136,6 +141,7 @@ mod tests {
                 id: "u1".into(),
                 name: "alice".into(),
             },
+            roles: Vec::new(),
             text: "@mosaic fix #1".into(),
             slash: false,
             reply_handle: None,

@@ -16,6 +16,8 @@ pub(crate) struct Incoming {
     pub channel: String,
     pub thread: Option<String>,
     pub user: String,
+    /// The author's roles (`"roles":["admins"]`), for trying permissions.
+    pub roles: Vec<String>,
     pub text: String,
 }
 
@@ -29,13 +31,15 @@ pub(crate) enum InputError {
         field: &'static str,
         found: &'static str,
     },
+    #[error("field `roles` must be an array of strings, like [\"admins\"]")]
+    Roles,
     #[error("field `{field}` must not be empty")]
     Empty { field: &'static str },
     #[error("id `{0}` was already given by the console to an earlier message; choose another id")]
     IdTaken(String),
 }
 
-const FIELDS: [&str; 5] = ["id", "channel", "thread", "user", "text"];
+const FIELDS: [&str; 6] = ["id", "channel", "thread", "user", "roles", "text"];
 
 /// Reads one line (its line break already removed). `Ok(None)` for a blank
 /// line, which is no message at all.
@@ -52,6 +56,7 @@ pub(crate) fn parse_line(line: &str) -> Result<Option<Incoming>, InputError> {
             channel: DEFAULT_NAME.to_owned(),
             thread: None,
             user: DEFAULT_NAME.to_owned(),
+            roles: Vec::new(),
             text: line.to_owned(),
         })),
     }
@@ -64,6 +69,7 @@ fn from_object(object: &Map<String, Value>) -> Result<Incoming, InputError> {
         channel: name_field(object, "channel")?.unwrap_or_else(|| DEFAULT_NAME.to_owned()),
         thread: name_field(object, "thread")?,
         user: name_field(object, "user")?.unwrap_or_else(|| DEFAULT_NAME.to_owned()),
+        roles: roles_field(object)?,
         text,
     };
     for key in object.keys() {
@@ -74,6 +80,18 @@ fn from_object(object: &Map<String, Value>) -> Result<Incoming, InputError> {
         }
     }
     Ok(incoming)
+}
+
+/// `roles`: absent, or an array of role names.
+fn roles_field(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
+    match object.get("roles") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned).ok_or(InputError::Roles))
+            .collect(),
+        Some(_) => Err(InputError::Roles),
+    }
 }
 
 /// A field that names something (an id, a channel): a non-empty string.
@@ -126,7 +144,7 @@ mod tests {
     #[test]
     fn a_full_object_is_taken_field_by_field() {
         let m = incoming(
-            r#"{"id":"m9","channel":"c1","thread":"m1","user":"alice","text":"@mosaic hi"}"#,
+            r#"{"id":"m9","channel":"c1","thread":"m1","user":"alice","roles":["ops"],"text":"@mosaic hi"}"#,
         );
         assert_eq!(
             m,
@@ -135,6 +153,7 @@ mod tests {
                 channel: "c1".into(),
                 thread: Some("m1".into()),
                 user: "alice".into(),
+                roles: vec!["ops".into()],
                 text: "@mosaic hi".into(),
             }
         );
@@ -201,6 +220,17 @@ mod tests {
                 found: "null"
             })
         );
+    }
+
+    #[test]
+    fn roles_must_be_an_array_of_strings() {
+        for line in [
+            r#"{"text":"x","roles":"ops"}"#,
+            r#"{"text":"x","roles":[1]}"#,
+        ] {
+            assert_eq!(parse_line(line).err(), Some(InputError::Roles), "{line}");
+        }
+        assert!(incoming(r#"{"text":"x"}"#).roles.is_empty());
     }
 
     #[test]

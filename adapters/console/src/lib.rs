@@ -169,6 +169,7 @@ impl Console {
                 id: m.user.clone(),
                 name: m.user,
             },
+            roles: m.roles,
             text: m.text,
             slash: false,
             reply_handle: None,

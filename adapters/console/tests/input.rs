@@ -17,6 +17,7 @@ fn expected(id: &str, channel: &str, thread: Option<&str>, user: &str, text: &st
             id: user.into(),
             name: user.into(),
         },
+        roles: Vec::new(),
         text: text.into(),
         slash: false,
         reply_handle: None,

@@ -77,6 +77,7 @@ impl EventHandler for Handler {
                     .clone()
                     .unwrap_or_else(|| message.author.name.clone()),
             },
+            roles: Vec::new(),
             text,
             slash: false,
             reply_handle: None,
@@ -137,6 +138,7 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
                 .clone()
                 .unwrap_or_else(|| command.user.name.clone()),
         },
+        roles: Vec::new(),
         text: invocation_text(subcommand, argument),
         slash: true,
         reply_handle: Some(format!(

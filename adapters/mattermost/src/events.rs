@@ -162,6 +162,7 @@ pub fn inbound(platform: Platform, post: &Post, author: String, bot: &BotIdentit
             id: post.user_id.clone(),
             name: author,
         },
+        roles: Vec::new(),
         text: rewrite_mention(&post.message, &bot.username, &bot.bot_name),
         slash: false,
         reply_handle: None,

@@ -133,6 +133,7 @@ fn slash_inbound(form: &HashMap<String, String>, counter: &AtomicU64) -> Option<
             id: user.to_owned(),
             name: name.to_owned(),
         },
+        roles: Vec::new(),
         text: field("text").to_owned(),
         slash: true,
         reply_handle: Some(field("response_url").to_owned()).filter(|u| !u.is_empty()),

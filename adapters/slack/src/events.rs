@@ -81,6 +81,7 @@ pub fn event_inbound(payload: &Value, bot_user: &str, bot_name: &str) -> Option<
             // Names need `users:read`, which the bot does not ask for.
             name: user.to_owned(),
         },
+        roles: Vec::new(),
         text: normalize_text(text, bot_user, bot_name),
         slash: false,
         reply_handle: None,
@@ -118,6 +119,7 @@ pub fn slash_inbound(
             id: user.to_owned(),
             name: name.to_owned(),
         },
+        roles: Vec::new(),
         text: normalize_text(field("text"), bot_user, bot_name),
         slash: true,
         reply_handle: Some(field("response_url").to_owned()).filter(|u| !u.is_empty()),

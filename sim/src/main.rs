@@ -20,6 +20,9 @@ struct Args {
     /// Accepted `X-Workspace-Id`; repeat for several (default: one fixed id).
     #[arg(long = "workspace", value_name = "ID")]
     workspaces: Vec<String>,
+    /// A workspace with a token of its own, `ID=TOKEN`; repeatable.
+    #[arg(long = "workspace-token", value_name = "ID=TOKEN")]
+    workspace_tokens: Vec<String>,
     /// Milliseconds between two events of a job.
     #[arg(long, default_value_t = 700)]
     tick_ms: u64,
@@ -58,6 +61,12 @@ async fn main() -> anyhow::Result<()> {
     }
     if !args.workspaces.is_empty() {
         cfg.workspaces = args.workspaces;
+    }
+    for pair in &args.workspace_tokens {
+        let (id, token) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--workspace-token {pair}: write ID=TOKEN"))?;
+        cfg.workspace_tokens.push((id.to_owned(), token.to_owned()));
     }
     for spec in &args.faults {
         set_fault(&mut cfg.faults, spec).map_err(anyhow::Error::msg)?;

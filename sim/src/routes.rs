@@ -102,12 +102,12 @@ async fn guard(State(app): State<Arc<App>>, mut request: Request, next: Next) ->
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if token != Some(app.cfg.token.as_str()) {
+    let Some(token) = token.filter(|t| app.cfg.knows_token(t)) else {
         return ApiError::new(StatusCode::UNAUTHORIZED, "Invalid or missing API token")
             .into_response();
-    }
+    };
     let workspace = headers.get("x-workspace-id").and_then(|v| v.to_str().ok());
-    let Some(workspace) = workspace.filter(|w| app.cfg.workspaces.iter().any(|ok| ok == w)) else {
+    let Some(workspace) = workspace.filter(|w| app.cfg.token_of(w) == Some(token)) else {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "You are not a member of this workspace",

@@ -308,6 +308,45 @@ async fn missing_or_unknown_workspace_is_403() {
 }
 
 #[tokio::test]
+async fn a_workspace_with_its_own_token_accepts_only_that_token() {
+    let sim = start(|cfg| {
+        *cfg = cfg
+            .clone()
+            .with_workspace_token(OTHER_WORKSPACE, "other-token");
+    })
+    .await;
+    let own = Client::with(&sim, Some("other-token"), Some(OTHER_WORKSPACE));
+    assert_eq!(own.get("/runner-jobs").await.0, StatusCode::OK);
+    // A real token, but of another workspace: the WorkspaceGuard's 403.
+    for client in [
+        Client::with(&sim, Some(sim.token()), Some(OTHER_WORKSPACE)),
+        Client::with(&sim, Some("other-token"), Some(sim.workspace())),
+    ] {
+        let (status, body) = client.get("/runner-jobs").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["message"], "You are not a member of this workspace");
+    }
+    // The job's workspace is what the sim records for each request.
+    let id = own.create("acme", "web", 7).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let posted = sim.requests().into_iter().find(|r| {
+        r.method == "POST"
+            && r.path == "/runner-jobs"
+            && r.workspace.as_deref() == Some(OTHER_WORKSPACE)
+    });
+    assert!(
+        posted.is_some(),
+        "the create was recorded with its workspace"
+    );
+    assert_eq!(
+        own.get(&format!("/runner-jobs/{id}")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn jobs_are_visible_only_in_their_workspace() {
     let sim = start(|cfg| cfg.workspaces.push(OTHER_WORKSPACE.to_owned())).await;
     let mine = Client::new(&sim);

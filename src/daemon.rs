@@ -20,7 +20,7 @@ use mosaic_chat::{ChatPlatform, Platform};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{BackendClient, BackendConfig, BackendError};
+use crate::backend::{BackendClient, BackendConfig, BackendError, Backends};
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
@@ -64,19 +64,40 @@ pub struct RunOptions {
     pub exit_when_input_ends: bool,
 }
 
-/// The backend client configured from `config`.
-pub fn backend_client(config: &Config) -> Result<BackendClient, DaemonError> {
+/// One backend client per workspace of `config`.
+pub fn backend_clients(config: &Config) -> Result<Backends, DaemonError> {
     let backend = config.backend.as_ref().ok_or(DaemonError::NoBackend)?;
-    let mut settings = BackendConfig::new(&backend.url, backend.token.clone(), &backend.workspace);
-    settings.stream.stall_timeout = backend.stall_timeout;
-    Ok(BackendClient::new(settings)?)
+    let clients = backend
+        .workspaces
+        .iter()
+        .map(|workspace| {
+            let mut settings =
+                BackendConfig::new(&backend.url, workspace.token.clone(), &workspace.id);
+            settings.stream.stall_timeout = backend.stall_timeout;
+            BackendClient::new(settings)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Backends::new(clients))
+}
+
+/// Jobs stored before jobs had a workspace were all started in the one the
+/// configuration had then, which is `[backend]`'s.
+async fn adopt_old_jobs(config: &Config, store: &Store) -> Result<(), DaemonError> {
+    let Some(default) = config.backend.as_ref().and_then(|b| b.default_workspace()) else {
+        return Ok(());
+    };
+    let adopted = store.adopt_jobs_without_workspace(&default.id).await?;
+    if adopted > 0 {
+        tracing::info!(adopted, workspace = %default.id, "jobs stored without a workspace now belong to the default one");
+    }
+    Ok(())
 }
 
 /// Runs the bot on `platforms` until shutdown (or, for the console, until
 /// its input ends and every relay has finished).
 pub async fn run(
     config: Arc<Config>,
-    backend: BackendClient,
+    backends: Backends,
     platforms: Vec<Arc<dyn ChatPlatform>>,
     options: RunOptions,
     shutdown: CancellationToken,
@@ -85,15 +106,18 @@ pub async fn run(
         return Err(DaemonError::NoPlatform);
     }
     let store = Store::open(config.store_url.expose()).await?;
+    adopt_old_jobs(&config, &store).await?;
     let by_name: Platforms = platforms
         .iter()
         .map(|p| (p.platform(), Arc::clone(p)))
         .collect();
     let metrics = Metrics::new();
-    backend.attach_metrics(Arc::clone(&metrics));
+    for backend in backends.iter() {
+        backend.attach_metrics(Arc::clone(&metrics));
+    }
     let hub = RelayHub::new(
         store.clone(),
-        backend.clone(),
+        backends.clone(),
         by_name.clone(),
         config.bot_name.clone(),
         shutdown.child_token(),
@@ -102,7 +126,7 @@ pub async fn run(
     let dispatcher = Dispatcher::new(
         Arc::clone(&config),
         store.clone(),
-        backend,
+        backends,
         hub.clone(),
         by_name,
         Arc::clone(&metrics),

@@ -101,20 +101,23 @@ pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs, log_format: LogF
         return ExitCode::FAILURE;
     };
     if let Some(url) = args.backend {
+        // The flags describe one workspace, which every console channel uses.
         let existing = config.backend.take();
-        config.backend = Some(Backend {
-            url: url.trim_end_matches('/').to_owned(),
-            token: args
-                .token
-                .map(Secret::new)
-                .or_else(|| existing.as_ref().map(|b| b.token.clone()))
-                .unwrap_or_default(),
-            workspace: args
-                .workspace
-                .or_else(|| existing.as_ref().map(|b| b.workspace.clone()))
-                .unwrap_or_default(),
-            stall_timeout: existing.map_or(std::time::Duration::from_secs(45), |b| b.stall_timeout),
-        });
+        let default = existing.as_ref().and_then(|b| b.default_workspace());
+        let token = args
+            .token
+            .map(Secret::new)
+            .or_else(|| default.map(|w| w.token.clone()))
+            .unwrap_or_default();
+        let workspace = args
+            .workspace
+            .or_else(|| default.map(|w| w.id.clone()))
+            .unwrap_or_default();
+        let mut backend = Backend::single(&url, &workspace, token);
+        if let Some(existing) = existing {
+            backend.stall_timeout = existing.stall_timeout;
+        }
+        config.backend = Some(backend);
     }
     if config.backend.is_none() && !args.demo {
         eprintln!(
@@ -160,19 +163,17 @@ pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs, log_format: LogF
 /// `@mosaic fix #42` works as typed.
 async fn start_demo(config: &mut Config, json: bool) -> std::io::Result<mosaic_sim::Sim> {
     let sim = mosaic_sim::Sim::start(mosaic_sim::SimConfig::demo()).await?;
-    config.backend = Some(Backend {
-        url: sim.base_url(),
-        token: Secret::new(sim.token()),
-        workspace: sim.workspace().to_owned(),
-        stall_timeout: std::time::Duration::from_secs(45),
-    });
+    config.backend = Some(Backend::single(
+        &sim.base_url(),
+        sim.workspace(),
+        Secret::new(sim.token()),
+    ));
     config.store_url = Secret::new("sqlite::memory:");
     if config.channel("console", "console").is_none() {
-        config.channels.push(Channel {
-            platform: "console".to_owned(),
-            id: "console".to_owned(),
-            default_repo: RepoRef::parse("acme/web", &config.forges).ok(),
-        });
+        let repo = RepoRef::parse("acme/web", &config.forges).ok();
+        config
+            .channels
+            .push(Channel::with_default_repo("console", "console", repo));
     }
     if !json {
         eprintln!(
@@ -190,8 +191,8 @@ async fn run_daemon(
     platforms: Vec<Arc<dyn ChatPlatform>>,
     options: RunOptions,
 ) -> ExitCode {
-    let backend = match daemon::backend_client(&config) {
-        Ok(backend) => backend,
+    let backends = match daemon::backend_clients(&config) {
+        Ok(backends) => backends,
         Err(e) => {
             eprintln!("mosaic-bot: {e}");
             return ExitCode::FAILURE;
@@ -199,7 +200,7 @@ async fn run_daemon(
     };
     let shutdown = CancellationToken::new();
     daemon::cancel_on_signals(shutdown.clone());
-    match daemon::run(Arc::new(config), backend, platforms, options, shutdown).await {
+    match daemon::run(Arc::new(config), backends, platforms, options, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mosaic-bot: {e}");

@@ -23,11 +23,12 @@ const BACKEND: &str = "[backend]\nurl = \"http://127.0.0.1:9\"\nworkspace = \"ws
 
 #[test]
 fn check_config_prints_everything_with_secrets_masked() {
-    let file = config(BACKEND);
+    let file = config(&format!("{BACKEND}[workspaces.ops]\nid = \"ws-ops\"\n"));
     let out = bot(
         &["--config", file.path().to_str().unwrap(), "check-config"],
         &[
             ("MOSAIC__BACKEND__TOKEN", "tok-VERY-SECRET"),
+            ("MOSAIC__WORKSPACES__OPS__TOKEN", "ops-VERY-SECRET"),
             (
                 "MOSAIC__STORE__URL",
                 "postgres://bot:pw-VERY-SECRET@db/mosaic",
@@ -37,12 +38,19 @@ fn check_config_prints_everything_with_secrets_masked() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("backend.token = ***"), "{stdout}");
+    assert!(
+        stdout.contains("workspace default = \"ws-1\" token ***"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("workspace ops = \"ws-ops\" token ***"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("permissions.cancel = the requester, admins in any channel"));
     assert!(
         stdout.contains("store.url = postgres://bot:***@db/mosaic"),
         "{stdout}"
     );
-    assert!(stdout.contains("backend.workspace = \"ws-1\""), "{stdout}");
     assert!(!stdout.contains("VERY-SECRET") && !stderr.contains("VERY-SECRET"));
 }
 

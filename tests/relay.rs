@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use fake_chat::{FakeChat, Op, PLATFORM};
 use harness::*;
-use mosaic_bot::backend::{BackendClient, BackendConfig};
+use mosaic_bot::backend::{BackendClient, BackendConfig, Backends};
 use mosaic_bot::relay::{Platforms, RelayHub};
 use mosaic_bot::secret::Secret;
 use mosaic_bot::store::{Store, Verbosity};
@@ -509,7 +509,7 @@ async fn refused_credentials_end_the_relay_with_a_message() {
     };
     let hub = RelayHub::new(
         store.clone(),
-        BackendClient::new(config).expect("client builds"),
+        Backends::new([BackendClient::new(config).expect("client builds")]),
         platforms,
         "mosaic".into(),
         CancellationToken::new(),

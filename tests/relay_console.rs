@@ -62,7 +62,7 @@ async fn relay_through_console(faults: Faults, verbosity: Verbosity) -> (Vec<Val
     );
     let hub = RelayHub::new(
         store.clone(),
-        backend(&sim),
+        mosaic_bot::backend::Backends::new([backend(&sim)]),
         platforms,
         "mosaic".into(),
         CancellationToken::new(),

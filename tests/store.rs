@@ -61,6 +61,8 @@ on_both_engines!(
     an_issue_matches_owner_and_repo_in_any_case,
     an_issue_finds_its_newest_unfinished_job,
     issues_and_changes_with_one_number_are_apart,
+    an_issue_is_found_in_its_workspace_only,
+    jobs_without_a_workspace_are_adopted,
     unfinished_lists_open_relays_oldest_first,
     a_finished_job_keeps_its_final_status,
     the_card_is_remembered,

@@ -101,6 +101,11 @@ impl BackendClient {
         })
     }
 
+    /// The workspace this client works in (its `X-Workspace-Id`).
+    pub fn workspace(&self) -> &str {
+        &self.inner.config.workspace
+    }
+
     /// Counts this client's stream reconnects in `metrics` from now on (the
     /// first call wins; clones share it).
     pub fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {

@@ -3,10 +3,12 @@
 //!
 //! - `model.rs`, `event.rs`, `lenient.rs`: the wire model, decoded tolerantly;
 //! - `config.rs`: where the backend is and how hard to try;
+//! - `backends.rs`: one client per workspace;
 //! - `client.rs`, `request.rs`, `error.rs`: REST calls, retries, typed errors;
 //! - `follow.rs`, `follower.rs`, `stream_signals.rs`, `delivered.rs`, `transport.rs`: following
 //!   a job's events exactly once through everything the contract's failure modes throw at it.
 
+mod backends;
 mod client;
 mod config;
 mod delivered;
@@ -20,6 +22,7 @@ mod request;
 mod stream_signals;
 mod transport;
 
+pub use backends::Backends;
 pub use client::BackendClient;
 pub use config::{BackendConfig, RetryPolicy, StreamPolicy};
 pub use error::BackendError;

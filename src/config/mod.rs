@@ -2,18 +2,30 @@
 //! `MOSAIC__SECTION__KEY` environment variables over it, validated into the
 //! types the bot runs on. Every key is documented in `config/mosaic.example.toml`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::command::{ForgeKind, Forges, RepoRef};
+use crate::command::{ForgeKind, Forges};
 use crate::secret::Secret;
 
+mod channels;
 mod mattermost;
+mod permissions;
 mod slack;
+mod workspaces;
+
+pub use channels::{Channel, ChannelSection, RepoPattern};
+use channels::{describe_channels, validate_channels};
+use permissions::validate_permissions;
+pub use permissions::{
+    Channels, Permissions, PermissionsSection, Principal, Rule, RuleSection, Who, WhoSection,
+};
+use workspaces::validate_backend;
+pub use workspaces::{Backend, BackendSection, DEFAULT_WORKSPACE, Workspace, WorkspaceSection};
 
 use mattermost::validate_mattermost;
 pub use mattermost::{MattermostConfig, MattermostSection};
@@ -35,6 +47,10 @@ pub struct RawConfig {
     pub channels: Vec<ChannelSection>,
     pub backend: Option<BackendSection>,
     #[serde(default)]
+    pub workspaces: BTreeMap<String, WorkspaceSection>,
+    #[serde(default)]
+    pub permissions: PermissionsSection,
+    #[serde(default)]
     pub store: StoreSection,
     #[serde(default)]
     pub http: HttpSection,
@@ -53,22 +69,6 @@ pub struct DiscordSection {
     pub application_id: u64,
     /// Register `/mosaic` in this guild only (instant) instead of globally.
     pub guild_id: Option<u64>,
-}
-
-/// `[backend]`: the Mosaic Stack API the jobs run on.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackendSection {
-    /// Base URL, e.g. `http://localhost:3001`.
-    pub url: String,
-    /// The workspace id sent as `X-Workspace-Id`.
-    pub workspace: String,
-    /// The API token; prefer `MOSAIC__BACKEND__TOKEN` or `token_file`.
-    pub token: Option<Secret>,
-    /// A file holding the token (a mounted secret); read at start.
-    pub token_file: Option<PathBuf>,
-    /// Seconds of silence after which an event stream is presumed dead.
-    pub stall_timeout_secs: Option<u64>,
 }
 
 /// `[store]`: where the bot keeps its state.
@@ -128,19 +128,6 @@ pub struct ForgeSection {
     pub kind: ForgeKind,
 }
 
-/// `[[channels]]`: settings of one channel of one platform.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelSection {
-    /// `discord`, `slack`, `mattermost` or `console`.
-    pub platform: String,
-    /// The platform's channel id.
-    pub id: String,
-    /// The repository `#42` refers to in this channel: `owner/repo` on the
-    /// default forge, or `host/owner/repo`.
-    pub default_repo: Option<String>,
-}
-
 fn default_name() -> String {
     "mosaic".to_owned()
 }
@@ -175,6 +162,7 @@ pub struct Config {
     pub channels: Vec<Channel>,
     /// Absent when no `[backend]` section is given (`parse` needs none).
     pub backend: Option<Backend>,
+    pub permissions: Permissions,
     pub store_url: Secret,
     pub http_listen: Option<SocketAddr>,
     /// Absent when no `[mattermost]` section is given.
@@ -183,23 +171,6 @@ pub struct Config {
     pub discord: Option<DiscordSection>,
     /// Absent when no `[slack]` section is given.
     pub slack: Option<SlackConfig>,
-}
-
-/// The validated `[backend]` section.
-#[derive(Debug, Clone)]
-pub struct Backend {
-    pub url: String,
-    pub workspace: String,
-    pub token: Secret,
-    pub stall_timeout: Duration,
-}
-
-/// A channel with its validated settings.
-#[derive(Debug, Clone)]
-pub struct Channel {
-    pub platform: String,
-    pub id: String,
-    pub default_repo: Option<RepoRef>,
 }
 
 impl Config {
@@ -268,28 +239,9 @@ impl RawConfig {
                     problem: e.to_string(),
                 }
             })?;
-        let channels = self
-            .channels
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let default_repo = c
-                    .default_repo
-                    .as_deref()
-                    .map(|r| RepoRef::parse(r, &forges))
-                    .transpose()
-                    .map_err(|e| ConfigError::Key {
-                        key: format!("channels[{i}].default_repo"),
-                        problem: e.to_string(),
-                    })?;
-                Ok(Channel {
-                    platform: c.platform,
-                    id: c.id,
-                    default_repo,
-                })
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        let backend = self.backend.map(validate_backend).transpose()?;
+        let backend = validate_backend(self.backend, self.workspaces)?;
+        let channels = validate_channels(self.channels, &forges, backend.as_ref())?;
+        let permissions = validate_permissions(self.permissions)?;
         let http_listen = self
             .http
             .listen
@@ -325,6 +277,7 @@ impl RawConfig {
             forges,
             channels,
             backend,
+            permissions,
             store_url: self.store.url,
             http_listen,
             mattermost,
@@ -332,51 +285,6 @@ impl RawConfig {
             slack,
         })
     }
-}
-
-fn validate_backend(section: BackendSection) -> Result<Backend, ConfigError> {
-    let key = |key: &str, problem: String| ConfigError::Key {
-        key: format!("backend.{key}"),
-        problem,
-    };
-    let url = section.url.trim().trim_end_matches('/').to_owned();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(key(
-            "url",
-            format!("`{url}` is not an http:// or https:// URL"),
-        ));
-    }
-    if section.workspace.trim().is_empty() {
-        return Err(key("workspace", "is empty: give the workspace id".into()));
-    }
-    let token = match (section.token, section.token_file) {
-        (Some(_), Some(_)) => {
-            return Err(key(
-                "token",
-                "and backend.token_file are both set: keep one".into(),
-            ));
-        }
-        (Some(token), None) => token,
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map(|t| Secret::new(t.trim()))
-            .map_err(|e| key("token_file", format!("cannot read {}: {e}", path.display())))?,
-        (None, None) => {
-            return Err(key(
-                "token",
-                "is missing: set MOSAIC__BACKEND__TOKEN or backend.token_file".into(),
-            ));
-        }
-    };
-    if token.is_empty() {
-        return Err(key("token", "is empty".into()));
-    }
-    let stall_timeout = Duration::from_secs(section.stall_timeout_secs.unwrap_or(45).max(1));
-    Ok(Backend {
-        url,
-        workspace: section.workspace.trim().to_owned(),
-        token,
-        stall_timeout,
-    })
 }
 
 impl Config {
@@ -389,32 +297,14 @@ impl Config {
         for (i, forge) in self.forges.iter().enumerate() {
             let _ = writeln!(out, "forges[{i}] = {} ({})", forge.host, forge.kind);
         }
-        for (i, c) in self.channels.iter().enumerate() {
-            let repo = c
-                .default_repo
-                .as_ref()
-                .map_or("none".to_owned(), |r| format!("{}/{}", r.host, r));
-            let _ = writeln!(
-                out,
-                "channels[{i}] = {}:{} default_repo={repo}",
-                c.platform, c.id
-            );
-        }
+        describe_channels(&self.channels, &mut out);
         match &self.backend {
-            Some(b) => {
-                let _ = writeln!(out, "backend.url = {:?}", b.url);
-                let _ = writeln!(out, "backend.workspace = {:?}", b.workspace);
-                let _ = writeln!(out, "backend.token = {}", b.token);
-                let _ = writeln!(
-                    out,
-                    "backend.stall_timeout = {}s",
-                    b.stall_timeout.as_secs()
-                );
-            }
+            Some(b) => b.describe(&mut out),
             None => {
                 let _ = writeln!(out, "backend = none");
             }
         }
+        self.permissions.describe(&mut out);
         if let Some(m) = &self.mattermost {
             m.describe(&mut out);
         }
@@ -460,6 +350,19 @@ impl Config {
         self.channels
             .iter()
             .find(|c| c.platform == platform && c.id == id)
+    }
+
+    /// The workspace a channel's jobs go to: the one it names, else
+    /// `[backend]`'s; `None` when it has neither (commands there are refused).
+    pub fn workspace_for(&self, platform: &str, channel: &str) -> Option<&Workspace> {
+        let backend = self.backend.as_ref()?;
+        match self
+            .channel(platform, channel)
+            .and_then(|c| c.workspace.as_deref())
+        {
+            Some(name) => backend.workspace(name),
+            None => backend.default_workspace(),
+        }
     }
 }
 

@@ -86,10 +86,16 @@ fn backend_token_from_environment_or_file_and_never_printed() {
     let config = Config::load_from(Some(f.path()), env).unwrap();
     let backend = config.backend.as_ref().unwrap();
     assert_eq!(backend.url, "http://127.0.0.1:3001");
-    assert_eq!(backend.token.expose(), "tok-SECRET-1");
+    assert_eq!(
+        backend.default_workspace().map(|w| w.token.expose()),
+        Some("tok-SECRET-1")
+    );
     let shown = format!("{}{config:?}", config.describe());
     assert!(!shown.contains("tok-SECRET-1"), "{shown}");
-    assert!(shown.contains("backend.token = ***"), "{shown}");
+    assert!(
+        shown.contains("workspace default = \"ws-1\" token ***"),
+        "{shown}"
+    );
 
     let token = file("tok-SECRET-2\n");
     let f = file(&format!(
@@ -97,7 +103,11 @@ fn backend_token_from_environment_or_file_and_never_printed() {
         token.path()
     ));
     let config = Config::load_from(Some(f.path()), no_env()).unwrap();
-    assert_eq!(config.backend.unwrap().token.expose(), "tok-SECRET-2");
+    let backend = config.backend.unwrap();
+    assert_eq!(
+        backend.default_workspace().map(|w| w.token.expose()),
+        Some("tok-SECRET-2")
+    );
 
     let f = file("[backend]\nurl = \"http://x\"\nworkspace = \"w\"\n");
     let err = Config::load_from(Some(f.path()), no_env()).unwrap_err();
@@ -136,4 +146,264 @@ fn a_missing_file_given_explicitly_is_an_error() {
         err.to_string().contains("/nonexistent/mosaic.toml"),
         "{err}"
     );
+}
+
+const TWO_WORKSPACES: &str = r#"
+[backend]
+url = "http://127.0.0.1:3001"
+workspace = "ws-default"
+[workspaces.ops]
+id = "ws-ops"
+[[channels]]
+platform = "slack"
+id = "C-OPS"
+workspace = "ops"
+repos = ["acme/ops", "tools/*"]
+default_repo = "acme/ops"
+[[channels]]
+platform = "slack"
+id = "C-WEB"
+default_repo = "acme/web"
+"#;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn channels_map_to_workspaces_each_with_its_own_token() {
+    let tokens = env(&[
+        ("MOSAIC__BACKEND__TOKEN", "tok-DEFAULT"),
+        ("MOSAIC__WORKSPACES__OPS__TOKEN", "tok-OPS"),
+    ]);
+    let config = Config::load_from(Some(file(TWO_WORKSPACES).path()), tokens).unwrap();
+    let of = |channel: &str| {
+        config
+            .workspace_for("slack", channel)
+            .map(|w| (w.id.as_str(), w.token.expose()))
+    };
+    assert_eq!(of("C-OPS"), Some(("ws-ops", "tok-OPS")));
+    assert_eq!(of("C-WEB"), Some(("ws-default", "tok-DEFAULT")));
+    // A channel no entry names takes [backend]'s workspace.
+    assert_eq!(of("C-OTHER"), Some(("ws-default", "tok-DEFAULT")));
+    assert_eq!(
+        config
+            .workspace_for("discord", "C-OPS")
+            .map(|w| w.name.as_str()),
+        Some("default")
+    );
+    let shown = config.describe();
+    assert!(
+        shown.contains("workspace ops = \"ws-ops\" token ***"),
+        "{shown}"
+    );
+    assert!(!shown.contains("tok-OPS") && !shown.contains("tok-DEFAULT"));
+}
+
+#[test]
+fn a_workspace_token_may_come_from_a_file_named_in_the_environment() {
+    let token = file("tok-FROM-FILE\n");
+    let tokens = env(&[
+        ("MOSAIC__BACKEND__TOKEN", "tok-DEFAULT"),
+        (
+            "MOSAIC__WORKSPACES__OPS__TOKEN_FILE",
+            token.path().to_str().unwrap(),
+        ),
+    ]);
+    let config = Config::load_from(Some(file(TWO_WORKSPACES).path()), tokens).unwrap();
+    let ops = config.workspace_for("slack", "C-OPS").unwrap();
+    assert_eq!(ops.token.expose(), "tok-FROM-FILE");
+}
+
+#[test]
+fn without_a_default_workspace_unlisted_channels_have_none() {
+    let text = TWO_WORKSPACES.replace("workspace = \"ws-default\"\n", "");
+    let tokens = env(&[("MOSAIC__WORKSPACES__OPS__TOKEN", "tok-OPS")]);
+    let config = Config::load_from(Some(file(&text).path()), tokens).unwrap();
+    assert!(config.workspace_for("slack", "C-OPS").is_some());
+    assert!(config.workspace_for("slack", "C-WEB").is_none());
+    assert!(config.workspace_for("slack", "C-OTHER").is_none());
+    assert!(
+        config
+            .describe()
+            .contains("channels without a workspace are refused")
+    );
+}
+
+#[test]
+fn workspace_problems_name_the_key() {
+    type Env = Vec<(String, String)>;
+    let cases: [(&str, Env, &str); 6] = [
+        // A workspace's token is required.
+        (
+            TWO_WORKSPACES,
+            env(&[("MOSAIC__BACKEND__TOKEN", "t")]),
+            "workspaces.ops.token",
+        ),
+        // A channel names a workspace that is not declared.
+        (
+            "[backend]\nurl = \"http://x\"\nworkspace = \"w\"\n[[channels]]\nplatform = \"slack\"\nid = \"C1\"\nworkspace = \"nope\"\n",
+            env(&[("MOSAIC__BACKEND__TOKEN", "t")]),
+            "channels[0].workspace",
+        ),
+        // Workspaces without a backend URL.
+        (
+            "[workspaces.ops]\nid = \"x\"\ntoken = \"t\"\n",
+            no_env(),
+            "workspaces.ops",
+        ),
+        // No workspace at all.
+        (
+            "[backend]\nurl = \"http://x\"\n",
+            no_env(),
+            "backend.workspace",
+        ),
+        // A token with no workspace to belong to.
+        (
+            "[backend]\nurl = \"http://x\"\ntoken = \"t\"\n",
+            no_env(),
+            "backend.token",
+        ),
+        // Two names for one workspace id.
+        (
+            "[backend]\nurl = \"http://x\"\nworkspace = \"w\"\ntoken = \"t\"\n[workspaces.b]\nid = \"w\"\ntoken = \"u\"\n",
+            no_env(),
+            "workspaces.b.id",
+        ),
+    ];
+    for (text, env, key) in cases {
+        let err = Config::load_from(Some(file(text).path()), env).unwrap_err();
+        assert!(err.to_string().contains(key), "{key}: {err}");
+    }
+}
+
+#[test]
+fn repository_lists_match_repos_and_owners_in_any_case() {
+    let tokens = env(&[
+        ("MOSAIC__BACKEND__TOKEN", "t"),
+        ("MOSAIC__WORKSPACES__OPS__TOKEN", "u"),
+    ]);
+    let config = Config::load_from(Some(file(TWO_WORKSPACES).path()), tokens).unwrap();
+    let ops = config.channel("slack", "C-OPS").unwrap();
+    let issue = |owner: &str, repo: &str| {
+        crate::command::IssueRef::new(
+            "github.com",
+            owner,
+            repo,
+            1,
+            crate::command::IssueKind::Issue,
+        )
+    };
+    assert!(ops.allows(&issue("acme", "ops")));
+    assert!(ops.allows(&issue("ACME", "Ops")));
+    assert!(ops.allows(&issue("tools", "anything")));
+    assert!(!ops.allows(&issue("acme", "web")));
+    assert!(!ops.allows(&issue("other", "ops")));
+    let web = config.channel("slack", "C-WEB").unwrap();
+    assert!(
+        web.allows(&issue("other", "repo")),
+        "no list: any repository"
+    );
+    assert!(config.describe().contains("repos=acme/ops, tools/*"));
+}
+
+#[test]
+fn a_default_repository_outside_the_list_is_refused() {
+    let text = "[[channels]]\nplatform = \"slack\"\nid = \"C1\"\ndefault_repo = \"acme/web\"\nrepos = [\"acme/api\"]\n";
+    let err = Config::load_from(Some(file(text).path()), no_env()).unwrap_err();
+    assert!(
+        err.to_string().contains("channels[0].default_repo"),
+        "{err}"
+    );
+    let text = "[[channels]]\nplatform = \"slack\"\nid = \"C1\"\nrepos = [\"acme\"]\n";
+    let err = Config::load_from(Some(file(text).path()), no_env()).unwrap_err();
+    assert!(err.to_string().contains("channels[0].repos"), "{err}");
+    let text = "[[channels]]\nplatform = \"irc\"\nid = \"C1\"\n";
+    let err = Config::load_from(Some(file(text).path()), no_env()).unwrap_err();
+    assert!(err.to_string().contains("channels[0].platform"), "{err}");
+}
+
+#[test]
+fn permissions_default_to_the_documented_rules() {
+    use crate::command::Action;
+    let config = Config::load_from(Some(file("").path()), no_env()).unwrap();
+    let p = &config.permissions;
+    for action in [Action::Help, Action::Status, Action::Verbose, Action::Quiet] {
+        let rule = p.rule(action);
+        assert!(
+            rule.everyone && rule.channels == Channels::Anywhere,
+            "{action}"
+        );
+    }
+    let fix = p.rule(Action::Fix);
+    assert!(fix.everyone && fix.channels == Channels::WithWorkspace);
+    for action in [Action::Cancel, Action::Retry] {
+        let rule = p.rule(action);
+        assert!(!rule.everyone && rule.requester, "{action}");
+    }
+}
+
+#[test]
+fn permissions_are_read_per_action() {
+    use crate::command::Action;
+    let text = r#"
+        [permissions.admins]
+        users = ["slack:UADMIN"]
+        roles = ["discord:42", "mattermost:system_admin"]
+        [permissions.fix]
+        roles = ["slack:S-DEVS"]
+        channels = ["slack:C1", "console:console"]
+        [permissions.cancel]
+        users = ["discord:7"]
+        [permissions.status]
+        everyone = false
+        requester = true
+    "#;
+    let config = Config::load_from(Some(file(text).path()), no_env()).unwrap();
+    let p = &config.permissions;
+    assert_eq!(p.admins.users[0].to_string(), "slack:UADMIN");
+    assert_eq!(p.admins.roles.len(), 2);
+    let fix = p.rule(Action::Fix);
+    // A list of roles means only them: `everyone` turns off unless set.
+    assert!(!fix.everyone);
+    assert_eq!(fix.who.roles[0].to_string(), "slack:S-DEVS");
+    assert!(matches!(&fix.channels, Channels::Only(list) if list.len() == 2));
+    let cancel = p.rule(Action::Cancel);
+    assert!(
+        cancel.requester && !cancel.everyone,
+        "the requester keeps their right"
+    );
+    assert_eq!(cancel.who.users[0].to_string(), "discord:7");
+    let status = p.rule(Action::Status);
+    assert!(!status.everyone && status.requester);
+    let shown = config.describe();
+    assert!(
+        shown.contains(
+            "permissions.fix = roles [slack:S-DEVS], admins in channels [slack:C1, console:console]"
+        ),
+        "{shown}"
+    );
+}
+
+#[test]
+fn permission_entries_must_name_a_known_platform_and_an_id() {
+    for (entry, problem) in [
+        ("U123", "names no platform"),
+        ("irc:U123", "is not a platform"),
+        ("slack:", "has no id"),
+    ] {
+        let text = format!("[permissions.fix]\nusers = [{entry:?}]\n");
+        let err = Config::load_from(Some(file(&text).path()), no_env()).unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("permissions.fix.users") && err.contains(problem),
+            "{err}"
+        );
+    }
+    let text = "[permissions.deploy]\neveryone = true\n";
+    let err = Config::load_from(Some(file(text).path()), no_env()).unwrap_err();
+    assert!(err.to_string().contains("deploy"), "{err}");
 }

@@ -28,6 +28,33 @@ pub enum Failure {
     Store { action: Action, error: StoreError },
     /// The chat platform refused to start a thread.
     Platform { action: Action, error: ChatError },
+    /// A permission (`permissions.ACTION`) does not let this user do it here.
+    Denied { action: Action, why: Denial },
+    /// The channel has no backend workspace to start or find jobs in.
+    NoWorkspace { action: Action },
+    /// The job's workspace is no longer in the configuration.
+    WorkspaceGone { action: Action, workspace: String },
+    /// The issue's repository is not among those of the channel.
+    RepoNotAllowed {
+        action: Action,
+        issue: String,
+        allowed: String,
+    },
+}
+
+/// Which part of an action's permission a command lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// `permissions.ACTION.channels` does not list this channel.
+    Channel,
+    /// Neither everyone, nor this user, nor one of their roles may.
+    Who,
+    /// Only the job's requester (or an admin) may. `requester` is `None` when
+    /// no job for `issue` was started from chat, so there is none to match.
+    NotRequester {
+        requester: Option<String>,
+        issue: String,
+    },
 }
 
 impl Failure {
@@ -57,6 +84,23 @@ impl Failure {
             )),
             Failure::Platform { action, error } => line(format!(
                 "I could not open a thread here ({error}), so I did not {}.",
+                doing(*action)
+            )),
+            Failure::Denied { action, why } => line(denied_words(*action, why)),
+            Failure::NoWorkspace { action } => line(format!(
+                "This channel is not connected to a job backend workspace, so I did not {}. An admin can connect it: a `[[channels]]` entry with `workspace = \"…\"`.",
+                doing(*action)
+            )),
+            Failure::WorkspaceGone { action, workspace } => line(format!(
+                "This job belongs to backend workspace {workspace}, which is no longer in my configuration, so I did not {}. An admin can add it back under `[workspaces]`.",
+                doing(*action)
+            )),
+            Failure::RepoNotAllowed {
+                action,
+                issue,
+                allowed,
+            } => line(format!(
+                "This channel works on {allowed} only, so I did not {} for {issue}. Use one of those repositories, or ask an admin to add it to the channel's `repos`.",
                 doing(*action)
             )),
         }
@@ -140,6 +184,30 @@ fn backend_words(me: &str, action: Action, error: &BackendError) -> String {
         (_, other) => format!(
             "The job backend answered with an error, so I could not {}: {other}.",
             doing(action)
+        ),
+    }
+}
+
+fn denied_words(action: Action, why: &Denial) -> String {
+    let permission = format!("`permissions.{action}`");
+    match why {
+        Denial::Channel => format!(
+            "`{action}` is not allowed in this channel ({permission} lists the channels where it is). Use one of those, or ask an admin."
+        ),
+        Denial::Who => format!(
+            "You may not use `{action}`: {permission} allows it only to certain users and roles. Ask an admin if you need it."
+        ),
+        Denial::NotRequester {
+            requester: Some(name),
+            ..
+        } => format!(
+            "Only the job's requester ({name}) or an admin may `{action}` it ({permission})."
+        ),
+        Denial::NotRequester {
+            requester: None,
+            issue,
+        } => format!(
+            "I know of no job for {issue} started from chat, and only a job's requester or an admin may `{action}` one ({permission})."
         ),
     }
 }

@@ -5,8 +5,10 @@ use std::time::SystemTime;
 
 use mosaic_chat::{ChatPlatform, Inbound, Markup, Span, ThreadRef};
 
-use super::{Dispatcher, Failure};
-use crate::backend::{self, CreateJob, EventKind, JobId, JobOrigin, JobStatus, RunnerJob};
+use super::{Admission, Ask, Dispatcher, Failure};
+use crate::backend::{
+    self, BackendClient, CreateJob, EventKind, JobId, JobOrigin, JobStatus, RunnerJob,
+};
 use crate::command::{Action, IssueRef};
 use crate::store::{FollowedJob, Verbosity};
 
@@ -31,17 +33,19 @@ impl Dispatcher {
     /// `fix ISSUE`: starts a job, unless one for the issue still runs.
     pub(super) async fn fix(
         &self,
-        inbound: &Inbound,
+        ask: &Ask<'_>,
         platform: &Arc<dyn ChatPlatform>,
         issue: IssueRef,
     ) -> Result<Option<Markup>, Failure> {
-        let action = Action::Fix;
+        let (inbound, action) = (ask.inbound, ask.action);
         let store_failed = |error| Failure::Store { action, error };
         let backend_failed = |error| Failure::Backend { action, error };
+        self.check_repo(inbound, action, &issue)?;
+        let (workspace, backend) = self.channel_workspace(inbound, action)?;
         if let Some(job) = self
             .inner
             .store
-            .job_for_issue(&issue, true)
+            .job_for_issue(&workspace.id, &issue, true)
             .await
             .map_err(store_failed)?
         {
@@ -51,9 +55,7 @@ impl Dispatcher {
                 Some(&job.thread),
             )));
         }
-        let newest = self
-            .inner
-            .backend
+        let newest = backend
             .jobs_for_issue(issue.owner(), issue.repo(), issue.number(), 1)
             .await
             .map_err(backend_failed)?;
@@ -95,43 +97,37 @@ impl Dispatcher {
                 message_url: None,
             },
         );
-        let job = self
-            .inner
-            .backend
-            .create_job(&request)
-            .await
-            .map_err(backend_failed)?;
-        tracing::info!(job = %job.id, "started a fix job");
+        let job = backend.create_job(&request).await.map_err(backend_failed)?;
+        tracing::info!(job = %job.id, workspace = %workspace.name, "started a fix job");
         let placed = Placement {
             thread,
             command_message_id: (!inbound.slash).then(|| inbound.message_id.clone()),
             issue,
             verbosity,
         };
-        self.relay_new(&job, inbound, placed, action).await?;
+        self.relay_new(&job, backend, inbound, placed, action)
+            .await?;
         Ok(None)
     }
 
     /// `status [ISSUE]`: the job's state, progress, elapsed time and links.
     pub(super) async fn status(
         &self,
-        inbound: &Inbound,
+        ask: &Ask<'_>,
         issue: Option<IssueRef>,
     ) -> Result<Markup, Failure> {
-        let action = Action::Status;
-        let target = self.resolve(inbound, issue.as_ref(), action).await?;
+        let action = ask.action;
+        let (target, backend) = self.resolve(ask, issue.as_ref()).await?;
         let job = match target {
             Target::Remote(job) => *job,
-            Target::Followed(followed) => self
-                .inner
-                .backend
+            Target::Followed(followed) => backend
                 .job(&JobId::new(followed.job_id.clone()))
                 .await
                 .map_err(|error| Failure::Backend { action, error })?,
         };
         // The job resource has no current step: the newest `step.started`
         // event says it. Without it the status still answers.
-        let step = match self.inner.backend.events_after(&job.id, None).await {
+        let step = match backend.events_after(&job.id, None).await {
             Ok(events) => current_step(&events),
             Err(error) => {
                 tracing::warn!(%error, "cannot read the job's events for its current step");
@@ -144,15 +140,13 @@ impl Dispatcher {
     /// `cancel [ISSUE]`: asks the backend to cancel; the relay shows the end.
     pub(super) async fn cancel(
         &self,
-        inbound: &Inbound,
+        ask: &Ask<'_>,
         issue: Option<IssueRef>,
     ) -> Result<Markup, Failure> {
-        let action = Action::Cancel;
-        let target = self.resolve(inbound, issue.as_ref(), action).await?;
+        let (inbound, action) = (ask.inbound, ask.action);
+        let (target, backend) = self.resolve(ask, issue.as_ref()).await?;
         let reason = format!("cancelled by {} on {}", inbound.user.name, inbound.platform);
-        let job = self
-            .inner
-            .backend
+        let job = backend
             .cancel(&target.job_id(), Some(&reason))
             .await
             .map_err(|error| Failure::Backend { action, error })?;
@@ -167,14 +161,18 @@ impl Dispatcher {
     /// `retry [ISSUE]`: starts the job again, relayed in the same thread.
     pub(super) async fn retry(
         &self,
-        inbound: &Inbound,
+        ask: &Ask<'_>,
         issue: Option<IssueRef>,
     ) -> Result<Markup, Failure> {
-        let action = Action::Retry;
-        let target = self.resolve(inbound, issue.as_ref(), action).await?;
-        let job = self
-            .inner
-            .backend
+        let (inbound, action) = (ask.inbound, ask.action);
+        if let Some(issue) = &issue {
+            self.check_repo(inbound, action, issue)?;
+        }
+        let (target, backend) = self.resolve(ask, issue.as_ref()).await?;
+        if let Target::Followed(old) = &target {
+            self.check_repo(inbound, action, &old.issue)?;
+        }
+        let job = backend
             .retry(&target.job_id())
             .await
             .map_err(|error| Failure::Backend { action, error })?;
@@ -193,7 +191,8 @@ impl Dispatcher {
             issue,
             verbosity,
         };
-        self.relay_new(&job, inbound, placed, action).await?;
+        self.relay_new(&job, &backend, inbound, placed, action)
+            .await?;
         let where_ = if here { "here" } else { "in its thread" };
         Ok(Markup::new().line([Span::text(format!(
             "Retrying as job {}; following it {where_}.",
@@ -204,15 +203,12 @@ impl Dispatcher {
     /// `verbose` / `quiet`: what the job's thread shows from now on.
     pub(super) async fn set_verbosity(
         &self,
-        inbound: &Inbound,
+        ask: &Ask<'_>,
         issue: Option<IssueRef>,
         verbosity: Verbosity,
     ) -> Result<Markup, Failure> {
-        let action = match verbosity {
-            Verbosity::Quiet => Action::Quiet,
-            _ => Action::Verbose,
-        };
-        let thread = match self.resolve(inbound, issue.as_ref(), action).await? {
+        let (inbound, action) = (ask.inbound, ask.action);
+        let thread = match self.resolve(ask, issue.as_ref()).await?.0 {
             Target::Followed(job) => job.thread,
             Target::Remote(_) => {
                 return Err(Failure::NotFollowed {
@@ -240,44 +236,55 @@ impl Dispatcher {
         Ok(Markup::new().line([Span::text(format!("{where_} now shows {what}."))]))
     }
 
-    /// The job a command names: the thread's, or the newest for the issue.
+    /// The job a command names (the thread's, or the newest for the issue in
+    /// the channel's workspace) and the client of its workspace. A command
+    /// admitted only for the requester is decided from the store alone, so a
+    /// refused one never reaches the backend.
     async fn resolve(
         &self,
-        inbound: &Inbound,
+        ask: &Ask<'_>,
         issue: Option<&IssueRef>,
-        action: Action,
-    ) -> Result<Target, Failure> {
+    ) -> Result<(Target, BackendClient), Failure> {
+        let (inbound, action) = (ask.inbound, ask.action);
         let store = &self.inner.store;
         let store_failed = |error| Failure::Store { action, error };
+        let requester_only = ask.admission == Admission::IfRequester;
         let Some(issue) = issue else {
-            return store
+            let job = store
                 .job_for_thread(&inbound.reply_thread())
                 .await
                 .map_err(store_failed)?
-                .map(|job| Target::Followed(Box::new(job)))
-                .ok_or(Failure::NoJobInThread { action });
+                .ok_or(Failure::NoJobInThread { action })?;
+            if requester_only {
+                self.check_requester(inbound, action, &job.issue, Some(&job))?;
+            }
+            let backend = self.backend_of(&job.workspace, action)?.clone();
+            return Ok((Target::Followed(Box::new(job)), backend));
         };
-        if let Some(job) = store
-            .job_for_issue(issue, false)
+        let (workspace, backend) = self.channel_workspace(inbound, action)?;
+        let followed = store
+            .job_for_issue(&workspace.id, issue, false)
             .await
-            .map_err(store_failed)?
-        {
-            return Ok(Target::Followed(Box::new(job)));
+            .map_err(store_failed)?;
+        if requester_only {
+            self.check_requester(inbound, action, issue, followed.as_ref())?;
         }
-        let list = self
-            .inner
-            .backend
+        if let Some(job) = followed {
+            return Ok((Target::Followed(Box::new(job)), backend.clone()));
+        }
+        let list = backend
             .jobs_for_issue(issue.owner(), issue.repo(), issue.number(), 1)
             .await
             .map_err(|error| Failure::Backend { action, error })?;
-        list.data
+        let job = list
+            .data
             .into_iter()
             .next()
-            .map(|job| Target::Remote(Box::new(job)))
             .ok_or_else(|| Failure::NoJobForIssue {
                 action,
                 issue: issue.to_string(),
-            })
+            })?;
+        Ok((Target::Remote(Box::new(job)), backend.clone()))
     }
 }
 
@@ -296,12 +303,14 @@ impl Dispatcher {
     async fn relay_new(
         &self,
         job: &RunnerJob,
+        backend: &BackendClient,
         inbound: &Inbound,
         placed: Placement,
         action: Action,
     ) -> Result<(), Failure> {
         let followed = FollowedJob {
             job_id: job.id.as_str().to_owned(),
+            workspace: backend.workspace().to_owned(),
             thread: placed.thread,
             command_message_id: placed.command_message_id,
             requester_id: inbound.user.id.clone(),

@@ -5,10 +5,12 @@
 //! the store and hands new jobs to the relay. It never renders a platform's
 //! markup itself: replies are neutral [`Markup`] that the platform renders.
 //!
+//! - `access.rs`: permissions, the channel's workspace and repositories;
 //! - [`failure`]: every failure and its wording, in one place;
 //! - [`help`]: what `help` says;
 //! - `jobs.rs`: the job-facing actions (fix, status, cancel, retry, verbosity).
 
+mod access;
 mod failure;
 pub mod help;
 mod jobs;
@@ -20,15 +22,16 @@ use mosaic_chat::markup::render;
 use mosaic_chat::{ChatPlatform, Inbound, Markup, Reaction};
 use tracing::Instrument;
 
-use crate::backend::BackendClient;
+use crate::backend::Backends;
 use crate::chat_retry::retry_later;
-use crate::command::{self, Command, Invoker, ParseContext};
+use crate::command::{self, Action, Command, Invoker, ParseContext};
 use crate::config::Config;
 use crate::metrics::{CommandOutcome, Metrics};
 use crate::relay::{Platforms, RelayHub};
 use crate::store::Store;
 
-pub use failure::Failure;
+use access::Admission;
+pub use failure::{Denial, Failure};
 
 /// How long a delivered message's key is remembered: platforms redeliver
 /// within minutes (Slack retries for about an hour), so a day is ample.
@@ -44,6 +47,13 @@ fn reply_backoff() -> backon::ExponentialBuilder {
         .with_max_times(4)
 }
 
+/// One admitted command: the message, its action, and what its rule allows.
+struct Ask<'a> {
+    inbound: &'a Inbound,
+    action: Action,
+    admission: Admission,
+}
+
 /// Carries out commands; cheap to clone.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -54,7 +64,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     config: Arc<Config>,
     store: Store,
-    backend: BackendClient,
+    /// One client per workspace; a command uses its channel's or its job's.
+    backends: Backends,
     relays: RelayHub,
     platforms: Platforms,
 }
@@ -63,7 +74,7 @@ impl Dispatcher {
     pub fn new(
         config: Arc<Config>,
         store: Store,
-        backend: BackendClient,
+        backends: Backends,
         relays: RelayHub,
         platforms: Platforms,
         metrics: Arc<Metrics>,
@@ -73,7 +84,7 @@ impl Dispatcher {
                 metrics,
                 config,
                 store,
-                backend,
+                backends,
                 relays,
                 platforms,
             }),
@@ -183,17 +194,31 @@ impl Dispatcher {
         command: Command,
     ) -> Result<Option<Markup>, Failure> {
         let me = self.invoker(inbound).to_string();
+        let action = command.action();
+        let admission = self.admit(inbound, action)?;
+        if admission == Admission::IfRequester && matches!(action, Action::Fix | Action::Help) {
+            // These are about no job, so no requester can be matched.
+            return Err(Failure::Denied {
+                action,
+                why: Denial::Who,
+            });
+        }
+        let ask = Ask {
+            inbound,
+            action,
+            admission,
+        };
         match command {
-            Command::Fix(issue) => self.fix(inbound, platform, issue).await,
-            Command::Status(issue) => self.status(inbound, issue).await.map(Some),
-            Command::Cancel(issue) => self.cancel(inbound, issue).await.map(Some),
-            Command::Retry(issue) => self.retry(inbound, issue).await.map(Some),
+            Command::Fix(issue) => self.fix(&ask, platform, issue).await,
+            Command::Status(issue) => self.status(&ask, issue).await.map(Some),
+            Command::Cancel(issue) => self.cancel(&ask, issue).await.map(Some),
+            Command::Retry(issue) => self.retry(&ask, issue).await.map(Some),
             Command::Verbose(issue) => self
-                .set_verbosity(inbound, issue, crate::store::Verbosity::Verbose)
+                .set_verbosity(&ask, issue, crate::store::Verbosity::Verbose)
                 .await
                 .map(Some),
             Command::Quiet(issue) => self
-                .set_verbosity(inbound, issue, crate::store::Verbosity::Quiet)
+                .set_verbosity(&ask, issue, crate::store::Verbosity::Quiet)
                 .await
                 .map(Some),
             Command::Help(None) => Ok(Some(help::overview(&me, inbound.slash))),

@@ -92,7 +92,7 @@ impl Relay {
     /// The backend ended the stream without a `job.*` outcome event: fetch the job to say how
     /// it ended.
     async fn word_outcome_from_backend(&mut self, status: &JobStatus) {
-        let job = match self.hub.backend.job(&self.job_id()).await {
+        let job = match self.backend.job(&self.job_id()).await {
             Ok(job) => {
                 self.card.apply_job(&job);
                 Some(job)

@@ -37,7 +37,7 @@ pub use render::{
     is_shown, render_event,
 };
 
-use crate::backend::{BackendClient, JobStatus};
+use crate::backend::{Backends, JobStatus};
 use crate::store::{FollowedJob, Store, StoreError, Verbosity};
 use send::Outbox;
 use task::Relay;
@@ -69,7 +69,8 @@ pub struct RelayHub {
 /// What every relay shares.
 pub(crate) struct Hub {
     pub(crate) store: Store,
-    pub(crate) backend: BackendClient,
+    /// Each job is followed with the client of its workspace.
+    backends: Backends,
     platforms: Platforms,
     pub(crate) bot_name: String,
     pub(crate) shutdown: CancellationToken,
@@ -97,7 +98,7 @@ impl RelayHub {
     /// A hub with no relay running. `shutdown` stops every relay when cancelled.
     pub fn new(
         store: Store,
-        backend: BackendClient,
+        backends: Backends,
         platforms: Platforms,
         bot_name: String,
         shutdown: CancellationToken,
@@ -105,7 +106,7 @@ impl RelayHub {
         RelayHub {
             hub: Arc::new(Hub {
                 store,
-                backend,
+                backends,
                 platforms,
                 bot_name,
                 shutdown,
@@ -120,7 +121,8 @@ impl RelayHub {
 
     /// Starts relaying a job already inserted in the store (`Store::insert_job`); no-op if its
     /// relay already runs, or after shutdown began. Spawns a task: call it inside a Tokio
-    /// runtime. A job whose platform is not in `Platforms` is logged and not followed.
+    /// runtime. A job whose platform is not in `Platforms` is logged and not followed; one
+    /// whose workspace is no longer configured is also reported in its thread.
     pub fn follow(&self, job: FollowedJob) {
         let hub = &self.hub;
         if hub.shutdown.is_cancelled() {
@@ -133,6 +135,10 @@ impl RelayHub {
                 platform = %job.thread.platform,
                 "no such platform configured; cannot relay this job"
             );
+            return;
+        };
+        let Some(backend) = hub.backends.get(&job.workspace).cloned() else {
+            unknown_workspace(&chat, &job);
             return;
         };
         let mut relays = hub.relays.lock().unwrap_or_else(PoisonError::into_inner);
@@ -157,7 +163,7 @@ impl RelayHub {
             pacer: Arc::clone(&hub.pacer),
             metrics: hub.metrics.get().cloned(),
         };
-        let relay = Relay::new(Arc::clone(hub), job, out, verbosity_rx);
+        let relay = Relay::new(Arc::clone(hub), job, backend, out, verbosity_rx);
         let leave = Leave {
             hub: Arc::clone(hub),
             job_id: job_id.clone(),
@@ -189,7 +195,8 @@ impl RelayHub {
         let jobs = self.hub.store.unfinished().await?;
         let mut started = 0;
         for job in jobs {
-            let known = self.hub.platforms.contains_key(&job.thread.platform);
+            let known = self.hub.platforms.contains_key(&job.thread.platform)
+                && self.hub.backends.get(&job.workspace).is_some();
             self.follow(job);
             started += usize::from(known && !self.hub.shutdown.is_cancelled());
         }
@@ -252,6 +259,34 @@ impl RelayHub {
         }
         self.idle().await;
     }
+}
+
+/// A job whose workspace the configuration no longer has cannot be followed (no token for
+/// it). It stays unfinished in the store, so that a restart with the workspace configured
+/// again resumes it; until then the thread and the log say why nothing moves.
+fn unknown_workspace(chat: &Arc<dyn ChatPlatform>, job: &FollowedJob) {
+    tracing::error!(
+        job = %job.job_id,
+        workspace = %job.workspace,
+        "the job's backend workspace is not configured; cannot relay this job"
+    );
+    let chat = Arc::clone(chat);
+    let thread = job.thread.clone();
+    let text = format!(
+        "I cannot follow job {} any more: its backend workspace ({}) is not in my configuration. \
+         An admin can add it back under [workspaces]; I resume from where I stopped.",
+        job.job_id,
+        if job.workspace.is_empty() {
+            "none recorded"
+        } else {
+            &job.workspace
+        }
+    );
+    tokio::spawn(async move {
+        if let Err(error) = chat.post(&thread, &text).await {
+            tracing::error!(%error, "cannot say in the thread why the job is not followed");
+        }
+    });
 }
 
 /// Removes a relay from the hub when its task ends, however it ends (even aborted).

@@ -24,13 +24,15 @@ use super::pace::{Batch, FlushDecision};
 use super::render::{OutcomeContext, render_event};
 use super::send::{Outbox, SendError};
 use super::{Hub, RelayEnd};
-use crate::backend::{EventId, EventKind, Followed, JobEvent, JobId, StreamEnd};
+use crate::backend::{BackendClient, EventId, EventKind, Followed, JobEvent, JobId, StreamEnd};
 use crate::store::{FollowedJob, Verbosity};
 
 /// The state of one running relay.
 pub(crate) struct Relay {
     pub(crate) hub: Arc<Hub>,
     pub(crate) job: FollowedJob,
+    /// The client of the job's workspace.
+    pub(crate) backend: BackendClient,
     pub(crate) out: Outbox,
     pub(crate) verbosity: watch::Receiver<Verbosity>,
     pub(crate) card: ProgressCard,
@@ -63,10 +65,12 @@ impl Relay {
     pub(crate) fn new(
         hub: Arc<Hub>,
         job: FollowedJob,
+        backend: BackendClient,
         out: Outbox,
         verbosity: watch::Receiver<Verbosity>,
     ) -> Relay {
         Relay {
+            backend,
             card: ProgressCard::new(&job.issue),
             recorded_seq: job.last_event_seq,
             position: None,
@@ -104,7 +108,7 @@ impl Relay {
         // A failure is not fatal: the stream says what became of the job.
         tokio::select! {
             () = shutdown.cancelled() => return RelayEnd::Shutdown,
-            fetched = self.hub.backend.job(&job_id) => match fetched {
+            fetched = self.backend.job(&job_id) => match fetched {
                 Ok(job) => self.card.apply_job(&job),
                 Err(error) => tracing::warn!(%error, "could not fetch the job for its card"),
             },
@@ -113,7 +117,7 @@ impl Relay {
             return RelayEnd::Shutdown;
         }
         let resume = self.job.last_event_id.clone().map(EventId::new);
-        let mut stream = self.hub.backend.follow(self.job_id(), resume);
+        let mut stream = self.backend.follow(self.job_id(), resume);
         loop {
             let flush_at = self.batch.wake_at();
             let edit_at = (self.card_dirty && !self.card_broken).then_some(self.next_card_edit);

@@ -14,6 +14,8 @@ use crate::command::{IssueKind, IssueRef};
 pub struct FollowedJob {
     /// The backend's id of the job.
     pub job_id: String,
+    /// The backend workspace the job belongs to (its `X-Workspace-Id`).
+    pub workspace: String,
     /// The thread the job's events are relayed into.
     pub thread: ThreadRef,
     /// The user's message that started the job (reactions go on it).

@@ -15,7 +15,8 @@ macro_rules! job_columns {
     () => {
         "job_id, platform, channel, thread, command_message_id, requester_id, \
          requester_name, host, owner, repo, number, kind, retry_of, card_message_id, \
-         verbosity, last_event_id, last_event_seq, status, ended, created_at, updated_at"
+         verbosity, last_event_id, last_event_seq, status, ended, created_at, updated_at, \
+         workspace"
     };
 }
 
@@ -42,10 +43,10 @@ impl Store {
             "INSERT INTO followed_jobs (job_id, insertion, platform, channel, thread, \
              command_message_id, requester_id, requester_name, host, owner, repo, number, \
              kind, retry_of, card_message_id, verbosity, last_event_id, last_event_seq, \
-             status, ended, created_at, updated_at) \
+             status, ended, created_at, updated_at, workspace) \
              VALUES ($1, (SELECT COALESCE(MAX(insertion), 0) + 1 FROM followed_jobs), \
              $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $20) \
+             $18, $19, $20, $20, $21) \
              ON CONFLICT (job_id) DO NOTHING",
         )
         .bind(&job.job_id)
@@ -68,6 +69,7 @@ impl Store {
         .bind(&job.status)
         .bind(i64::from(job.ended))
         .bind(now)
+        .bind(&job.workspace)
         .execute(&self.pool)
         .await
         .map_err(StoreError::engine("insert_job"))?;
@@ -113,11 +115,13 @@ impl Store {
 
     /// The newest job for `issue`: same host, owner, repository, number and
     /// kind (an issue and a merge request with the same number are different
-    /// things on GitLab). Owner and repository match in any case, as forges
-    /// treat them (`Acme/Web` is `acme/web`). With `unfinished_only`, only
-    /// jobs whose relay has not ended.
+    /// things on GitLab), in `workspace` only: another workspace's jobs are
+    /// not this channel's to see. Owner and repository match in any case, as
+    /// forges treat them (`Acme/Web` is `acme/web`). With `unfinished_only`,
+    /// only jobs whose relay has not ended.
     pub async fn job_for_issue(
         &self,
+        workspace: &str,
         issue: &IssueRef,
         unfinished_only: bool,
     ) -> Result<Option<FollowedJob>, StoreError> {
@@ -127,7 +131,7 @@ impl Store {
             job_columns!(),
             " FROM followed_jobs WHERE host = $1 AND LOWER(owner) = LOWER($2) \
              AND LOWER(repo) = LOWER($3) AND number = $4 AND kind = $5 AND ended <= $6 \
-             ORDER BY insertion DESC, job_id DESC LIMIT 1"
+             AND workspace = $7 ORDER BY insertion DESC, job_id DESC LIMIT 1"
         ))
         .bind(issue.host())
         .bind(issue.owner())
@@ -136,10 +140,23 @@ impl Store {
         .bind(kind_name(issue.kind()))
         // `ended <= 0` keeps unfinished jobs only, `ended <= 1` every job.
         .bind(i64::from(!unfinished_only))
+        .bind(workspace)
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::engine("job_for_issue"))?;
         row.map(|row| decode(&row, "job_for_issue")).transpose()
+    }
+
+    /// Gives every job stored before jobs had a workspace (an empty one) to
+    /// `workspace`: the only one the bot could have used then. Returns how
+    /// many it changed.
+    pub async fn adopt_jobs_without_workspace(&self, workspace: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE followed_jobs SET workspace = $1 WHERE workspace = ''")
+            .bind(workspace)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("adopt_jobs_without_workspace"))?;
+        Ok(done.rows_affected())
     }
 
     /// Every job whose relay has not ended, oldest first: what a restarted
@@ -289,6 +306,7 @@ fn decode(row: &AnyRow, operation: &'static str) -> Result<FollowedJob, StoreErr
             ended: int("ended")?,
             created_at: int("created_at")?,
             updated_at: int("updated_at")?,
+            workspace: text("workspace")?,
         })
     };
     read().map_err(StoreError::engine(operation))?.into_job()
@@ -317,6 +335,7 @@ struct StoredJob {
     ended: i64,
     created_at: i64,
     updated_at: i64,
+    workspace: String,
 }
 
 impl StoredJob {
@@ -352,6 +371,7 @@ impl StoredJob {
                 thread: self.thread,
             },
             job_id: self.job_id,
+            workspace: self.workspace,
             command_message_id: self.command_message_id,
             requester_id: self.requester_id,
             requester_name: self.requester_name,

@@ -12,8 +12,14 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// Every migration in `migrations/`: version, description, SQL. Versions
 /// match the file names (`0001_store.sql`); a new file adds a line here.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "store", include_str!("../../migrations/0001_store.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "store", include_str!("../../migrations/0001_store.sql")),
+    (
+        2,
+        "workspace",
+        include_str!("../../migrations/0002_workspace.sql"),
+    ),
+];
 
 /// A migrator over [`MIGRATIONS`].
 pub(super) fn migrator() -> Migrator {

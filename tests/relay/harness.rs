@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_bot::backend::{BackendClient, BackendConfig, JobEvent, RetryPolicy, StreamPolicy};
+use mosaic_bot::backend::{
+    BackendClient, BackendConfig, Backends, JobEvent, RetryPolicy, StreamPolicy,
+};
 use mosaic_bot::command::{IssueKind, IssueRef};
 use mosaic_bot::relay::{OutcomeContext, Platforms, RelayHub, render_event};
 use mosaic_bot::secret::Secret;
@@ -62,7 +64,7 @@ pub fn hub(store: &Store, sim: &Sim, chat: &Arc<FakeChat>) -> RelayHub {
     platforms.insert(PLATFORM, Arc::clone(chat) as Arc<dyn ChatPlatform>);
     RelayHub::new(
         store.clone(),
-        backend(sim),
+        Backends::new([backend(sim)]),
         platforms,
         "mosaic".into(),
         CancellationToken::new(),
@@ -80,6 +82,7 @@ pub fn thread(name: &str) -> ThreadRef {
 pub fn followed(job_id: &str, thread_name: &str, verbosity: Verbosity) -> FollowedJob {
     FollowedJob {
         job_id: job_id.into(),
+        workspace: SimConfig::default().workspaces[0].clone(),
         thread: thread(thread_name),
         command_message_id: Some(format!("{thread_name}-cmd")),
         requester_id: "u1".into(),

@@ -7,7 +7,7 @@ use mosaic_bot::store::{FollowedJob, StoreError, Verbosity};
 use mosaic_chat::Platform;
 
 use crate::HOUR;
-use crate::support::{Db, ids, issue, job, thread};
+use crate::support::{Db, WORKSPACE, ids, issue, job, thread};
 
 pub(crate) async fn an_inserted_job_reads_back_as_given(db: &Db) {
     let store = db.open().await;
@@ -77,7 +77,10 @@ pub(crate) async fn an_unknown_job_is_none(db: &Db) {
         None
     );
     assert_eq!(
-        store.job_for_issue(&issue(2), false).await.expect("issue"),
+        store
+            .job_for_issue(WORKSPACE, &issue(2), false)
+            .await
+            .expect("issue"),
         None
     );
 }
@@ -125,7 +128,10 @@ pub(crate) async fn an_issue_finds_its_newest_job(db: &Db) {
         .expect("else");
     store.finish("a-new", "FAILED").await.expect("finish");
 
-    let newest = store.job_for_issue(&issue(42), false).await.expect("read");
+    let newest = store
+        .job_for_issue(WORKSPACE, &issue(42), false)
+        .await
+        .expect("read");
     assert_eq!(newest.map(|job| job.job_id), Some("a-new".into()));
 }
 
@@ -136,11 +142,17 @@ pub(crate) async fn an_issue_matches_owner_and_repo_in_any_case(db: &Db) {
         .insert_job(&job("j-1", thread("c1", "t1"), typed))
         .await
         .expect("insert");
-    let found = store.job_for_issue(&issue(42), true).await.expect("read");
+    let found = store
+        .job_for_issue(WORKSPACE, &issue(42), true)
+        .await
+        .expect("read");
     assert_eq!(found.map(|job| job.job_id), Some("j-1".into()));
     let other = IssueRef::new("github.com", "acme", "webx", 42, IssueKind::Issue);
     assert_eq!(
-        store.job_for_issue(&other, false).await.expect("read"),
+        store
+            .job_for_issue(WORKSPACE, &other, false)
+            .await
+            .expect("read"),
         None
     );
 }
@@ -157,14 +169,20 @@ pub(crate) async fn an_issue_finds_its_newest_unfinished_job(db: &Db) {
         .expect("new");
     store.finish("a-new", "FAILED").await.expect("finish new");
 
-    let open = store.job_for_issue(&issue(42), true).await.expect("read");
+    let open = store
+        .job_for_issue(WORKSPACE, &issue(42), true)
+        .await
+        .expect("read");
     assert_eq!(open.map(|job| job.job_id), Some("b-old".into()));
     store
         .finish("b-old", "CANCELLED")
         .await
         .expect("finish old");
     assert_eq!(
-        store.job_for_issue(&issue(42), true).await.expect("read"),
+        store
+            .job_for_issue(WORKSPACE, &issue(42), true)
+            .await
+            .expect("read"),
         None
     );
 }
@@ -180,12 +198,71 @@ pub(crate) async fn issues_and_changes_with_one_number_are_apart(db: &Db) {
         ))
         .await
         .expect("insert");
-    let change = store.job_for_issue(&gitlab(IssueKind::Change), false).await;
+    let change = store
+        .job_for_issue(WORKSPACE, &gitlab(IssueKind::Change), false)
+        .await;
     assert_eq!(change.expect("read"), None);
-    let found = store.job_for_issue(&gitlab(IssueKind::Issue), false).await;
+    let found = store
+        .job_for_issue(WORKSPACE, &gitlab(IssueKind::Issue), false)
+        .await;
     assert_eq!(
         found.expect("read").map(|job| job.job_id),
         Some("issue-5".into())
+    );
+}
+
+pub(crate) async fn an_issue_is_found_in_its_workspace_only(db: &Db) {
+    let store = db.open().await;
+    let elsewhere = FollowedJob {
+        workspace: "ws-b".into(),
+        ..job("b-1", thread("c9", "t1"), issue(42))
+    };
+    store.insert_job(&elsewhere).await.expect("insert");
+    for unfinished_only in [true, false] {
+        let mine = store
+            .job_for_issue(WORKSPACE, &issue(42), unfinished_only)
+            .await;
+        assert_eq!(mine.expect("read"), None);
+    }
+    let theirs = store.job_for_issue("ws-b", &issue(42), true).await;
+    assert_eq!(
+        theirs.expect("read").map(|job| (job.job_id, job.workspace)),
+        Some(("b-1".into(), "ws-b".into()))
+    );
+}
+
+pub(crate) async fn jobs_without_a_workspace_are_adopted(db: &Db) {
+    let store = db.open().await;
+    let old = FollowedJob {
+        workspace: String::new(),
+        ..job("old-1", thread("c1", "t1"), issue(7))
+    };
+    store.insert_job(&old).await.expect("insert old");
+    store
+        .insert_job(&job("new-1", thread("c1", "t2"), issue(8)))
+        .await
+        .expect("insert new");
+    let adopted = store.adopt_jobs_without_workspace("ws-default").await;
+    assert_eq!(adopted.expect("adopt"), 1);
+    let read = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .job(id)
+                .await
+                .expect("read")
+                .expect("stored")
+                .workspace
+        }
+    };
+    assert_eq!(read("old-1").await, "ws-default");
+    assert_eq!(read("new-1").await, WORKSPACE);
+    assert_eq!(
+        store
+            .adopt_jobs_without_workspace("ws-x")
+            .await
+            .expect("again"),
+        0
     );
 }
 

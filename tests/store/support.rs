@@ -138,9 +138,13 @@ pub fn issue(number: u64) -> IssueRef {
 }
 
 /// A freshly started job: no card, no event relayed yet.
+/// The workspace of the jobs [`job`] makes.
+pub const WORKSPACE: &str = "ws-a";
+
 pub fn job(job_id: &str, thread: ThreadRef, issue: IssueRef) -> FollowedJob {
     FollowedJob {
         job_id: job_id.to_owned(),
+        workspace: WORKSPACE.to_owned(),
         thread,
         command_message_id: Some(format!("msg-{job_id}")),
         requester_id: "u1".to_owned(),

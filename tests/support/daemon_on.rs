@@ -37,11 +37,11 @@ impl Daemon {
         ];
         let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v)))
             .expect("the configuration is valid");
-        let backend = daemon::backend_client(&config).expect("a backend client");
+        let backends = daemon::backend_clients(&config).expect("backend clients");
         let stop = CancellationToken::new();
         let task = tokio::spawn(daemon::run(
             Arc::new(config),
-            backend,
+            backends,
             vec![platform],
             RunOptions::default(),
             stop.clone(),

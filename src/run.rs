@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{ConsoleArgs, LogFormat};
 use crate::command::RepoRef;
-use crate::config::{Backend, Channel, Config, MattermostConfig, SlackConfig};
+use crate::config::{Backend, Channel, Config, DEFAULT_WORKSPACE, MattermostConfig, SlackConfig};
 use crate::daemon::{self, RunOptions};
 use crate::secret::Secret;
 
@@ -115,7 +115,14 @@ pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs, log_format: LogF
             .unwrap_or_default();
         let mut backend = Backend::single(&url, &workspace, token);
         if let Some(existing) = existing {
+            // The configuration's other workspaces stay; only the default is replaced.
             backend.stall_timeout = existing.stall_timeout;
+            backend.workspaces.extend(
+                existing
+                    .workspaces
+                    .into_iter()
+                    .filter(|w| w.name != DEFAULT_WORKSPACE && w.id != workspace),
+            );
         }
         config.backend = Some(backend);
     }

@@ -121,8 +121,8 @@ impl RelayHub {
 
     /// Starts relaying a job already inserted in the store (`Store::insert_job`); no-op if its
     /// relay already runs, or after shutdown began. Spawns a task: call it inside a Tokio
-    /// runtime. A job whose platform is not in `Platforms` is logged and not followed; one
-    /// whose workspace is no longer configured is also reported in its thread.
+    /// runtime. A job whose platform or workspace is not configured is logged and not
+    /// followed.
     pub fn follow(&self, job: FollowedJob) {
         let hub = &self.hub;
         if hub.shutdown.is_cancelled() {
@@ -138,7 +138,9 @@ impl RelayHub {
             return;
         };
         let Some(backend) = hub.backends.get(&job.workspace).cloned() else {
-            unknown_workspace(&chat, &job);
+            // New jobs come with their workspace's client; only a resumed one can lack it,
+            // and `resume_all` reports that in the thread.
+            tracing::error!(job = %job.job_id, workspace = %job.workspace, "the job's backend workspace is not configured; cannot relay this job");
             return;
         };
         let mut relays = hub.relays.lock().unwrap_or_else(PoisonError::into_inner);
@@ -195,8 +197,13 @@ impl RelayHub {
         let jobs = self.hub.store.unfinished().await?;
         let mut started = 0;
         for job in jobs {
-            let known = self.hub.platforms.contains_key(&job.thread.platform)
-                && self.hub.backends.get(&job.workspace).is_some();
+            if self.hub.backends.get(&job.workspace).is_none() {
+                if let Some(chat) = self.hub.platforms.get(&job.thread.platform) {
+                    unknown_workspace(chat.as_ref(), &job).await;
+                }
+                continue;
+            }
+            let known = self.hub.platforms.contains_key(&job.thread.platform);
             self.follow(job);
             started += usize::from(known && !self.hub.shutdown.is_cancelled());
         }
@@ -264,14 +271,12 @@ impl RelayHub {
 /// A job whose workspace the configuration no longer has cannot be followed (no token for
 /// it). It stays unfinished in the store, so that a restart with the workspace configured
 /// again resumes it; until then the thread and the log say why nothing moves.
-fn unknown_workspace(chat: &Arc<dyn ChatPlatform>, job: &FollowedJob) {
+async fn unknown_workspace(chat: &dyn ChatPlatform, job: &FollowedJob) {
     tracing::error!(
         job = %job.job_id,
         workspace = %job.workspace,
         "the job's backend workspace is not configured; cannot relay this job"
     );
-    let chat = Arc::clone(chat);
-    let thread = job.thread.clone();
     let text = format!(
         "I cannot follow job {} any more: its backend workspace ({}) is not in my configuration. \
          An admin can add it back under [workspaces]; I resume from where I stopped.",
@@ -282,11 +287,9 @@ fn unknown_workspace(chat: &Arc<dyn ChatPlatform>, job: &FollowedJob) {
             &job.workspace
         }
     );
-    tokio::spawn(async move {
-        if let Err(error) = chat.post(&thread, &text).await {
-            tracing::error!(%error, "cannot say in the thread why the job is not followed");
-        }
-    });
+    if let Err(error) = chat.post(&job.thread, &text).await {
+        tracing::error!(%error, "cannot say in the thread why the job is not followed");
+    }
 }
 
 /// Removes a relay from the hub when its task ends, however it ends (even aborted).

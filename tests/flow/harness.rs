@@ -53,26 +53,52 @@ impl World {
     }
 
     pub fn bot_with(&self, env: &[(&str, &str)]) -> Bot {
-        Bot::spawn(&self.sim, &self.db(), env, false)
+        Bot::spawn(&self.sim, &self.db(), env, Logs::Inherit, None)
     }
 
     /// A bot logging JSON lines at `info` to a captured standard error.
     pub fn bot_logging(&self) -> Bot {
-        Bot::spawn(&self.sim, &self.db(), &[("RUST_LOG", "info")], true)
+        Bot::spawn(&self.sim, &self.db(), &[], Logs::Capture, None)
+    }
+
+    /// A bot whose backend and everything else come from `config` (TOML,
+    /// `SIM` standing for the simulator's URL) and `env`, not from flags;
+    /// its logs (JSON lines, `info`) are captured.
+    pub fn bot_configured(&self, config: &str, env: &[(&str, &str)]) -> Bot {
+        let path = self.dir.path().join("mosaic.toml");
+        std::fs::write(&path, config.replace("SIM", &self.sim.base_url()))
+            .expect("the configuration is written");
+        Bot::spawn(&self.sim, &self.db(), env, Logs::Capture, Some(&path))
     }
 }
 
+/// Where the bot's standard error goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logs {
+    Inherit,
+    /// JSON lines at `info`, kept for `finish_with_logs`.
+    Capture,
+}
+
 impl Bot {
-    fn spawn(sim: &Sim, db: &Path, env: &[(&str, &str)], capture_logs: bool) -> Bot {
+    fn spawn(sim: &Sim, db: &Path, env: &[(&str, &str)], logs: Logs, config: Option<&Path>) -> Bot {
+        let capture_logs = logs == Logs::Capture;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
         if capture_logs {
             cmd.args(["--log-format", "json"]).stderr(Stdio::piped());
         }
-        cmd.args(["console", "--json", "--backend", &sim.base_url()])
-            .args(["--token", sim.token(), "--workspace", sim.workspace()])
-            .current_dir(db.parent().expect("the db has a directory"))
+        match config {
+            Some(path) => {
+                cmd.arg("--config").arg(path).args(["console", "--json"]);
+            }
+            None => {
+                cmd.args(["console", "--json", "--backend", &sim.base_url()])
+                    .args(["--token", sim.token(), "--workspace", sim.workspace()]);
+            }
+        }
+        cmd.current_dir(db.parent().expect("the db has a directory"))
             .env("MOSAIC__STORE__URL", format!("sqlite://{}", db.display()))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if capture_logs { "info" } else { "warn" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true);
@@ -160,6 +186,15 @@ impl Bot {
             if matches(&next) {
                 return next;
             }
+        }
+    }
+
+    /// The first operation seen so far that `matches`, or else the next one
+    /// (for replies whose order among each other is not the point).
+    pub async fn seen_or_expect(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        match self.seen.iter().find(|op| matches(op)) {
+            Some(op) => op.clone(),
+            None => self.expect(what, matches).await,
         }
     }
 

@@ -133,7 +133,10 @@ fn the_example_configuration_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/mosaic.example.toml");
     let out = bot(
         &["--config", example, "check-config"],
-        &[("MOSAIC__BACKEND__TOKEN", "t")],
+        &[
+            ("MOSAIC__BACKEND__TOKEN", "t"),
+            ("MOSAIC__WORKSPACES__PLATFORM__TOKEN", "u"),
+        ],
     );
     assert!(
         out.status.success(),
@@ -143,6 +146,16 @@ fn the_example_configuration_is_valid() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("forges[1] = gitlab.example.com (gitlab)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("channels[1] = slack:C0PLATFORM1 workspace=platform"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "permissions.cancel = the requester, roles [slack:S0ONCALL01], admins in any channel"
+        ),
         "{stdout}"
     );
 }

@@ -4,8 +4,11 @@
 //!
 //! Users, roles and channels are written `platform:id` (`slack:U0123`,
 //! `discord:112233445566778899`, `mattermost:team_admin`), so one list serves
-//! every platform and an id can never match on the wrong one.
+//! every platform and an id can never match on the wrong one. A platform may
+//! also have rules of its own (`[permissions.discord.fix]`), which replace
+//! the keys they give of the general rule on that platform.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use mosaic_chat::Platform;
@@ -28,6 +31,11 @@ pub struct PermissionsSection {
     pub verbose: Option<RuleSection>,
     pub quiet: Option<RuleSection>,
     pub help: Option<RuleSection>,
+    /// Rules of one platform, by action word: `[permissions.discord.fix]`.
+    pub discord: Option<BTreeMap<String, RuleSection>>,
+    pub slack: Option<BTreeMap<String, RuleSection>>,
+    pub mattermost: Option<BTreeMap<String, RuleSection>>,
+    pub console: Option<BTreeMap<String, RuleSection>>,
 }
 
 /// `users` and `roles`, each `platform:id`.
@@ -108,16 +116,35 @@ pub struct Permissions {
     pub admins: Who,
     /// In the order of [`Action::ALL`].
     rules: [Rule; 7],
+    /// Rules that differ on one platform: (platform, action, rule).
+    by_platform: Vec<(Platform, Action, Rule)>,
 }
 
 impl Permissions {
-    /// The rule of `action`.
+    /// The rule of `action` on every platform without a rule of its own.
     pub fn rule(&self, action: Action) -> &Rule {
-        let index = Action::ALL
+        &self.rules[index(action)]
+    }
+
+    /// The configuration key of the rule `rule_on` gives, for messages.
+    pub fn key_on(&self, platform: Platform, action: Action) -> String {
+        if self
+            .by_platform
             .iter()
-            .position(|a| *a == action)
-            .unwrap_or_default();
-        &self.rules[index]
+            .any(|(p, a, _)| *p == platform && *a == action)
+        {
+            format!("permissions.{platform}.{action}")
+        } else {
+            format!("permissions.{action}")
+        }
+    }
+
+    /// The rule of `action` on `platform`.
+    pub fn rule_on(&self, platform: Platform, action: Action) -> &Rule {
+        self.by_platform
+            .iter()
+            .find(|(p, a, _)| *p == platform && *a == action)
+            .map_or_else(|| self.rule(action), |(_, _, rule)| rule)
     }
 
     /// Each rule, one line a rule (`check-config`).
@@ -128,8 +155,9 @@ impl Permissions {
             join(&self.admins.users),
             join(&self.admins.roles)
         );
-        for action in Action::ALL {
-            let rule = self.rule(action);
+        let general = Action::ALL.map(|a| (None, a, self.rule(a)));
+        let special = self.by_platform.iter().map(|(p, a, r)| (Some(*p), *a, r));
+        for (platform, action, rule) in general.into_iter().chain(special) {
             let mut who = Vec::new();
             if rule.everyone {
                 who.push("everyone".to_owned());
@@ -149,9 +177,10 @@ impl Permissions {
                 Channels::WithWorkspace => "channels with a workspace".to_owned(),
                 Channels::Only(list) => format!("channels [{}]", join(list)),
             };
+            let scope = platform.map_or(String::new(), |p| format!("{p}."));
             let _ = writeln!(
                 out,
-                "permissions.{} = {} in {channels}",
+                "permissions.{scope}{} = {} in {channels}",
                 action.word(),
                 who.join(", ")
             );
@@ -164,6 +193,7 @@ impl Default for Permissions {
         Permissions {
             admins: Who::default(),
             rules: Action::ALL.map(default_rule),
+            by_platform: Vec::new(),
         }
     }
 }
@@ -213,20 +243,64 @@ pub(super) fn validate_permissions(
     ];
     let mut rules = Permissions::default().rules;
     for (rule, (action, given)) in rules.iter_mut().zip(Action::ALL.into_iter().zip(sections)) {
-        let Some(given) = given else { continue };
-        let key = |field: &str| format!("permissions.{}.{field}", action.word());
-        let lists_given = given.users.is_some() || given.roles.is_some();
-        rule.who = Who {
-            users: principals(&key("users"), given.users.as_deref().unwrap_or_default())?,
-            roles: principals(&key("roles"), given.roles.as_deref().unwrap_or_default())?,
-        };
-        rule.everyone = given.everyone.unwrap_or(rule.everyone && !lists_given);
-        rule.requester = given.requester.unwrap_or(rule.requester);
-        if let Some(channels) = &given.channels {
-            rule.channels = Channels::Only(principals(&key("channels"), channels)?);
+        if let Some(given) = given {
+            *rule = apply(rule, &given, &format!("permissions.{action}"))?;
         }
     }
-    Ok(Permissions { admins, rules })
+    let mut by_platform = Vec::new();
+    let platform_tables = [
+        ("discord", section.discord),
+        ("slack", section.slack),
+        ("mattermost", section.mattermost),
+        ("console", section.console),
+    ];
+    for (name, table) in platform_tables {
+        let Some(platform) = Platform::known(name) else {
+            continue;
+        };
+        for (word, given) in table.unwrap_or_default() {
+            let key = format!("permissions.{name}.{word}");
+            let action = Action::from_word(&word).ok_or_else(|| ConfigError::Key {
+                key: key.clone(),
+                problem: format!(
+                    "`{word}` is not an action: write fix, status, cancel, retry, verbose, quiet or help"
+                ),
+            })?;
+            let rule = apply(&rules[index(action)], &given, &key)?;
+            by_platform.push((platform, action, rule));
+        }
+    }
+    Ok(Permissions {
+        admins,
+        rules,
+        by_platform,
+    })
+}
+
+fn index(action: Action) -> usize {
+    Action::ALL
+        .iter()
+        .position(|a| *a == action)
+        .unwrap_or_default()
+}
+
+/// `base` with the keys `given` sets replaced; `key` names the table.
+fn apply(base: &Rule, given: &RuleSection, key: &str) -> Result<Rule, ConfigError> {
+    let field = |name: &str| format!("{key}.{name}");
+    let lists_given = given.users.is_some() || given.roles.is_some();
+    let mut rule = base.clone();
+    if let Some(users) = &given.users {
+        rule.who.users = principals(&field("users"), users)?;
+    }
+    if let Some(roles) = &given.roles {
+        rule.who.roles = principals(&field("roles"), roles)?;
+    }
+    rule.everyone = given.everyone.unwrap_or(base.everyone && !lists_given);
+    rule.requester = given.requester.unwrap_or(base.requester);
+    if let Some(channels) = &given.channels {
+        rule.channels = Channels::Only(principals(&field("channels"), channels)?);
+    }
+    Ok(rule)
 }
 
 /// Reads `platform:id` entries, naming the key of a bad one.

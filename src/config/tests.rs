@@ -407,3 +407,39 @@ fn permission_entries_must_name_a_known_platform_and_an_id() {
     let err = Config::load_from(Some(file(text).path()), no_env()).unwrap_err();
     assert!(err.to_string().contains("deploy"), "{err}");
 }
+
+#[test]
+fn a_platform_may_have_rules_of_its_own() {
+    use crate::command::Action;
+    use mosaic_chat::Platform;
+    let text = r#"
+        [permissions.fix]
+        channels = ["slack:C1", "discord:9"]
+        [permissions.discord.fix]
+        roles = ["discord:42"]
+        [permissions.slack.cancel]
+        everyone = true
+    "#;
+    let config = Config::load_from(Some(file(text).path()), no_env()).unwrap();
+    let p = &config.permissions;
+    let discord = Platform::known("discord").unwrap();
+    let slack = Platform::known("slack").unwrap();
+    // Discord's fix: its own roles, the general rule's channels.
+    let fix = p.rule_on(discord, Action::Fix);
+    assert!(!fix.everyone);
+    assert_eq!(fix.who.roles[0].to_string(), "discord:42");
+    assert!(matches!(&fix.channels, Channels::Only(list) if list.len() == 2));
+    // Elsewhere the general rule.
+    assert!(p.rule_on(slack, Action::Fix).everyone);
+    assert!(p.rule_on(slack, Action::Cancel).everyone);
+    assert!(!p.rule_on(discord, Action::Cancel).everyone);
+    let shown = config.describe();
+    assert!(
+        shown.contains("permissions.discord.fix = roles [discord:42], admins in channels"),
+        "{shown}"
+    );
+
+    let typo = "[permissions.slack.fxi]\neveryone = true\n";
+    let err = Config::load_from(Some(file(typo).path()), no_env()).unwrap_err();
+    assert!(err.to_string().contains("permissions.slack.fxi"), "{err}");
+}

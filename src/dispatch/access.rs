@@ -25,7 +25,7 @@ impl Dispatcher {
     /// author (admins pass every "who").
     pub(super) fn admit(&self, inbound: &Inbound, action: Action) -> Result<Admission, Failure> {
         let config = &self.inner.config;
-        let rule = config.permissions.rule(action);
+        let rule = config.permissions.rule_on(inbound.platform, action);
         let here = match &rule.channels {
             Channels::Anywhere => true,
             Channels::WithWorkspace => {
@@ -43,10 +43,7 @@ impl Dispatcher {
                 .any(|c| c.is(inbound.platform, &inbound.channel)),
         };
         if !here {
-            return Err(Failure::Denied {
-                action,
-                why: Denial::Channel,
-            });
+            return Err(self.denied(inbound, action, Denial::Channel));
         }
         if rule.everyone
             || matches(&rule.who, inbound)
@@ -57,10 +54,20 @@ impl Dispatcher {
         if rule.requester {
             return Ok(Admission::IfRequester);
         }
-        Err(Failure::Denied {
+        Err(self.denied(inbound, action, Denial::Who))
+    }
+
+    /// A refusal naming the rule that refused.
+    pub(super) fn denied(&self, inbound: &Inbound, action: Action, why: Denial) -> Failure {
+        Failure::Denied {
             action,
-            why: Denial::Who,
-        })
+            why,
+            permission: self
+                .inner
+                .config
+                .permissions
+                .key_on(inbound.platform, action),
+        }
     }
 
     /// For an action admitted only for the requester: whether this user
@@ -80,13 +87,14 @@ impl Dispatcher {
             {
                 Ok(())
             }
-            job => Err(Failure::Denied {
+            job => Err(self.denied(
+                inbound,
                 action,
-                why: Denial::NotRequester {
+                Denial::NotRequester {
                     requester: job.map(|j| j.requester_name.clone()),
                     issue: issue.to_string(),
                 },
-            }),
+            )),
         }
     }
 

@@ -28,8 +28,13 @@ pub enum Failure {
     Store { action: Action, error: StoreError },
     /// The chat platform refused to start a thread.
     Platform { action: Action, error: ChatError },
-    /// A permission (`permissions.ACTION`) does not let this user do it here.
-    Denied { action: Action, why: Denial },
+    /// A permission (`permission`, its configuration key) does not let this
+    /// user do it here.
+    Denied {
+        action: Action,
+        why: Denial,
+        permission: String,
+    },
     /// The channel has no backend workspace to start or find jobs in.
     NoWorkspace { action: Action },
     /// The job's workspace is no longer in the configuration.
@@ -86,7 +91,11 @@ impl Failure {
                 "I could not open a thread here ({error}), so I did not {}.",
                 doing(*action)
             )),
-            Failure::Denied { action, why } => line(denied_words(*action, why)),
+            Failure::Denied {
+                action,
+                why,
+                permission,
+            } => line(denied_words(*action, why, permission)),
             Failure::NoWorkspace { action } => line(format!(
                 "This channel is not connected to a job backend workspace, so I did not {}. An admin can connect it: a `[[channels]]` entry with `workspace = \"…\"`.",
                 doing(*action)
@@ -188,8 +197,8 @@ fn backend_words(me: &str, action: Action, error: &BackendError) -> String {
     }
 }
 
-fn denied_words(action: Action, why: &Denial) -> String {
-    let permission = format!("`permissions.{action}`");
+fn denied_words(action: Action, why: &Denial, key: &str) -> String {
+    let permission = format!("`{key}`");
     match why {
         Denial::Channel => format!(
             "`{action}` is not allowed in this channel ({permission} lists the channels where it is). Use one of those, or ask an admin."

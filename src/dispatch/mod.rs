@@ -198,10 +198,7 @@ impl Dispatcher {
         let admission = self.admit(inbound, action)?;
         if admission == Admission::IfRequester && matches!(action, Action::Fix | Action::Help) {
             // These are about no job, so no requester can be matched.
-            return Err(Failure::Denied {
-                action,
-                why: Denial::Who,
-            });
+            return Err(self.denied(inbound, action, Denial::Who));
         }
         let ask = Ask {
             inbound,

@@ -152,6 +152,10 @@ users = ["console:root"]
 [permissions.fix]
 roles = ["console:devs"]
 channels = ["console:c1"]
+
+# The console's own rule for verbose replaces the general one there.
+[permissions.console.verbose]
+users = ["console:alice"]
 "#;
 
 #[tokio::test]
@@ -191,7 +195,12 @@ async fn the_permission_matrix_allows_and_refuses_as_configured() {
     bot.say(json!({"id": "m5", "channel": "c1", "thread": "m1", "user": "bob", "text": "@mosaic cancel"}))
         .await;
     bot.say(top("m6", "c1", "bob", "@mosaic cancel #1")).await;
+    bot.say(top("m11", "c1", "bob", "@mosaic verbose #1")).await;
     let replies = [
+        (
+            "m11",
+            "You may not use `verbose`: `permissions.console.verbose` allows it only to certain users and roles. Ask an admin if you need it.",
+        ),
         (
             "m2",
             "You may not use `fix`: `permissions.fix` allows it only to certain users and roles. Ask an admin if you need it.",
@@ -272,7 +281,7 @@ async fn the_permission_matrix_allows_and_refuses_as_configured() {
         .lines()
         .filter(|l| l.contains("command refused") && l.contains("Denied"))
         .collect();
-    assert_eq!(refused.len(), 5, "{logs}");
+    assert_eq!(refused.len(), 6, "{logs}");
     assert!(refused.iter().any(|l| l.contains("NotRequester")));
     assert!(refused.iter().any(|l| l.contains("Channel")));
 }

@@ -68,7 +68,44 @@ pub(crate) struct Follower {
 enum Read {
     Continue,
     Complete(Option<JobStatus>),
-    Lost(String),
+    Lost(Loss),
+}
+
+/// Why a connection was lost.
+enum Loss {
+    /// Nothing arrived, not even a keep-alive, for this long.
+    Stalled(Duration),
+    Closed,
+    /// A line the SSE parser cannot go past.
+    Malformed(String),
+    /// The backend sent an `error` event.
+    ServerError(String),
+    Transport(String),
+}
+
+impl Loss {
+    /// Its `reason` label in the reconnect metric.
+    fn kind(&self) -> &'static str {
+        match self {
+            Loss::Stalled(_) => "stalled",
+            Loss::Closed => "closed",
+            Loss::Malformed(_) => "malformed",
+            Loss::ServerError(_) => "server_error",
+            Loss::Transport(_) => "transport",
+        }
+    }
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loss::Stalled(silence) => write!(f, "stalled: nothing for {silence:?}"),
+            Loss::Closed => f.write_str("closed by the server"),
+            Loss::Malformed(error) => write!(f, "malformed: {error}"),
+            Loss::ServerError(message) => write!(f, "server error: {message}"),
+            Loss::Transport(error) => f.write_str(error),
+        }
+    }
 }
 
 /// Why a connect attempt did not give a usable connection.
@@ -296,19 +333,19 @@ impl Follower {
         let stall = self.policy().stall_timeout;
         let item = match tokio::time::timeout(stall, connection.next()).await {
             Ok(item) => item,
-            Err(_) => return Read::Lost(format!("stalled: nothing for {stall:?}")),
+            Err(_) => return Read::Lost(Loss::Stalled(stall)),
         };
         match item {
             Some(Ok(es::SSE::Event(event))) => self.on_event(event),
             Some(Ok(es::SSE::Comment(_) | es::SSE::Connected(_))) => Read::Continue,
-            Some(Err(es::Error::Eof)) | None => Read::Lost("closed by the server".into()),
+            Some(Err(es::Error::Eof)) | None => Read::Lost(Loss::Closed),
             Some(Err(error @ (es::Error::InvalidLine(_) | es::Error::InvalidEvent))) => {
                 // eventsource-client cannot go on after a line it cannot parse; a new
                 // connection (deduplicated) is the way to skip it.
                 tracing::warn!(%error, "malformed stream data; skipping it by reconnecting");
-                Read::Lost(format!("malformed: {error}"))
+                Read::Lost(Loss::Malformed(error.to_string()))
             }
-            Some(Err(error)) => Read::Lost(describe(&error)),
+            Some(Err(error)) => Read::Lost(Loss::Transport(describe(&error))),
         }
     }
 
@@ -318,7 +355,7 @@ impl Follower {
             "error" => {
                 let message = server_error_message(&event.data);
                 tracing::warn!(%message, "the backend reported a stream error; reconnecting");
-                Read::Lost(format!("server error: {message}"))
+                Read::Lost(Loss::ServerError(message))
             }
             kind => {
                 match JobEvent::from_json(&event.data) {
@@ -359,9 +396,9 @@ impl Follower {
     }
 
     /// The connection is gone: end if the job is final or gone, else schedule a reconnect.
-    async fn reconnect_after_loss(&mut self, reason: &str) {
+    async fn reconnect_after_loss(&mut self, reason: &Loss) {
         tracing::info!(%reason, "event stream connection lost");
-        self.client.count_reconnect(loss_kind(reason));
+        self.client.count_reconnect(reason.kind());
         // A server may close for good after the job ended without sending `stream.complete`,
         // or because the job was deleted; the job itself says which. If it runs on, the
         // reconnect backfills anyway.
@@ -410,22 +447,6 @@ impl Follower {
 /// `events_after` on the heap. An async fn's state is as large as its largest await point;
 /// a REST call's state (retry loop, request, timers) is several times that of waiting on a
 /// stream, and a follower spends its life waiting on the stream.
-/// The kind of a lost connection, for the reconnect metric: the first word
-/// of the reasons `read` gives.
-fn loss_kind(reason: &str) -> &'static str {
-    if reason.starts_with("stalled") {
-        "stalled"
-    } else if reason.starts_with("closed") {
-        "closed"
-    } else if reason.starts_with("malformed") {
-        "malformed"
-    } else if reason.starts_with("server error") {
-        "server_error"
-    } else {
-        "transport"
-    }
-}
-
 async fn fetch_events(
     client: &BackendClient,
     job: &JobId,

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::{BackendClient, BackendConfig, BackendError, Backends};
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, Lanes};
 use crate::metrics::Metrics;
 use crate::relay::{Platforms, RelayHub};
 use crate::store::{Store, StoreError};
@@ -167,21 +167,20 @@ pub async fn run(
         Err(e) => tracing::error!(error = %e, "cannot resume unfinished relays"),
     }
 
+    let lanes = Lanes::new(dispatcher, shutdown.child_token());
     let mut result = Ok(());
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             message = inbound.recv() => match message {
-                // A command waiting on a slow backend must not hold up a
-                // shutdown: the handler is dropped when the signal comes.
                 Some(message) => tokio::select! {
-                    () = dispatcher.handle(message) => {}
+                    () = lanes.submit(message) => {}
                     () = shutdown.cancelled() => break,
                 },
                 None if options.exit_when_input_ends => {
                     tokio::select! {
-                        () = hub.idle() => {}
+                        () = async { lanes.drain().await; hub.idle().await } => {}
                         () = shutdown.cancelled() => {}
                     }
                     break;

@@ -8,12 +8,14 @@
 //! - `access.rs`: permissions, the channel's workspace and repositories;
 //! - [`failure`]: every failure and its wording, in one place;
 //! - [`help`]: what `help` says;
-//! - `jobs.rs`: the job-facing actions (fix, status, cancel, retry, verbosity).
+//! - `jobs.rs`: the job-facing actions (fix, status, cancel, retry, verbosity);
+//! - [`Lanes`]: messages handled concurrently across channels, in order within one.
 
 mod access;
 mod failure;
 pub mod help;
 mod jobs;
+mod lanes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +34,7 @@ use crate::store::Store;
 
 use access::Admission;
 pub use failure::{Denial, Failure};
+pub use lanes::Lanes;
 
 /// How long a delivered message's key is remembered: platforms redeliver
 /// within minutes (Slack retries for about an hour), so a day is ample.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mosaic_chat::{Inbound, UserRef};
 use serenity::all::{
     CommandDataOption, CommandDataOptionValue, CommandInteraction, Context, EventHandler, Guild,
-    Interaction, Message, Ready,
+    Interaction, Message, Ready, RoleId,
 };
 use serenity::async_trait;
 use tokio::sync::mpsc;
@@ -77,7 +77,11 @@ impl EventHandler for Handler {
                     .clone()
                     .unwrap_or_else(|| message.author.name.clone()),
             },
-            roles: Vec::new(),
+            // A guild message carries its author's member (roles and all); a DM none.
+            roles: message
+                .member
+                .as_ref()
+                .map_or_else(Vec::new, |m| role_ids(&m.roles)),
             text,
             slash: false,
             reply_handle: None,
@@ -138,7 +142,11 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
                 .clone()
                 .unwrap_or_else(|| command.user.name.clone()),
         },
-        roles: Vec::new(),
+        // Present only when invoked in a guild.
+        roles: command
+            .member
+            .as_ref()
+            .map_or_else(Vec::new, |m| role_ids(&m.roles)),
         text: invocation_text(subcommand, argument),
         slash: true,
         reply_handle: Some(format!(
@@ -148,6 +156,11 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
         )),
         dedupe_key: format!("discord:{id}"),
     }
+}
+
+/// Role ids as the core matches them: decimal strings.
+fn role_ids(roles: &[RoleId]) -> Vec<String> {
+    roles.iter().map(|r| r.get().to_string()).collect()
 }
 
 fn string_value(option: &CommandDataOption) -> Option<&str> {

@@ -17,12 +17,22 @@ use tokio_util::sync::CancellationToken;
 /// would be dropped silently as an unknown event.
 #[test]
 fn the_fakes_payloads_deserialize_in_serenity() {
-    let message = message_payload(1, CHANNEL, ALICE, false, "hi");
-    serde_json::from_value::<serenity::all::Message>(message).expect("a message");
-    let interaction = interaction_payload(2, CHANNEL, "fix", Some(("issue", "#42")));
-    let read =
-        serde_json::from_value::<serenity::all::Interaction>(interaction).expect("an interaction");
-    assert!(matches!(read, serenity::all::Interaction::Command(_)));
+    for roles in [Some(&[11_u64, 12][..]), None] {
+        let message = message_payload(1, CHANNEL, ALICE, false, "hi", roles);
+        let read = serde_json::from_value::<serenity::all::Message>(message).expect("a message");
+        assert_eq!(read.member.map(|m| m.roles.len()), roles.map(<[u64]>::len));
+        let interaction = interaction_payload(2, CHANNEL, "fix", Some(("issue", "#42")), roles);
+        let read = serde_json::from_value::<serenity::all::Interaction>(interaction)
+            .expect("an interaction");
+        let serenity::all::Interaction::Command(command) = read else {
+            panic!("a command interaction");
+        };
+        assert_eq!(command.user.id.get(), ALICE);
+        assert_eq!(
+            command.member.map(|m| m.roles.len()),
+            roles.map(<[u64]>::len)
+        );
+    }
     serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
 }
 
@@ -248,6 +258,78 @@ async fn refusals_become_chat_errors() {
             format!("/channels/{CHANNEL}/messages/77/threads"),
             format!("/channels/{CHANNEL}/messages/77/threads"),
             "/channels/77/messages".to_owned(),
+        ]
+    );
+}
+
+/// Role ids the tests give alice: Discord snowflakes, beyond `u32`.
+const MAINTAINERS: u64 = 1_234_567_890_123_456_789;
+const TRIAGE: u64 = 987_654_321_098_765_432;
+/// A DM channel between alice and the bot.
+const DM_CHANNEL: u64 = 450;
+
+#[tokio::test]
+async fn a_guild_message_carries_its_authors_roles_and_a_dm_none() {
+    let mut c = connect().await;
+    let mention = format!("<@{BOT_ID}> status #1");
+    let in_guild = c.fake.message_with_roles(
+        CHANNEL,
+        ALICE,
+        false,
+        &mention,
+        Some(&[MAINTAINERS, TRIAGE]),
+    );
+    let inbound = next(&mut c.inbox).await;
+    assert_eq!(inbound.message_id, in_guild.to_string());
+    assert_eq!(inbound.roles, [MAINTAINERS.to_string(), TRIAGE.to_string()]);
+
+    let no_roles = c.fake.say(CHANNEL, &mention);
+    let inbound = next(&mut c.inbox).await;
+    assert_eq!(inbound.message_id, no_roles.to_string());
+    assert!(inbound.roles.is_empty(), "{:?}", inbound.roles);
+
+    let in_dm = c
+        .fake
+        .message_with_roles(DM_CHANNEL, ALICE, false, &mention, None);
+    let inbound = next(&mut c.inbox).await;
+    assert_eq!(
+        (inbound.message_id.as_str(), inbound.channel.as_str()),
+        (in_dm.to_string().as_str(), DM_CHANNEL.to_string().as_str())
+    );
+    assert!(inbound.roles.is_empty(), "{:?}", inbound.roles);
+    c.finish().await;
+}
+
+#[tokio::test]
+async fn a_slash_command_carries_its_members_roles_and_none_in_a_dm() {
+    let mut c = connect().await;
+    let in_guild =
+        c.fake
+            .slash_with_roles(CHANNEL, "status", Some(("issue", "#7")), Some(&[TRIAGE]));
+    let inbound = next(&mut c.inbox).await;
+    assert!(inbound.slash);
+    assert_eq!(inbound.message_id, in_guild.to_string());
+    assert_eq!(inbound.user.id, ALICE.to_string());
+    assert_eq!(inbound.roles, [TRIAGE.to_string()]);
+
+    let in_dm = c.fake.slash_with_roles(DM_CHANNEL, "help", None, None);
+    let inbound = next(&mut c.inbox).await;
+    assert_eq!(
+        (inbound.message_id.as_str(), inbound.user.id.as_str()),
+        (in_dm.to_string().as_str(), ALICE.to_string().as_str())
+    );
+    assert!(inbound.roles.is_empty(), "{:?}", inbound.roles);
+    let calls = c.finish().await;
+    let deferred: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.path.ends_with("/callback"))
+        .map(|c| c.path.as_str())
+        .collect();
+    assert_eq!(
+        deferred,
+        [
+            format!("/interactions/{in_guild}/tok{in_guild}/callback"),
+            format!("/interactions/{in_dm}/tok{in_dm}/callback"),
         ]
     );
 }

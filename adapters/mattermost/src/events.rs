@@ -32,11 +32,13 @@ pub enum SocketEvent {
     Hello,
     /// The reply to the authentication challenge.
     AuthReply { ok: bool, error: String },
-    /// A new post, with the ids of the users it mentions.
+    /// A new post, with the ids of the users it mentions and the team of
+    /// its channel (`Some("")` in a direct message; `None` if not told).
     Posted {
         post: Post,
         mentions: Vec<String>,
         sender_name: Option<String>,
+        team_id: Option<String>,
     },
     /// Anything else (typing, status changes, other replies).
     Other,
@@ -72,10 +74,15 @@ pub fn parse_event(text: &str) -> Option<SocketEvent> {
                 .and_then(Value::as_str)
                 .map(|n| n.trim_start_matches('@').to_owned())
                 .filter(|n| !n.is_empty());
+            let team_id = data
+                .get("team_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             Some(SocketEvent::Posted {
                 post,
                 mentions,
                 sender_name,
+                team_id,
             })
         }
         _ => Some(SocketEvent::Other),
@@ -151,8 +158,14 @@ pub fn addresses_bot(post: &Post, mentions: &[String], bot: &BotIdentity) -> boo
             || !mention_spans(&post.message, &bot.username).is_empty())
 }
 
-/// The [`Inbound`] of a post that addresses the bot.
-pub fn inbound(platform: Platform, post: &Post, author: String, bot: &BotIdentity) -> Inbound {
+/// The [`Inbound`] of a post that addresses the bot, by `author` with `roles`.
+pub fn inbound(
+    platform: Platform,
+    post: &Post,
+    author: String,
+    roles: Vec<String>,
+    bot: &BotIdentity,
+) -> Inbound {
     Inbound {
         platform,
         channel: post.channel_id.clone(),
@@ -162,7 +175,7 @@ pub fn inbound(platform: Platform, post: &Post, author: String, bot: &BotIdentit
             id: post.user_id.clone(),
             name: author,
         },
-        roles: Vec::new(),
+        roles,
         text: rewrite_mention(&post.message, &bot.username, &bot.bot_name),
         slash: false,
         reply_handle: None,
@@ -199,13 +212,14 @@ mod tests {
         let inner = r#"{"id":"p9","channel_id":"c1","root_id":"r1","user_id":"u1","message":"hi","create_at":5}"#;
         let frame = serde_json::json!({
             "event": "posted",
-            "data": {"post": inner, "mentions": "[\"bot1\"]", "sender_name": "@alice"},
+            "data": {"post": inner, "mentions": "[\"bot1\"]", "sender_name": "@alice", "team_id": "t1"},
             "seq": 3
         });
         let Some(SocketEvent::Posted {
             post,
             mentions,
             sender_name,
+            team_id,
         }) = parse_event(&frame.to_string())
         else {
             panic!("not a posted event");
@@ -216,6 +230,7 @@ mod tests {
         );
         assert_eq!(mentions, ["bot1"]);
         assert_eq!(sender_name.as_deref(), Some("alice"));
+        assert_eq!(team_id.as_deref(), Some("t1"));
     }
 
     #[test]
@@ -286,7 +301,15 @@ mod tests {
     #[test]
     fn an_inbound_names_its_thread_and_dedupe_key() {
         let mut p = post("u1", "@mosaic-bot fix #1");
-        let top = inbound(Platform::new("mattermost"), &p, "alice".into(), &bot());
+        let roles = vec!["system_user".to_owned()];
+        let top = inbound(
+            Platform::new("mattermost"),
+            &p,
+            "alice".into(),
+            roles.clone(),
+            &bot(),
+        );
+        assert_eq!(top.roles, roles);
         assert_eq!(
             (top.thread.as_deref(), top.dedupe_key.as_str()),
             (None, "mattermost:p1")
@@ -294,7 +317,13 @@ mod tests {
         assert_eq!(top.reply_thread().thread, "p1");
         assert_eq!(top.text, "@mosaic fix #1");
         p.root_id = "r1".into();
-        let reply = inbound(Platform::new("mattermost"), &p, "alice".into(), &bot());
+        let reply = inbound(
+            Platform::new("mattermost"),
+            &p,
+            "alice".into(),
+            Vec::new(),
+            &bot(),
+        );
         assert_eq!(reply.reply_thread().thread, "r1");
     }
 }

@@ -8,6 +8,8 @@
 //!   posts missed while disconnected, each post handled once;
 //! - `events.rs`: WebSocket frames and posts read into [`Inbound`]s (pure);
 //! - `rest.rs`: the REST v4 calls and their errors (429, 401, …);
+//! - `roles.rs`: the author's system and team roles, looked up and cached,
+//!   which fill [`Inbound::roles`];
 //! - `slash.rs`: the slash command endpoint (token checked in constant time);
 //! - `dialect.rs`: [`MattermostDialect`], Markdown that pings nobody.
 
@@ -15,6 +17,7 @@ mod dialect;
 mod events;
 mod listen;
 mod rest;
+mod roles;
 mod slash;
 
 use std::net::SocketAddr;
@@ -32,6 +35,7 @@ pub use dialect::{MattermostDialect, neutralize_mentions};
 pub use slash::SLASH_PATH;
 
 use rest::{Rest, User};
+use roles::Roles;
 
 /// Mattermost's platform name, in thread references and dedupe keys.
 pub const PLATFORM: Platform = Platform::new("mattermost");
@@ -69,6 +73,8 @@ pub struct MattermostOptions {
     /// The first and the longest wait before reconnecting (jittered).
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
+    /// How long an author's roles are used before they are looked up again.
+    pub roles_max_age: Duration,
 }
 
 impl MattermostOptions {
@@ -90,6 +96,7 @@ impl MattermostOptions {
             dead_after: Duration::from_secs(60),
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(60),
+            roles_max_age: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -100,6 +107,8 @@ pub struct Mattermost {
     rest: Rest,
     /// The bot's own account, asked for once (reactions name it).
     me: OnceCell<User>,
+    /// Authors' roles, shared by the listener and the slash endpoint.
+    roles: Arc<Roles>,
     /// The slash endpoint's bound address, once it listens.
     slash_addr: watch::Sender<Option<SocketAddr>>,
 }
@@ -109,6 +118,7 @@ impl Mattermost {
     pub fn new(options: MattermostOptions) -> Result<Mattermost, ChatError> {
         let rest = Rest::new(&options.server_url, options.token.clone())?;
         Ok(Mattermost {
+            roles: Arc::new(Roles::new(rest.clone(), options.roles_max_age)),
             options,
             rest,
             me: OnceCell::new(),

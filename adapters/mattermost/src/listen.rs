@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
@@ -24,6 +24,13 @@ use mosaic_chat::handled::Handled;
 /// little earlier than the last one seen (clock skew between nodes) are still
 /// fetched; those already handled are skipped.
 const RESYNC_SLACK_MS: i64 = 2_000;
+
+/// The longest a post's author's roles (or its channel's team) are waited
+/// for: the listener reads no other frame meanwhile.
+const LOOKUP_WAIT: Duration = Duration::from_secs(5);
+
+/// How many channels' teams are kept before they are forgotten.
+const REMEMBERED_CHANNELS: usize = 10_000;
 
 /// How a WebSocket session ended.
 enum SessionEnd {
@@ -54,6 +61,9 @@ struct Listener {
     first_connected: Option<i64>,
     /// Usernames by user id.
     names: HashMap<String, String>,
+    /// Channel id → its team's id (empty for direct messages): a post
+    /// fetched over REST does not say it.
+    teams: HashMap<String, String>,
 }
 
 /// The adapter's `run`: who the bot is, the slash endpoint, then WebSocket
@@ -76,6 +86,7 @@ pub(crate) async fn run(
             options.listen,
             options.token.clone(),
             inbox.clone(),
+            Arc::clone(&mm.roles),
             slash_stop,
         )
         .await?;
@@ -95,6 +106,7 @@ pub(crate) async fn run(
         watermark: None,
         first_connected: None,
         names: HashMap::new(),
+        teams: HashMap::new(),
     };
     let mut delays = backoff(&listener.mm.options);
     let mut reconnect = false;
@@ -259,7 +271,11 @@ impl Listener {
                     post,
                     mentions,
                     sender_name,
+                    team_id,
                 }) => {
+                    if let Some(team) = team_id {
+                        self.remember_team(&post.channel_id, team);
+                    }
                     if let Some(end) = self.handle(post, &mentions, sender_name).await {
                         return end;
                     }
@@ -327,10 +343,51 @@ impl Listener {
             return None;
         }
         let author = self.author(&post.user_id, sender_name).await;
-        let inbound = events::inbound(PLATFORM, &post, author, &self.bot);
+        let shutdown = self.shutdown.clone();
+        let roles = tokio::select! {
+            () = shutdown.cancelled() => return Some(SessionEnd::Shutdown),
+            roles = self.roles_of(&post) => roles,
+        };
+        let inbound = events::inbound(PLATFORM, &post, author, roles, &self.bot);
         tokio::select! {
             () = self.shutdown.cancelled() => Some(SessionEnd::Shutdown),
             sent = self.inbox.send(inbound) => sent.is_err().then_some(SessionEnd::InboxClosed),
+        }
+    }
+
+    /// The roles of `post`'s author in the team of its channel.
+    async fn roles_of(&mut self, post: &Post) -> Vec<String> {
+        let team = self.team_of(&post.channel_id).await;
+        self.mm.roles.of(&team, &post.user_id, LOOKUP_WAIT).await
+    }
+
+    fn remember_team(&mut self, channel: &str, team: String) {
+        if self.teams.len() >= REMEMBERED_CHANNELS && !self.teams.contains_key(channel) {
+            self.teams.clear();
+        }
+        self.teams.insert(channel.to_owned(), team);
+    }
+
+    /// The team of `channel`: as a `posted` event told it, else asked once
+    /// and kept. Unknown (empty, as a direct message's) when the server does
+    /// not answer: the author's system roles still count.
+    async fn team_of(&mut self, channel: &str) -> String {
+        if let Some(team) = self.teams.get(channel) {
+            return team.clone();
+        }
+        match tokio::time::timeout(LOOKUP_WAIT, self.mm.rest.channel(channel)).await {
+            Ok(Ok(found)) => {
+                self.remember_team(channel, found.team_id.clone());
+                found.team_id
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%channel, error = %e, "cannot look up a channel's team; its team roles will not count");
+                String::new()
+            }
+            Err(_) => {
+                tracing::warn!(%channel, "Mattermost did not tell a channel's team in time; its team roles will not count");
+                String::new()
+            }
         }
     }
 

@@ -23,6 +23,25 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 pub struct User {
     pub id: String,
     pub username: String,
+    /// System roles, space-separated (`system_user system_admin`).
+    #[serde(default)]
+    pub roles: String,
+}
+
+/// A user's membership of a team.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamMember {
+    /// Team roles, space-separated (`team_user team_admin`).
+    #[serde(default)]
+    pub roles: String,
+}
+
+/// A channel, as far as the bot needs one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Channel {
+    /// Empty for direct and group messages, which belong to no team.
+    #[serde(default)]
+    pub team_id: String,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +102,17 @@ impl Rest {
     /// Any user, by id (for the name of a post's author).
     pub async fn user(&self, id: &str) -> Result<User, ChatError> {
         self.get_json(&format!("/users/{id}")).await
+    }
+
+    /// `user_id`'s membership of `team_id`, with their roles there.
+    pub async fn team_member(&self, team_id: &str, user_id: &str) -> Result<TeamMember, ChatError> {
+        self.get_json(&format!("/teams/{team_id}/members/{user_id}"))
+            .await
+    }
+
+    /// A channel, by id (for the team of a post fetched over REST).
+    pub async fn channel(&self, id: &str) -> Result<Channel, ChatError> {
+        self.get_json(&format!("/channels/{id}")).await
     }
 
     /// Creates a post; `root_id` puts it in that thread. Returns its id.

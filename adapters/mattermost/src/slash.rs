@@ -2,7 +2,8 @@
 //! form here; the token is checked in constant time, the command goes to the
 //! inbox, and the answer is an empty 200 at once (Mattermost waits 3 s at
 //! most). The work, and any error, comes later (`reply_private` answers
-//! through the `response_url` kept in [`Inbound::reply_handle`]).
+//! through the `response_url` kept in [`Inbound::reply_handle`]). The
+//! author's roles are looked up first, within that time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::PLATFORM;
+use crate::roles::Roles;
 
 /// The path Mattermost's slash command points at.
 pub const SLASH_PATH: &str = "/mattermost/command";
@@ -28,10 +30,15 @@ pub const SLASH_PATH: &str = "/mattermost/command";
 /// Mattermost gives a slash command.
 const INBOX_WAIT: Duration = Duration::from_secs(2);
 
+/// How long each lookup of the author's roles may take, within [`INBOX_WAIT`]:
+/// the command goes on with the roles found by then.
+const ROLES_WAIT: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 struct Endpoint {
     token: Secret,
     inbox: mpsc::Sender<Inbound>,
+    roles: Arc<Roles>,
     /// Numbers commands without a `trigger_id`, so their keys never repeat.
     counter: Arc<AtomicU64>,
 }
@@ -42,6 +49,7 @@ pub async fn serve(
     addr: SocketAddr,
     token: Secret,
     inbox: mpsc::Sender<Inbound>,
+    roles: Arc<Roles>,
     shutdown: CancellationToken,
 ) -> Result<SocketAddr, ChatError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -51,6 +59,7 @@ pub async fn serve(
     let endpoint = Endpoint {
         token,
         inbox,
+        roles,
         counter: Arc::new(AtomicU64::new(0)),
     };
     let app = Router::new()
@@ -87,11 +96,18 @@ async fn command(
         );
         return StatusCode::UNAUTHORIZED;
     }
-    let Some(inbound) = slash_inbound(&form, &endpoint.counter) else {
+    let Some(mut inbound) = slash_inbound(&form, &endpoint.counter) else {
         tracing::warn!("a slash command without channel_id or user_id: refused");
         return StatusCode::BAD_REQUEST;
     };
-    match tokio::time::timeout(INBOX_WAIT, endpoint.inbox.send(inbound)).await {
+    let handed_on = async {
+        inbound.roles = endpoint
+            .roles
+            .of(field("team_id").trim(), &inbound.user.id, ROLES_WAIT)
+            .await;
+        endpoint.inbox.send(inbound).await
+    };
+    match tokio::time::timeout(INBOX_WAIT, handed_on).await {
         Ok(Ok(())) => StatusCode::OK,
         Ok(Err(_)) => StatusCode::SERVICE_UNAVAILABLE,
         Err(_) => {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake::{ALICE, BOT_TOKEN, CHANNEL, FakeMattermost, PATIENCE, Sent};
+use fake::{ALICE, BOT_TOKEN, CHANNEL, DM_CHANNEL, FakeMattermost, Lookups, PATIENCE, Sent, TEAM};
 use mosaic_chat::{ChatError, ChatPlatform, Inbound, Secret, ThreadRef};
 use mosaic_mattermost::{Mattermost, MattermostOptions, SLASH_PATH, SlashOptions};
 use tokio::sync::mpsc;
@@ -154,10 +154,11 @@ async fn a_silent_socket_is_found_dead_and_replaced() {
     fake.stall_sockets();
     let missed = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");
     fake.wait_authenticated(2).await;
-    assert_eq!(
-        bot.next("the post missed while silent").await.message_id,
-        missed
-    );
+    let fetched = bot.next("the post missed while silent").await;
+    assert_eq!(fetched.message_id, missed);
+    // A post fetched over REST names no team: its channel's was asked for.
+    assert_eq!(fetched.roles, ["system_user", "team_user"]);
+    assert_eq!(fake.lookups().channels, 1);
     let after = fake.user_post(CHANNEL, None, "@mosaic-bot help");
     assert_eq!(bot.next("a post on the new socket").await.message_id, after);
     assert!(fake.sent().is_empty());
@@ -298,4 +299,142 @@ async fn a_429_says_how_long_to_wait() {
     mm.post(&thread, "hi").await.expect("then accepted");
     assert_eq!(fake.rate_limited(), 1);
     assert_eq!(fake.sent().len(), 1);
+}
+
+/// Alice's roles in the tests that look at them.
+const ALICE_SYSTEM: &str = "system_user system_admin";
+const ALICE_TEAM: &str = "team_user team_admin";
+const ALICE_ROLES: [&str; 4] = ["system_user", "system_admin", "team_user", "team_admin"];
+
+/// Posts a `/mosaic` command by alice in `team` to the slash endpoint; its status.
+async fn slash_command(bot: &Running, fake: &FakeMattermost, team: &str, trigger: &str) -> u16 {
+    let addr = bot
+        .mm
+        .slash_addr()
+        .await
+        .expect("the slash endpoint listens");
+    let form = [
+        ("token", SLASH_TOKEN.to_owned()),
+        ("team_id", team.to_owned()),
+        ("channel_id", CHANNEL.to_owned()),
+        ("user_id", ALICE.to_owned()),
+        ("user_name", "alice".to_owned()),
+        ("command", "/mosaic".to_owned()),
+        ("text", "status acme/web#42".to_owned()),
+        ("response_url", fake.response_url()),
+        ("trigger_id", trigger.to_owned()),
+    ];
+    reqwest::Client::new()
+        .post(format!("http://{addr}{SLASH_PATH}"))
+        .form(&form)
+        .send()
+        .await
+        .expect("answered")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_posts_author_comes_with_system_and_team_roles_looked_up_once() {
+    let fake = FakeMattermost::start().await;
+    fake.set_roles(ALICE, ALICE_SYSTEM, ALICE_TEAM);
+    let mut bot = start(&fake);
+    fake.wait_authenticated(1).await;
+
+    let first = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");
+    let inbound = bot.next("the first mention").await;
+    assert_eq!(inbound.message_id, first);
+    assert_eq!(inbound.roles, ALICE_ROLES);
+    let second = fake.user_post(CHANNEL, Some(&first), "@mosaic-bot status");
+    let inbound = bot.next("the second mention").await;
+    assert_eq!(inbound.message_id, second);
+    assert_eq!(inbound.roles, ALICE_ROLES);
+    // The team came with the event; the roles from the cache the second time.
+    assert_eq!(
+        fake.lookups(),
+        Lookups {
+            users: 1,
+            team_members: 1,
+            channels: 0
+        }
+    );
+
+    // A direct message is in no team: system roles only, no team asked.
+    let direct = fake.user_post(DM_CHANNEL, None, "@mosaic-bot help");
+    let inbound = bot.next("the direct message").await;
+    assert_eq!(inbound.message_id, direct);
+    assert_eq!(inbound.roles, ["system_user", "system_admin"]);
+    assert_eq!(
+        fake.lookups(),
+        Lookups {
+            users: 2,
+            team_members: 1,
+            channels: 0
+        }
+    );
+    assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_slash_command_comes_with_its_authors_roles_in_its_team() {
+    let fake = FakeMattermost::start().await;
+    fake.set_roles(ALICE, ALICE_SYSTEM, ALICE_TEAM);
+    let mut bot = start(&fake);
+    assert_eq!(slash_command(&bot, &fake, TEAM, "trig1").await, 200);
+    let inbound = bot.next("the slash command").await;
+    assert!(inbound.slash);
+    assert_eq!(inbound.user.id, ALICE);
+    assert_eq!(inbound.roles, ALICE_ROLES);
+    assert_eq!(
+        fake.lookups(),
+        Lookups {
+            users: 1,
+            team_members: 1,
+            channels: 0
+        }
+    );
+    assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_lookup_still_hands_the_message_on_with_the_roles_found() {
+    let fake = FakeMattermost::start().await;
+    fake.set_roles(ALICE, ALICE_SYSTEM, ALICE_TEAM);
+    let mut bot = start(&fake);
+    fake.wait_authenticated(1).await;
+
+    fake.fail_team_member_lookups(true);
+    let post = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");
+    let inbound = bot.next("the mention without team roles").await;
+    assert_eq!(inbound.message_id, post);
+    assert_eq!(inbound.roles, ["system_user", "system_admin"]);
+
+    fake.fail_user_lookups(true);
+    let post = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#2");
+    let inbound = bot.next("the mention without any roles").await;
+    assert_eq!(inbound.message_id, post);
+    assert!(inbound.roles.is_empty(), "{:?}", inbound.roles);
+    assert_eq!(slash_command(&bot, &fake, TEAM, "trig1").await, 200);
+    let inbound = bot.next("the slash command without roles").await;
+    assert!(inbound.slash && inbound.roles.is_empty(), "{inbound:?}");
+
+    // Nothing failed was kept: the next message asks again, and gets all.
+    fake.fail_user_lookups(false);
+    fake.fail_team_member_lookups(false);
+    let post = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#3");
+    let inbound = bot.next("the mention with its roles again").await;
+    assert_eq!(inbound.message_id, post);
+    assert_eq!(inbound.roles, ALICE_ROLES);
+    assert_eq!(
+        fake.lookups(),
+        Lookups {
+            users: 4,
+            team_members: 4,
+            channels: 0
+        }
+    );
+    assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
+    bot.stop().await;
 }

@@ -14,6 +14,8 @@
 //! - this file: [`Slack`], its options, and the [`ChatPlatform`] it is;
 //! - `web.rs`: the Web API calls and their errors (429, `ok:false`);
 //! - `events.rs`: events and slash command forms read into [`Inbound`]s (pure);
+//! - `groups.rs`: the user groups each user is in, read with `usergroups.list`
+//!   and cached, which fill [`Inbound::roles`];
 //! - `socket.rs`: Socket Mode (hello, acks, `disconnect`, reconnects);
 //! - `http.rs`: the Events API and slash command endpoint (signed requests);
 //! - `signature.rs`: the request signature check;
@@ -21,6 +23,7 @@
 
 mod dialect;
 mod events;
+mod groups;
 mod http;
 mod signature;
 mod socket;
@@ -42,6 +45,7 @@ pub use events::{normalize_text, slash_inbound};
 pub use http::{COMMANDS_PATH, EVENTS_PATH};
 pub use signature::{sign, verify};
 
+use groups::UserGroups;
 use mosaic_chat::handled::Handled;
 use web::WebApi;
 
@@ -79,6 +83,9 @@ pub struct SlackOptions {
     /// The first and the longest wait before reconnecting Socket Mode (jittered).
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
+    /// How long the map of user groups (`usergroups.list`) is used before
+    /// it is asked for again, when a message arrives.
+    pub user_groups_max_age: Duration,
 }
 
 impl SlackOptions {
@@ -99,6 +106,8 @@ impl SlackOptions {
             },
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(60),
+            // Group changes are rare; `usergroups.list` is a Tier 2 method.
+            user_groups_max_age: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -109,6 +118,8 @@ pub struct Slack {
     web: WebApi,
     /// The bot's own user id (`auth.test`), asked once: mentions name it.
     bot_user: OnceCell<String>,
+    /// Who is in which user group, for [`Inbound::roles`].
+    groups: UserGroups,
     /// Messages already sent to the inbox, by dedupe key, across Socket Mode
     /// sessions and the HTTP endpoint.
     handled: Mutex<Handled>,
@@ -121,6 +132,7 @@ impl Slack {
     pub fn new(options: SlackOptions) -> Result<Slack, ChatError> {
         let web = WebApi::new(&options.api_url, options.bot_token.clone())?;
         Ok(Slack {
+            groups: UserGroups::new(options.user_groups_max_age),
             options,
             web,
             bot_user: OnceCell::new(),
@@ -154,12 +166,14 @@ impl Slack {
             .insert(key)
     }
 
-    /// Sends `inbound` to the inbox unless its message was handled already.
-    async fn deliver(&self, inbox: &mpsc::Sender<Inbound>, inbound: Inbound) -> bool {
+    /// Sends `inbound` to the inbox, with its author's user groups as its
+    /// roles, unless its message was handled already.
+    async fn deliver(&self, inbox: &mpsc::Sender<Inbound>, mut inbound: Inbound) -> bool {
         if !self.first_time(&inbound.dedupe_key) {
             tracing::debug!(key = %inbound.dedupe_key, "a Slack message delivered again was skipped");
             return true;
         }
+        inbound.roles = self.groups.of(&self.web, &inbound.user.id).await;
         inbox.send(inbound).await.is_ok()
     }
 

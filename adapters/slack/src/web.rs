@@ -7,6 +7,7 @@ use std::time::Duration;
 use mosaic_chat::{ChatError, Secret};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// How long one call may take before Slack counts as unavailable.
@@ -14,6 +15,43 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// When a 429 names no wait: Slack's own advice for most methods.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// `usergroups.list` codes that no retry will change: the app lacks
+/// `usergroups:read`, the token is not a bot or user token, or the
+/// workspace's plan has no user groups.
+const GROUPS_REFUSED_FOR_GOOD: [&str; 4] = [
+    "missing_scope",
+    "not_allowed_token_type",
+    "paid_teams_only",
+    "plan_upgrade_required",
+];
+
+/// A user group, as far as the bot reads one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserGroup {
+    /// `S…`: what permissions name.
+    pub id: String,
+    /// Its members' user ids (sent with `include_users`).
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct UserGroupList {
+    #[serde(default)]
+    usergroups: Vec<UserGroup>,
+}
+
+/// Why `usergroups.list` gave no groups.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UserGroupsError {
+    /// Slack will not tell this app, whatever it retries (Slack's code inside).
+    #[error("Slack will not list user groups to this app: {0}")]
+    Refused(String),
+    /// This time it failed; a later call may succeed.
+    #[error(transparent)]
+    Failed(#[from] ChatError),
+}
 
 /// A Web API client for one bot token.
 #[derive(Clone)]
@@ -107,6 +145,30 @@ impl WebApi {
             Err(ChatError::Rejected { code, .. }) if code == "already_reacted" => Ok(()),
             other => other.map(drop),
         }
+    }
+
+    /// `usergroups.list` with `include_users`: the workspace's enabled
+    /// user groups and their members. Asked with GET and query parameters:
+    /// Slack reads JSON bodies for its write methods only.
+    pub async fn user_groups(&self) -> Result<Vec<UserGroup>, UserGroupsError> {
+        const METHOD: &str = "usergroups.list";
+        let request = self
+            .http
+            .get(format!("{}/{METHOD}", self.base))
+            .bearer_auth(self.token.expose())
+            .query(&[("include_users", "true")]);
+        let answer = send(request).await?;
+        let code = answer.get("error").and_then(Value::as_str).unwrap_or("");
+        if GROUPS_REFUSED_FOR_GOOD.contains(&code) {
+            return Err(UserGroupsError::Refused(code.to_owned()));
+        }
+        let answer = check_ok(METHOD, "", answer)?;
+        let list: UserGroupList =
+            serde_json::from_value(answer).map_err(|e| ChatError::Rejected {
+                code: "bad_response".to_owned(),
+                message: format!("Slack answered {METHOD} with something unexpected: {e}"),
+            })?;
+        Ok(list.usergroups)
     }
 
     /// Answers a slash command through its `response_url`, seen only by

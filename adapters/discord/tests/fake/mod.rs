@@ -194,12 +194,26 @@ impl FakeDiscord {
         }
     }
 
-    /// A message from `author` in `channel`; returns its id.
+    /// A message from `author` in `channel` of the guild, by a member with
+    /// no roles; returns its id.
     pub fn message_from(&self, channel: u64, author: u64, bot: bool, text: &str) -> u64 {
+        self.message_with_roles(channel, author, bot, text, Some(&[]))
+    }
+
+    /// A message from `author` in `channel`: `roles` as in [`message_payload`]
+    /// (`None`: a DM). Returns its id.
+    pub fn message_with_roles(
+        &self,
+        channel: u64,
+        author: u64,
+        bot: bool,
+        text: &str,
+        roles: Option<&[u64]>,
+    ) -> u64 {
         let id = self.id();
         self.dispatch(
             "MESSAGE_CREATE",
-            message_payload(id, channel, author, bot, text),
+            message_payload(id, channel, author, bot, text, roles),
         );
         id
     }
@@ -209,12 +223,25 @@ impl FakeDiscord {
         self.message_from(channel, ALICE, false, text)
     }
 
-    /// `/mosaic {sub}` with option `option` = `value`, by alice; returns the interaction id.
+    /// `/mosaic {sub}` with option `option` = `value`, by alice in the
+    /// guild with no roles; returns the interaction id.
     pub fn slash(&self, channel: u64, sub: &str, option: Option<(&str, &str)>) -> u64 {
+        self.slash_with_roles(channel, sub, option, Some(&[]))
+    }
+
+    /// `/mosaic {sub}` by alice: `roles` as in [`interaction_payload`]
+    /// (`None`: in a DM). Returns the interaction id.
+    pub fn slash_with_roles(
+        &self,
+        channel: u64,
+        sub: &str,
+        option: Option<(&str, &str)>,
+        roles: Option<&[u64]>,
+    ) -> u64 {
         let id = self.id();
         self.dispatch(
             "INTERACTION_CREATE",
-            interaction_payload(id, channel, sub, option),
+            interaction_payload(id, channel, sub, option, roles),
         );
         id
     }

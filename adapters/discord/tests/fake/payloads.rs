@@ -13,15 +13,37 @@ pub fn user(id: u64, bot: bool) -> Value {
             "avatar": null, "bot": bot })
 }
 
-/// A MESSAGE_CREATE payload as Discord sends it.
-pub fn message_payload(id: u64, channel: u64, author: u64, bot: bool, text: &str) -> Value {
-    json!({
-        "id": id.to_string(), "channel_id": channel.to_string(), "guild_id": GUILD_ID.to_string(),
+/// A MESSAGE_CREATE payload as Discord sends it. `roles`: `Some` in the
+/// guild, with the author's partial member holding those role ids; `None`
+/// in a DM, which has neither guild nor member.
+pub fn message_payload(
+    id: u64,
+    channel: u64,
+    author: u64,
+    bot: bool,
+    text: &str,
+    roles: Option<&[u64]>,
+) -> Value {
+    let mut message = json!({
+        "id": id.to_string(), "channel_id": channel.to_string(),
         "author": user(author, bot), "content": text, "timestamp": "2026-01-01T00:00:00.000000+00:00",
         "edited_timestamp": null, "tts": false, "mention_everyone": false,
         "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": false,
         "type": 0, "flags": 0, "components": []
-    })
+    });
+    if let Some(roles) = roles {
+        message["guild_id"] = json!(GUILD_ID.to_string());
+        // Discord's partial member: no `user` (the author is beside it).
+        message["member"] = json!({
+            "roles": role_strings(roles), "joined_at": "2026-01-01T00:00:00.000000+00:00",
+            "deaf": false, "mute": false, "flags": 0, "nick": null, "premium_since": null
+        });
+    }
+    message
+}
+
+fn role_strings(roles: &[u64]) -> Vec<String> {
+    roles.iter().map(u64::to_string).collect()
 }
 
 /// A GUILD_CREATE payload whose roles hold the bot's managed role `role`.
@@ -47,26 +69,42 @@ pub fn guild_payload(role: u64) -> Value {
     })
 }
 
-/// An INTERACTION_CREATE payload for `/mosaic {sub}`.
+/// An INTERACTION_CREATE payload for `/mosaic {sub}` by alice. `roles`:
+/// `Some` in the guild, with alice's member holding those role ids; `None`
+/// in a DM, where Discord sends `user` and no member.
 pub fn interaction_payload(
     id: u64,
     channel: u64,
     sub: &str,
     option: Option<(&str, &str)>,
+    roles: Option<&[u64]>,
 ) -> Value {
     let options: Vec<Value> = option
         .map(|(name, value)| json!({ "name": name, "type": 3, "value": value }))
         .into_iter()
         .collect();
-    json!({
+    let mut interaction = json!({
         "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2,
         "data": { "id": "900", "name": "mosaic", "type": 1,
                   "options": [{ "name": sub, "type": 1, "options": options }] },
-        "guild_id": GUILD_ID.to_string(), "channel_id": channel.to_string(),
-        "channel": { "id": channel.to_string(), "type": 0 },
-        "member": { "user": user(ALICE, false), "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00",
-                    "deaf": false, "mute": false, "flags": 0, "permissions": "0" },
+        "channel_id": channel.to_string(),
         "token": format!("tok{id}"), "version": 1, "app_permissions": "0", "locale": "en-US",
-        "guild_locale": "en-US", "entitlements": [], "attachment_size_limit": 10485760
-    })
+        "entitlements": [], "attachment_size_limit": 10485760
+    });
+    match roles {
+        Some(roles) => {
+            interaction["guild_id"] = json!(GUILD_ID.to_string());
+            interaction["guild_locale"] = json!("en-US");
+            interaction["channel"] = json!({ "id": channel.to_string(), "type": 0 });
+            interaction["member"] = json!({
+                "user": user(ALICE, false), "roles": role_strings(roles),
+                "joined_at": "2026-01-01T00:00:00.000000+00:00",
+                "deaf": false, "mute": false, "flags": 0, "permissions": "0" });
+        }
+        None => {
+            interaction["channel"] = json!({ "id": channel.to_string(), "type": 1 });
+            interaction["user"] = user(ALICE, false);
+        }
+    }
+    interaction
 }

@@ -1,8 +1,9 @@
 //! A fake Mattermost on 127.0.0.1: the REST v4 calls the adapter makes and
 //! the WebSocket API (`/api/v4/websocket`, authentication challenge, `hello`,
 //! `posted` events with the post as a JSON string). It records everything the
-//! bot sends; a test posts as a user, drops sockets, keeps the bot out, and
-//! turns on 429s or a refused token. Shared with the root test through
+//! bot sends and counts its lookups of users, team members and channels; a
+//! test posts as a user, gives users roles, drops sockets, keeps the bot
+//! out, and turns on 429s, failing lookups or a refused token. Shared with the root test through
 //! `#[path = "../adapters/mattermost/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
@@ -27,8 +28,11 @@ pub const BOT_ID: &str = "botuserid000000000000000001";
 pub const BOT_USERNAME: &str = "mosaic-bot";
 /// The user tests post as.
 pub const ALICE: &str = "aliceuserid0000000000000001";
-/// The channel tests post in.
+/// The channel tests post in, and its team.
 pub const CHANNEL: &str = "townsquare00000000000000001";
+pub const TEAM: &str = "teamid000000000000000000001";
+/// A direct message channel between alice and the bot: in no team.
+pub const DM_CHANNEL: &str = "directmessage00000000000001";
 
 /// How long a test waits for the bot to do something.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -69,6 +73,23 @@ struct World {
     rate_limited: usize,
     unauthorized: bool,
     sent: Vec<Sent>,
+    /// User id → system roles, and → roles in [`TEAM`] (space-separated);
+    /// `system_user` and `team_user` for users not set.
+    system_roles: std::collections::HashMap<String, String>,
+    team_roles: std::collections::HashMap<String, String>,
+    /// While set, `GET /users/{id}` and `GET /teams/{team}/members/{user}`
+    /// answer 500.
+    fail_user_lookups: bool,
+    fail_team_member_lookups: bool,
+    lookups: Lookups,
+}
+
+/// How many times the bot asked for users (not itself), team members and channels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lookups {
+    pub users: usize,
+    pub team_members: usize,
+    pub channels: usize,
 }
 
 #[derive(Clone)]
@@ -106,7 +127,9 @@ impl FakeMattermost {
             .route("/api/v4/users/me", get(me))
             .route("/api/v4/users/me/channels", get(my_channels))
             .route("/api/v4/users/{id}", get(user))
+            .route("/api/v4/channels/{id}", get(channel))
             .route("/api/v4/channels/{id}/posts", get(channel_posts))
+            .route("/api/v4/teams/{team}/members/{user}", get(team_member))
             .route("/api/v4/posts", post(create_post))
             .route("/api/v4/posts/{id}/patch", put(patch_post))
             .route("/api/v4/reactions", post(react))
@@ -179,6 +202,31 @@ impl FakeMattermost {
         self.shared.world().unauthorized = refuse;
     }
 
+    /// Gives `user` these system roles and these roles in [`TEAM`]
+    /// (space-separated, as Mattermost writes them).
+    pub fn set_roles(&self, user: &str, system: &str, team: &str) {
+        let mut world = self.shared.world();
+        world
+            .system_roles
+            .insert(user.to_owned(), system.to_owned());
+        world.team_roles.insert(user.to_owned(), team.to_owned());
+    }
+
+    /// While set, looking up a user (`GET /users/{id}`) answers 500.
+    pub fn fail_user_lookups(&self, fail: bool) {
+        self.shared.world().fail_user_lookups = fail;
+    }
+
+    /// While set, looking up a team member answers 500.
+    pub fn fail_team_member_lookups(&self, fail: bool) {
+        self.shared.world().fail_team_member_lookups = fail;
+    }
+
+    /// The lookups the bot made so far.
+    pub fn lookups(&self) -> Lookups {
+        self.shared.world().lookups
+    }
+
     /// Everything the bot sent so far, in order.
     pub fn sent(&self) -> Vec<Sent> {
         self.shared.world().sent.clone()
@@ -241,7 +289,8 @@ fn add_post(shared: &Shared, user: &str, channel: &str, root_id: &str, text: &st
         "data": {
             "post": post.to_string(),
             "mentions": serde_json::to_string(&mentions).unwrap_or_default(),
-            "channel_type": "O",
+            "channel_type": if channel == DM_CHANNEL { "D" } else { "O" },
+            "team_id": if channel == DM_CHANNEL { "" } else { TEAM },
             "sender_name": if user == ALICE { "@alice" } else { "@mosaic-bot" },
         },
         "broadcast": { "channel_id": channel },

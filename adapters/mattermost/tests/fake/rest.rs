@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, Sent, Shared, add_post};
+use super::{
+    ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, DM_CHANNEL, Sent, Shared, TEAM, add_post,
+};
 
 /// A 401 to answer, unless the bot's token is given and accepted.
 fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
@@ -71,7 +73,77 @@ pub(super) async fn user(
     } else {
         "someone"
     };
-    Json(json!({"id": id, "username": name})).into_response()
+    let roles = {
+        let mut world = s.world();
+        world.lookups.users += 1;
+        if world.fail_user_lookups {
+            None
+        } else {
+            Some(
+                world
+                    .system_roles
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| "system_user".into()),
+            )
+        }
+    };
+    s.changed.notify_waiters();
+    match roles {
+        Some(roles) => Json(json!({"id": id, "username": name, "roles": roles})).into_response(),
+        None => server_error(),
+    }
+}
+
+fn server_error() -> Response {
+    let body = json!({"id": "app.fake.failing", "message": "the fake was asked to fail", "status_code": 500});
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+pub(super) async fn team_member(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path((team, user)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = check_token(&s, &headers) {
+        return r;
+    }
+    let roles = {
+        let mut world = s.world();
+        world.lookups.team_members += 1;
+        if world.fail_team_member_lookups {
+            return server_error();
+        }
+        world
+            .team_roles
+            .get(&user)
+            .cloned()
+            .unwrap_or_else(|| "team_user".into())
+    };
+    s.changed.notify_waiters();
+    if team != TEAM {
+        let body = json!({"id": "app.team.get_member.missing.app_error", "message": "no such member", "status_code": 404});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    Json(json!({"team_id": team, "user_id": user, "roles": roles})).into_response()
+}
+
+pub(super) async fn channel(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(r) = check_token(&s, &headers) {
+        return r;
+    }
+    s.world().lookups.channels += 1;
+    s.changed.notify_waiters();
+    let (team, kind) = if id == DM_CHANNEL {
+        ("", "D")
+    } else {
+        (TEAM, "O")
+    };
+    Json(json!({"id": id, "team_id": team, "type": kind})).into_response()
 }
 
 pub(super) async fn my_channels(State(s): State<Shared>, headers: HeaderMap) -> Response {

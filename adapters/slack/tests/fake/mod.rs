@@ -1,6 +1,6 @@
 //! A fake Slack on 127.0.0.1: the Web API methods the adapter calls
 //! (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`,
-//! `reactions.add`), slash commands' `response_url`, and a Socket Mode
+//! `reactions.add`, `usergroups.list`), slash commands' `response_url`, and a Socket Mode
 //! WebSocket (`hello`, envelopes, acks, `disconnect`). It records everything
 //! the bot sends and every ack; a test posts as a user, drops or refreshes
 //! sockets, and turns on 429s or `ok:false` answers. Shared with the root
@@ -71,6 +71,12 @@ struct World {
     /// `ok:false` codes the next writes answer with, in order.
     fail_next: Vec<String>,
     sent: Vec<Sent>,
+    /// `usergroups.list`: the groups with their members' ids, the
+    /// `ok:false` code it answers with while one is set, and how often it
+    /// was asked.
+    user_groups: Vec<(String, Vec<String>)>,
+    user_groups_refusal: Option<String>,
+    user_groups_calls: usize,
 }
 
 #[derive(Clone)]
@@ -126,6 +132,7 @@ impl FakeSlack {
             .route("/api/chat.postMessage", post(web::post_message))
             .route("/api/chat.update", post(web::update))
             .route("/api/reactions.add", post(web::reactions_add))
+            .route("/api/usergroups.list", get(web::usergroups_list))
             .route("/response/{id}", post(web::respond))
             .route("/socket", get(socket::websocket))
             .with_state(shared.clone());
@@ -205,6 +212,31 @@ impl FakeSlack {
     /// The next writes answer `{"ok": false, "error": code}`, one code each.
     pub fn fail_next(&self, codes: &[&str]) {
         self.shared.world().fail_next = codes.iter().map(|c| (*c).to_owned()).collect();
+    }
+
+    /// What `usergroups.list` answers: each group's id and its members' ids.
+    pub fn set_user_groups(&self, groups: &[(&str, &[&str])]) {
+        self.shared.world().user_groups = groups
+            .iter()
+            .map(|(id, users)| {
+                (
+                    (*id).to_owned(),
+                    users.iter().map(|u| (*u).to_owned()).collect(),
+                )
+            })
+            .collect();
+    }
+
+    /// While `Some(code)`, `usergroups.list` answers `{"ok": false, "error":
+    /// code}` (Slack answers `missing_scope` to an app without
+    /// `usergroups:read`).
+    pub fn refuse_user_groups(&self, code: Option<&str>) {
+        self.shared.world().user_groups_refusal = code.map(str::to_owned);
+    }
+
+    /// How many times `usergroups.list` was asked, answered or refused.
+    pub fn user_groups_calls(&self) -> usize {
+        self.shared.world().user_groups_calls
     }
 
     /// Everything the bot sent so far, in order.

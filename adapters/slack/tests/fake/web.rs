@@ -1,9 +1,12 @@
 //! The fake's Web API methods: the token checked on each (bot token, or the
 //! app-level token for `apps.connections.open`), writes recorded as
-//! [`Sent`], refused with HTTP 429 or `ok:false` while the test asks for it.
+//! [`Sent`], refused with HTTP 429 or `ok:false` while the test asks for it;
+//! `usergroups.list` counted, and refused while the test asks for it.
+
+use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -135,6 +138,45 @@ pub(super) async fn reactions_add(
         },
     );
     Json(json!({"ok": true})).into_response()
+}
+
+/// A read: its arguments come as query parameters, and members are listed
+/// only when `include_users` asks for them, as Slack does.
+pub(super) async fn usergroups_list(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !has_token(&headers, BOT_TOKEN) {
+        return refused("invalid_auth");
+    }
+    let answer = {
+        let mut world = s.world();
+        world.user_groups_calls += 1;
+        match &world.user_groups_refusal {
+            Some(code) => json!({"ok": false, "error": code}),
+            None => {
+                let with_users = matches!(
+                    query.get("include_users").map(String::as_str),
+                    Some("true" | "1")
+                );
+                let groups: Vec<Value> = world
+                    .user_groups
+                    .iter()
+                    .map(|(id, users)| {
+                        let mut group = json!({"id": id, "team_id": "T1", "handle": id.to_lowercase(), "date_delete": 0});
+                        if with_users {
+                            group["users"] = json!(users);
+                        }
+                        group
+                    })
+                    .collect();
+                json!({"ok": true, "usergroups": groups})
+            }
+        }
+    };
+    s.notify();
+    Json(answer).into_response()
 }
 
 pub(super) async fn respond(State(s): State<Shared>, Json(body): Json<Value>) -> Response {

@@ -292,3 +292,37 @@ async fn metrics_count_commands_events_reconnects_and_lag() {
     assert_eq!(value("mosaic_jobs_followed"), 0.0);
     bot.finish().await;
 }
+
+#[tokio::test]
+async fn a_command_stuck_on_the_backend_holds_up_no_other_channel() {
+    // A backend that accepts connections and never answers.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", hole.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            open.push(socket);
+        }
+    });
+    let world = World::new().await;
+    let config = format!(
+        "[backend]\nurl = \"{url}\"\nworkspace = \"ws\"\n[[channels]]\nplatform = \"console\"\nid = \"c1\"\ndefault_repo = \"acme/web\"\n"
+    );
+    let mut bot = world.bot_configured(&config, &[("MOSAIC__BACKEND__TOKEN", "t")]);
+    bot.say(json!({"id": "s1", "channel": "slow", "user": "alice", "text": "@mosaic status acme/web#1"}))
+        .await;
+    bot.expect("the stuck command is taken in", |op| {
+        op["op"] == "react" && op["id"] == "s1"
+    })
+    .await;
+    bot.top("m1", "@mosaic help").await;
+    bot.top("m2", "@mosaic help status").await;
+    let first = bot.expect("a reply", |op| op["op"] == "post").await;
+    assert_eq!(first["thread"], "m1", "help comes first, in order: {first}");
+    let second = bot.expect("a reply", |op| op["op"] == "post").await;
+    assert_eq!(second["thread"], "m2", "{second}");
+    // The stuck status is still waiting on its backend.
+    assert!(posts_in(&bot.seen, "s1").is_empty());
+    bot.crash().await;
+    held.abort();
+}

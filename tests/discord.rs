@@ -33,6 +33,11 @@ struct World {
 
 impl World {
     async fn start() -> World {
+        World::start_with("").await
+    }
+
+    /// As [`World::start`], with `config` as the configuration file.
+    async fn start_with(config: &str) -> World {
         let sim = Sim::start(sim_config(1))
             .await
             .expect("the simulator starts");
@@ -47,7 +52,7 @@ impl World {
             ..options.limits
         };
         let store = format!("sqlite://{}", dir.path().join("bot.db").display());
-        let daemon = Daemon::start(&sim, &store, Arc::new(Discord::new(options)));
+        let daemon = Daemon::start_with(&sim, &store, Arc::new(Discord::new(options)), config);
         fake.wait_sessions(1, 0).await;
         World {
             sim,
@@ -364,4 +369,47 @@ fn the_discord_section_is_read_from_the_environment_and_its_token_never_printed(
         ("MOSAIC__DISCORD__APPLICATION_ID", "1"),
     ];
     assert!(Config::load_from(None, empty.map(|(k, v)| (k.to_owned(), v.to_owned()))).is_err());
+}
+
+#[tokio::test]
+async fn fix_limited_to_a_role_runs_for_its_members_only() {
+    let world = World::start_with("[permissions.fix]\nroles = [\"discord:777\"]\n").await;
+    let member = world.fake.message_with_roles(
+        CHANNEL,
+        ALICE,
+        false,
+        &format!("<@{BOT_ID}> fix acme/web#1"),
+        Some(&[5, 777]),
+    );
+    let outsider = world.fake.message_with_roles(
+        CHANNEL,
+        ALICE + 1,
+        false,
+        &format!("<@{BOT_ID}> fix acme/web#2"),
+        Some(&[5]),
+    );
+    let done = format!("/channels/{CHANNEL}/messages/{member}{CHECK}");
+    world
+        .fake
+        .expect("the member's job ends", 0, |c| c.path == done)
+        .await;
+    let refusal = format!("/channels/{outsider}/messages");
+    let (_, reply) = world
+        .fake
+        .expect("the outsider's refusal", 0, |c| {
+            c.method == "POST" && c.path == refusal
+        })
+        .await;
+    assert!(
+        content(&reply).starts_with("You may not use `fix`"),
+        "{reply:#?}"
+    );
+    let jobs: Vec<_> = world
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/runner-jobs")
+        .collect();
+    assert_eq!(jobs.len(), 1, "only the member's job: {jobs:#?}");
+    world.finish().await;
 }

@@ -333,3 +333,41 @@ async fn a_rate_limited_reply_to_a_command_is_retried_and_sent_once() {
     assert!(is_reaction(&sent[0], &root, "eyes"), "{sent:#?}");
     assert_eq!(sent.len(), 2, "nothing else: {sent:#?}");
 }
+
+#[tokio::test]
+async fn permissions_match_the_authors_team_and_system_roles() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(1)).await.expect("sim"),
+    );
+    fake.set_roles(ALICE, "system_user", "team_user team_admin");
+    let config = "[permissions.fix]\nroles = [\"mattermost:team_admin\"]\n\
+                  [permissions.status]\nroles = [\"mattermost:system_admin\"]\n";
+    let bot = start_with(&fake, &sim, config);
+    fake.wait_authenticated(1).await;
+    let fix = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect("✅ on the fix", |s| {
+        matches!(s, Sent::Reaction { post_id, emoji, .. } if *post_id == fix && emoji == "white_check_mark")
+    })
+    .await;
+    let status = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#42");
+    let refusal = fake
+        .expect(
+            "the refusal",
+            |s| matches!(s, Sent::Post { root_id, .. } if *root_id == status),
+        )
+        .await;
+    let Sent::Post { message, .. } = refusal else {
+        unreachable!("matched a post")
+    };
+    assert!(
+        message.starts_with("You may not use `status`: `permissions.status`"),
+        "{message}"
+    );
+    bot.stop().await.expect("a clean stop");
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "a team admin may fix"
+    );
+}

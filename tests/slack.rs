@@ -306,3 +306,42 @@ async fn serve_starts_slack_from_its_configuration() {
     assert_one_relayed_job(&fake.sent(), &root);
     assert!(fake.unacked().is_empty(), "every envelope acked");
 }
+
+#[tokio::test]
+async fn permissions_match_the_authors_slack_user_groups() {
+    let (fake, sim) = (
+        FakeSlack::start().await,
+        Sim::start(sim_config(1)).await.expect("sim"),
+    );
+    fake.set_user_groups(&[("S0DEVS", &[ALICE]), ("S0OPS", &["U0SOMEONE"])]);
+    let config = "[permissions.fix]\nroles = [\"slack:S0DEVS\"]\n\
+                  [permissions.slack.status]\nroles = [\"slack:S0OPS\"]\n";
+    let bot = start_with(&fake, &sim, config);
+    fake.wait_connected(1).await;
+    let fix = fake.mention(None, "<@UBOT0001> fix acme/web#42");
+    fake.expect("✅ on the fix", |s| {
+        is_reaction(s, &fix, "white_check_mark")
+    })
+    .await;
+    let status = fake.mention(None, "<@UBOT0001> status acme/web#42");
+    let refusal = fake
+        .expect(
+            "the refusal",
+            |s| matches!(s, Sent::Post { thread_ts: Some(t), .. } if *t == status),
+        )
+        .await;
+    let Sent::Post { text, .. } = refusal else {
+        unreachable!("matched a post")
+    };
+    assert!(
+        text.starts_with("You may not use `status`: `permissions.slack.status`"),
+        "{text}"
+    );
+    bot.stop().await.expect("a clean stop");
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "alice's group may fix"
+    );
+    assert_eq!(fake.user_groups_calls(), 1, "the groups are read once");
+}

@@ -29,6 +29,11 @@ pub struct Bot {
 
 /// Starts the daemon on the Mattermost platform alone, against `sim`.
 pub fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
+    start_with(fake, sim, "")
+}
+
+/// As [`start`], with `config` as the configuration file.
+pub fn start_with(fake: &FakeMattermost, sim: &Sim, config: &str) -> Bot {
     let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
     options.slash = Some(SlashOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -39,10 +44,11 @@ pub fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
     options.reconnect_min = Duration::from_millis(20);
     options.reconnect_max = Duration::from_millis(200);
     let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
-    let daemon = Daemon::start(
+    let daemon = Daemon::start_with(
         sim,
         "sqlite::memory:",
         Arc::clone(&mm) as Arc<dyn ChatPlatform>,
+        config,
     );
     Bot { mm, daemon }
 }

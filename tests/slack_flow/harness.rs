@@ -31,6 +31,11 @@ pub struct Bot {
 
 /// Starts the daemon on the Slack platform alone, against `sim`.
 pub fn start(fake: &FakeSlack, sim: &Sim) -> Bot {
+    start_with(fake, sim, "")
+}
+
+/// As [`start`], with `config` as the configuration file.
+pub fn start_with(fake: &FakeSlack, sim: &Sim, config: &str) -> Bot {
     let mut options = SlackOptions::new(Secret::new(BOT_TOKEN), "mosaic");
     options.api_url = fake.api_url();
     options.app_token = Some(Secret::new(APP_TOKEN));
@@ -44,10 +49,11 @@ pub fn start(fake: &FakeSlack, sim: &Sim) -> Bot {
     options.reconnect_min = Duration::from_millis(20);
     options.reconnect_max = Duration::from_millis(200);
     let slack = Arc::new(Slack::new(options).expect("the adapter builds"));
-    let daemon = Daemon::start(
+    let daemon = Daemon::start_with(
         sim,
         "sqlite::memory:",
         Arc::clone(&slack) as Arc<dyn ChatPlatform>,
+        config,
     );
     Bot { slack, daemon }
 }

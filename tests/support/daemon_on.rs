@@ -29,13 +29,29 @@ impl Daemon {
     /// Starts the daemon on `platform` alone, against `sim`, keeping its state
     /// at `store_url`.
     pub fn start(sim: &Sim, store_url: &str, platform: Arc<dyn ChatPlatform>) -> Daemon {
+        Daemon::start_with(sim, store_url, platform, "")
+    }
+
+    /// As [`Daemon::start`], with `config` (TOML: permissions, channels…)
+    /// as the configuration file under the environment.
+    pub fn start_with(
+        sim: &Sim,
+        store_url: &str,
+        platform: Arc<dyn ChatPlatform>,
+        config: &str,
+    ) -> Daemon {
+        let mut file = tempfile::Builder::new()
+            .suffix(".toml")
+            .tempfile()
+            .expect("a configuration file");
+        std::io::Write::write_all(&mut file, config.as_bytes()).expect("written");
         let env = [
             ("MOSAIC__BACKEND__URL", sim.base_url()),
             ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
             ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
             ("MOSAIC__STORE__URL", store_url.to_owned()),
         ];
-        let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v)))
+        let config = Config::load_from(Some(file.path()), env.map(|(k, v)| (k.to_owned(), v)))
             .expect("the configuration is valid");
         let backends = daemon::backend_clients(&config).expect("backend clients");
         let stop = CancellationToken::new();

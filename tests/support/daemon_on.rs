@@ -27,13 +27,8 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts the daemon on `platform` alone, against `sim`, keeping its state
-    /// at `store_url`.
-    pub fn start(sim: &Sim, store_url: &str, platform: Arc<dyn ChatPlatform>) -> Daemon {
-        Daemon::start_with(sim, store_url, platform, "")
-    }
-
-    /// As [`Daemon::start`], with `config` (TOML: permissions, channels…)
-    /// as the configuration file under the environment.
+    /// at `store_url`; `config` (TOML: permissions, channels…) is the
+    /// configuration file under the environment.
     pub fn start_with(
         sim: &Sim,
         store_url: &str,

@@ -104,17 +104,7 @@ pub(super) fn validate_mattermost(
 #[cfg(test)]
 mod tests {
     use super::super::Config;
-    use std::io::Write;
-
-    fn file(text: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        f
-    }
-
-    fn no_env() -> Vec<(String, String)> {
-        Vec::new()
-    }
+    use super::super::tests::{file, no_env};
 
     #[test]
     fn mattermost_tokens_come_from_the_environment_and_never_print() {

@@ -119,20 +119,7 @@ pub(super) fn validate_slack(section: SlackSection) -> Result<SlackConfig, Confi
 #[cfg(test)]
 mod tests {
     use super::super::Config;
-    use std::io::Write;
-
-    fn file(text: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        f
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use super::super::tests::{env, file};
 
     #[test]
     fn slack_secrets_come_from_the_environment_and_never_print() {

@@ -3,13 +3,13 @@
 use super::*;
 use std::io::Write;
 
-fn file(text: &str) -> tempfile::NamedTempFile {
+pub(super) fn file(text: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     f.write_all(text.as_bytes()).unwrap();
     f
 }
 
-fn no_env() -> Vec<(String, String)> {
+pub(super) fn no_env() -> Vec<(String, String)> {
     Vec::new()
 }
 
@@ -166,7 +166,7 @@ id = "C-WEB"
 default_repo = "acme/web"
 "#;
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -113,6 +113,12 @@ pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs, log_format: LogF
             .workspace
             .or_else(|| default.map(|w| w.id.clone()))
             .unwrap_or_default();
+        if token.is_empty() || workspace.trim().is_empty() {
+            eprintln!(
+                "mosaic-bot: console --backend needs --token T and --workspace ID (or a [backend] section with them)"
+            );
+            return ExitCode::from(2);
+        }
         let mut backend = Backend::single(&url, &workspace, token);
         if let Some(existing) = existing {
             // The configuration's other workspaces stay; only the default is replaced.

@@ -159,3 +159,21 @@ fn the_example_configuration_is_valid() {
         "{stdout}"
     );
 }
+
+#[test]
+fn console_with_a_backend_but_no_workspace_says_what_is_missing() {
+    let out = bot(
+        &[
+            "console",
+            "--json",
+            "--backend",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--workspace ID"), "{stderr}");
+}

@@ -11,6 +11,7 @@ mod daemon_on;
 #[path = "mattermost_flow/harness.rs"]
 mod harness;
 
+use daemon_on::{Served, assert_no_secret};
 use fake::{ALICE, BOT_TOKEN, CHANNEL, FakeMattermost, Sent};
 use harness::*;
 use mosaic_bot::daemon::DaemonError;
@@ -282,23 +283,16 @@ async fn serve_starts_mattermost_from_its_configuration() {
         FakeMattermost::start().await,
         Sim::start(sim_config(5)).await.expect("sim"),
     );
-    let dir = tempfile::tempdir().expect("a directory");
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
-    cmd.arg("serve").current_dir(dir.path()).kill_on_drop(true);
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
-        cmd.env_remove(key);
-    }
-    cmd.envs([
-        ("MOSAIC__BACKEND__URL", sim.base_url()),
-        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
-        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
-        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
-        ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
-        ("MOSAIC__MATTERMOST__URL", fake.url()),
-        ("MOSAIC__MATTERMOST__TOKEN", BOT_TOKEN.to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-    ]);
-    let mut child = cmd.spawn().expect("the bot starts");
+    let url = fake.url();
+    let served = Served::start(
+        &sim,
+        &[
+            ("MOSAIC__MATTERMOST__URL", &url),
+            ("MOSAIC__MATTERMOST__TOKEN", BOT_TOKEN),
+            ("MOSAIC__MATTERMOST__SLASH_TOKEN", SLASH_TOKEN),
+            ("MOSAIC__MATTERMOST__SLASH_LISTEN", "127.0.0.1:0"),
+        ],
+    );
     fake.wait_authenticated(1).await;
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
     fake.expect("✅ on the command", |s| {
@@ -306,8 +300,9 @@ async fn serve_starts_mattermost_from_its_configuration() {
     })
     .await;
     sim.wait_final(JOB_1).await;
-    child.kill().await.expect("the bot stops");
+    let logs = served.kill().await;
     assert_one_relayed_job(&fake.sent(), &root);
+    assert_no_secret(&logs, &[BOT_TOKEN, SLASH_TOKEN, sim.token()]);
 }
 
 #[tokio::test]

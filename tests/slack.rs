@@ -11,6 +11,7 @@ mod daemon_on;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 
+use daemon_on::{Served, assert_no_secret};
 use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, Sent};
 use harness::*;
 use mosaic_sim::{Faults, Script, Sim};
@@ -277,24 +278,17 @@ async fn serve_starts_slack_from_its_configuration() {
         FakeSlack::start().await,
         Sim::start(sim_config(5)).await.expect("sim"),
     );
-    let dir = tempfile::tempdir().expect("a directory");
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
-    cmd.arg("serve").current_dir(dir.path()).kill_on_drop(true);
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
-        cmd.env_remove(key);
-    }
-    cmd.envs([
-        ("MOSAIC__BACKEND__URL", sim.base_url()),
-        ("MOSAIC__BACKEND__TOKEN", sim.token().to_owned()),
-        ("MOSAIC__BACKEND__WORKSPACE", sim.workspace().to_owned()),
-        ("MOSAIC__STORE__URL", "sqlite::memory:".to_owned()),
-        ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
-        ("MOSAIC__SLACK__API_URL", fake.api_url()),
-        ("MOSAIC__SLACK__BOT_TOKEN", BOT_TOKEN.to_owned()),
-        ("MOSAIC__SLACK__APP_TOKEN", APP_TOKEN.to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-    ]);
-    let mut child = cmd.spawn().expect("the bot starts");
+    let api_url = fake.api_url();
+    let served = Served::start(
+        &sim,
+        &[
+            ("MOSAIC__SLACK__API_URL", &api_url),
+            ("MOSAIC__SLACK__BOT_TOKEN", BOT_TOKEN),
+            ("MOSAIC__SLACK__APP_TOKEN", APP_TOKEN),
+            ("MOSAIC__SLACK__SIGNING_SECRET", SIGNING_SECRET),
+            ("MOSAIC__SLACK__HTTP_LISTEN", "127.0.0.1:0"),
+        ],
+    );
     fake.wait_connected(1).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect("✅ on the command", |s| {
@@ -302,9 +296,10 @@ async fn serve_starts_slack_from_its_configuration() {
     })
     .await;
     sim.wait_final(JOB_1).await;
-    child.kill().await.expect("the bot stops");
+    let logs = served.kill().await;
     assert_one_relayed_job(&fake.sent(), &root);
     assert!(fake.unacked().is_empty(), "every envelope acked");
+    assert_no_secret(&logs, &[BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, sim.token()]);
 }
 
 #[tokio::test]

@@ -79,3 +79,64 @@ impl Daemon {
             .expect("no panic")
     }
 }
+
+/// `mosaic-bot serve` as an operator runs it, configured by the environment
+/// alone, logging JSON lines at `debug` to a captured standard error.
+#[allow(dead_code)] // Not every platform's tests run the binary.
+pub struct Served {
+    child: tokio::process::Child,
+    logs: JoinHandle<String>,
+}
+
+#[allow(dead_code)]
+impl Served {
+    /// Starts `serve` against `sim` with `env` (the platform's keys) on top
+    /// of the backend, an in-memory store and a free health port.
+    pub fn start(sim: &Sim, env: &[(&str, &str)]) -> Served {
+        use tokio::io::AsyncReadExt;
+        let dir = std::env::temp_dir();
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaic-bot"));
+        cmd.args(["--log-format", "json", "serve"])
+            .current_dir(dir)
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+            cmd.env_remove(key);
+        }
+        cmd.envs([
+            ("MOSAIC__BACKEND__URL", sim.base_url().as_str()),
+            ("MOSAIC__BACKEND__TOKEN", sim.token()),
+            ("MOSAIC__BACKEND__WORKSPACE", sim.workspace()),
+            ("MOSAIC__STORE__URL", "sqlite::memory:"),
+            ("MOSAIC__HTTP__LISTEN", "127.0.0.1:0"),
+            ("RUST_LOG", "debug"),
+        ]);
+        cmd.envs(env.iter().copied());
+        let mut child = cmd.spawn().expect("the bot starts");
+        let mut stderr = child.stderr.take().expect("piped");
+        let logs = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text).await;
+            text
+        });
+        Served { child, logs }
+    }
+
+    /// Kills the process; returns everything it logged.
+    pub async fn kill(mut self) -> String {
+        self.child.kill().await.expect("the bot stops");
+        self.logs.await.expect("the log reader ends")
+    }
+}
+
+/// Fails naming the first of `secrets` that `logs` holds.
+#[allow(dead_code)]
+pub fn assert_no_secret(logs: &str, secrets: &[&str]) {
+    assert!(logs.lines().count() > 10, "debug logs were written: {logs}");
+    for secret in secrets {
+        assert!(
+            !logs.contains(secret),
+            "the logs hold the secret {secret:?}"
+        );
+    }
+}

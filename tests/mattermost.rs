@@ -247,12 +247,24 @@ async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
         !sent.iter().any(|s| matches!(s, Sent::Reaction { .. })),
         "a slash command has no post to react to"
     );
+    let private: Vec<&str> = sent
+        .iter()
+        .filter_map(|s| match s {
+            Sent::Ephemeral { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(
-        sent.iter()
-            .filter(|s| matches!(s, Sent::Ephemeral { .. }))
-            .count(),
-        1,
-        "{sent:#?}"
+        private.len(),
+        2,
+        "the error, then where the job went: {sent:#?}"
+    );
+    assert_eq!(
+        private[1],
+        format!(
+            "Started a fix for acme/web#42: follow it in [its thread]({}/_redirect/pl/{thread}).",
+            fake.url()
+        )
     );
     assert_eq!(
         sim.requests().iter().filter(|r| r.method == "POST").count(),
@@ -364,5 +376,41 @@ async fn permissions_match_the_authors_team_and_system_roles() {
         sim.requests().iter().filter(|r| r.method == "POST").count(),
         1,
         "a team admin may fix"
+    );
+}
+
+#[tokio::test]
+async fn a_second_fix_links_to_the_thread_of_the_first() {
+    let (fake, sim) = (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(40)).await.expect("sim"),
+    );
+    let bot = start(&fake, &sim);
+    fake.wait_authenticated(1).await;
+    let first = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    fake.expect(
+        "the first job's card",
+        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == first),
+    )
+    .await;
+    let second = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    let reply = fake
+        .expect(
+            "the reply to the second",
+            |s| matches!(s, Sent::Post { root_id, .. } if *root_id == second),
+        )
+        .await;
+    assert!(
+        message(&reply).contains(&format!(
+            "follow it in [its thread]({}/_redirect/pl/{first}). I did not start a second one.",
+            fake.url()
+        )),
+        "{reply:#?}"
+    );
+    bot.stop().await.expect("a clean stop");
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "one job"
     );
 }

@@ -12,7 +12,7 @@ mod daemon_on;
 mod harness;
 
 use daemon_on::{Served, assert_no_secret};
-use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, Sent};
+use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PERMALINK_BASE, Sent};
 use harness::*;
 use mosaic_sim::{Faults, Script, Sim};
 use mosaic_slack::{COMMANDS_PATH, sign};
@@ -211,11 +211,25 @@ async fn a_slash_command_starts_a_thread_and_its_errors_are_private() {
         !sent.iter().any(|s| matches!(s, Sent::Reaction { .. })),
         "a slash command has no message to react to: {sent:#?}"
     );
-    let ephemerals = sent
+    let private: Vec<&str> = sent
         .iter()
-        .filter(|s| matches!(s, Sent::Ephemeral { .. }))
-        .count();
-    assert_eq!(ephemerals, 1, "{sent:#?}");
+        .filter_map(|s| match s {
+            Sent::Ephemeral { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        private.len(),
+        2,
+        "the error, then where the job went: {sent:#?}"
+    );
+    assert_eq!(
+        private[1],
+        format!(
+            "Started a fix for acme/web#42: follow it in <{PERMALINK_BASE}/{CHANNEL}/p{}|its thread>.",
+            thread.replace('.', "")
+        )
+    );
     assert_eq!(
         sim.requests().iter().filter(|r| r.method == "POST").count(),
         1,

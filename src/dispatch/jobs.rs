@@ -49,10 +49,11 @@ impl Dispatcher {
             .await
             .map_err(store_failed)?
         {
+            let link = self.thread_link(&job.thread).await;
             return Ok(Some(already_running(
                 &issue,
                 &job.status,
-                Some(&job.thread),
+                Some((&job.thread, link)),
             )));
         }
         let newest = backend
@@ -99,6 +100,14 @@ impl Dispatcher {
         );
         let job = backend.create_job(&request).await.map_err(backend_failed)?;
         tracing::info!(job = %job.id, workspace = %workspace.name, "started a fix job");
+        // A slash command's author is answered privately with where the job
+        // went; a mention is answered by the card in its own thread.
+        let started = if inbound.slash {
+            let link = self.thread_link(&thread).await;
+            Some(started_elsewhere(&issue, link))
+        } else {
+            None
+        };
         let placed = Placement {
             thread,
             command_message_id: (!inbound.slash).then(|| inbound.message_id.clone()),
@@ -107,7 +116,19 @@ impl Dispatcher {
         };
         self.relay_new(&job, backend, inbound, placed, action)
             .await?;
-        Ok(None)
+        Ok(started)
+    }
+
+    /// A link to `thread` from its platform, if it gives one.
+    async fn thread_link(&self, thread: &ThreadRef) -> Option<String> {
+        let platform = self.inner.platforms.get(&thread.platform)?;
+        match platform.thread_link(thread).await {
+            Ok(link) => link,
+            Err(error) => {
+                tracing::warn!(%error, %thread, "cannot get a link to the thread");
+                None
+            }
+        }
     }
 
     /// `status [ISSUE]`: the job's state, progress, elapsed time and links.
@@ -337,15 +358,41 @@ impl Dispatcher {
     }
 }
 
-/// The reply to a second `fix` while the first still runs.
-fn already_running(issue: &IssueRef, status: &str, thread: Option<&ThreadRef>) -> Markup {
-    let place = match thread {
-        Some(t) => format!("follow it in its thread ({t})"),
-        None => "it was started outside this chat".to_owned(),
+/// The reply to a second `fix` while the first still runs: where to follow
+/// it (a link when its platform gives one).
+fn already_running(
+    issue: &IssueRef,
+    status: &str,
+    thread: Option<(&ThreadRef, Option<String>)>,
+) -> Markup {
+    let mut line = vec![Span::text(format!(
+        "A fix for {issue} is already under way ({status}): "
+    ))];
+    match thread {
+        Some((_, Some(url))) => {
+            line.push(Span::text("follow it in "));
+            line.push(Span::link("its thread", url));
+        }
+        Some((t, None)) => line.push(Span::text(format!("follow it in its thread ({t})"))),
+        None => line.push(Span::text("it was started outside this chat")),
+    }
+    line.push(Span::text(". I did not start a second one."));
+    Markup::new().line(line)
+}
+
+/// The private answer to a slash `fix`: the job runs in a new thread.
+fn started_elsewhere(issue: &IssueRef, link: Option<String>) -> Markup {
+    let line = match link {
+        Some(url) => vec![
+            Span::text(format!("Started a fix for {issue}: follow it in ")),
+            Span::link("its thread", url),
+            Span::text("."),
+        ],
+        None => vec![Span::text(format!(
+            "Started a fix for {issue} in a new thread in this channel."
+        ))],
     };
-    Markup::new().line([Span::text(format!(
-        "A fix for {issue} is already under way ({status}): {place}. I did not start a second one."
-    ))])
+    Markup::new().line(line)
 }
 
 /// `Step 3/6: Run tests`, from the newest `step.started` event.

@@ -158,6 +158,14 @@ pub trait ChatPlatform: Send + Sync + 'static {
     /// Answers `to` so that only its author sees it where the platform can
     /// (slash commands); elsewhere, in the message's thread.
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()>;
+
+    /// A URL that opens `thread`, for replies that point to it; `None` where
+    /// the platform has none (the console) or it cannot be had now. Never an
+    /// error: a reply without the link still says where to look.
+    fn thread_link<'a>(&'a self, thread: &'a ThreadRef) -> ChatFuture<'a, Option<String>> {
+        let _ = thread;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 #[cfg(test)]

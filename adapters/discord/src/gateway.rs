@@ -35,6 +35,12 @@ impl EventHandler for Handler {
     /// A guild's roles name the bot's managed role (`tags.bot_id`), which
     /// people may mention instead of the bot.
     async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
+        let channels = guild
+            .channels
+            .keys()
+            .chain(guild.threads.iter().map(|t| &t.id));
+        self.discord
+            .remember_guild(guild.id.get(), channels.map(|c| c.get()));
         let Some(bot) = self.discord.identity() else {
             return;
         };
@@ -64,6 +70,9 @@ impl EventHandler for Handler {
         };
         let id = message.id.get();
         self.discord.remember_location(id, here);
+        if let Some(guild) = message.guild_id {
+            self.discord.remember_guild(guild.get(), [here, channel]);
+        }
         let inbound = Inbound {
             platform: PLATFORM,
             channel: channel.to_string(),
@@ -108,12 +117,11 @@ impl EventHandler for Handler {
             tracing::warn!(error = %e, "discord: cannot defer an interaction");
             return;
         }
-        let inbound = slash_inbound(&command);
-        if inbound.text.starts_with("fix ")
-            && let Some(handle) = inbound.reply_handle.clone()
-        {
-            self.discord.expect_thread(&inbound.channel, handle);
+        if let Some(guild) = command.guild_id {
+            self.discord
+                .remember_guild(guild.get(), [command.channel_id.get()]);
         }
+        let inbound = slash_inbound(&command);
         let _ = self.inbox.send(inbound).await;
     }
 }

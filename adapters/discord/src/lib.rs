@@ -7,7 +7,7 @@
 //! - `gateway.rs`: serenity events → [`Inbound`];
 //! - `rest.rs`: REST calls, `allowed_mentions` on every message, errors;
 //! - `commands.rs`: the application command's definition and invocations;
-//! - `interactions.rs`: which deferred responses are answered, and how;
+//! - `interactions.rs`: which deferred responses are answered;
 //! - `mention.rs`: the bot's mentions rewritten to `@name` (pure);
 //! - `dialect.rs`: [`DiscordDialect`], Discord Markdown with text escaped.
 //!
@@ -95,8 +95,10 @@ pub struct Discord {
     top_level: Mutex<HashSet<u64>>,
     /// Message → the channel it lives in, for reactions on messages in threads.
     locations: Mutex<HashMap<u64, u64>>,
-    /// Deferred interactions: answered yet, or waiting for a thread.
+    /// Deferred interactions answered so far.
     interactions: Mutex<Interactions>,
+    /// Channel → its guild, for links (`discord.com/channels/{guild}/{channel}`).
+    guilds: Mutex<HashMap<u64, u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -128,7 +130,17 @@ impl Discord {
             top_level: Mutex::new(HashSet::new()),
             locations: Mutex::new(HashMap::new()),
             interactions: Mutex::new(Interactions::default()),
+            guilds: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Notes that `channels` belong to `guild`.
+    fn remember_guild(&self, guild: u64, channels: impl IntoIterator<Item = u64>) {
+        let mut guilds = lock(&self.guilds);
+        if guilds.len() >= REMEMBERED {
+            guilds.clear();
+        }
+        guilds.extend(channels.into_iter().map(|channel| (channel, guild)));
     }
 
     fn set_identity(&self, identity: BotIdentity) {
@@ -203,32 +215,8 @@ impl Discord {
             channel: channel.to_owned(),
             thread: id,
         };
-        let thread_channel = self.thread_channel(&thread, text).await?;
-        self.link_waiting_interaction(channel, thread_channel).await;
+        self.thread_channel(&thread, text).await?;
         Ok(thread)
-    }
-
-    /// A slash `fix` that started this thread gets a link to it as its answer.
-    async fn link_waiting_interaction(&self, channel: &str, thread_channel: u64) {
-        let Some(handle) = lock(&self.interactions).thread_started(channel) else {
-            return;
-        };
-        let Some((application, token)) = handle.split_once(':') else {
-            return;
-        };
-        let Ok(application) = application.parse() else {
-            return;
-        };
-        let text = format!("Started in <#{thread_channel}>.");
-        if let Err(e) = self.rest.respond(application, token, true, &text).await {
-            // The thread is there all the same: the answer is a courtesy.
-            tracing::warn!(error = %e, "discord: cannot answer a slash command");
-        }
-    }
-
-    /// Notes a deferred `fix` invocation in `channel` (see `interactions.rs`).
-    fn expect_thread(&self, channel: &str, handle: String) {
-        lock(&self.interactions).expect_thread(channel, handle);
     }
 
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
@@ -389,5 +377,19 @@ impl ChatPlatform for Discord {
             let first = lock(&self.interactions).answer(handle);
             self.rest.respond(application, token, first, text).await
         })
+    }
+
+    /// `https://discord.com/channels/{guild}/{thread}`: the thread's channel
+    /// id is its root message's id. `None` while the channel's guild is not
+    /// known (a guild's channels are learnt when it becomes available).
+    fn thread_link<'a>(&'a self, thread: &'a ThreadRef) -> ChatFuture<'a, Option<String>> {
+        let guild = thread
+            .channel
+            .parse::<u64>()
+            .ok()
+            .and_then(|channel| lock(&self.guilds).get(&channel).copied());
+        let link =
+            guild.map(|guild| format!("https://discord.com/channels/{guild}/{}", thread.thread));
+        Box::pin(async move { Ok(link) })
     }
 }

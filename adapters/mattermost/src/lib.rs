@@ -242,4 +242,11 @@ impl ChatPlatform for Mattermost {
             }
         })
     }
+
+    /// Mattermost's permalink of the thread's root post; `_redirect` finds
+    /// the team, which the bot does not need to know.
+    fn thread_link<'a>(&'a self, thread: &'a ThreadRef) -> ChatFuture<'a, Option<String>> {
+        let link = format!("{}/_redirect/pl/{}", self.options.server_url, thread.thread);
+        Box::pin(async move { Ok(Some(link)) })
+    }
 }

@@ -296,4 +296,13 @@ impl ChatPlatform for Slack {
             }
         })
     }
+
+    fn thread_link<'a>(&'a self, thread: &'a ThreadRef) -> ChatFuture<'a, Option<String>> {
+        Box::pin(async move {
+            self.web
+                .permalink(&thread.channel, &thread.thread)
+                .await
+                .map(Some)
+        })
+    }
 }

@@ -171,6 +171,19 @@ impl WebApi {
         Ok(list.usergroups)
     }
 
+    /// `chat.getPermalink`: a URL that opens the message `ts` (a thread's
+    /// root opens the thread). A read, so asked with GET.
+    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError> {
+        const METHOD: &str = "chat.getPermalink";
+        let request = self
+            .http
+            .get(format!("{}/{METHOD}", self.base))
+            .bearer_auth(self.token.expose())
+            .query(&[("channel", channel), ("message_ts", ts)]);
+        let answer = check_ok(METHOD, channel, send(request).await?)?;
+        string_field(&answer, "permalink")
+    }
+
     /// Answers a slash command through its `response_url`, seen only by
     /// its author. The URL is Slack's own and takes no token.
     pub async fn respond_ephemeral(&self, response_url: &str, text: &str) -> Result<(), ChatError> {

@@ -26,6 +26,8 @@ pub const BOT_USER: &str = "UBOT0001";
 /// The user tests post as, and the channel they post in.
 pub const ALICE: &str = "UALICE01";
 pub const CHANNEL: &str = "C0CHANNEL";
+/// Where the fake's `chat.getPermalink` links point.
+pub const PERMALINK_BASE: &str = "https://fake.slack.com/archives";
 
 /// How long a test waits for the bot to do something.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -133,6 +135,7 @@ impl FakeSlack {
             .route("/api/chat.update", post(web::update))
             .route("/api/reactions.add", post(web::reactions_add))
             .route("/api/usergroups.list", get(web::usergroups_list))
+            .route("/api/chat.getPermalink", get(web::permalink))
             .route("/response/{id}", post(web::respond))
             .route("/socket", get(socket::websocket))
             .with_state(shared.clone());

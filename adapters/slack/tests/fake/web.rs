@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{APP_TOKEN, BOT_TOKEN, BOT_USER, Sent, Shared};
+use super::{APP_TOKEN, BOT_TOKEN, BOT_USER, PERMALINK_BASE, Sent, Shared};
 
 fn has_token(headers: &HeaderMap, token: &str) -> bool {
     headers
@@ -138,6 +138,21 @@ pub(super) async fn reactions_add(
         },
     );
     Json(json!({"ok": true})).into_response()
+}
+
+/// `chat.getPermalink`, a read: the message's URL in the fake workspace.
+pub(super) async fn permalink(
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !has_token(&headers, BOT_TOKEN) {
+        return refused("invalid_auth");
+    }
+    let (Some(channel), Some(ts)) = (query.get("channel"), query.get("message_ts")) else {
+        return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
+    };
+    let link = format!("{PERMALINK_BASE}/{channel}/p{}", ts.replace('.', ""));
+    Json(json!({"ok": true, "channel": channel, "permalink": link})).into_response()
 }
 
 /// A read: its arguments come as query parameters, and members are listed

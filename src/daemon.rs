@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use mosaic_chat::{ChatPlatform, Platform};
+use mosaic_chat::{ChatPlatform, Connection, Platform};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -145,15 +145,15 @@ pub async fn run(
     let (inbox, mut inbound) = mpsc::channel(256);
     for platform in platforms {
         let name = platform.platform();
-        states.set(name, "running");
+        states.add(Arc::clone(&platform));
         let task = platform.run(inbox.clone(), shutdown.child_token());
         let states = states.clone();
         tokio::spawn(async move {
             match task.await {
-                Ok(()) => states.set(name, "stopped"),
+                Ok(()) => states.ended(name, "stopped"),
                 Err(e) => {
                     tracing::error!(platform = %name, error = %e, "the platform stopped");
-                    states.set(name, "failed");
+                    states.ended(name, "failed");
                 }
             }
         });
@@ -227,20 +227,35 @@ pub fn cancel_on_signals(token: CancellationToken) {
     });
 }
 
-/// Each platform's state, for `/readyz`.
+/// A platform, and how its task ended if it did.
+type PlatformEntry = (Arc<dyn ChatPlatform>, Option<&'static str>);
+
+/// Each platform and its state, for `/readyz`.
 #[derive(Clone, Default)]
-struct PlatformStates(Arc<Mutex<HashMap<Platform, &'static str>>>);
+struct PlatformStates(Arc<Mutex<HashMap<Platform, PlatformEntry>>>);
 
 impl PlatformStates {
-    fn set(&self, platform: Platform, state: &'static str) {
+    fn add(&self, platform: Arc<dyn ChatPlatform>) {
         // A poisoned lock only means a panic elsewhere; the map is still usable.
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(platform, state);
+        map.insert(platform.platform(), (platform, None));
     }
 
+    /// The platform's task ended: `stopped` or `failed`.
+    fn ended(&self, platform: Platform, how: &'static str) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = map.get_mut(&platform) {
+            entry.1 = Some(how);
+        }
+    }
+
+    /// Each platform's state: how its task ended, else its connection's.
     fn snapshot(&self) -> Vec<(Platform, &'static str)> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<_> = map.iter().map(|(p, s)| (*p, *s)).collect();
+        let mut all: Vec<_> = map
+            .iter()
+            .map(|(p, (chat, ended))| (*p, ended.unwrap_or_else(|| chat.connection().as_str())))
+            .collect();
         all.sort();
         all
     }
@@ -293,7 +308,7 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
     )
 }
 
-/// 200 when the store answers and every platform runs; 503 otherwise. The
+/// 200 when the store answers and every platform is connected; 503 otherwise. The
 /// body says which part is not ready.
 async fn ready(State(health): State<Health>) -> impl IntoResponse {
     let store = match health.store.ping().await {
@@ -301,8 +316,9 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
         Err(e) => format!("failing: {e}"),
     };
     let platforms = health.platforms.snapshot();
-    let all_running = !platforms.is_empty() && platforms.iter().all(|(_, s)| *s == "running");
-    let status = if store == "ok" && all_running {
+    let connected = Connection::Connected.as_str();
+    let all_connected = !platforms.is_empty() && platforms.iter().all(|(_, s)| *s == connected);
+    let status = if store == "ok" && all_connected {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

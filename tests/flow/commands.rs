@@ -178,7 +178,7 @@ async fn health_and_readiness_are_served_while_the_bot_runs() {
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"store": "ok", "platforms": {"console": "running"}})
+        json!({"store": "ok", "platforms": {"console": "connected"}})
     );
     bot.finish().await;
 }

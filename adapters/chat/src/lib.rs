@@ -8,16 +8,19 @@
 //! - [`platform`]: the [`ChatPlatform`] trait every adapter implements, its
 //!   limits, reactions and errors;
 //! - [`handled`]: the ids of messages an adapter already handed on;
+//! - [`connection`]: how a platform's connection stands, for readiness;
 //! - [`secret`]: tokens and signing secrets, which never print (adapters and
 //!   the core both hold them).
 
 use std::fmt;
 
+pub mod connection;
 pub mod handled;
 pub mod markup;
 pub mod platform;
 pub mod secret;
 
+pub use connection::{Connection, ConnectionState};
 pub use markup::{Block, Dialect, Markup, Span};
 pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction};
 pub use secret::Secret;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::connection::Connection;
 use crate::markup::Dialect;
 use crate::{Inbound, Platform, ThreadRef};
 
@@ -158,6 +159,12 @@ pub trait ChatPlatform: Send + Sync + 'static {
     /// Answers `to` so that only its author sees it where the platform can
     /// (slash commands); elsewhere, in the message's thread.
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()>;
+
+    /// How the connection to the platform stands now (`/readyz`). An adapter
+    /// with no lasting connection (the console) is always connected.
+    fn connection(&self) -> Connection {
+        Connection::Connected
+    }
 
     /// A URL that opens `thread`, for replies that point to it; `None` where
     /// the platform has none (the console) or it cannot be had now. Never an

@@ -1,13 +1,17 @@
-//! The gateway side: serenity's events turned into [`Inbound`] messages.
-//! Only messages that mention the bot, and the `/mosaic` command, go on;
-//! bots (the bot itself included) are ignored.
+//! The gateway side: serenity's events turned into [`Inbound`] messages,
+//! and its shard's stage into the platform's [`Connection`]. Only messages
+//! that mention the bot, and the `/mosaic` command, go on; bots (the bot
+//! itself included) are ignored.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
-use mosaic_chat::{Inbound, UserRef};
+use mosaic_chat::{Connection, ConnectionState, Inbound, UserRef};
 use serenity::all::{
-    CommandDataOption, CommandDataOptionValue, CommandInteraction, Context, EventHandler, Guild,
-    Interaction, Message, Ready, RoleId,
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, ConnectionStage, Context,
+    EventHandler, Guild, Interaction, Message, Ready, ResumedEvent, RoleId, ShardManager,
+    ShardStageUpdateEvent,
 };
 use serenity::async_trait;
 use tokio::sync::mpsc;
@@ -15,6 +19,40 @@ use tokio::sync::mpsc;
 use crate::commands::invocation_text;
 use crate::mention::{BotIdentity, rewrite};
 use crate::{Discord, PLATFORM};
+
+/// How often [`watch_shards`] looks at the shards: a lost gateway shows in
+/// `/readyz` within this long.
+const SHARD_CHECK: Duration = Duration::from_secs(1);
+
+/// Keeps the connection as serenity's shard manager records its shards:
+/// lost while it has no runner or one that is not connected, connected when
+/// all are. A reconnect that Discord asks for (op 7), a close frame, a
+/// failed resume and the shard restart that follows it change the stage
+/// between event reads, where serenity 0.12 fires no
+/// [`EventHandler::shard_stage_update`]; the manager's record changes then
+/// too. It also sets right a stage update whose handler (a task of its own)
+/// ran late. Runs until dropped.
+pub(crate) async fn watch_shards(
+    shards: &ShardManager,
+    connection: &ConnectionState,
+) -> Infallible {
+    let mut every = tokio::time::interval(SHARD_CHECK);
+    loop {
+        every.tick().await;
+        let runners = shards.runners.lock().await;
+        let up = !runners.is_empty()
+            && runners
+                .values()
+                .all(|runner| runner.stage == ConnectionStage::Connected);
+        // Under the lock: a runner records its stage there before its
+        // handlers hear of it, so this never undoes a newer stage.
+        if up {
+            connection.set(Connection::Connected);
+        } else {
+            connection.lost();
+        }
+    }
+}
 
 /// Serenity's event handler for one [`Discord`].
 pub struct Handler {
@@ -26,10 +64,27 @@ pub struct Handler {
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, "discord: connected");
+        self.discord.connection.set(Connection::Connected);
         self.discord.set_identity(BotIdentity {
             user_id: ready.user.id.get(),
             role_ids: Vec::new(),
         });
+    }
+
+    /// A resumed session missed nothing: Discord replayed what it held.
+    async fn resume(&self, _ctx: Context, _resumed: ResumedEvent) {
+        self.discord.connection.set(Connection::Connected);
+    }
+
+    /// Serenity reports a stage change only when one happens while it reads
+    /// a gateway event (a read error that starts a resume, a READY or
+    /// RESUMED): heard at once; [`watch_shards`] sees the rest.
+    async fn shard_stage_update(&self, _ctx: Context, update: ShardStageUpdateEvent) {
+        if update.new == ConnectionStage::Connected {
+            self.discord.connection.set(Connection::Connected);
+        } else {
+            self.discord.connection.lost();
+        }
     }
 
     /// A guild's roles name the bot's managed role (`tags.bot_id`), which

@@ -4,7 +4,8 @@
 //! leaves this crate.
 //!
 //! - this file: [`Discord`], its options, and the [`ChatPlatform`] it is;
-//! - `gateway.rs`: serenity events → [`Inbound`];
+//! - `gateway.rs`: serenity events → [`Inbound`], and the shard's stage →
+//!   [`Connection`];
 //! - `rest.rs`: REST calls, `allowed_mentions` on every message, errors;
 //! - `commands.rs`: the application command's definition and invocations;
 //! - `interactions.rs`: which deferred responses are answered;
@@ -27,8 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, Secret,
-    ThreadRef,
+    ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
+    Platform, Reaction, Secret, ThreadRef,
 };
 use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
 use tokio::sync::mpsc;
@@ -99,6 +100,8 @@ pub struct Discord {
     interactions: Mutex<Interactions>,
     /// Channel → its guild, for links (`discord.com/channels/{guild}/{channel}`).
     guilds: Mutex<HashMap<u64, u64>>,
+    /// The gateway's, as serenity reports its shard.
+    connection: ConnectionState,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -131,6 +134,7 @@ impl Discord {
             locations: Mutex::new(HashMap::new()),
             interactions: Mutex::new(Interactions::default()),
             guilds: Mutex::new(HashMap::new()),
+            connection: ConnectionState::new(),
         }
     }
 
@@ -256,6 +260,12 @@ impl ChatPlatform for Discord {
         &DiscordDialect
     }
 
+    /// Connected from READY or RESUMED until serenity's shard leaves its
+    /// connected stage.
+    fn connection(&self) -> Connection {
+        self.connection.get()
+    }
+
     /// Registers the command, then runs serenity's gateway client (which
     /// reconnects and resumes by itself) until `shutdown`.
     fn run(
@@ -307,6 +317,7 @@ impl ChatPlatform for Discord {
                     }
                     e => ChatError::Unavailable(format!("discord gateway: {e}")),
                 }),
+                never = gateway::watch_shards(&shards, &self.connection) => match never {},
                 () = shutdown.cancelled() => {
                     shards.shutdown_all().await;
                     Ok(())

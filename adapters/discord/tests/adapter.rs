@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake::*;
-use mosaic_chat::{ChatError, ChatPlatform, Inbound, Limits, Reaction, Secret};
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Limits, Reaction, Secret};
 use mosaic_discord::{Discord, DiscordOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -56,7 +56,13 @@ struct Connected {
 }
 
 async fn connect() -> Connected {
-    let fake = FakeDiscord::start().await;
+    let c = start(FakeDiscord::start().await);
+    c.fake.wait_sessions(1, 0).await;
+    c
+}
+
+/// Runs the adapter against `fake`, without waiting for it to connect.
+fn start(fake: FakeDiscord) -> Connected {
     let mut options = DiscordOptions::new(Secret::new("tok"), APP_ID, "mosaic");
     options.api_base = Some(fake.url());
     options.guild_id = Some(GUILD_ID);
@@ -69,7 +75,6 @@ async fn connect() -> Connected {
     let (tx, inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
     tokio::spawn(Arc::clone(&discord).run(tx, stop.clone()));
-    fake.wait_sessions(1, 0).await;
     Connected {
         fake,
         discord,
@@ -330,6 +335,61 @@ async fn a_slash_command_carries_its_members_roles_and_none_in_a_dm() {
         [
             format!("/interactions/{in_guild}/tok{in_guild}/callback"),
             format!("/interactions/{in_dm}/tok{in_dm}/callback"),
+        ]
+    );
+}
+
+/// Waits until `discord` reports `want`; the adapter's state has no
+/// notification, so it is looked at every few milliseconds.
+async fn until_connection(discord: &Discord, want: Connection) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while discord.connection() != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?}, never {want:?}",
+            discord.connection()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Serenity waits 5 s before it restarts a shard or retries one refused at
+/// start: this test takes some 12 s.
+#[tokio::test]
+async fn the_gateway_is_connected_from_ready_and_reconnecting_while_it_is_out() {
+    let fake = FakeDiscord::start().await;
+    fake.refuse_gateway(true);
+    let mut c = start(fake);
+    c.fake.wait_refused(1).await;
+    assert_eq!(c.discord.connection(), Connection::Connecting);
+    c.fake.refuse_gateway(false);
+    c.fake.wait_sessions(1, 0).await;
+    until_connection(&c.discord, Connection::Connected).await;
+
+    // Told to reconnect (op 7) with the gateway out: serenity's resume
+    // fails, and it restarts the shard once the gateway is back.
+    c.fake.refuse_gateway(true);
+    c.fake.reconnect();
+    until_connection(&c.discord, Connection::Reconnecting).await;
+    c.fake.refuse_gateway(false);
+    c.fake.wait_sessions(2, 0).await;
+    until_connection(&c.discord, Connection::Connected).await;
+    let id = c.fake.say(CHANNEL, &format!("<@{BOT_ID}> status #1"));
+    assert_eq!(next(&mut c.inbox).await.message_id, id.to_string());
+
+    // Not `finish`: after a shard restart, serenity 0.12.5's `shutdown_all`
+    // misses the restarted runner, which keeps the inbox's sender.
+    c.stop.cancel();
+    assert!(c.inbox.try_recv().is_err(), "nothing more was delivered");
+    // The gateway URL asked for once, though the shard was restarted; the
+    // channel looked up for the mention.
+    let paths: Vec<String> = c.fake.calls().into_iter().map(|call| call.path).collect();
+    assert_eq!(
+        paths,
+        [
+            format!("/applications/{APP_ID}/guilds/{GUILD_ID}/commands"),
+            "/gateway".to_owned(),
+            format!("/channels/{CHANNEL}"),
         ]
     );
 }

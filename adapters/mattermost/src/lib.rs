@@ -25,8 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, Secret,
-    ThreadRef,
+    ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
+    Platform, Reaction, Secret, ThreadRef,
 };
 use tokio::sync::{OnceCell, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -111,6 +111,8 @@ pub struct Mattermost {
     roles: Arc<Roles>,
     /// The slash endpoint's bound address, once it listens.
     slash_addr: watch::Sender<Option<SocketAddr>>,
+    /// The WebSocket's: connected while authenticated.
+    connection: ConnectionState,
 }
 
 impl Mattermost {
@@ -123,6 +125,7 @@ impl Mattermost {
             rest,
             me: OnceCell::new(),
             slash_addr: watch::channel(None).0,
+            connection: ConnectionState::new(),
         })
     }
 
@@ -164,6 +167,13 @@ impl ChatPlatform for Mattermost {
 
     fn dialect(&self) -> &dyn Dialect {
         &MattermostDialect
+    }
+
+    /// Connected from the WebSocket's authentication until it drops, goes
+    /// silent or cannot be reopened. The slash endpoint does not count:
+    /// mentions arrive only over the WebSocket.
+    fn connection(&self) -> Connection {
+        self.connection.get()
     }
 
     /// Listens on the WebSocket (and the slash endpoint) until `shutdown`;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
-use mosaic_chat::{ChatError, Inbound};
+use mosaic_chat::{ChatError, Connection, Inbound};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
@@ -115,6 +115,7 @@ pub(crate) async fn run(
             SessionEnd::Shutdown | SessionEnd::InboxClosed => return Ok(()),
             SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
             SessionEnd::Lost { authed, reason } => {
+                listener.mm.connection.lost();
                 if authed {
                     delays = backoff(&listener.mm.options);
                 }
@@ -258,6 +259,9 @@ impl Listener {
                 }
                 Some(SocketEvent::AuthReply { ok: true, .. } | SocketEvent::Hello) if !authed => {
                     authed = true;
+                    // Before the resync: posts arrive on the socket from now
+                    // on, and the resync only catches up on the gap.
+                    self.mm.connection.set(Connection::Connected);
                     if reconnect {
                         if let Some(end) = self.resync().await {
                             return end;

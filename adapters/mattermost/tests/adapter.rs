@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake::{ALICE, BOT_TOKEN, CHANNEL, DM_CHANNEL, FakeMattermost, Lookups, PATIENCE, Sent, TEAM};
-use mosaic_chat::{ChatError, ChatPlatform, Inbound, Secret, ThreadRef};
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Secret, ThreadRef};
 use mosaic_mattermost::{Mattermost, MattermostOptions, SLASH_PATH, SlashOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -162,6 +162,59 @@ async fn a_silent_socket_is_found_dead_and_replaced() {
     let after = fake.user_post(CHANNEL, None, "@mosaic-bot help");
     assert_eq!(bot.next("a post on the new socket").await.message_id, after);
     assert!(fake.sent().is_empty());
+    bot.stop().await;
+}
+
+/// Waits until `mm` reports `want`; the adapter's state has no
+/// notification, so it is looked at every few milliseconds.
+async fn until_connection(mm: &Mattermost, want: Connection) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while mm.connection() != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?}, never {want:?}",
+            mm.connection()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_websocket_is_connected_while_authenticated_and_reconnecting_once_lost() {
+    let fake = FakeMattermost::start().await;
+    let mut options = options(&fake);
+    options.ping_interval = Duration::from_millis(50);
+    options.dead_after = Duration::from_millis(300);
+    fake.refuse_sockets(true);
+    let bot = start_with(options);
+    fake.wait_refused(1).await;
+    assert_eq!(bot.mm.connection(), Connection::Connecting);
+    fake.refuse_sockets(false);
+    fake.wait_authenticated(1).await;
+    until_connection(&bot.mm, Connection::Connected).await;
+
+    // Dropped, then refused: reconnecting until a socket authenticates again.
+    fake.refuse_sockets(true);
+    let refused = fake.refused();
+    fake.drop_sockets();
+    until_connection(&bot.mm, Connection::Reconnecting).await;
+    fake.wait_refused(refused + 1).await;
+    assert_eq!(bot.mm.connection(), Connection::Reconnecting);
+    fake.refuse_sockets(false);
+    fake.wait_authenticated(2).await;
+    until_connection(&bot.mm, Connection::Connected).await;
+
+    // Silent: found dead after `dead_after`, though the socket stays open.
+    fake.refuse_sockets(true);
+    let refused = fake.refused();
+    fake.stall_sockets();
+    until_connection(&bot.mm, Connection::Reconnecting).await;
+    fake.wait_refused(refused + 1).await;
+    fake.refuse_sockets(false);
+    fake.wait_authenticated(3).await;
+    until_connection(&bot.mm, Connection::Connected).await;
+    assert_eq!(fake.authenticated(), 3);
+    assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
     bot.stop().await;
 }
 

@@ -34,8 +34,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, Secret,
-    ThreadRef,
+    ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
+    Platform, Reaction, Secret, ThreadRef,
 };
 use tokio::sync::{OnceCell, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -125,6 +125,9 @@ pub struct Slack {
     handled: Mutex<Handled>,
     /// The HTTP endpoint's bound address, once it listens.
     http_addr: watch::Sender<Option<SocketAddr>>,
+    /// Socket Mode's `hello`s and losses when it is on, else the HTTP
+    /// endpoint's listening.
+    connection: ConnectionState,
 }
 
 impl Slack {
@@ -138,6 +141,7 @@ impl Slack {
             bot_user: OnceCell::new(),
             handled: Mutex::default(),
             http_addr: watch::channel(None).0,
+            connection: ConnectionState::new(),
         })
     }
 
@@ -200,6 +204,12 @@ impl ChatPlatform for Slack {
         &MrkdwnDialect
     }
 
+    /// With Socket Mode, connected from a socket's `hello` until it is lost
+    /// or refreshed; with the HTTP endpoint alone, once it listens.
+    fn connection(&self) -> Connection {
+        self.connection.get()
+    }
+
     /// Serves the HTTP endpoint and Socket Mode (whichever are configured)
     /// until `shutdown`; returns [`ChatError::Unauthorized`] when a token is refused.
     fn run(
@@ -225,6 +235,9 @@ impl ChatPlatform for Slack {
             if self.options.app_token.is_some() {
                 socket::run(Arc::clone(&self), inbox, shutdown).await
             } else {
+                // Slack pushes to a bound endpoint whenever it likes: there
+                // is no connection to lose.
+                self.connection.set(Connection::Connected);
                 shutdown.cancelled().await;
                 Ok(())
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
-use mosaic_chat::{ChatError, Inbound};
+use mosaic_chat::{ChatError, Connection, Inbound};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
@@ -85,7 +85,12 @@ pub(crate) async fn run(
 ) -> Result<(), ChatError> {
     let mut delays = backoff(&slack.options);
     loop {
-        match session(&slack, &inbox, &shutdown).await {
+        let end = session(&slack, &inbox, &shutdown).await;
+        if matches!(end, SessionEnd::Refresh | SessionEnd::Lost { .. }) {
+            // Even a refresh leaves a gap: envelopes wait until the next `hello`.
+            slack.connection.lost();
+        }
+        match end {
             SessionEnd::Shutdown | SessionEnd::InboxClosed => return Ok(()),
             SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
             SessionEnd::Refresh => {
@@ -191,6 +196,7 @@ async fn session(
         let inbound = match envelope.get("type").and_then(Value::as_str) {
             Some("hello") => {
                 greeted = true;
+                slack.connection.set(Connection::Connected);
                 None
             }
             Some("disconnect") => return SessionEnd::Refresh,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PATIENCE, Sent};
-use mosaic_chat::{ChatError, ChatPlatform, Inbound, Reaction, Secret, ThreadRef};
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Reaction, Secret, ThreadRef};
 use mosaic_slack::{COMMANDS_PATH, EVENTS_PATH, HttpOptions, PLATFORM, Slack, SlackOptions, sign};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -39,7 +39,10 @@ fn options(fake: &FakeSlack, socket: bool, http: bool) -> SlackOptions {
 }
 
 fn start(options: SlackOptions) -> Running {
-    let slack = Arc::new(Slack::new(options).expect("the adapter builds"));
+    run(Arc::new(Slack::new(options).expect("the adapter builds")))
+}
+
+fn run(slack: Arc<Slack>) -> Running {
     let (tx, inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
     let task = tokio::spawn(Arc::clone(&slack).run(tx, stop.clone()));
@@ -126,6 +129,95 @@ async fn socket_mode_reconnects_after_a_refresh_and_after_a_drop() {
     let ts = fake.mention(None, "<@UBOT0001> help");
     assert_eq!(bot.next().await.message_id, ts);
     fake.wait_all_acked().await;
+    bot.stop().await;
+}
+
+/// Waits until `slack` reports `want`; the adapter's state has no
+/// notification, so it is looked at every few milliseconds.
+async fn until_connection(slack: &Slack, want: Connection) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while slack.connection() != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?}, never {want:?}",
+            slack.connection()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn socket_mode_is_connected_from_a_hello_until_the_socket_is_lost() {
+    let fake = FakeSlack::start().await;
+    fake.refuse_sockets(true);
+    let bot = start(options(&fake, true, false));
+    fake.until("a refused connection", |f| (f.refused() >= 1).then_some(()))
+        .await;
+    assert_eq!(bot.slack.connection(), Connection::Connecting);
+
+    fake.hold_hello(true);
+    fake.refuse_sockets(false);
+    fake.until("a socket", |f| (f.opened() >= 1).then_some(()))
+        .await;
+    assert_eq!(
+        bot.slack.connection(),
+        Connection::Connecting,
+        "no hello yet"
+    );
+    fake.hold_hello(false);
+    until_connection(&bot.slack, Connection::Connected).await;
+
+    // A refreshed connection counts again only from the new socket's hello.
+    fake.hold_hello(true);
+    fake.refresh_sockets();
+    fake.until("the new socket", |f| (f.opened() >= 2).then_some(()))
+        .await;
+    until_connection(&bot.slack, Connection::Reconnecting).await;
+    fake.hold_hello(false);
+    until_connection(&bot.slack, Connection::Connected).await;
+
+    fake.refuse_sockets(true);
+    let refused = fake.refused();
+    fake.drop_sockets();
+    until_connection(&bot.slack, Connection::Reconnecting).await;
+    fake.until("a refused reconnect", |f| {
+        (f.refused() > refused).then_some(())
+    })
+    .await;
+    assert_eq!(bot.slack.connection(), Connection::Reconnecting);
+    fake.refuse_sockets(false);
+    until_connection(&bot.slack, Connection::Connected).await;
+    assert_eq!((fake.opened(), fake.connected()), (3, 3));
+    bot.stop().await;
+    assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
+}
+
+#[tokio::test]
+async fn the_http_endpoint_alone_is_connected_once_it_listens() {
+    let fake = FakeSlack::start().await;
+    let slack = Arc::new(Slack::new(options(&fake, false, true)).expect("the adapter builds"));
+    assert_eq!(slack.connection(), Connection::Connecting);
+    let bot = run(slack);
+    bot.slack.http_addr().await.expect("the endpoint listens");
+    until_connection(&bot.slack, Connection::Connected).await;
+    bot.stop().await;
+    assert_eq!(fake.opened(), 0, "no Socket Mode without an app token");
+}
+
+#[tokio::test]
+async fn with_socket_mode_and_the_http_endpoint_socket_mode_decides() {
+    let fake = FakeSlack::start().await;
+    fake.refuse_sockets(true);
+    let bot = start(options(&fake, true, true));
+    bot.slack.http_addr().await.expect("the endpoint listens");
+    fake.until("a refused connection", |f| (f.refused() >= 1).then_some(()))
+        .await;
+    assert_eq!(bot.slack.connection(), Connection::Connecting);
+    fake.refuse_sockets(false);
+    until_connection(&bot.slack, Connection::Connected).await;
+    fake.refuse_sockets(true);
+    fake.drop_sockets();
+    until_connection(&bot.slack, Connection::Reconnecting).await;
     bot.stop().await;
 }
 

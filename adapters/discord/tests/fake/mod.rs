@@ -1,14 +1,15 @@
 //! A fake Discord on 127.0.0.1 for tests: the REST routes the adapter uses,
 //! recorded call by call, and a gateway WebSocket (hello, identify → READY,
 //! heartbeats acked, dispatches, a forced reconnect with resume that replays
-//! what was dispatched meanwhile). Shared by the adapter's tests and the
-//! root `tests/discord.rs` (through `#[path]`), so it uses no serenity type.
+//! what was dispatched meanwhile, connections refused while a test asks).
+//! Shared by the adapter's tests and the root `tests/discord.rs` (through
+//! `#[path]`), so it uses no serenity type.
 // Each test binary uses a part of the fake.
 #![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +75,9 @@ struct Inner {
     gateway: Mutex<Gateway>,
     /// Failures to answer once: (method, path fragment, status).
     failures: Mutex<Vec<(String, String, u16)>>,
+    /// While set, gateway connections are refused (503); and how many were.
+    refuse_gateway: AtomicBool,
+    refused: watch::Sender<usize>,
 }
 
 /// The fake; dropped with the test's runtime.
@@ -98,6 +102,8 @@ impl FakeDiscord {
             threads: Mutex::new(HashMap::new()),
             gateway: Mutex::new(Gateway::default()),
             failures: Mutex::new(Vec::new()),
+            refuse_gateway: AtomicBool::new(false),
+            refused: watch::channel(0).0,
         });
         let app = Router::new()
             .route("/gateway", get(gateway))
@@ -131,6 +137,24 @@ impl FakeDiscord {
             Ok(true),
             "no session {identifies}/{resumes}: {:?}",
             *rx.borrow()
+        );
+    }
+
+    /// While set, gateway connections are refused with 503, as during an outage.
+    pub fn refuse_gateway(&self, refuse: bool) {
+        self.inner.refuse_gateway.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Waits until `n` gateway connections have been refused in all.
+    pub async fn wait_refused(&self, n: usize) {
+        let mut rx = self.inner.refused.subscribe();
+        let waited = tokio::time::timeout(PATIENCE, rx.wait_for(|r| *r >= n))
+            .await
+            .map(|r| r.is_ok());
+        assert_eq!(
+            waited,
+            Ok(true),
+            "fewer than {n} gateway connections refused"
         );
     }
 
@@ -256,6 +280,10 @@ impl FakeDiscord {
 }
 
 async fn gateway(ws: WebSocketUpgrade, AxumState(inner): AxumState<Arc<Inner>>) -> Response {
+    if inner.refuse_gateway.load(Ordering::SeqCst) {
+        inner.refused.send_modify(|r| *r += 1);
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     ws.on_upgrade(move |socket| session(socket, inner))
 }
 

@@ -1,9 +1,10 @@
 //! A fake Mattermost on 127.0.0.1: the REST v4 calls the adapter makes and
 //! the WebSocket API (`/api/v4/websocket`, authentication challenge, `hello`,
 //! `posted` events with the post as a JSON string). It records everything the
-//! bot sends and counts its lookups of users, team members and channels; a
-//! test posts as a user, gives users roles, drops sockets, keeps the bot
-//! out, and turns on 429s, failing lookups or a refused token. Shared with the root test through
+//! bot sends and counts its lookups of users, team members and channels,
+//! and the sockets it refused; a test posts as a user, gives users roles,
+//! drops or stalls sockets, keeps the bot out, and turns on 429s, failing
+//! lookups or a refused token. Shared with the root test through
 //! `#[path = "../adapters/mattermost/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
@@ -69,6 +70,8 @@ struct World {
     next_socket: u64,
     authenticated: usize,
     refuse_sockets: bool,
+    /// WebSocket connections refused while `refuse_sockets` was set.
+    refused: usize,
     rate_limit_next: usize,
     rate_limited: usize,
     unauthorized: bool,
@@ -237,6 +240,11 @@ impl FakeMattermost {
         self.shared.world().authenticated
     }
 
+    /// How many WebSocket connections were refused so far.
+    pub fn refused(&self) -> usize {
+        self.shared.world().refused
+    }
+
     /// Waits until `ready` holds of the fake's state, checked after every change.
     async fn until<T>(&self, what: &str, ready: impl Fn(&FakeMattermost) -> Option<T>) -> T {
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -255,6 +263,14 @@ impl FakeMattermost {
     pub async fn wait_authenticated(&self, n: usize) {
         self.until(&format!("{n} authenticated sockets"), |f| {
             (f.authenticated() >= n).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until `n` WebSocket connections have been refused in all.
+    pub async fn wait_refused(&self, n: usize) {
+        self.until(&format!("{n} refused sockets"), |f| {
+            (f.refused() >= n).then_some(())
         })
         .await;
     }

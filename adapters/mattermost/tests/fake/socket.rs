@@ -19,9 +19,14 @@ use super::{BOT_TOKEN, Shared};
 
 /// Upgrades by hand, so the fake speaks the same tokio-tungstenite as the bot.
 pub(super) async fn websocket(State(s): State<Shared>, mut request: Request) -> Response {
-    if s.world().refuse_sockets {
+    let mut world = s.world();
+    if world.refuse_sockets {
+        world.refused += 1;
+        drop(world);
+        s.changed.notify_waiters();
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    drop(world);
     let Some(key) = request
         .headers()
         .get("sec-websocket-key")

@@ -2,9 +2,10 @@
 //! (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`,
 //! `reactions.add`, `usergroups.list`), slash commands' `response_url`, and a Socket Mode
 //! WebSocket (`hello`, envelopes, acks, `disconnect`). It records everything
-//! the bot sends and every ack; a test posts as a user, drops or refreshes
-//! sockets, and turns on 429s or `ok:false` answers. Shared with the root
-//! test through `#[path = "../adapters/slack/tests/fake/mod.rs"]`.
+//! the bot sends and every ack; a test posts as a user, drops, refreshes or
+//! refuses sockets, holds back their `hello`, and turns on 429s or
+//! `ok:false` answers. Shared with the root test through
+//! `#[path = "../adapters/slack/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
 mod socket;
@@ -61,9 +62,14 @@ struct World {
     next_ts: u64,
     next_envelope: u64,
     sockets: Vec<mpsc::UnboundedSender<Option<String>>>,
-    /// Sockets that got `hello`.
+    /// Sockets opened, and those of them that got `hello`.
+    opened: usize,
     connected: usize,
     refuse_sockets: bool,
+    /// `apps.connections.open` calls refused while `refuse_sockets` was set.
+    refused: usize,
+    /// While set, a new socket is held open without its `hello`.
+    hold_hello: bool,
     /// Envelopes sent and not acked yet (id, frame): re-sent on every new
     /// connection, as Slack does; and the ids of those acked.
     unacked: Vec<(String, String)>,
@@ -200,6 +206,23 @@ impl FakeSlack {
     /// While set, `apps.connections.open` answers 503.
     pub fn refuse_sockets(&self, refuse: bool) {
         self.shared.world().refuse_sockets = refuse;
+    }
+
+    /// How many `apps.connections.open` calls were refused.
+    pub fn refused(&self) -> usize {
+        self.shared.world().refused
+    }
+
+    /// While set, new sockets open but get no `hello` until it is cleared,
+    /// as a Slack slow to greet.
+    pub fn hold_hello(&self, hold: bool) {
+        self.shared.world().hold_hello = hold;
+        self.shared.notify();
+    }
+
+    /// How many sockets were opened, greeted or not.
+    pub fn opened(&self) -> usize {
+        self.shared.world().opened
     }
 
     /// The next `n` writes answer HTTP 429 with `Retry-After: 1`.

@@ -1,6 +1,7 @@
 //! The fake's Socket Mode WebSocket (`/socket`): upgraded by hand, `hello`
-//! sent, envelopes never acked sent again (as Slack re-delivers them), then
-//! new envelopes until the test drops the socket; every ack is recorded.
+//! sent (once the test no longer holds it back), envelopes never acked sent
+//! again (as Slack re-delivers them), then new envelopes until the test
+//! drops the socket; every ack is recorded.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -47,6 +48,16 @@ async fn socket<S>(s: Shared, mut ws: WebSocketStream<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    s.world().opened += 1;
+    s.notify();
+    loop {
+        // Registered before the check, so a release in between is not missed.
+        let released = s.changed.notified();
+        if !s.world().hold_hello {
+            break;
+        }
+        released.await;
+    }
     let hello = json!({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
         .to_string();
     if ws.send(Message::text(hello)).await.is_err() {

@@ -72,9 +72,14 @@ pub(super) async fn connections_open(State(s): State<Shared>, headers: HeaderMap
             "invalid_auth"
         });
     }
-    if s.world().refuse_sockets {
+    let mut world = s.world();
+    if world.refuse_sockets {
+        world.refused += 1;
+        drop(world);
+        s.notify();
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    drop(world);
     Json(json!({"ok": true, "url": format!("ws://{}/socket?ticket=t1", s.addr)})).into_response()
 }
 

@@ -11,7 +11,7 @@ mod daemon_on;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 
-use daemon_on::{Served, assert_no_secret};
+use daemon_on::{Served, assert_no_secret, free_addr, readyz, until_platform_is};
 use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PERMALINK_BASE, Sent};
 use harness::*;
 use mosaic_sim::{Faults, Script, Sim};
@@ -353,4 +353,28 @@ async fn permissions_match_the_authors_slack_user_groups() {
         "alice's group may fix"
     );
     assert_eq!(fake.user_groups_calls(), 1, "the groups are read once");
+}
+
+#[tokio::test]
+async fn readiness_follows_the_socket_mode_connection() {
+    let (fake, sim) = (
+        FakeSlack::start().await,
+        Sim::start(sim_config(1)).await.expect("sim"),
+    );
+    let addr = free_addr();
+    let bot = start_with(&fake, &sim, &format!("[http]\nlisten = \"{addr}\"\n"));
+    fake.wait_connected(1).await;
+    assert_eq!(until_platform_is(addr, "slack", "connected").await, 200);
+    fake.refuse_sockets(true);
+    fake.drop_sockets();
+    assert_eq!(
+        until_platform_is(addr, "slack", "reconnecting").await,
+        503,
+        "not ready while the socket is down"
+    );
+    let (_, body) = readyz(addr).await;
+    assert_eq!(body["store"], "ok");
+    fake.refuse_sockets(false);
+    assert_eq!(until_platform_is(addr, "slack", "connected").await, 200);
+    bot.stop().await.expect("a clean stop");
 }

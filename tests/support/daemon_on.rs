@@ -19,6 +19,42 @@ pub fn sim_config(tick_ms: u64) -> SimConfig {
     }
 }
 
+/// A free port's address on 127.0.0.1, for the daemon's `[http] listen`.
+#[allow(dead_code)] // Not every platform's tests read the health endpoint.
+pub fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// `/readyz` of the daemon at `addr`: its status and body.
+#[allow(dead_code)]
+pub async fn readyz(addr: std::net::SocketAddr) -> (u16, serde_json::Value) {
+    let response = reqwest::get(format!("http://{addr}/readyz"))
+        .await
+        .expect("the health endpoint answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// Polls `/readyz` until its body's `platforms.{platform}` is `state`;
+/// returns the status that came with it.
+#[allow(dead_code)]
+pub async fn until_platform_is(addr: std::net::SocketAddr, platform: &str, state: &str) -> u16 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = readyz(addr).await;
+        if body["platforms"][platform] == state {
+            return status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{platform} never became {state}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A running daemon.
 pub struct Daemon {
     stop: CancellationToken,
@@ -50,11 +86,15 @@ impl Daemon {
             .expect("the configuration is valid");
         let backends = daemon::backend_clients(&config).expect("backend clients");
         let stop = CancellationToken::new();
+        let options = RunOptions {
+            http_listen: config.http_listen,
+            ..RunOptions::default()
+        };
         let task = tokio::spawn(daemon::run(
             Arc::new(config),
             backends,
             vec![platform],
-            RunOptions::default(),
+            options,
             stop.clone(),
         ));
         Daemon { stop, task }

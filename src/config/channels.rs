@@ -192,13 +192,18 @@ pub(super) fn validate_channels(
 }
 
 /// One line per channel (`check-config`).
-pub(super) fn describe_channels(channels: &[Channel], out: &mut String) {
+pub(super) fn describe_channels(channels: &[Channel], backend: Option<&Backend>, out: &mut String) {
+    let fallback = if backend.and_then(Backend::default_workspace).is_some() {
+        "default"
+    } else {
+        "none (refused)"
+    };
     for (i, c) in channels.iter().enumerate() {
         let repo = c
             .default_repo
             .as_ref()
             .map_or("none".to_owned(), |r| format!("{}/{}", r.host, r));
-        let workspace = c.workspace.as_deref().unwrap_or("default");
+        let workspace = c.workspace.as_deref().unwrap_or(fallback);
         let repos = c.repos.as_ref().map_or("any".to_owned(), |list| {
             list.iter()
                 .map(ToString::to_string)

@@ -297,7 +297,7 @@ impl Config {
         for (i, forge) in self.forges.iter().enumerate() {
             let _ = writeln!(out, "forges[{i}] = {} ({})", forge.host, forge.kind);
         }
-        describe_channels(&self.channels, &mut out);
+        describe_channels(&self.channels, self.backend.as_ref(), &mut out);
         match &self.backend {
             Some(b) => b.describe(&mut out),
             None => {

@@ -2,8 +2,9 @@
 //! pipes, in JSON mode: what the console prints for a relayed job is exactly the thread a
 //! person would read, each event once, and no mention survives unescaped.
 
-#[path = "relay/fake_chat.rs"]
-mod fake_chat;
+// The harness's fake Mattermost is not used here, but the harness is written against it.
+#[path = "../adapters/mattermost/tests/fake/mod.rs"]
+mod fake;
 #[path = "relay/harness.rs"]
 mod harness;
 
@@ -70,8 +71,7 @@ async fn relay_through_console(faults: Faults, verbosity: Verbosity) -> (Vec<Val
     let id = sim.create_job("acme", "web", 42, Script::standard(), faults);
     let job = FollowedJob {
         command_message_id: Some(command.message_id.clone()),
-        thread: command.reply_thread(),
-        ..followed(&id, "m1", verbosity)
+        ..followed(&id, command.reply_thread(), verbosity)
     };
     store.insert_job(&job).await.expect("inserted");
     hub.follow(job);

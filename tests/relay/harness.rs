@@ -1,9 +1,11 @@
-//! The relay tests' world: a simulator, a store, a recording chat platform and a hub, and
-//! how to read a thread's transcript and what it should have been.
+//! The relay tests' world: a simulator, a store, the Mattermost adapter against a fake
+//! Mattermost on 127.0.0.1, and a hub; how to read a thread's transcript from what the fake
+//! took, and what it should have been.
 
 #![allow(dead_code)] // not every test uses every helper
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mosaic_bot::backend::{
@@ -11,14 +13,14 @@ use mosaic_bot::backend::{
 };
 use mosaic_bot::command::{IssueKind, IssueRef};
 use mosaic_bot::relay::{OutcomeContext, Platforms, RelayHub, render_event};
-use mosaic_bot::secret::Secret;
 use mosaic_bot::store::{FollowedJob, Store, Verbosity};
-use mosaic_chat::{ChatPlatform, Reaction, ThreadRef};
+use mosaic_chat::{ChatPlatform, Reaction, Secret, ThreadRef};
+use mosaic_mattermost::{Mattermost, MattermostDialect, MattermostOptions, PLATFORM};
 use mosaic_sim::{Faults, Script, Sim, SimConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::fake_chat::{EscapingDialect, FakeChat, Op, PLATFORM};
+use super::fake::{ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, FakeMattermost, Sent};
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -59,9 +61,61 @@ pub fn backend(sim: &Sim) -> BackendClient {
     BackendClient::new(config).expect("client builds")
 }
 
-pub fn hub(store: &Store, sim: &Sim, chat: &Arc<FakeChat>) -> RelayHub {
+/// The relay's platform: the real Mattermost adapter talking REST to a fake Mattermost on
+/// 127.0.0.1, and the root posts that name the test's threads.
+pub struct Chat {
+    pub fake: FakeMattermost,
+    pub mm: Arc<Mattermost>,
+    /// Thread name (`t1`) → the id of the root post the thread hangs under.
+    roots: Mutex<HashMap<String, String>>,
+}
+
+impl Chat {
+    /// A fake Mattermost and an adapter for it with fast limits: posts 20 ms apart per
+    /// channel, edits 20 ms apart. The adapter does not `run`: the relay only writes, and
+    /// the adapter asks `/users/me` for its own id when it first reacts.
+    pub async fn start() -> Chat {
+        let fake = FakeMattermost::start().await;
+        let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
+        options.limits.post_interval = Duration::from_millis(20);
+        options.limits.edit_interval = Duration::from_millis(20);
+        let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
+        Chat {
+            fake,
+            mm,
+            roots: Mutex::default(),
+        }
+    }
+
+    /// The thread `name` (in [`CHANNEL`]): on first use, alice's command post is made in the
+    /// fake, and the thread hangs under it, as it does for a mention.
+    pub fn thread(&self, name: &str) -> ThreadRef {
+        let mut roots = self.roots.lock().unwrap();
+        let root = roots.entry(name.to_owned()).or_insert_with(|| {
+            self.fake
+                .user_post(CHANNEL, None, &format!("@{BOT_USERNAME} fix acme/web#42"))
+        });
+        ThreadRef {
+            platform: PLATFORM,
+            channel: CHANNEL.into(),
+            thread: root.clone(),
+        }
+    }
+
+    /// Waits until the bot has posted something containing `text`.
+    pub async fn posted(&self, text: &str) {
+        self.fake
+            .expect(
+                text,
+                |s| matches!(s, Sent::Post { message, .. } if message.contains(text)),
+            )
+            .await;
+    }
+}
+
+pub fn hub(store: &Store, sim: &Sim, chat: &Chat) -> RelayHub {
     let mut platforms = Platforms::new();
-    platforms.insert(PLATFORM, Arc::clone(chat) as Arc<dyn ChatPlatform>);
+    platforms.insert(PLATFORM, Arc::clone(&chat.mm) as Arc<dyn ChatPlatform>);
     RelayHub::new(
         store.clone(),
         Backends::new([backend(sim)]),
@@ -71,21 +125,14 @@ pub fn hub(store: &Store, sim: &Sim, chat: &Arc<FakeChat>) -> RelayHub {
     )
 }
 
-pub fn thread(name: &str) -> ThreadRef {
-    ThreadRef {
-        platform: PLATFORM,
-        channel: "c1".into(),
-        thread: name.into(),
-    }
-}
-
-pub fn followed(job_id: &str, thread_name: &str, verbosity: Verbosity) -> FollowedJob {
+/// A job followed in `thread`, commanded by the thread's root post.
+pub fn followed(job_id: &str, thread: ThreadRef, verbosity: Verbosity) -> FollowedJob {
     FollowedJob {
         job_id: job_id.into(),
         workspace: SimConfig::default().workspaces[0].clone(),
-        thread: thread(thread_name),
-        command_message_id: Some(format!("{thread_name}-cmd")),
-        requester_id: "u1".into(),
+        command_message_id: Some(thread.thread.clone()),
+        thread,
+        requester_id: ALICE.into(),
         requester_name: "alice".into(),
         issue: IssueRef::new("github.com", "acme", "web", 42, IssueKind::Issue),
         retry_of: None,
@@ -107,11 +154,11 @@ pub async fn start(
     hub: &RelayHub,
     script: Script,
     faults: Faults,
-    thread_name: &str,
+    thread: ThreadRef,
     verbosity: Verbosity,
 ) -> String {
     let id = sim.create_job("acme", "web", 42, script, faults);
-    let job = followed(&id, thread_name, verbosity);
+    let job = followed(&id, thread, verbosity);
     store.insert_job(&job).await.expect("job inserted");
     hub.follow(job);
     id
@@ -126,7 +173,7 @@ pub async fn idle(hub: &RelayHub) {
 /// The lines a thread must show for `events`, the i-th event at `verbosity(i)`. "Took …"
 /// lines are left out: the duration depends on when the relay saw the job start.
 pub fn expected_lines(events: &[Value], verbosity: impl Fn(usize) -> Verbosity) -> Vec<String> {
-    expected_lines_in(&EscapingDialect, events, verbosity)
+    expected_lines_in(&MattermostDialect, events, verbosity)
 }
 
 /// [`expected_lines`] as rendered by `dialect`.
@@ -159,61 +206,94 @@ pub struct Transcript {
     pub card_texts: Vec<String>,
 }
 
-/// Reads the transcript of `thread_name`, asserting along the way that nothing unexpected
-/// happened there: one card post, edits of that card only, at most `reaction` on the command.
-pub fn transcript(chat: &FakeChat, thread_name: &str, reaction: Option<Reaction>) -> Transcript {
-    let thread = thread(thread_name);
-    let ops: Vec<Op> = chat.ops();
-    let mine = |op: &&Op| match op {
-        Op::Post { thread: t, .. } | Op::Edit { thread: t, .. } => *t == thread,
-        Op::React { id, .. } => id.starts_with(&format!("{thread_name}-")),
-    };
-    let ops: Vec<&Op> = ops.iter().filter(mine).collect();
-    let Some(Op::Post { id: card, text, .. }) = ops.first() else {
-        panic!("the first act is to post the card: {ops:#?}");
-    };
-    let mut card_texts = vec![text.clone()];
-    let mut lines = Vec::new();
-    let mut reactions = Vec::new();
-    for op in &ops[1..] {
-        match op {
-            Op::Post { text, .. } => lines.extend(
-                text.lines()
-                    .filter(|l| !l.starts_with("Took "))
-                    .map(str::to_owned),
-            ),
-            Op::Edit { id, text, .. } => {
-                assert_eq!(id, card, "only the card is edited");
-                card_texts.push(text.clone());
-            }
-            Op::React {
-                channel,
-                id,
-                reaction,
-            } => {
-                assert_eq!(
-                    (channel.as_str(), id.as_str()),
-                    ("c1", &*format!("{thread_name}-cmd"))
-                );
-                reactions.push(*reaction);
-            }
+/// Reads the transcript of `thread_name` from what the fake took, asserting along the way
+/// that nothing unexpected happened: the card is the thread's first post, only the card is
+/// edited, the command post gets at most `reaction`, from the bot, and nothing at all was
+/// sent outside the threads of `chat`.
+pub fn transcript(chat: &Chat, thread_name: &str, reaction: Option<Reaction>) -> Transcript {
+    let root = chat.thread(thread_name).thread;
+    let roots: HashSet<String> = chat.roots.lock().unwrap().values().cloned().collect();
+    let sent = chat.fake.sent();
+    // Each thread's card is its first post; no other post is ever edited.
+    let mut cards: HashMap<&str, &str> = HashMap::new();
+    for s in &sent {
+        if let Sent::Post { id, root_id, .. } = s {
+            cards.entry(root_id).or_insert(id);
         }
     }
-    assert_eq!(reactions, reaction.into_iter().collect::<Vec<_>>());
+    let card = cards
+        .get(root.as_str())
+        .unwrap_or_else(|| panic!("the first act is to post the card: {sent:#?}"))
+        .to_string();
+    let mut card_texts = Vec::new();
+    let mut lines = Vec::new();
+    let mut reactions = Vec::new();
+    for s in &sent {
+        match s {
+            Sent::Post {
+                id,
+                channel,
+                root_id,
+                message,
+            } => {
+                assert_eq!(channel, CHANNEL, "{s:?}");
+                assert!(roots.contains(root_id), "a post outside the threads: {s:?}");
+                if *id == card {
+                    card_texts.push(message.clone());
+                } else if *root_id == root {
+                    lines.extend(
+                        message
+                            .lines()
+                            .filter(|l| !l.starts_with("Took "))
+                            .map(str::to_owned),
+                    );
+                }
+            }
+            Sent::Patch { id, message } => {
+                assert!(
+                    cards.values().any(|c| c == id),
+                    "only cards are edited: {s:?}"
+                );
+                if *id == card {
+                    card_texts.push(message.clone());
+                }
+            }
+            Sent::Reaction {
+                post_id,
+                emoji,
+                user_id,
+            } => {
+                assert!(roots.contains(post_id), "a reaction on no command: {s:?}");
+                assert_eq!(user_id, BOT_ID);
+                if *post_id == root {
+                    assert!(
+                        !card_texts.is_empty(),
+                        "a reaction before the card: {sent:#?}"
+                    );
+                    reactions.push(emoji.as_str());
+                }
+            }
+            Sent::Ephemeral { .. } => panic!("the relay answers nobody privately: {s:?}"),
+        }
+    }
+    let expected: Vec<&str> = reaction.into_iter().map(Reaction::short_name).collect();
+    assert_eq!(reactions, expected);
     Transcript {
-        card: card.clone(),
+        card,
         lines,
         card_texts,
     }
 }
 
-/// Posts in one channel kept the platform's interval (a little slack for timer granularity).
-pub fn assert_paced(chat: &FakeChat) {
-    let interval = chat.limits().post_interval;
+/// Posts in one channel kept the platform's interval, as the fake took them (a little slack
+/// for timer granularity and the trip over loopback).
+pub fn assert_paced(chat: &Chat) {
+    let interval = chat.mm.limits().post_interval;
     let posts: Vec<_> = chat
-        .timed_ops()
+        .fake
+        .sent_timed()
         .into_iter()
-        .filter(|(_, op)| matches!(op, Op::Post { .. }))
+        .filter(|(_, s)| matches!(s, Sent::Post { .. }))
         .map(|(at, _)| at)
         .collect();
     for pair in posts.windows(2) {

@@ -3,8 +3,10 @@
 //! `posted` events with the post as a JSON string). It records everything the
 //! bot sends and counts its lookups of users, team members and channels,
 //! and the sockets it refused; a test posts as a user, gives users roles,
-//! drops or stalls sockets, keeps the bot out, and turns on 429s, failing
-//! lookups or a refused token. Shared with the root test through
+//! drops or stalls sockets, keeps the bot out, and turns on 429s, 503s,
+//! refused posts, failing lookups or a refused token. Each record keeps the
+//! instant the fake took it, so pacing can be checked on the wire. Shared
+//! with the root tests through
 //! `#[path = "../adapters/mattermost/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
@@ -74,8 +76,16 @@ struct World {
     refused: usize,
     rate_limit_next: usize,
     rate_limited: usize,
+    /// Posts to answer 403, then posts and patches to answer 503 (after any
+    /// 429s asked for), and how many posts were refused with 403.
+    forbid_next_posts: usize,
+    fail_next_posts: usize,
+    fail_next_patches: usize,
+    forbidden: usize,
     unauthorized: bool,
     sent: Vec<Sent>,
+    /// When each of `sent` was taken, in the same order.
+    sent_at: Vec<tokio::time::Instant>,
     /// User id → system roles, and → roles in [`TEAM`] (space-separated);
     /// `system_user` and `team_user` for users not set.
     system_roles: std::collections::HashMap<String, String>,
@@ -200,6 +210,28 @@ impl FakeMattermost {
         self.shared.world().rate_limited
     }
 
+    /// The next `n` posts answer 403, as to a bot that may no longer post in
+    /// the channel (later posts are taken again).
+    pub fn forbid_next_posts(&self, n: usize) {
+        self.shared.world().forbid_next_posts = n;
+    }
+
+    /// How many posts were refused with 403.
+    pub fn forbidden(&self) -> usize {
+        self.shared.world().forbidden
+    }
+
+    /// The next `n` posts answer 503, as a server restarting behind its
+    /// proxy would (after any 429s asked for).
+    pub fn fail_next_posts(&self, n: usize) {
+        self.shared.world().fail_next_posts = n;
+    }
+
+    /// The next `n` patches answer 503 (after any 429s asked for).
+    pub fn fail_next_patches(&self, n: usize) {
+        self.shared.world().fail_next_patches = n;
+    }
+
     /// While set, every REST call and WebSocket authentication answers 401.
     pub fn refuse_token(&self, refuse: bool) {
         self.shared.world().unauthorized = refuse;
@@ -233,6 +265,18 @@ impl FakeMattermost {
     /// Everything the bot sent so far, in order.
     pub fn sent(&self) -> Vec<Sent> {
         self.shared.world().sent.clone()
+    }
+
+    /// Everything the bot sent so far, in order, each with the instant the
+    /// fake took it: what a server's rate limiter would measure.
+    pub fn sent_timed(&self) -> Vec<(tokio::time::Instant, Sent)> {
+        let world = self.shared.world();
+        world
+            .sent_at
+            .iter()
+            .copied()
+            .zip(world.sent.iter().cloned())
+            .collect()
     }
 
     /// How many sockets authenticated so far.
@@ -271,6 +315,14 @@ impl FakeMattermost {
     pub async fn wait_refused(&self, n: usize) {
         self.until(&format!("{n} refused sockets"), |f| {
             (f.refused() >= n).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until `n` writes have been answered 429 in all.
+    pub async fn wait_rate_limited(&self, n: usize) {
+        self.until(&format!("{n} writes answered 429"), |f| {
+            (f.rate_limited() >= n).then_some(())
         })
         .await;
     }

@@ -1,5 +1,6 @@
 //! The fake's REST v4 routes: the bot's token checked on each, writes
-//! recorded as [`Sent`] and refused with 429 while the test asks for it.
+//! recorded as [`Sent`] and refused with 429, 403 or 503 while the test asks
+//! for it.
 
 use std::collections::HashMap;
 
@@ -46,8 +47,36 @@ fn check_write(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     None
 }
 
+/// Takes one from `next` if any is left: whether this request is to fail.
+fn take(next: &mut usize) -> bool {
+    let fail = *next > 0;
+    *next = next.saturating_sub(1);
+    fail
+}
+
+/// The 403 or 503 a post is to answer, if the test asked for one.
+fn post_fault(shared: &Shared) -> Option<Response> {
+    let mut world = shared.world();
+    if take(&mut world.forbid_next_posts) {
+        world.forbidden += 1;
+        drop(world);
+        shared.changed.notify_waiters();
+        let body = json!({"id": "api.context.permissions.app_error", "message": "You do not have the appropriate permissions.", "status_code": 403});
+        return Some((StatusCode::FORBIDDEN, Json(body)).into_response());
+    }
+    take(&mut world.fail_next_posts).then(unavailable)
+}
+
+/// A proxy's answer while the server behind it restarts.
+fn unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response()
+}
+
 fn record(shared: &Shared, sent: Sent) {
-    shared.world().sent.push(sent);
+    let mut world = shared.world();
+    world.sent.push(sent);
+    world.sent_at.push(tokio::time::Instant::now());
+    drop(world);
     shared.changed.notify_waiters();
 }
 
@@ -184,7 +213,7 @@ pub(super) async fn create_post(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(r) = check_write(&s, &headers) {
+    if let Some(r) = check_write(&s, &headers).or_else(|| post_fault(&s)) {
         return r;
     }
     let field = |k: &str| body[k].as_str().unwrap_or("").to_owned();
@@ -221,6 +250,9 @@ pub(super) async fn patch_post(
 ) -> Response {
     if let Some(r) = check_write(&s, &headers) {
         return r;
+    }
+    if take(&mut s.world().fail_next_patches) {
+        return unavailable();
     }
     let message = body["message"].as_str().unwrap_or("").to_owned();
     {

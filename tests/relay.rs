@@ -285,9 +285,8 @@ async fn a_restart_mid_job_repeats_nothing_and_loses_nothing() {
     )
     .await;
     chat.posted("Step 2/6").await;
-    // Shut down while the relay waits out a 429, not while a post's answer is on the wire:
-    // a post the server took whose answer the shutdown cut off is shown again after the
-    // restart, by design (`frozen`: rather twice than never). The relay sends one request
+    // Shut down while the relay waits out a 429 (between attempts, where a shutdown may cut
+    // in; a post on the wire is let finish, see the next test). The relay sends one request
     // at a time, so once a request is refused every post taken before it was recorded.
     chat.fake.rate_limit_next(usize::MAX);
     chat.fake.wait_rate_limited(1).await;
@@ -320,6 +319,44 @@ async fn a_restart_mid_job_repeats_nothing_and_loses_nothing() {
             .starts_with("✅ **Completed**")
     );
     assert!(store.job(&id).await.expect("read").expect("job").ended);
+}
+
+#[tokio::test]
+async fn a_shutdown_lets_a_post_on_the_wire_finish_so_a_restart_repeats_it_not() {
+    let sim = sim(10).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let store = Store::open(&url).await.expect("store opens");
+    let chat = Chat::start().await;
+    let first = hub(&store, &sim, &chat);
+    let id = start(
+        &sim,
+        &store,
+        &first,
+        Script::standard(),
+        Faults::default(),
+        chat.thread("t1"),
+        Verbosity::Verbose,
+    )
+    .await;
+    chat.posted("Step 2/6").await;
+    // The next post is held on the wire while the shutdown comes: the relay must wait for
+    // its answer and record it, or the restart shows that batch a second time.
+    chat.fake.hold_posts(Duration::from_millis(300));
+    let arrived = chat.fake.posts_arrived();
+    chat.fake.wait_posts_arrived(arrived + 1).await;
+    first.shutdown(Duration::from_secs(5)).await;
+    chat.fake.hold_posts(Duration::ZERO);
+    assert_eq!(first.running(), 0);
+    store.close().await;
+
+    let store = Store::open(&url).await.expect("store reopens");
+    let second = hub(&store, &sim, &chat);
+    assert_eq!(second.resume_all().await.expect("resumes"), 1);
+    idle(&second).await;
+    let events = sim.events(&id);
+    let t = transcript(&chat, "t1", Some(Reaction::Succeeded));
+    assert_eq!(t.lines, expected_lines(&events, |_| Verbosity::Verbose));
 }
 
 #[tokio::test]

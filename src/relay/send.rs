@@ -3,10 +3,12 @@
 //! unavailable), honouring its `retry_after`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
 use mosaic_chat::{ChatError, ChatFuture, ChatPlatform, Limits, Markup, Reaction, ThreadRef};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +19,8 @@ use super::pace::ChannelPacer;
 pub(crate) enum SendError {
     /// The platform refused for good (forbidden, not found, …).
     Refused(ChatError),
-    /// Shutdown began while waiting or retrying; whether the platform got it is unknown.
+    /// Shutdown began while waiting for a slot or between retries. An attempt already on
+    /// the wire is let finish (its answer decides); one that failed then ends the send.
     Interrupted,
 }
 
@@ -65,10 +68,11 @@ impl Outbox {
     ) -> Result<String, SendError> {
         interruptible(stop, async {
             tokio::time::sleep_until(slot).await;
-            self.retrying("post", || self.chat.post(&self.thread, text))
-                .await
+            Ok(())
         })
-        .await
+        .await?;
+        self.retrying("post", stop, || self.chat.post(&self.thread, text))
+            .await
     }
 
     /// Replaces the text of message `id`.
@@ -78,11 +82,8 @@ impl Outbox {
         text: &str,
         stop: Option<&CancellationToken>,
     ) -> Result<(), SendError> {
-        interruptible(stop, async {
-            self.retrying("edit", || self.chat.edit(&self.thread, id, text))
-                .await
-        })
-        .await
+        self.retrying("edit", stop, || self.chat.edit(&self.thread, id, text))
+            .await
     }
 
     /// Puts `reaction` on message `id` of the thread's channel.
@@ -92,16 +93,57 @@ impl Outbox {
         reaction: Reaction,
         stop: Option<&CancellationToken>,
     ) -> Result<(), SendError> {
-        interruptible(stop, async {
-            self.retrying("react", || {
-                self.chat.react(&self.thread.channel, id, reaction)
-            })
-            .await
+        self.retrying("react", stop, || {
+            self.chat.react(&self.thread.channel, id, reaction)
         })
         .await
     }
 
-    async fn retrying<'a, T>(
+    /// Runs `op` until it succeeds or fails for good. `stop` interrupts the waits between
+    /// attempts, never an attempt on the wire: a post cut off there may have arrived, and its
+    /// batch would be shown again after a restart; its answer settles it.
+    async fn retrying<'a, T: 'a>(
+        &'a self,
+        what: &'static str,
+        stop: Option<&CancellationToken>,
+        mut op: impl FnMut() -> ChatFuture<'a, T>,
+    ) -> Result<T, SendError> {
+        let Some(stop) = stop else {
+            return self.retry_later(what, op).await;
+        };
+        let in_flight = Arc::new(AtomicBool::new(false));
+        let settled = Arc::new(Notify::new());
+        let attempt = || -> ChatFuture<'a, T> {
+            let sent = op();
+            let (in_flight, settled) = (Arc::clone(&in_flight), Arc::clone(&settled));
+            in_flight.store(true, Ordering::SeqCst);
+            Box::pin(async move {
+                let answer = sent.await;
+                in_flight.store(false, Ordering::SeqCst);
+                settled.notify_one();
+                answer
+            })
+        };
+        let work = self.retry_later(what, attempt);
+        tokio::pin!(work);
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => {}
+            result = &mut work => return result,
+        }
+        // Stopping: let an attempt already sent get its answer, then give up.
+        loop {
+            if !in_flight.load(Ordering::SeqCst) {
+                return Err(SendError::Interrupted);
+            }
+            tokio::select! {
+                result = &mut work => return result,
+                () = settled.notified() => {}
+            }
+        }
+    }
+
+    async fn retry_later<'a, T>(
         &'a self,
         what: &'static str,
         op: impl FnMut() -> ChatFuture<'a, T>,

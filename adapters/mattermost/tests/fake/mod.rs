@@ -80,6 +80,10 @@ struct World {
     /// 429s asked for), and how many posts were refused with 403.
     forbid_next_posts: usize,
     fail_next_posts: usize,
+    /// How long each post's answer is held after the post is taken.
+    post_delay: Duration,
+    /// Posts whose request arrived (held or not).
+    posts_arrived: usize,
     fail_next_patches: usize,
     forbidden: usize,
     unauthorized: bool,
@@ -225,6 +229,25 @@ impl FakeMattermost {
     /// proxy would (after any 429s asked for).
     pub fn fail_next_posts(&self, n: usize) {
         self.shared.world().fail_next_posts = n;
+    }
+
+    /// Every post from now on is taken at once but answered `delay` later: a
+    /// request whose answer is on the wire while a test acts.
+    pub fn hold_posts(&self, delay: Duration) {
+        self.shared.world().post_delay = delay;
+    }
+
+    /// Waits until `n` post requests have arrived in all.
+    pub async fn wait_posts_arrived(&self, n: usize) {
+        self.until(&format!("{n} posts arrived"), |f| {
+            (f.shared.world().posts_arrived >= n).then_some(())
+        })
+        .await;
+    }
+
+    /// How many post requests have arrived so far.
+    pub fn posts_arrived(&self) -> usize {
+        self.shared.world().posts_arrived
     }
 
     /// The next `n` patches answer 503 (after any 429s asked for).

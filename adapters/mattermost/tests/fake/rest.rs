@@ -213,6 +213,12 @@ pub(super) async fn create_post(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    let delay = {
+        let mut world = s.world();
+        world.posts_arrived += 1;
+        world.post_delay
+    };
+    s.changed.notify_waiters();
     if let Some(r) = check_write(&s, &headers).or_else(|| post_fault(&s)) {
         return r;
     }
@@ -235,6 +241,8 @@ pub(super) async fn create_post(
             message,
         },
     );
+    // Taken, and its answer held on the wire (see `hold_posts`).
+    tokio::time::sleep(delay).await;
     (
         StatusCode::CREATED,
         Json(json!({"id": id, "channel_id": channel, "root_id": root_id})),

@@ -266,25 +266,60 @@ async fn a_live_only_server_without_ids_loses_nothing() {
     .await;
 }
 
+/// A verbose standard job relayed into `t1` by a hub whose store is a file, so a second
+/// hub can resume it; returned once step 2 is shown.
+struct Restartable {
+    sim: mosaic_sim::Sim,
+    _dir: tempfile::TempDir,
+    url: String,
+    store: Store,
+    chat: Chat,
+    first: mosaic_bot::relay::RelayHub,
+    id: String,
+}
+
+impl Restartable {
+    async fn at_step_2() -> Restartable {
+        let sim = sim(10).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+        let store = Store::open(&url).await.expect("store opens");
+        let chat = Chat::start().await;
+        let first = hub(&store, &sim, &chat);
+        let id = start(
+            &sim,
+            &store,
+            &first,
+            Script::standard(),
+            Faults::default(),
+            chat.thread("t1"),
+            Verbosity::Verbose,
+        )
+        .await;
+        chat.posted("Step 2/6").await;
+        Restartable {
+            sim,
+            _dir: dir,
+            url,
+            store,
+            chat,
+            first,
+            id,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_restart_mid_job_repeats_nothing_and_loses_nothing() {
-    let sim = sim(10).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
-    let store = Store::open(&url).await.expect("store opens");
-    let chat = Chat::start().await;
-    let first = hub(&store, &sim, &chat);
-    let id = start(
-        &sim,
-        &store,
-        &first,
-        Script::standard(),
-        Faults::default(),
-        chat.thread("t1"),
-        Verbosity::Verbose,
-    )
-    .await;
-    chat.posted("Step 2/6").await;
+    let Restartable {
+        sim,
+        _dir,
+        url,
+        store,
+        chat,
+        first,
+        id,
+    } = Restartable::at_step_2().await;
     // Shut down while the relay waits out a 429 (between attempts, where a shutdown may cut
     // in; a post on the wire is let finish, see the next test). The relay sends one request
     // at a time, so once a request is refused every post taken before it was recorded.
@@ -323,23 +358,15 @@ async fn a_restart_mid_job_repeats_nothing_and_loses_nothing() {
 
 #[tokio::test]
 async fn a_shutdown_lets_a_post_on_the_wire_finish_so_a_restart_repeats_it_not() {
-    let sim = sim(10).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
-    let store = Store::open(&url).await.expect("store opens");
-    let chat = Chat::start().await;
-    let first = hub(&store, &sim, &chat);
-    let id = start(
-        &sim,
-        &store,
-        &first,
-        Script::standard(),
-        Faults::default(),
-        chat.thread("t1"),
-        Verbosity::Verbose,
-    )
-    .await;
-    chat.posted("Step 2/6").await;
+    let Restartable {
+        sim,
+        _dir,
+        url,
+        store,
+        chat,
+        first,
+        id,
+    } = Restartable::at_step_2().await;
     // The next post is held on the wire while the shutdown comes: the relay must wait for
     // its answer and record it, or the restart shows that batch a second time.
     chat.fake.hold_posts(Duration::from_millis(300));

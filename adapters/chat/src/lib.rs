@@ -7,6 +7,7 @@
 //!   platform's length limit, rendered by each platform's [`Dialect`];
 //! - [`platform`]: the [`ChatPlatform`] trait every adapter implements, its
 //!   limits, reactions and errors;
+//! - [`buttons`]: buttons under a message, and the presses of them;
 //! - [`handled`]: the ids of messages an adapter already handed on;
 //! - [`connection`]: how a platform's connection stands, for readiness;
 //! - [`memory`]: what an adapter keeps across restarts, in the bot's store;
@@ -16,6 +17,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
+pub mod buttons;
 pub mod connection;
 pub mod handled;
 pub mod markup;
@@ -23,6 +25,7 @@ pub mod memory;
 pub mod platform;
 pub mod secret;
 
+pub use buttons::{Button, ButtonStyle, Press};
 pub use connection::{Connection, ConnectionState};
 pub use markup::{Block, Dialect, Markup, Span};
 pub use memory::{InMemory, Memory};

@@ -19,6 +19,8 @@ pub enum Span {
     Code(String),
     /// A link; the label is untrusted text.
     Link { label: String, url: String },
+    /// A progress bar at this percent (0 to 100), as the dialect draws one.
+    Progress(u8),
 }
 
 impl Span {
@@ -32,6 +34,11 @@ impl Span {
 
     pub fn code(text: impl Into<String>) -> Span {
         Span::Code(text.into())
+    }
+
+    /// A progress bar; percents above 100 are drawn as 100.
+    pub fn progress(percent: u32) -> Span {
+        Span::Progress(u8::try_from(percent.min(100)).unwrap_or(100))
     }
 
     pub fn link(label: impl Into<String>, url: impl Into<String>) -> Span {
@@ -107,6 +114,25 @@ pub trait Dialect: Send + Sync {
     fn bullet(&self) -> &'static str {
         "• "
     }
+    /// A progress bar at `percent` (at most 100): by default
+    /// [`PROGRESS_CELLS`] cells, `▰▰▰▱▱▱ 50%`, which every platform shows as
+    /// text; a dialect with a better way to show progress overrides it.
+    fn progress(&self, out: &mut String, percent: u8) {
+        progress_bar(out, percent);
+    }
+}
+
+/// How many cells the default progress bar has.
+pub const PROGRESS_CELLS: usize = 10;
+
+/// `▰▰▰▰▰▱▱▱▱▱ 50%`: a cell is full once its whole share is done, so the bar
+/// is full only at 100%.
+pub fn progress_bar(out: &mut String, percent: u8) {
+    let percent = usize::from(percent.min(100));
+    let full = percent * PROGRESS_CELLS / 100;
+    out.extend(std::iter::repeat_n('▰', full));
+    out.extend(std::iter::repeat_n('▱', PROGRESS_CELLS - full));
+    out.push_str(&format!(" {percent}%"));
 }
 
 /// Renders one block.
@@ -135,6 +161,7 @@ fn render_spans(out: &mut String, spans: &[Span], dialect: &dyn Dialect) {
             Span::Bold(t) => dialect.bold(out, t),
             Span::Code(t) => dialect.code(out, t),
             Span::Link { label, url } => dialect.link(out, label, url),
+            Span::Progress(percent) => dialect.progress(out, *percent),
         }
     }
 }
@@ -359,6 +386,16 @@ mod tests {
             pages.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
             [20, 20, 5]
         );
+    }
+
+    #[test]
+    fn a_progress_bar_fills_a_cell_per_tenth_done() {
+        let bar = |p| render(&Markup::new().line([Span::progress(p)]), &PlainDialect, 100);
+        assert_eq!(bar(0), ["▱▱▱▱▱▱▱▱▱▱ 0%"]);
+        assert_eq!(bar(50), ["▰▰▰▰▰▱▱▱▱▱ 50%"]);
+        assert_eq!(bar(99), ["▰▰▰▰▰▰▰▰▰▱ 99%"]);
+        assert_eq!(bar(100), ["▰▰▰▰▰▰▰▰▰▰ 100%"]);
+        assert_eq!(bar(250), bar(100), "over 100 is drawn as 100");
     }
 
     #[test]

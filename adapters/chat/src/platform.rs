@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::buttons::{Button, Press};
 use crate::connection::Connection;
 use crate::markup::Dialect;
 use crate::memory::{InMemory, Memory};
@@ -115,6 +116,9 @@ impl ChatError {
 pub struct RunContext {
     /// Where every message addressed to the bot goes.
     pub inbox: mpsc::Sender<Inbound>,
+    /// Where every press of a button under a bot message goes (an adapter
+    /// that renders no buttons never sends here).
+    pub presses: mpsc::Sender<Press>,
     /// Cancelled when the bot shuts down.
     pub shutdown: CancellationToken,
     /// What the adapter keeps across restarts (the newest message it saw in
@@ -133,13 +137,22 @@ impl RunContext {
 
     /// A context with a memory that lives as long as the process and the
     /// default window: for tests and for platforms with nothing to keep.
+    /// Presses go nowhere (sending one fails as a closed inbox does) until
+    /// [`with_presses`](RunContext::with_presses) says where.
     pub fn new(inbox: mpsc::Sender<Inbound>, shutdown: CancellationToken) -> RunContext {
+        let (presses, _) = mpsc::channel(1);
         RunContext {
             inbox,
+            presses,
             shutdown,
             memory: Arc::new(InMemory::default()),
             catch_up: RunContext::DEFAULT_CATCH_UP,
         }
+    }
+
+    /// The same context, with presses sent to `presses`.
+    pub fn with_presses(self, presses: mpsc::Sender<Press>) -> RunContext {
+        RunContext { presses, ..self }
     }
 }
 
@@ -170,13 +183,43 @@ pub trait ChatPlatform: Send + Sync + 'static {
     /// rooted at it (for slash commands, which have no message of their own).
     fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef>;
 
-    /// Replaces the whole text of an earlier post.
+    /// Replaces the whole text of an earlier post. Whether buttons it
+    /// carries stay is the platform's way (the console's drop); the core
+    /// edits a message with buttons through
+    /// [`edit_with_buttons`](ChatPlatform::edit_with_buttons) only.
     fn edit<'a>(
         &'a self,
         thread: &'a ThreadRef,
         message_id: &'a str,
         text: &'a str,
     ) -> ChatFuture<'a, ()>;
+
+    /// Posts `text` in `thread` with `buttons` under it; returns the new
+    /// message's id. A platform that renders no buttons posts the text
+    /// alone (the default), and the commands stay typeable.
+    fn post_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, String> {
+        let _ = buttons;
+        self.post(thread, text)
+    }
+
+    /// Replaces the whole text of an earlier post and its buttons with
+    /// `buttons` (none: the message keeps no button). A platform that renders
+    /// no buttons edits the text alone (the default).
+    fn edit_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, ()> {
+        let _ = buttons;
+        self.edit(thread, message_id, text)
+    }
 
     /// Puts a reaction on a message.
     fn react<'a>(

@@ -3,6 +3,8 @@
 //! when the line is not a JSON object, the line itself as the text. Pure: no
 //! I/O and no ids minted here (see `ids.rs`).
 //!
+//! A line with a `press` field is a button press instead (`press.rs`).
+//!
 //! Two optional fields let a script replay what platforms deliver: `ts`,
 //! when the message was written (unix seconds, as Slack's `ts`), and `edit`,
 //! which makes the line an edit of message `id` (a mark unique to the edit).
@@ -51,14 +53,36 @@ pub(crate) enum InputError {
     Ts { found: String },
     #[error("an `edit` names the message it changes: give its `id` too")]
     EditWithoutId,
+    #[error(
+        "a press names the message its button is under: {{\"press\":\"cancel\",\"message\":\"b1\",\"channel\":\"c1\",\"user\":\"alice\"}}"
+    )]
+    PressWithoutMessage,
 }
 
 const FIELDS: [&str; 8] = [
     "id", "channel", "thread", "user", "roles", "text", "ts", "edit",
 ];
 
-/// Reads one line (its line break already removed). `Ok(None)` for a blank
-/// line, which is no message at all.
+/// What one input line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Line {
+    Message(Incoming),
+    Press(crate::press::IncomingPress),
+}
+
+/// Reads one line (its line break already removed): a message or a press.
+/// `Ok(None)` for a blank line, which is nothing at all.
+pub(crate) fn read_line(line: &str) -> Result<Option<Line>, InputError> {
+    if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(line)
+        && object.contains_key("press")
+    {
+        return crate::press::from_object(&object).map(|p| Some(Line::Press(p)));
+    }
+    Ok(parse_line(line)?.map(Line::Message))
+}
+
+/// Reads one line (its line break already removed) as a message. `Ok(None)`
+/// for a blank line, which is no message at all.
 pub(crate) fn parse_line(line: &str) -> Result<Option<Incoming>, InputError> {
     if line.trim().is_empty() {
         return Ok(None);
@@ -106,7 +130,7 @@ fn from_object(object: &Map<String, Value>) -> Result<Incoming, InputError> {
 }
 
 /// `roles`: absent, or an array of role names.
-fn roles_field(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
+pub(crate) fn roles_field(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
     match object.get("roles") {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -118,7 +142,7 @@ fn roles_field(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
 }
 
 /// `ts`: absent, or unix seconds, whole or with a fraction.
-fn ts_field(object: &Map<String, Value>) -> Result<Option<SystemTime>, InputError> {
+pub(crate) fn ts_field(object: &Map<String, Value>) -> Result<Option<SystemTime>, InputError> {
     let Some(value) = object.get("ts") else {
         return Ok(None);
     };
@@ -132,7 +156,7 @@ fn ts_field(object: &Map<String, Value>) -> Result<Option<SystemTime>, InputErro
 }
 
 /// A field that names something (an id, a channel): a non-empty string.
-fn name_field(
+pub(crate) fn name_field(
     object: &Map<String, Value>,
     field: &'static str,
 ) -> Result<Option<String>, InputError> {

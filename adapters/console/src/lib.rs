@@ -5,6 +5,7 @@
 //!
 //! - this file: [`Console`], its options, and the [`ChatPlatform`] it is;
 //! - `input.rs`: one input line read as a message (pure);
+//! - `press.rs`: one input line read as a button press (pure);
 //! - `ids.rs`: message ids, numbered without ever naming two messages;
 //! - `output.rs`: the lines written, and the memory edits need;
 //! - `dialect.rs`: [`ConsoleDialect`], plain text with mentions neutralized;
@@ -14,6 +15,7 @@ mod dialect;
 mod ids;
 mod input;
 mod output;
+mod press;
 mod stdio;
 
 use std::io::IsTerminal;
@@ -22,8 +24,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Memory, Platform, Reaction,
-    RunContext, ThreadRef, UserRef,
+    Button, ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Memory, Platform,
+    Press, Reaction, RunContext, ThreadRef, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, BufReader};
 use tokio::sync::watch;
@@ -31,7 +33,7 @@ use tokio::sync::watch;
 pub use dialect::{ConsoleDialect, neutralize_mentions};
 
 use ids::{ID_BLOCK, IdRegistry, Numbered};
-use input::InputError;
+use input::{InputError, Line};
 use output::{JsonOp, LastShown, Output, Posted};
 
 /// The console's platform name, in thread references and dedupe keys.
@@ -156,11 +158,13 @@ impl Console {
         self.ids.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The message of input line `line_no`, or `None` (logged) to skip it.
-    fn inbound(&self, line_no: u64, line: &str) -> Option<Inbound> {
-        let incoming = input::parse_line(line).and_then(|incoming| {
-            let Some(incoming) = incoming else {
-                return Ok(None);
+    /// What input line `line_no` delivers, or `None` (logged) to skip it.
+    fn read(&self, line_no: u64, line: &str) -> Option<Delivered> {
+        let incoming = input::read_line(line).and_then(|incoming| {
+            let incoming = match incoming {
+                None => return Ok(None),
+                Some(Line::Press(press)) => return Ok(Some(Err(press))),
+                Some(Line::Message(incoming)) => incoming,
             };
             let mut ids = self.ids();
             let id = match &incoming.id {
@@ -172,16 +176,18 @@ impl Console {
                     .map_err(|taken| InputError::IdTaken(taken.0))?,
                 None => ids.mint_message(),
             };
-            Ok(Some((id, incoming)))
+            Ok(Some(Ok((id, incoming))))
         });
         let (id, m) = match incoming {
-            Ok(message) => message?,
+            Ok(Some(Ok(message))) => message,
+            Ok(Some(Err(press))) => return Some(Delivered::Press(self.press(press))),
+            Ok(None) => return None,
             Err(e) => {
                 tracing::warn!("console input line {line_no} skipped: {e}");
                 return None;
             }
         };
-        Some(Inbound {
+        Some(Delivered::Message(Inbound {
             platform: PLATFORM,
             dedupe_key: format!("console:{}:{id}", m.channel),
             // A console line is typed as it is read, unless it says otherwise.
@@ -198,7 +204,28 @@ impl Console {
             text: m.text,
             slash: false,
             reply_handle: None,
-        })
+        }))
+    }
+
+    /// A press line as the core takes it. Its key is its `id`, so a line
+    /// given twice is one press delivered twice; a press without one is
+    /// numbered like a message, never twice the same across runs.
+    fn press(&self, p: press::IncomingPress) -> Press {
+        let id = p.id.unwrap_or_else(|| self.ids().mint_message());
+        Press {
+            platform: PLATFORM,
+            dedupe_key: format!("console:{}:press:{id}", p.channel),
+            channel: p.channel,
+            message_id: p.message,
+            button: p.button,
+            user: UserRef {
+                id: p.user.clone(),
+                name: p.user,
+            },
+            roles: p.roles,
+            reply_handle: None,
+            created_at: p.written.unwrap_or_else(std::time::SystemTime::now),
+        }
     }
 
     /// Continues the numbering of earlier runs recorded in `memory`, and
@@ -259,6 +286,7 @@ impl Console {
         channel: &str,
         thread: Option<&str>,
         text: &str,
+        buttons: &[Button],
     ) -> Result<String, ChatError> {
         self.check_length(text)?;
         let mut restored = self.ids_restored.subscribe();
@@ -275,9 +303,11 @@ impl Console {
                 thread,
                 id: &id,
                 text,
+                buttons: &output::json_buttons(buttons),
             })?
         } else {
             output::plain_message(channel, thread, &self.options.bot_name, text, false)
+                + &output::plain_buttons(buttons)
         };
         out.write(&record).await?;
         out.posted.insert(
@@ -294,6 +324,12 @@ impl Console {
         });
         Ok(id)
     }
+}
+
+/// What an input line hands the core.
+enum Delivered {
+    Message(Inbound),
+    Press(Press),
 }
 
 /// Reads one line into `buf`; `Ok(false)` at end of input.
@@ -323,6 +359,7 @@ impl ChatPlatform for Console {
     fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
         let RunContext {
             inbox,
+            presses,
             shutdown,
             memory,
             ..
@@ -363,30 +400,43 @@ impl ChatPlatform for Console {
                 let line = line.strip_suffix('\n').unwrap_or(&line);
                 let line = line.strip_suffix('\r').unwrap_or(line);
                 self.reserve_ids(Numbered::Message).await;
-                let Some(inbound) = self.inbound(line_no, line) else {
-                    continue;
+                let sent = match self.read(line_no, line) {
+                    None => continue,
+                    Some(Delivered::Message(inbound)) => tokio::select! {
+                        biased;
+                        () = shutdown.cancelled() => return Ok(()),
+                        sent = inbox.send(inbound) => sent.is_ok(),
+                    },
+                    Some(Delivered::Press(press)) => tokio::select! {
+                        biased;
+                        () = shutdown.cancelled() => return Ok(()),
+                        sent = presses.send(press) => sent.is_ok(),
+                    },
                 };
-                tokio::select! {
-                    biased;
-                    () = shutdown.cancelled() => return Ok(()),
-                    sent = inbox.send(inbound) => {
-                        // The core stopped listening: nothing left to read for.
-                        if sent.is_err() {
-                            return Ok(());
-                        }
-                    }
+                if !sent {
+                    // The core stopped listening: nothing left to read for.
+                    return Ok(());
                 }
             }
         })
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
-        Box::pin(self.post_message(&thread.channel, Some(&thread.thread), text))
+        self.post_with_buttons(thread, text, &[])
+    }
+
+    fn post_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, String> {
+        Box::pin(self.post_message(&thread.channel, Some(&thread.thread), text, buttons))
     }
 
     fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef> {
         Box::pin(async move {
-            let id = self.post_message(channel, None, text).await?;
+            let id = self.post_message(channel, None, text, &[]).await?;
             Ok(ThreadRef {
                 platform: PLATFORM,
                 channel: channel.to_owned(),
@@ -395,11 +445,22 @@ impl ChatPlatform for Console {
         })
     }
 
+    /// An edit without buttons: the message keeps none (cli.md).
     fn edit<'a>(
         &'a self,
         thread: &'a ThreadRef,
         message_id: &'a str,
         text: &'a str,
+    ) -> ChatFuture<'a, ()> {
+        self.edit_with_buttons(thread, message_id, text, &[])
+    }
+
+    fn edit_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
     ) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
@@ -434,6 +495,7 @@ impl ChatPlatform for Console {
                     thread: posted.thread.as_deref(),
                     id: message_id,
                     text,
+                    buttons: &output::json_buttons(buttons),
                 })?
             } else {
                 let shown =
@@ -445,7 +507,7 @@ impl ChatPlatform for Console {
                         &self.options.bot_name,
                         text,
                         updated,
-                    )
+                    ) + &output::plain_buttons(buttons)
                 };
                 match out.last_shown.as_ref().filter(|last| shown(last)) {
                     // Up over the old text, clear to the end of the screen,
@@ -503,7 +565,7 @@ impl ChatPlatform for Console {
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             let thread = to.reply_thread();
-            self.post_message(&thread.channel, Some(&thread.thread), text)
+            self.post_message(&thread.channel, Some(&thread.thread), text, &[])
                 .await
                 .map(drop)
         })

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use mosaic_chat::ChatError;
+use mosaic_chat::{Button, ChatError};
 use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -23,6 +23,8 @@ pub(crate) enum JsonOp<'a> {
         thread: Option<&'a str>,
         id: &'a str,
         text: &'a str,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        buttons: &'a [JsonButton<'a>],
     },
     Edit {
         channel: &'a str,
@@ -30,12 +32,47 @@ pub(crate) enum JsonOp<'a> {
         thread: Option<&'a str>,
         id: &'a str,
         text: &'a str,
+        /// Absent: the edited message carries no button any more.
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        buttons: &'a [JsonButton<'a>],
     },
     React {
         channel: &'a str,
         id: &'a str,
         emoji: &'a str,
     },
+}
+
+/// A button as cli.md writes it: `{"id":"cancel","label":"Cancel"}` (its
+/// style is for platforms that draw buttons).
+#[derive(Debug, Serialize)]
+pub(crate) struct JsonButton<'a> {
+    id: &'a str,
+    label: &'a str,
+}
+
+/// The buttons of a message, for a JSON line.
+pub(crate) fn json_buttons(buttons: &[Button]) -> Vec<JsonButton<'_>> {
+    buttons
+        .iter()
+        .map(|b| JsonButton {
+            id: &b.id,
+            label: &b.label,
+        })
+        .collect()
+}
+
+/// The buttons of a message for a person, on a line of their own under it:
+/// `  [Cancel] [Verbose]`; nothing when there are none.
+pub(crate) fn plain_buttons(buttons: &[Button]) -> String {
+    if buttons.is_empty() {
+        return String::new();
+    }
+    let labels: Vec<String> = buttons
+        .iter()
+        .map(|b| format!("[{}]", visible(&b.label).replace('\n', " ")))
+        .collect();
+    format!("  {}\n", labels.join(" "))
 }
 
 /// `op` as one line of JSON, line break included.
@@ -161,11 +198,38 @@ mod tests {
             thread: None,
             id: "b1",
             text: "hi",
+            buttons: &[],
         });
         assert_eq!(
             line,
             Ok("{\"op\":\"post\",\"channel\":\"c1\",\"id\":\"b1\",\"text\":\"hi\"}\n".into())
         );
+    }
+
+    #[test]
+    fn buttons_follow_the_text_by_id_and_label() {
+        let buttons = [
+            Button::new("cancel", "Cancel", mosaic_chat::ButtonStyle::Danger),
+            Button::new("quiet", "Quiet", mosaic_chat::ButtonStyle::Default),
+        ];
+        let line = json_line(&JsonOp::Edit {
+            channel: "c1",
+            thread: Some("m1"),
+            id: "b1",
+            text: "hi",
+            buttons: &json_buttons(&buttons),
+        });
+        assert_eq!(
+            line,
+            Ok(concat!(
+                r#"{"op":"edit","channel":"c1","thread":"m1","id":"b1","text":"hi","#,
+                r#""buttons":[{"id":"cancel","label":"Cancel"},{"id":"quiet","label":"Quiet"}]}"#,
+                "\n"
+            )
+            .into())
+        );
+        assert_eq!(plain_buttons(&buttons), "  [Cancel] [Quiet]\n");
+        assert_eq!(plain_buttons(&[]), "");
     }
 
     #[test]

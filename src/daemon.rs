@@ -143,11 +143,13 @@ pub async fn run(
     }
 
     let (inbox, mut inbound) = mpsc::channel(256);
+    let (presses_to, mut presses) = mpsc::channel(256);
     for platform in platforms {
         let name = platform.platform();
         states.add(Arc::clone(&platform));
         let task = platform.run(RunContext {
             inbox: inbox.clone(),
+            presses: presses_to.clone(),
             shutdown: shutdown.child_token(),
             memory: Arc::new(store.clone()),
             catch_up: config.catch_up,
@@ -165,6 +167,7 @@ pub async fn run(
     }
     // Every platform task holds a sender: the inbox ends when they all stop.
     drop(inbox);
+    drop(presses_to);
 
     match hub.resume_all().await {
         Ok(0) => {}
@@ -174,10 +177,12 @@ pub async fn run(
 
     let lanes = Lanes::new(dispatcher, shutdown.child_token());
     let mut result = Ok(());
+    let mut presses_open = true;
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
+            // Messages before presses: a press read after a message is queued after it.
             message = inbound.recv() => match message {
                 Some(message) => tokio::select! {
                     () = lanes.submit(message) => {}
@@ -185,7 +190,14 @@ pub async fn run(
                 },
                 None if options.exit_when_input_ends => {
                     tokio::select! {
-                        () = async { lanes.drain().await; hub.idle().await } => {}
+                        () = async {
+                            // Presses read before the input ended are still handled.
+                            while let Ok(press) = presses.try_recv() {
+                                lanes.submit_press(press).await;
+                            }
+                            lanes.drain().await;
+                            hub.idle().await;
+                        } => {}
                         () = shutdown.cancelled() => {}
                     }
                     break;
@@ -194,6 +206,13 @@ pub async fn run(
                     result = Err(DaemonError::PlatformsStopped);
                     break;
                 }
+            },
+            press = presses.recv(), if presses_open => match press {
+                Some(press) => tokio::select! {
+                    () = lanes.submit_press(press) => {}
+                    () = shutdown.cancelled() => break,
+                },
+                None => presses_open = false,
             },
         }
     }

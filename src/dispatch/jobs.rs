@@ -122,6 +122,7 @@ impl Dispatcher {
             command_message_id: (!inbound.slash).then(|| inbound.message_id.clone()),
             issue,
             verbosity,
+            retry_of: None,
         };
         self.relay_new(&job, backend, inbound, placed, action)
             .await?;
@@ -181,6 +182,9 @@ impl Dispatcher {
             .await
             .map_err(|error| Failure::Backend { action, error })?;
         tracing::info!(job = %job.id, "cancelled a job");
+        if let Target::Followed(followed) = &target {
+            self.inner.relays.cancel_requested(&followed.job_id);
+        }
         Ok(Markup::new().line([Span::text(format!(
             "Cancelling job {} ({}).",
             job.id,
@@ -206,7 +210,8 @@ impl Dispatcher {
             .retry(&target.job_id())
             .await
             .map_err(|error| Failure::Backend { action, error })?;
-        tracing::info!(job = %job.id, retry_of = %target.job_id(), "retried a job");
+        let retried = target.job_id();
+        tracing::info!(job = %job.id, retry_of = %retried, "retried a job");
         let (thread, verbosity, issue, command_message) = match target {
             Target::Followed(old) => (old.thread, old.verbosity, old.issue, old.command_message_id),
             Target::Remote(_) => {
@@ -220,6 +225,7 @@ impl Dispatcher {
             command_message_id: command_message,
             issue,
             verbosity,
+            retry_of: Some(retried.as_str().to_owned()),
         };
         self.relay_new(&job, &backend, inbound, placed, action)
             .await?;
@@ -279,6 +285,13 @@ impl Dispatcher {
         let store = &self.inner.store;
         let store_failed = |error| Failure::Store { action, error };
         let requester_only = ask.admission == Admission::IfRequester;
+        if let Some(job) = ask.job {
+            if requester_only {
+                self.check_requester(inbound, action, &job.issue, Some(job))?;
+            }
+            let backend = self.backend_of(&job.workspace, action)?.clone();
+            return Ok((Target::Followed(Box::new(job.clone())), backend));
+        }
         let Some(issue) = issue else {
             let job = store
                 .job_for_thread(&inbound.reply_thread())
@@ -325,6 +338,8 @@ struct Placement {
     command_message_id: Option<String>,
     issue: IssueRef,
     verbosity: Verbosity,
+    /// The job this one retries, when the backend does not say.
+    retry_of: Option<String>,
 }
 
 impl Dispatcher {
@@ -346,7 +361,11 @@ impl Dispatcher {
             requester_id: inbound.user.id.clone(),
             requester_name: inbound.user.name.clone(),
             issue: placed.issue,
-            retry_of: job.retry_of.as_ref().map(|id| id.as_str().to_owned()),
+            retry_of: job
+                .retry_of
+                .as_ref()
+                .map(|id| id.as_str().to_owned())
+                .or(placed.retry_of),
             card_message_id: None,
             verbosity: placed.verbosity,
             last_event_id: None,

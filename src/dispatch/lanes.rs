@@ -5,14 +5,16 @@
 //!
 //! One lane (a task and its queue) per platform channel, started on its
 //! first message and ended after a quiet minute. Handled one at a time
-//! with `Dispatcher::handle`; a permit per queued message bounds how much
+//! with `Dispatcher::handle` (a button press, with `Dispatcher::handle_press`,
+//! in the same lane as the messages of its channel, so a press after a
+//! typed command comes after it); a permit per queued message bounds how much
 //! input waits in memory, so a flood slows its platform's reader instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mosaic_chat::{Inbound, Platform};
+use mosaic_chat::{Inbound, Platform, Press};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -26,7 +28,13 @@ const MAX_WAITING: usize = 512;
 const IDLE: Duration = Duration::from_secs(60);
 
 type Key = (Platform, String);
-type Queue = mpsc::UnboundedSender<(Inbound, OwnedSemaphorePermit)>;
+type Queue = mpsc::UnboundedSender<(Work, OwnedSemaphorePermit)>;
+
+/// What a lane handles.
+enum Work {
+    Message(Inbound),
+    Press(Press),
+}
 
 /// Hands each message to its channel's lane.
 pub struct Lanes {
@@ -53,13 +61,23 @@ impl Lanes {
     /// Queues `inbound` on its channel's lane, waiting while too many
     /// messages wait already.
     pub async fn submit(&self, inbound: Inbound) {
+        let key = (inbound.platform, inbound.channel.clone());
+        self.queue(key, Work::Message(inbound)).await;
+    }
+
+    /// Queues a button press on its channel's lane, as [`submit`](Lanes::submit).
+    pub async fn submit_press(&self, press: Press) {
+        let key = (press.platform, press.channel.clone());
+        self.queue(key, Work::Press(press)).await;
+    }
+
+    async fn queue(&self, key: Key, work: Work) {
         let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
             // The semaphore is never closed.
             return;
         };
-        let key = (inbound.platform, inbound.channel.clone());
         let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        let message = (inbound, permit);
+        let message = (work, permit);
         // A lane that just ended left its entry behind only if it could not
         // remove it; sending then fails and a new lane takes the message.
         let message = match queues.get(&key) {
@@ -96,7 +114,7 @@ impl Lanes {
 async fn lane(
     dispatcher: Dispatcher,
     key: Key,
-    mut receiver: mpsc::UnboundedReceiver<(Inbound, OwnedSemaphorePermit)>,
+    mut receiver: mpsc::UnboundedReceiver<(Work, OwnedSemaphorePermit)>,
     queues: Arc<Mutex<HashMap<Key, Queue>>>,
     shutdown: CancellationToken,
 ) {
@@ -106,12 +124,20 @@ async fn lane(
             next = tokio::time::timeout(IDLE, receiver.recv()) => next,
         };
         match next {
-            Ok(Some((inbound, _permit))) => tokio::select! {
-                // A command waiting on a slow backend must not hold up a
-                // shutdown: the handler is dropped when the signal comes.
-                () = dispatcher.handle(inbound) => {}
-                () = shutdown.cancelled() => return,
-            },
+            Ok(Some((work, _permit))) => {
+                let handled = async {
+                    match work {
+                        Work::Message(inbound) => dispatcher.handle(inbound).await,
+                        Work::Press(press) => dispatcher.handle_press(press).await,
+                    }
+                };
+                tokio::select! {
+                    // A command waiting on a slow backend must not hold up a
+                    // shutdown: the handler is dropped when the signal comes.
+                    () = handled => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
             Ok(None) => return,
             Err(_idle) => {
                 // Under the lock no message can be queued meanwhile: either

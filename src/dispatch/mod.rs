@@ -10,6 +10,7 @@
 //! - [`failure`]: every failure and its wording, in one place;
 //! - [`help`]: what `help` says;
 //! - `jobs.rs`: the job-facing actions (fix, status, cancel, retry, verbosity);
+//! - `press.rs`: a button pressed under a progress card, run as its command;
 //! - [`Lanes`]: messages handled concurrently across channels, in order within one.
 
 mod access;
@@ -18,6 +19,7 @@ mod failure;
 pub mod help;
 mod jobs;
 mod lanes;
+mod press;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +34,7 @@ use crate::command::{self, Action, Command, Invoker, ParseContext};
 use crate::config::Config;
 use crate::metrics::{CommandOutcome, Metrics};
 use crate::relay::{Platforms, RelayHub};
-use crate::store::Store;
+use crate::store::{FollowedJob, Store};
 
 use access::Admission;
 use delivery::Delivery;
@@ -58,6 +60,8 @@ struct Ask<'a> {
     inbound: &'a Inbound,
     action: Action,
     admission: Admission,
+    /// The job a pressed button is about: the card's, whatever else the thread holds.
+    job: Option<&'a FollowedJob>,
 }
 
 /// Carries out commands; cheap to clone.
@@ -157,7 +161,7 @@ impl Dispatcher {
         for item in parsed {
             let action = item.result.as_ref().map(Command::action).ok();
             let outcome = match item.result {
-                Ok(command) => self.run(&inbound, &platform, command).await,
+                Ok(command) => self.run(&inbound, &platform, command, None).await,
                 Err(e) => Err(Failure::Command(e)),
             };
             let (reply, counted) = match outcome {
@@ -180,17 +184,20 @@ impl Dispatcher {
                 .metrics
                 .command(inbound.platform.name(), action_name, counted);
             if let Some(reply) = reply {
-                self.reply(&inbound, platform.as_ref(), &reply).await;
+                self.reply(&inbound, platform.as_ref(), &reply, inbound.slash)
+                    .await;
             }
         }
     }
 
-    /// Carries out one command; `Ok(None)` when the relay answers (a new job's card).
+    /// Carries out one command (about `job` when given, a pressed card's); `Ok(None)` when
+    /// the relay answers (a new job's card).
     async fn run(
         &self,
         inbound: &Inbound,
         platform: &Arc<dyn ChatPlatform>,
         command: Command,
+        job: Option<&FollowedJob>,
     ) -> Result<Option<Markup>, Failure> {
         let me = self.invoker(inbound).to_string();
         let action = command.action();
@@ -203,6 +210,7 @@ impl Dispatcher {
             inbound,
             action,
             admission,
+            job,
         };
         match command {
             Command::Fix(issue) => self.fix(&ask, platform, issue).await,
@@ -222,8 +230,15 @@ impl Dispatcher {
         }
     }
 
-    /// Posts a reply: privately to a slash command, else in the message's thread.
-    async fn reply(&self, inbound: &Inbound, platform: &dyn ChatPlatform, reply: &Markup) {
+    /// Posts a reply: privately (a slash command's, a refused press's) where the platform
+    /// can, else in the message's thread.
+    async fn reply(
+        &self,
+        inbound: &Inbound,
+        platform: &dyn ChatPlatform,
+        reply: &Markup,
+        private: bool,
+    ) {
         let pages = render(
             reply,
             platform.dialect(),
@@ -231,7 +246,7 @@ impl Dispatcher {
         );
         let thread = inbound.reply_thread();
         for page in pages {
-            let sent = if inbound.slash {
+            let sent = if private {
                 let op = || platform.reply_private(inbound, &page);
                 retry_later("reply", reply_backoff(), op, |_| {}).await
             } else {

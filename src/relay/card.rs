@@ -1,6 +1,7 @@
 //! The progress card: one message per job, edited in place. [`ProgressCard`] is pure: it is
 //! fed the job as fetched and each event, and renders its state as [`Markup`] for a given
-//! moment. It never holds step output.
+//! moment, with a progress bar in the platform's dialect. It never holds step output; its
+//! buttons are `buttons.rs`'s.
 
 use std::time::{Duration, SystemTime};
 
@@ -220,8 +221,11 @@ impl ProgressCard {
             status.push(Span::text(name.clone()));
         }
         if let Some(percent) = self.percent {
-            let sep = if status.is_empty() { "" } else { " · " };
-            status.push(Span::text(format!("{sep}{percent}%")));
+            if !status.is_empty() {
+                status.push(Span::text(" · "));
+            }
+            // A bar the dialect draws, its percent written beside it.
+            status.push(Span::progress(percent));
         }
         if let Some(elapsed) = self.elapsed(now) {
             let sep = if status.is_empty() { "" } else { " · " };

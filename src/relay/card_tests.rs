@@ -70,7 +70,7 @@ fn a_running_card_shows_step_percent_and_elapsed_time() {
     assert_eq!(
         plain(&card, 65),
         "🔧 Running · acme/web#42 (https://github.com/acme/web/issues/42)\n\
-         Step 3/6: Run tests · 41% · 1m 5s elapsed"
+         Step 3/6: Run tests · ▰▰▰▰▱▱▱▱▱▱ 41% · 1m 5s elapsed"
     );
 }
 
@@ -102,7 +102,7 @@ fn a_completed_card_shows_the_pull_request_and_the_final_duration() {
     assert_eq!(
         plain(&card, 10_000),
         "✅ Completed · acme/web#42 (https://github.com/acme/web/issues/42)\n\
-         100% · 1m 30s elapsed\n\
+         ▰▰▰▰▰▰▰▰▰▰ 100% · 1m 30s elapsed\n\
          Pull request: https://github.com/acme/web/pull/57"
     );
 }
@@ -149,6 +149,6 @@ fn the_fetched_job_fills_in_status_times_and_links() {
     assert_eq!(card.started_at(), Some(t(2)));
     assert_eq!(
         plain(&card, 12),
-        "🔧 Running · acme/web#42 (https://git.example/acme/web/issues/42)\n40% · 10s elapsed"
+        "🔧 Running · acme/web#42 (https://git.example/acme/web/issues/42)\n▰▰▰▰▱▱▱▱▱▱ 40% · 10s elapsed"
     );
 }

@@ -58,6 +58,8 @@ impl Relay {
             }
             StreamEnd::Unauthorized => {
                 self.queue(unauthorized_message());
+                // Nothing on the card can work without the bot's credentials.
+                self.no_buttons = true;
                 (RelayEnd::Unauthorized, Some(UNAUTHORIZED.to_owned()))
             }
             StreamEnd::GaveUp {
@@ -70,6 +72,7 @@ impl Relay {
             }
         };
         self.card_dirty = true;
+        self.shared.show(self.card.state());
         self.flush().await;
         if self.frozen {
             // Shutdown came first: the job stays unfinished and a restart ends it properly.

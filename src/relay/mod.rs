@@ -7,10 +7,12 @@
 //! - `task.rs`: one relay's loop (stream in, posts and edits out, store records);
 //! - `end.rs`: how a relay ends (outcome, final card, reaction, store);
 //! - `card.rs`: [`ProgressCard`], the pure card;
+//! - `buttons.rs`: the buttons of a card, from its job's state;
 //! - `render.rs`: [`render_event`], the pure choice and wording of thread messages;
 //! - `pace.rs`: per-channel post slots and batching;
 //! - `send.rs`: posts, edits and reactions with retries.
 
+mod buttons;
 mod card;
 mod end;
 mod pace;
@@ -29,6 +31,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+pub use buttons::{
+    CANCEL, QUIET, RETRY, VERBOSE, button_action, button_label, card_buttons, stored_buttons,
+};
 pub use card::{CardState, ProgressCard};
 pub use end::{DELETED, UNAUTHORIZED, deleted_message, gave_up_message, unauthorized_message};
 pub use pace::{Batch, ChannelPacer, FlushDecision};
@@ -90,6 +95,8 @@ struct Running {
     generation: u64,
     thread: ThreadRef,
     verbosity: watch::Sender<Verbosity>,
+    /// What its card carries.
+    card: Arc<buttons::CardShared>,
     /// Taken by `shutdown` to wait for the task.
     task: Option<JoinHandle<()>>,
 }
@@ -165,7 +172,15 @@ impl RelayHub {
             pacer: Arc::clone(&hub.pacer),
             metrics: hub.metrics.get().cloned(),
         };
-        let relay = Relay::new(Arc::clone(hub), job, backend, out, verbosity_rx);
+        let card = Arc::new(buttons::CardShared::new());
+        let relay = Relay::new(
+            Arc::clone(hub),
+            job,
+            backend,
+            out,
+            verbosity_rx,
+            Arc::clone(&card),
+        );
         let leave = Leave {
             hub: Arc::clone(hub),
             job_id: job_id.clone(),
@@ -185,6 +200,7 @@ impl RelayHub {
                 generation,
                 thread,
                 verbosity,
+                card,
                 task: Some(task),
             },
         );
@@ -223,13 +239,38 @@ impl RelayHub {
         }
     }
 
-    /// How many relays run now.
+    /// The buttons the card of `job_id` carries now, if a relay runs for it (`None`: ask
+    /// the store, [`stored_buttons`]).
+    pub fn card_buttons(&self, job_id: &str) -> Option<Vec<mosaic_chat::Button>> {
+        let relays = self
+            .hub
+            .relays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let running = relays.get(job_id)?;
+        Some(running.card.buttons(*running.verbosity.borrow()))
+    }
+
+    /// The backend took a cancel of `job_id`: its card drops Cancel now, rather than when the
+    /// job's end arrives, so a second press cannot cancel twice.
+    pub fn cancel_requested(&self, job_id: &str) {
+        let relays = self
+            .hub
+            .relays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = relays.get(job_id) {
+            running.card.cancelling.send_replace(true);
+        }
+    }
+
     /// Counts relayed events, relay lag and platform errors in `metrics` from
     /// now on (the first call wins; clones share it).
     pub fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
         let _ = self.hub.metrics.set(metrics);
     }
 
+    /// How many relays run now.
     pub fn running(&self) -> usize {
         *self.hub.running.borrow()
     }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
-use mosaic_chat::{ChatError, ChatFuture, ChatPlatform, Limits, Markup, Reaction, ThreadRef};
+use mosaic_chat::{
+    Button, ChatError, ChatFuture, ChatPlatform, Limits, Markup, Reaction, ThreadRef,
+};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -75,15 +77,37 @@ impl Outbox {
             .await
     }
 
-    /// Replaces the text of message `id`.
+    /// Posts the progress card, `text` with `buttons`, at `slot`; returns its id.
+    pub(crate) async fn post_card_at(
+        &self,
+        slot: Instant,
+        text: &str,
+        buttons: &[Button],
+        stop: Option<&CancellationToken>,
+    ) -> Result<String, SendError> {
+        interruptible(stop, async {
+            tokio::time::sleep_until(slot).await;
+            Ok(())
+        })
+        .await?;
+        self.retrying("post", stop, || {
+            self.chat.post_with_buttons(&self.thread, text, buttons)
+        })
+        .await
+    }
+
+    /// Replaces the text and the buttons of message `id` (the card).
     pub(crate) async fn edit(
         &self,
         id: &str,
         text: &str,
+        buttons: &[Button],
         stop: Option<&CancellationToken>,
     ) -> Result<(), SendError> {
-        self.retrying("edit", stop, || self.chat.edit(&self.thread, id, text))
-            .await
+        self.retrying("edit", stop, || {
+            self.chat.edit_with_buttons(&self.thread, id, text, buttons)
+        })
+        .await
     }
 
     /// Puts `reaction` on message `id` of the thread's channel.

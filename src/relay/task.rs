@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::buttons::{CardShared, card_buttons};
 use super::card::ProgressCard;
 use super::pace::{Batch, FlushDecision};
 use super::render::{OutcomeContext, render_event};
@@ -41,9 +42,15 @@ pub(crate) struct Relay {
     /// The card's message refused an edit for good: stop editing it (never post a second).
     pub(crate) card_broken: bool,
     pub(crate) next_card_edit: Instant,
-    /// The card's text as last written: an edit that would not change it is
+    /// The card's text and buttons as last written: an edit that would not change them is
     /// skipped, since every edit counts against the platform's rate limit.
-    pub(crate) card_text: Option<String>,
+    pub(crate) card_text: Option<(String, Vec<mosaic_chat::Button>)>,
+    /// What the card carries, as the hub answers presses from it.
+    pub(crate) shared: Arc<CardShared>,
+    /// Whether someone asked to cancel the job (the card drops Cancel).
+    pub(crate) cancelling: watch::Receiver<bool>,
+    /// The card keeps no button whatever its state (the backend refused the bot).
+    pub(crate) no_buttons: bool,
     pub(crate) batch: Batch,
     /// The last event taken in, with its sequence number.
     pub(crate) position: Option<(EventId, u64)>,
@@ -68,8 +75,12 @@ impl Relay {
         backend: BackendClient,
         out: Outbox,
         verbosity: watch::Receiver<Verbosity>,
+        shared: Arc<CardShared>,
     ) -> Relay {
         Relay {
+            cancelling: shared.cancelling.subscribe(),
+            shared,
+            no_buttons: false,
             backend,
             card: ProgressCard::new(&job.issue),
             recorded_seq: job.last_event_seq,
@@ -98,6 +109,37 @@ impl Relay {
 
     pub(crate) fn job_id(&self) -> JobId {
         JobId::new(self.job.job_id.clone())
+    }
+
+    /// The card as it should show now: its text and its buttons. Also tells the hub the
+    /// state, for the presses it checks.
+    fn card_now(&self) -> (Vec<String>, Vec<mosaic_chat::Button>) {
+        self.shared.show(self.card.state());
+        let buttons = if self.no_buttons {
+            Vec::new()
+        } else {
+            card_buttons(
+                self.card.state(),
+                *self.cancelling.borrow(),
+                *self.verbosity.borrow(),
+            )
+        };
+        (self.out.pages(&self.card.render(SystemTime::now())), buttons)
+    }
+
+    /// Resolves when the thread's verbosity or the cancelling flag changes (both change the
+    /// card's buttons); never once their senders are gone.
+    async fn settings_changed(
+        verbosity: &mut watch::Receiver<Verbosity>,
+        cancelling: &mut watch::Receiver<bool>,
+    ) {
+        let changed = tokio::select! {
+            changed = verbosity.changed() => changed,
+            changed = cancelling.changed() => changed,
+        };
+        if changed.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Follows the job to its end, or until shutdown.
@@ -129,6 +171,9 @@ impl Relay {
                 }
                 () = at(flush_at) => self.flush().await,
                 () = at(edit_at) => self.edit_card(true).await,
+                () = Self::settings_changed(&mut self.verbosity, &mut self.cancelling) => {
+                    self.card_dirty = true;
+                }
                 item = stream.next() => match item {
                     Some(Followed::Event(event)) => self.take(event),
                     Some(Followed::End(end)) => return self.end(end).await,
@@ -151,22 +196,25 @@ impl Relay {
     /// Posts the card if the job has none yet (a resumed relay edits its stored card).
     /// Returns false if shutdown interrupted it.
     async fn ensure_card(&mut self) -> bool {
+        self.shared.show(self.card.state());
         if self.job.card_message_id.is_some() {
+            // Its buttons are re-derived from the job as fetched, and written with the edit.
             self.card_dirty = true;
             return true;
         }
-        let pages = self.out.pages(&self.card.render(SystemTime::now()));
+        let (pages, buttons) = self.card_now();
         let Some(text) = pages.first() else {
             return true;
         };
         let slot = self.out.reserve_slot();
-        match self.out.post_at(slot, text, Some(&self.hub.shutdown)).await {
+        let stop = Some(&self.hub.shutdown);
+        match self.out.post_card_at(slot, text, &buttons, stop).await {
             Ok(id) => {
                 if let Err(error) = self.hub.store.set_card(&self.job.job_id, &id).await {
                     tracing::error!(%error, "could not store the progress card's id");
                 }
                 self.job.card_message_id = Some(id);
-                self.card_text = Some(text.clone());
+                self.card_text = Some((text.clone(), buttons));
                 self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
                 true
             }
@@ -185,6 +233,7 @@ impl Relay {
         let seq = self.seq() + 1;
         if self.card.apply(&event) {
             self.card_dirty = true;
+            self.shared.show(self.card.state());
         }
         self.outcome_seen |= matches!(
             event.kind,
@@ -289,16 +338,20 @@ impl Relay {
         self.card_dirty = false;
         if let (Some(id), false) = (self.job.card_message_id.clone(), self.card_broken) {
             tokio::time::sleep_until(self.next_card_edit).await;
-            let pages = self.out.pages(&self.card.render(SystemTime::now()));
+            let (pages, buttons) = self.card_now();
             let text = pages.first().map_or("", String::as_str);
-            if self.card_text.as_deref() == Some(text) {
+            if self
+                .card_text
+                .as_ref()
+                .is_some_and(|(t, b)| t == text && *b == buttons)
+            {
                 self.record().await;
                 return;
             }
             let stop = self.hub.shutdown.clone();
             let stop = interruptible.then_some(&stop);
-            match self.out.edit(&id, text, stop).await {
-                Ok(()) => self.card_text = Some(text.to_owned()),
+            match self.out.edit(&id, text, &buttons, stop).await {
+                Ok(()) => self.card_text = Some((text.to_owned(), buttons)),
                 Err(SendError::Interrupted) => {}
                 Err(SendError::Refused(error)) => {
                     tracing::error!(

@@ -19,6 +19,7 @@ macro_rules! job_columns {
          workspace"
     };
 }
+pub(super) use job_columns;
 
 impl Store {
     /// Starts following `job`. The store stamps `created_at` and
@@ -279,7 +280,7 @@ fn to_bigint(what: &'static str, value: u64) -> Result<i64, StoreError> {
 }
 
 /// Reads a [`FollowedJob`] from a row of [`job_columns!`].
-fn decode(row: &AnyRow, operation: &'static str) -> Result<FollowedJob, StoreError> {
+pub(super) fn decode(row: &AnyRow, operation: &'static str) -> Result<FollowedJob, StoreError> {
     let text = |column: &str| row.try_get::<String, _>(column);
     let optional = |column: &str| row.try_get::<Option<String>, _>(column);
     let int = |column: &str| row.try_get::<i64, _>(column);

@@ -14,10 +14,12 @@
 //! - `dedupe.rs` keeps inbound dedupe keys ([`Store::first_sight`]);
 //! - `memory.rs` keeps what chat adapters must remember across restarts;
 //! - `jobs.rs` keeps followed jobs and their relay progress;
+//! - `cards.rs` finds a job from its progress card (a button pressed under it);
 //! - `job.rs` defines [`FollowedJob`] and [`Verbosity`], and how values are
 //!   spelled in the database;
 //! - `error.rs` defines [`StoreError`].
 
+mod cards;
 mod dedupe;
 mod error;
 mod job;

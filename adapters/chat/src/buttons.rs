@@ -79,14 +79,15 @@ pub struct Press {
 
 impl Press {
     /// The press as the command `text` typed by the presser in `thread`
-    /// (the thread the message is in): what the core's dispatcher runs, so a
-    /// press gets the permissions and the replies of the typed command.
-    pub fn as_command(&self, thread: &str, text: &str) -> Inbound {
+    /// (the thread the message is in; `None`: the message's own): what the
+    /// core's dispatcher runs, so a press gets the permissions and the
+    /// replies of the typed command.
+    pub fn as_command(&self, thread: Option<&str>, text: &str) -> Inbound {
         Inbound {
             platform: self.platform,
             channel: self.channel.clone(),
             message_id: self.message_id.clone(),
-            thread: Some(thread.to_owned()),
+            thread: thread.map(str::to_owned),
             user: self.user.clone(),
             roles: self.roles.clone(),
             text: text.to_owned(),

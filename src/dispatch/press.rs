@@ -51,7 +51,9 @@ impl Dispatcher {
             }
             // As for messages: rather risk acting twice than drop a press;
             // the card's buttons still stop a second cancel or retry.
-            Err(e) => tracing::error!(error = %e, "cannot check the press against earlier deliveries"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check the press against earlier deliveries")
+            }
         }
         let action = button_action(&press.button);
         let job = match store
@@ -205,13 +207,18 @@ fn not_carried(
             Span::text(" button"),
         ],
         Some(action) => vec![
-            Span::text(format!("{} no longer applies to job ", button_label(action))),
+            Span::text(format!(
+                "{} no longer applies to job ",
+                button_label(action)
+            )),
             Span::code(job.job_id.clone()),
             Span::text(format!(
                 " ({})",
                 match (action, retried) {
-                    (Action::Retry, Some(retry)) => format!("it was retried already, as job {retry}"),
-                    (Action::Retry, None) => "only a failed or cancelled job can be retried".to_owned(),
+                    (Action::Retry, Some(retry)) =>
+                        format!("it was retried already, as job {retry}"),
+                    (Action::Retry, None) =>
+                        "only a failed or cancelled job can be retried".to_owned(),
                     (Action::Cancel, _) => "it has ended, or a cancel was asked already".to_owned(),
                     _ => "this thread shows that already, or the job has ended".to_owned(),
                 }
@@ -223,7 +230,10 @@ fn not_carried(
         line.push(Span::text("Its card has no buttons now."));
     } else {
         let labels: Vec<&str> = carried.iter().map(|b| b.label.as_str()).collect();
-        line.push(Span::text(format!("Its card offers: {}.", labels.join(", "))));
+        line.push(Span::text(format!(
+            "Its card offers: {}.",
+            labels.join(", ")
+        )));
     }
     Markup::new().line(line)
 }

@@ -124,7 +124,10 @@ impl Relay {
                 *self.verbosity.borrow(),
             )
         };
-        (self.out.pages(&self.card.render(SystemTime::now())), buttons)
+        (
+            self.out.pages(&self.card.render(SystemTime::now())),
+            buttons,
+        )
     }
 
     /// Resolves when the thread's verbosity or the cancelling flag changes (both change the

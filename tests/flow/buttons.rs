@@ -75,13 +75,17 @@ async fn cancel_then_retry_by_buttons_with_a_progress_bar_on_the_card() {
     bot.top("m1", "@mosaic fix acme/web#42").await;
     let card = card_of_m1(&mut bot).await;
     let bar = bot
-        .expect("a progress bar", |op| op["id"] == card.as_str() && text(op).contains('▰'))
+        .expect("a progress bar", |op| {
+            op["id"] == card.as_str() && text(op).contains('▰')
+        })
         .await;
     assert!(text(&bar).contains("▱"), "{bar}");
 
     bot.say(press("p1", "verbose", &card, "alice")).await;
     let reply = bot
-        .expect("verbose", |op| is_post_in(op, "m1") && text(op).starts_with("This thread now shows"))
+        .expect("verbose", |op| {
+            is_post_in(op, "m1") && text(op).starts_with("This thread now shows")
+        })
         .await;
     assert!(text(&reply).contains("every event"), "{reply}");
     card_edit(&mut bot, &card, &["cancel", "quiet"]).await;
@@ -95,13 +99,20 @@ async fn cancel_then_retry_by_buttons_with_a_progress_bar_on_the_card() {
     assert!(text(&cancelled).starts_with("🛑 Cancelled"), "{cancelled}");
     assert_eq!(world.sim.job(JOB_1).unwrap()["status"], "CANCELLED");
     let outcome = bot
-        .seen_or_expect("the outcome", |op| is_post_in(op, "m1") && text(op).contains("🛑 Cancelled"))
+        .seen_or_expect("the outcome", |op| {
+            is_post_in(op, "m1") && text(op).contains("🛑 Cancelled")
+        })
         .await;
-    assert!(text(&outcome).contains("cancelled by alice on console"), "{outcome}");
+    assert!(
+        text(&outcome).contains("cancelled by alice on console"),
+        "{outcome}"
+    );
 
     bot.say(press("p3", "retry", &card, "alice")).await;
     let retrying = bot
-        .expect("the retry", |op| is_post_in(op, "m1") && text(op).starts_with("Retrying as job"))
+        .expect("the retry", |op| {
+            is_post_in(op, "m1") && text(op).starts_with("Retrying as job")
+        })
         .await;
     assert_eq!(
         text(&retrying),
@@ -135,18 +146,20 @@ async fn cancel_then_retry_by_buttons_with_a_progress_bar_on_the_card() {
 }
 
 #[tokio::test]
-async fn presses_that_do_not_apply_or_are_refused_reach_no_backend_and_a_double_press_acts_once()
-{
+async fn presses_that_do_not_apply_or_are_refused_reach_no_backend_and_a_double_press_acts_once() {
     let world = World::with(slow(40)).await;
     let mut bot = world.bot();
     bot.top("m1", "@mosaic fix acme/web#42").await;
     let card = card_of_m1(&mut bot).await;
-    bot.expect("step 1", |op| text(op).contains("▶️ Step 1/6")).await;
+    bot.expect("step 1", |op| text(op).contains("▶️ Step 1/6"))
+        .await;
 
     // bob did not request the job: the rule for cancel refuses him, by name.
     bot.say(press("p1", "cancel", &card, "bob")).await;
     let refused = bot
-        .expect("the refusal", |op| is_post_in(op, "m1") && text(op).starts_with("Only the job's"))
+        .expect("the refusal", |op| {
+            is_post_in(op, "m1") && text(op).starts_with("Only the job's")
+        })
         .await;
     assert_eq!(
         text(&refused),
@@ -155,7 +168,9 @@ async fn presses_that_do_not_apply_or_are_refused_reach_no_backend_and_a_double_
     // Buttons the card does not carry, and a message that is no card.
     bot.say(press("p2", "retry", &card, "alice")).await;
     let not_now = bot
-        .expect("retry does not apply", |op| is_post_in(op, "m1") && text(op).starts_with("Retry no longer applies"))
+        .expect("retry does not apply", |op| {
+            is_post_in(op, "m1") && text(op).starts_with("Retry no longer applies")
+        })
         .await;
     assert!(
         text(&not_now).contains("Its card offers: Cancel, Verbose, Quiet."),
@@ -163,7 +178,9 @@ async fn presses_that_do_not_apply_or_are_refused_reach_no_backend_and_a_double_
     );
     bot.say(press("p3", "launch", &card, "alice")).await;
     let unknown = bot
-        .expect("no such button", |op| is_post_in(op, "m1") && text(op).contains("has no `launch` button"))
+        .expect("no such button", |op| {
+            is_post_in(op, "m1") && text(op).contains("has no `launch` button")
+        })
         .await;
     assert!(text(&unknown).contains("so I did nothing"), "{unknown}");
     bot.say(press("p4", "cancel", "m1", "alice")).await;
@@ -171,24 +188,37 @@ async fn presses_that_do_not_apply_or_are_refused_reach_no_backend_and_a_double_
         is_post_in(op, "m1") && text(op).starts_with("That message is not the progress card")
     })
     .await;
-    assert_eq!(requests(&world, "POST", "/cancel"), 0, "nothing was cancelled");
+    assert_eq!(
+        requests(&world, "POST", "/cancel"),
+        0,
+        "nothing was cancelled"
+    );
     assert_eq!(requests(&world, "POST", "/retry"), 0);
 
     // One press delivered twice, then a second click: one cancel.
     bot.say(press("p5", "cancel", &card, "alice")).await;
     bot.say(press("p5", "cancel", &card, "alice")).await;
     bot.say(press("p6", "cancel", &card, "alice")).await;
-    bot.seen_or_expect("the cancellation", |op| text(op).starts_with("Cancelling job"))
-        .await;
+    bot.seen_or_expect("the cancellation", |op| {
+        text(op).starts_with("Cancelling job")
+    })
+    .await;
     let again = bot
-        .seen_or_expect("the second click answered", |op| text(op).starts_with("Cancel no longer applies"))
+        .seen_or_expect("the second click answered", |op| {
+            text(op).starts_with("Cancel no longer applies")
+        })
         .await;
-    assert!(text(&again).contains("a cancel was asked already"), "{again}");
+    assert!(
+        text(&again).contains("a cancel was asked already"),
+        "{again}"
+    );
     let ops = bot.finish().await;
     assert_eq!(requests(&world, "POST", "/cancel"), 1, "{ops:#?}");
     assert_eq!(requests(&world, "POST", "/runner-jobs"), 1, "one job");
     assert_eq!(
-        ops.iter().filter(|op| text(op).starts_with("Cancelling job")).count(),
+        ops.iter()
+            .filter(|op| text(op).starts_with("Cancelling job"))
+            .count(),
         1,
         "{ops:#?}"
     );
@@ -200,7 +230,8 @@ async fn the_buttons_of_a_card_resumed_after_a_restart_still_work() {
     let mut bot = world.bot();
     bot.top("m1", "@mosaic fix acme/web#42").await;
     let card = card_of_m1(&mut bot).await;
-    bot.expect("step 2", |op| text(op).contains("▶️ Step 2/6")).await;
+    bot.expect("step 2", |op| text(op).contains("▶️ Step 2/6"))
+        .await;
     bot.crash().await;
 
     let mut bot = world.bot();

@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    Button, ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Memory, Platform,
-    Press, Reaction, RunContext, ThreadRef, UserRef,
+    Button, ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Memory, Platform, Press,
+    Reaction, RunContext, ThreadRef, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, BufReader};
 use tokio::sync::watch;

@@ -59,8 +59,14 @@ mod tests {
             (press.button.as_str(), press.message.as_str()),
             ("cancel", "b1")
         );
-        assert_eq!((press.channel.as_str(), press.user.as_str()), ("c1", "alice"));
-        assert_eq!((press.id.as_deref(), press.roles), (Some("p1"), vec!["ops".to_owned()]));
+        assert_eq!(
+            (press.channel.as_str(), press.user.as_str()),
+            ("c1", "alice")
+        );
+        assert_eq!(
+            (press.id.as_deref(), press.roles),
+            (Some("p1"), vec!["ops".to_owned()])
+        );
     }
 
     #[test]
@@ -69,7 +75,11 @@ mod tests {
             read_line(r#"{"press":"cancel"}"#),
             Err(InputError::PressWithoutMessage)
         );
-        assert!(InputError::PressWithoutMessage.to_string().contains(r#""message":"b1""#));
+        assert!(
+            InputError::PressWithoutMessage
+                .to_string()
+                .contains(r#""message":"b1""#)
+        );
         assert_eq!(
             read_line(r#"{"press":"","message":"b1"}"#),
             Err(InputError::Empty { field: "press" })

@@ -10,6 +10,8 @@ mod fake;
 mod daemon_on;
 #[path = "mattermost_flow/harness.rs"]
 mod harness;
+#[path = "mattermost_flow/slash.rs"]
+mod slash;
 
 use daemon_on::{Served, assert_no_secret};
 use fake::{ALICE, BOT_TOKEN, CHANNEL, FakeMattermost, Sent};
@@ -212,7 +214,7 @@ async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
     assert_eq!(refused.status(), 401);
     let bad = http
         .post(&url)
-        .form(&form(SLASH_TOKEN, "fxi"))
+        .form(&form(&slash_token(), "fxi"))
         .send()
         .await
         .expect("answered");
@@ -221,7 +223,7 @@ async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
         .await;
     let taken = http
         .post(&url)
-        .form(&form(SLASH_TOKEN, "fix acme/web#42"))
+        .form(&form(&slash_token(), "fix acme/web#42"))
         .send()
         .await
         .expect("answered");
@@ -296,12 +298,13 @@ async fn serve_starts_mattermost_from_its_configuration() {
         Sim::start(sim_config(5)).await.expect("sim"),
     );
     let url = fake.url();
+    let slash_token = slash_token();
     let served = Served::start(
         &sim,
         &[
             ("MOSAIC__MATTERMOST__URL", &url),
             ("MOSAIC__MATTERMOST__TOKEN", BOT_TOKEN),
-            ("MOSAIC__MATTERMOST__SLASH_TOKEN", SLASH_TOKEN),
+            ("MOSAIC__MATTERMOST__SLASH_TOKEN", &slash_token),
             ("MOSAIC__MATTERMOST__SLASH_LISTEN", "127.0.0.1:0"),
         ],
     );
@@ -314,7 +317,8 @@ async fn serve_starts_mattermost_from_its_configuration() {
     sim.wait_final(JOB_1).await;
     let logs = served.kill().await;
     assert_one_relayed_job(&fake.sent(), &root);
-    assert_no_secret(&logs, &[BOT_TOKEN, SLASH_TOKEN, sim.token()]);
+    assert_no_secret(&logs, &[BOT_TOKEN, &slash_token, sim.token()]);
+    fake.recorder().assert_conforms();
 }
 
 #[tokio::test]
@@ -325,16 +329,23 @@ async fn a_rate_limited_reply_to_a_command_is_retried_and_sent_once() {
     );
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
-    // The 👀 and the reply of a command both meet a 429 first.
+    // The 👀 and the reply of a command both meet a 429 first, saying
+    // `Retry-After: 1` and `X-RateLimit-Reset: 10` as Mattermost does.
     fake.rate_limit_next(2);
+    let asked = std::time::Instant::now();
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot help fix");
     fake.expect(
         "the help",
         |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
     )
     .await;
+    let took = asked.elapsed();
     bot.stop().await.expect("a clean stop");
     assert_eq!(fake.rate_limited(), 2, "the 429s were met");
+    assert!(
+        took >= std::time::Duration::from_secs(1) && took < std::time::Duration::from_secs(6),
+        "each 429 waits its Retry-After (1 s), not the burst's reset (10 s): {took:?}"
+    );
     let sent = fake.sent();
     assert_eq!(posts(&sent).len(), 1, "one reply: {sent:#?}");
     assert!(is_reaction(&sent[0], &root, "eyes"), "{sent:#?}");

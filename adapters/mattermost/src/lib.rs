@@ -43,13 +43,15 @@ pub const PLATFORM: Platform = Platform::new("mattermost");
 /// The longest post Mattermost takes (its `MaxPostSize`, in characters).
 pub const MAX_POST_CHARS: usize = 16_383;
 
-/// Where the slash command is served, and the token Mattermost sends with it.
+/// Where the slash command is served, and the tokens Mattermost sends with it.
 #[derive(Debug, Clone)]
 pub struct SlashOptions {
     /// Address to listen on, e.g. `0.0.0.0:8081`.
     pub listen: SocketAddr,
-    /// The token Mattermost shows when the slash command is created.
-    pub token: Secret,
+    /// The token Mattermost shows when the slash command is created, one per
+    /// team: a custom slash command belongs to one team, and each has its
+    /// own. A request with any of them is taken.
+    pub tokens: Vec<Secret>,
 }
 
 /// How the adapter reaches its server and behaves.

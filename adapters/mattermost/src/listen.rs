@@ -84,7 +84,7 @@ pub(crate) async fn run(
     if let Some(options) = &mm.options.slash {
         let addr = slash::serve(
             options.listen,
-            options.token.clone(),
+            options.tokens.clone(),
             inbox.clone(),
             Arc::clone(&mm.roles),
             slash_stop,

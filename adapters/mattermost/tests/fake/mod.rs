@@ -10,6 +10,9 @@
 //! `#[path = "../adapters/mattermost/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
+mod commands;
+pub mod conformance;
+mod record;
 mod rest;
 mod socket;
 
@@ -22,6 +25,8 @@ use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
+pub use commands::{Executed, command_token};
+pub use record::Recorded;
 use rest::*;
 use socket::websocket;
 
@@ -34,6 +39,9 @@ pub const ALICE: &str = "aliceuserid0000000000000001";
 /// The channel tests post in, and its team.
 pub const CHANNEL: &str = "townsquare00000000000000001";
 pub const TEAM: &str = "teamid000000000000000000001";
+/// A second team, with a channel of its own and its own `/mosaic` command.
+pub const TEAM2: &str = "teamid000000000000000000002";
+pub const CHANNEL2: &str = "otherteamchannel00000000001";
 /// A direct message channel between alice and the bot: in no team.
 pub const DM_CHANNEL: &str = "directmessage00000000000001";
 
@@ -99,6 +107,10 @@ struct World {
     fail_user_lookups: bool,
     fail_team_member_lookups: bool,
     lookups: Lookups,
+    /// Every request the bot made, as it arrived.
+    requests: Vec<Recorded>,
+    /// `ServiceSettings.SiteURL`: the fake's own URL unless a test unsets it.
+    site_url: Option<String>,
 }
 
 /// How many times the bot asked for users (not itself), team members and channels.
@@ -118,6 +130,19 @@ struct Shared {
 impl Shared {
     fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Reads the requests recorded by a fake (see [`FakeMattermost::recorder`]).
+#[derive(Clone)]
+pub struct Recorder(Shared);
+
+impl Recorder {
+    /// Every request so far, held against Mattermost's API description:
+    /// panics naming each one the real server would not take.
+    pub fn assert_conforms(&self) {
+        let requests = self.0.world().requests.clone();
+        conformance::assert_conforms(&requests);
     }
 }
 
@@ -152,11 +177,16 @@ impl FakeMattermost {
             .route("/api/v4/reactions", post(react))
             .route("/hooks/commands/{id}", post(respond))
             .route("/api/v4/websocket", get(websocket))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                record::record,
+            ))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("address");
+        shared.world().site_url = Some(format!("http://{addr}"));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -302,6 +332,17 @@ impl FakeMattermost {
             .collect()
     }
 
+    /// Every request the bot made so far, in order of arrival.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.world().requests.clone()
+    }
+
+    /// A handle on the requests the bot makes, which outlives no fake but
+    /// can be kept by whoever stops the bot.
+    pub fn recorder(&self) -> Recorder {
+        Recorder(self.shared.clone())
+    }
+
     /// How many sockets authenticated so far.
     pub fn authenticated(&self) -> usize {
         self.shared.world().authenticated
@@ -350,6 +391,14 @@ impl FakeMattermost {
         .await;
     }
 
+    /// Waits until the bot has sent `n` things in all.
+    pub async fn wait_sent(&self, n: usize) {
+        self.until(&format!("{n} things sent"), |f| {
+            (f.shared.world().sent.len() >= n).then_some(())
+        })
+        .await;
+    }
+
     /// Waits for the first thing sent that `matches`, and returns it.
     pub async fn expect(&self, what: &str, matches: impl Fn(&Sent) -> bool) -> Sent {
         self.until(what, |f| f.sent().into_iter().find(|s| matches(s)))
@@ -381,7 +430,11 @@ fn add_post(shared: &Shared, user: &str, channel: &str, root_id: &str, text: &st
             "post": post.to_string(),
             "mentions": serde_json::to_string(&mentions).unwrap_or_default(),
             "channel_type": if channel == DM_CHANNEL { "D" } else { "O" },
-            "team_id": if channel == DM_CHANNEL { "" } else { TEAM },
+            "team_id": match channel {
+                DM_CHANNEL => "",
+                CHANNEL2 => TEAM2,
+                _ => TEAM,
+            },
             "sender_name": if user == ALICE { "@alice" } else { "@mosaic-bot" },
         },
         "broadcast": { "channel_id": channel },

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{
-    ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, DM_CHANNEL, Sent, Shared, TEAM, add_post,
+    ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, CHANNEL2, DM_CHANNEL, Sent, Shared, TEAM,
+    TEAM2, add_post,
 };
 
 /// A 401 to answer, unless the bot's token is given and accepted.
@@ -37,12 +38,19 @@ fn check_write(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         world.rate_limited += 1;
         drop(world);
         shared.changed.notify_waiters();
+        // server/channels/app/ratelimit.go `setRateLimitHeaders`, with the
+        // default RateLimitSettings (PerSec 10, MaxBurst 100) and the burst
+        // used up: `X-RateLimit-Reset` is when the whole burst has refilled
+        // (ceil(ResetAfter), ~10 s), `Retry-After` when the next request is
+        // allowed (ceil(RetryAfter) of 1/PerSec = 1 s); the body is
+        // `http.Error(w, "limit exceeded", 429)`'s.
         let headers = [
-            ("X-Ratelimit-Limit", "10"),
-            ("X-Ratelimit-Remaining", "0"),
-            ("X-Ratelimit-Reset", "1"),
+            ("X-RateLimit-Limit", "101"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "10"),
+            ("Retry-After", "1"),
         ];
-        return Some((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded").into_response());
+        return Some((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded\n").into_response());
     }
     None
 }
@@ -150,7 +158,7 @@ pub(super) async fn team_member(
             .unwrap_or_else(|| "team_user".into())
     };
     s.changed.notify_waiters();
-    if team != TEAM {
+    if team != TEAM && team != TEAM2 {
         let body = json!({"id": "app.team.get_member.missing.app_error", "message": "no such member", "status_code": 404});
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     }
@@ -169,6 +177,8 @@ pub(super) async fn channel(
     s.changed.notify_waiters();
     let (team, kind) = if id == DM_CHANNEL {
         ("", "D")
+    } else if id == CHANNEL2 {
+        (TEAM2, "O")
     } else {
         (TEAM, "O")
     };
@@ -179,7 +189,11 @@ pub(super) async fn my_channels(State(s): State<Shared>, headers: HeaderMap) -> 
     if let Some(r) = check_token(&s, &headers) {
         return r;
     }
-    Json(json!([{"id": CHANNEL, "name": "town-square"}])).into_response()
+    Json(json!([
+        {"id": CHANNEL, "name": "town-square", "team_id": TEAM},
+        {"id": CHANNEL2, "name": "town-square", "team_id": TEAM2},
+    ]))
+    .into_response()
 }
 
 pub(super) async fn channel_posts(
@@ -305,7 +319,8 @@ pub(super) async fn react(
             user_id: field("user_id"),
         },
     );
-    (StatusCode::OK, Json(body)).into_response()
+    // reactions.yaml SaveReaction: "201: Reaction creation successful".
+    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 pub(super) async fn respond(State(s): State<Shared>, Json(body): Json<Value>) -> Response {

@@ -6,6 +6,8 @@
 #[path = "../adapters/mattermost/tests/fake/mod.rs"]
 mod fake;
 
+#[path = "mattermost_flow/catch_up.rs"]
+mod catch_up;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
 #[path = "mattermost_flow/harness.rs"]

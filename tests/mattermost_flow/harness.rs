@@ -43,15 +43,27 @@ pub fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
 
 /// As [`start`], with `config` as the configuration file.
 pub fn start_with(fake: &FakeMattermost, sim: &Sim, config: &str) -> Bot {
-    start_configured(fake, sim, config, &[slash_token()])
+    start_configured(fake, sim, config, &[slash_token()], "sqlite::memory:")
+}
+
+/// As [`start`], keeping the bot's state at `store_url`, so that a second
+/// daemon started there resumes where the first stopped.
+pub fn start_stored(fake: &FakeMattermost, sim: &Sim, store_url: &str) -> Bot {
+    start_configured(fake, sim, "", &[slash_token()], store_url)
 }
 
 /// As [`start`], taking slash commands with any of `tokens`.
 pub fn start_with_tokens(fake: &FakeMattermost, sim: &Sim, tokens: &[String]) -> Bot {
-    start_configured(fake, sim, "", tokens)
+    start_configured(fake, sim, "", tokens, "sqlite::memory:")
 }
 
-fn start_configured(fake: &FakeMattermost, sim: &Sim, config: &str, tokens: &[String]) -> Bot {
+fn start_configured(
+    fake: &FakeMattermost,
+    sim: &Sim,
+    config: &str,
+    tokens: &[String],
+    store_url: &str,
+) -> Bot {
     let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
     options.slash = Some(SlashOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -64,7 +76,7 @@ fn start_configured(fake: &FakeMattermost, sim: &Sim, config: &str, tokens: &[St
     let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
     let daemon = Daemon::start_with(
         sim,
-        "sqlite::memory:",
+        store_url,
         Arc::clone(&mm) as Arc<dyn ChatPlatform>,
         config,
     );

@@ -4,8 +4,8 @@
 //! `PATCH`, reactions).
 //!
 //! - this file: [`Mattermost`], its options, and the [`ChatPlatform`] it is;
-//! - `listen.rs`: the WebSocket session, reconnects, and the REST resync of
-//!   posts missed while disconnected, each post handled once;
+//! - `listen.rs`: the WebSocket session, reconnects, and the REST catch-up
+//!   on start and after each reconnect, each post and edit handled once;
 //! - `events.rs`: WebSocket frames and posts read into [`Inbound`]s (pure);
 //! - `rest.rs`: the REST v4 calls and their errors (429, 401, …);
 //! - `roles.rs`: the author's system and team roles, looked up and cached,
@@ -177,10 +177,11 @@ impl ChatPlatform for Mattermost {
         self.connection.get()
     }
 
-    /// Listens on the WebSocket (and the slash endpoint) until `shutdown`;
-    /// returns [`ChatError::Unauthorized`] when the token is refused.
+    /// Listens on the WebSocket (and the slash endpoint) until shutdown,
+    /// catching up over REST on start and after every reconnect; returns
+    /// [`ChatError::Unauthorized`] when the token is refused.
     fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
-        Box::pin(listen::run(self, ctx.inbox, ctx.shutdown))
+        Box::pin(listen::run(self, ctx))
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {

@@ -152,7 +152,7 @@ fn slash_inbound(form: &HashMap<String, String>, counter: &AtomicU64) -> Option<
         platform: PLATFORM,
         channel: channel.to_owned(),
         dedupe_key: format!("mattermost:{id}"),
-        // Made truthful per platform by the platform's own change (issue 13).
+        // The form carries no time: a command is invoked as it arrives.
         created_at: std::time::SystemTime::now(),
         edit: None,
         message_id: id,

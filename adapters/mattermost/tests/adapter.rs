@@ -402,6 +402,9 @@ async fn a_posts_author_comes_with_system_and_team_roles_looked_up_once() {
     fake.set_roles(ALICE, ALICE_SYSTEM, ALICE_TEAM);
     let mut bot = start(&fake);
     fake.wait_authenticated(1).await;
+    // The catch-up on start is over (one query per channel): the posts
+    // below arrive over the socket alone, with their team and sender.
+    fake.wait_caught_up(2).await;
 
     let first = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");
     let inbound = bot.next("the first mention").await;
@@ -466,6 +469,9 @@ async fn a_failing_lookup_still_hands_the_message_on_with_the_roles_found() {
     fake.set_roles(ALICE, ALICE_SYSTEM, ALICE_TEAM);
     let mut bot = start(&fake);
     fake.wait_authenticated(1).await;
+    // The catch-up on start is over (one query per channel): the posts
+    // below arrive over the socket alone, with their team and sender.
+    fake.wait_caught_up(2).await;
 
     fake.fail_team_member_lookups(true);
     let post = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");

@@ -1,6 +1,10 @@
 //! A fake Mattermost on 127.0.0.1: the REST v4 calls the adapter makes and
 //! the WebSocket API (`/api/v4/websocket`, authentication challenge, `hello`,
-//! `posted` events with the post as a JSON string). It records everything the
+//! `posted` and `post_edited` events with the post as a JSON string); posts
+//! that change as the server's do (`history.rs`: replies, reactions, edits
+//! with pre-edit copies, deletes, `posts?since=`); a `/mosaic` command per
+//! team (`commands.rs`); every request recorded (`record.rs`) and held
+//! against the published API description (`conformance.rs`). It records everything the
 //! bot sends and counts its lookups of users, team members and channels,
 //! and the sockets it refused; a test posts as a user, gives users roles,
 //! drops or stalls sockets, keeps the bot out, and turns on 429s, 503s,
@@ -12,6 +16,7 @@
 
 mod commands;
 pub mod conformance;
+mod history;
 mod record;
 mod rest;
 mod socket;
@@ -22,10 +27,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post, put};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
+// Used by the root crate's whole-flow tests, not by every includer.
+#[allow(unused_imports)]
 pub use commands::{Executed, command_token};
+#[allow(unused_imports)]
 pub use record::Recorded;
 use rest::*;
 use socket::websocket;
@@ -109,6 +117,8 @@ struct World {
     lookups: Lookups,
     /// Every request the bot made, as it arrived.
     requests: Vec<Recorded>,
+    /// `GET /channels/{id}/posts` queries answered (catch-ups).
+    posts_queries: usize,
     /// `ServiceSettings.SiteURL`: the fake's own URL unless a test unsets it.
     site_url: Option<String>,
 }
@@ -375,6 +385,16 @@ impl FakeMattermost {
         .await;
     }
 
+    /// Waits until `n` catch-up queries (`GET /channels/{id}/posts`, one per
+    /// channel) have been answered in all: a post made after that reaches
+    /// the bot over the socket alone.
+    pub async fn wait_caught_up(&self, n: usize) {
+        self.until(&format!("{n} catch-up queries answered"), |f| {
+            (f.shared.world().posts_queries >= n).then_some(())
+        })
+        .await;
+    }
+
     /// Waits until `n` WebSocket connections have been refused in all.
     pub async fn wait_refused(&self, n: usize) {
         self.until(&format!("{n} refused sockets"), |f| {
@@ -408,42 +428,14 @@ impl FakeMattermost {
 
 fn add_post(shared: &Shared, user: &str, channel: &str, root_id: &str, text: &str) -> String {
     let mut world = shared.world();
-    world.next_id += 1;
-    // Real time, as a server's, yet never the same twice.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    world.clock = now.max(world.clock + 1);
-    let id = format!("post{:022}", world.next_id);
-    let post = json!({
-        "id": id, "channel_id": channel, "root_id": root_id, "user_id": user,
-        "message": text, "create_at": world.clock, "update_at": world.clock, "type": "",
-    });
-    let mentions: Vec<&str> = if text.contains(&format!("@{BOT_USERNAME}")) {
-        vec![BOT_ID]
-    } else {
-        vec![]
-    };
-    let event = json!({
-        "event": "posted",
-        "data": {
-            "post": post.to_string(),
-            "mentions": serde_json::to_string(&mentions).unwrap_or_default(),
-            "channel_type": if channel == DM_CHANNEL { "D" } else { "O" },
-            "team_id": match channel {
-                DM_CHANNEL => "",
-                CHANNEL2 => TEAM2,
-                _ => TEAM,
-            },
-            "sender_name": if user == ALICE { "@alice" } else { "@mosaic-bot" },
-        },
-        "broadcast": { "channel_id": channel },
-        "seq": world.next_id,
-    })
-    .to_string();
-    world.posts.push(post);
+    let now = history::tick(&mut world);
+    history::insert_post(&mut world, user, channel, root_id, text, now)
+}
+
+/// Sends `event` to every connected socket, forgetting those gone.
+fn broadcast(world: &mut World, event: &Value) {
+    let event = event.to_string();
     world
         .sockets
         .retain(|(_, tx)| tx.send(Some(event.clone())).is_ok());
-    id
 }

@@ -206,20 +206,13 @@ pub(super) async fn channel_posts(
         return r;
     }
     let since: i64 = query.get("since").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let world = s.world();
-    let posts: Vec<&Value> = world
-        .posts
-        .iter()
-        .filter(|p| {
-            p["channel_id"] == channel.as_str() && p["update_at"].as_i64().unwrap_or(0) >= since
-        })
-        .collect();
-    let order: Vec<&Value> = posts.iter().rev().map(|p| &p["id"]).collect();
-    let by_id: serde_json::Map<String, Value> = posts
-        .iter()
-        .map(|p| (p["id"].as_str().unwrap_or("").to_owned(), (*p).clone()))
-        .collect();
-    Json(json!({"order": order, "posts": by_id})).into_response()
+    let answer = {
+        let mut world = s.world();
+        world.posts_queries += 1;
+        super::history::posts_since(&world, &channel, since)
+    };
+    s.changed.notify_waiters();
+    Json(answer).into_response()
 }
 
 pub(super) async fn create_post(
@@ -279,18 +272,19 @@ pub(super) async fn patch_post(
     let message = body["message"].as_str().unwrap_or("").to_owned();
     {
         let mut world = s.world();
-        let Some(post) = world
+        let mine = world
             .posts
-            .iter_mut()
-            .find(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID)
-        else {
+            .iter()
+            .any(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID);
+        // A patch is an edit like any other (app/post.go PatchPost →
+        // UpdatePost): a pre-edit copy is kept and `post_edited` sent.
+        if !mine || super::history::edit_post(&mut world, &id, &message).is_none() {
             return (
                 StatusCode::NOT_FOUND,
                 Json(json!({"id": "app.post.get.app_error"})),
             )
                 .into_response();
-        };
-        post["message"] = json!(message);
+        }
     }
     record(
         &s,
@@ -311,6 +305,12 @@ pub(super) async fn react(
         return r;
     }
     let field = |k: &str| body[k].as_str().unwrap_or("").to_owned();
+    super::history::react(
+        &mut s.world(),
+        &field("post_id"),
+        &field("user_id"),
+        &field("emoji_name"),
+    );
     record(
         &s,
         Sent::Reaction {

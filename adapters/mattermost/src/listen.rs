@@ -1,16 +1,15 @@
 //! Listening: the WebSocket session (authentication challenge, pings, a
 //! silence timeout for a dead socket), reconnects with capped, jittered
 //! backoff, and on start and after each reconnect a catch-up over REST on
-//! what was written or edited meanwhile, from the newest instant seen (kept
-//! in the core's memory across restarts), never further back than the
-//! catch-up window. Deleted posts and pre-edit copies are dropped; each post
+//! what was written or edited meanwhile (`catch_up.rs`). Deleted posts and
+//! pre-edit copies are dropped; each post
 //! and each edit of it is handed on at most once, with the instant the
 //! server says it was written, whichever way it arrived: the core decides
 //! what is recent enough to act on.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
@@ -25,18 +24,7 @@ use crate::events::{self, BotIdentity, Post, SocketEvent};
 use crate::{Mattermost, PLATFORM, slash};
 use mosaic_chat::handled::Handled;
 
-/// Slack, in milliseconds, taken off the catch-up's `since`: posts stamped a
-/// little earlier than the last one seen (clock skew between nodes) are still
-/// fetched; those already handled are skipped.
-const RESYNC_SLACK_MS: i64 = 2_000;
-
-/// Where the newest instant seen (server time, ms) is kept in the memory.
-const SEEN_KEY: &str = "seen_until_ms";
-
-/// How often at most the newest instant seen is written to the memory while
-/// posts stream in (always after a catch-up and at shutdown): losing the
-/// last second of it costs only a slightly longer catch-up.
-const REMEMBER_EVERY: Duration = Duration::from_secs(1);
+mod catch_up;
 
 /// The longest a post's author's roles (or its channel's team) are waited
 /// for: the listener reads no other frame meanwhile.
@@ -139,68 +127,25 @@ pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), Chat
 impl Listener {
     /// WebSocket sessions until shutdown or a refused token.
     async fn listen(&mut self) -> Result<(), ChatError> {
-        let listener = self;
-        let mut delays = backoff(&listener.mm.options);
+        let mut delays = backoff(&self.mm.options);
         loop {
-            match listener.session().await {
+            match self.session().await {
                 SessionEnd::Shutdown | SessionEnd::InboxClosed => return Ok(()),
                 SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
                 SessionEnd::Lost { authed, reason } => {
-                    listener.mm.connection.lost();
+                    self.mm.connection.lost();
                     if authed {
-                        delays = backoff(&listener.mm.options);
+                        delays = backoff(&self.mm.options);
                     }
-                    let wait = delays.next().unwrap_or(listener.mm.options.reconnect_max);
+                    let wait = delays.next().unwrap_or(self.mm.options.reconnect_max);
                     tracing::warn!(%reason, ?wait, "the Mattermost WebSocket was lost; reconnecting");
                     tokio::select! {
-                        () = listener.shutdown.cancelled() => return Ok(()),
+                        () = self.shutdown.cancelled() => return Ok(()),
                         () = tokio::time::sleep(wait) => {}
                     }
                 }
             }
         }
-    }
-
-    /// Reads the newest instant an earlier run saw.
-    async fn recall(&mut self) {
-        match self.memory.recall(PLATFORM, SEEN_KEY).await {
-            Ok(seen) => {
-                self.watermark = seen.and_then(|v| v.parse().ok());
-                self.remembered = self.watermark;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read where the last run stopped; catching up on the whole window")
-            }
-        }
-    }
-
-    /// Keeps the newest instant seen, when it moved and `force` or
-    /// [`REMEMBER_EVERY`] has passed since the last write.
-    async fn remember(&mut self, force: bool) {
-        let Some(seen) = self.watermark else { return };
-        if self.remembered == Some(seen)
-            || !(force || self.remembered_at.elapsed() >= REMEMBER_EVERY)
-        {
-            return;
-        }
-        self.remembered_at = Instant::now();
-        match self
-            .memory
-            .remember(PLATFORM, SEEN_KEY, &seen.to_string())
-            .await
-        {
-            Ok(()) => self.remembered = Some(seen),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot keep where the bot stopped reading; a restart will catch up on the whole window")
-            }
-        }
-    }
-
-    /// Moves the newest instant seen forward to `post`'s.
-    async fn saw(&mut self, post: &Post) {
-        let at = post.update_at.max(post.create_at);
-        self.watermark = Some(self.watermark.map_or(at, |w| w.max(at)));
-        self.remember(false).await;
     }
 }
 
@@ -254,12 +199,6 @@ fn websocket_url(server_url: &str) -> String {
         server_url.to_owned()
     };
     format!("{url}/api/v4/websocket")
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Listener {
@@ -361,44 +300,6 @@ impl Listener {
                 None => tracing::debug!("an unreadable WebSocket frame was skipped"),
             }
         }
-    }
-
-    /// Fetches the posts written or changed since the newest instant seen
-    /// (at most the catch-up window back), in every channel the bot is in
-    /// or has seen, and handles those not handled yet.
-    async fn resync(&mut self) -> Option<SessionEnd> {
-        // The server's own clock when a post was seen; this machine's for
-        // the window, as nothing older is acted on anyway.
-        let window = i64::try_from(self.catch_up.as_millis()).unwrap_or(i64::MAX);
-        let oldest = now_ms().saturating_sub(window);
-        let since = self.watermark.map_or(oldest, |w| w.max(oldest)) - RESYNC_SLACK_MS;
-        let mut channels = self.channels.clone();
-        match self.mm.rest.my_channels().await {
-            Ok(mine) => channels.extend(mine),
-            Err(ChatError::Unauthorized(why)) => return Some(SessionEnd::Unauthorized(why)),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list the bot's channels; resyncing those seen")
-            }
-        }
-        let mut channels: Vec<String> = channels.into_iter().collect();
-        channels.sort();
-        for channel in channels {
-            let posts = match self.mm.rest.posts_since(&channel, since).await {
-                Ok(posts) => posts,
-                Err(ChatError::Unauthorized(why)) => return Some(SessionEnd::Unauthorized(why)),
-                Err(e) => {
-                    tracing::warn!(%channel, error = %e, "cannot fetch the posts missed while disconnected");
-                    continue;
-                }
-            };
-            for post in posts {
-                if let Some(end) = self.handle(post, &[], None).await {
-                    return Some(end);
-                }
-            }
-        }
-        self.remember(true).await;
-        None
     }
 
     /// Handles each revision of a post once: an [`Inbound`] to the inbox

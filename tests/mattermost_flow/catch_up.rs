@@ -42,10 +42,7 @@ fn cut(fake: &FakeMattermost) {
 
 #[tokio::test]
 async fn old_posts_touched_during_a_gap_are_not_commands_and_one_typed_then_runs_once() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let reacted = fake.user_post_written(CHANNEL, None, "@mosaic-bot fix acme/web#41", TWO_DAYS);
     let edited = fake.user_post_written(CHANNEL, None, "@mosaic-bot fix acme/web#40", TWO_DAYS);
     let replied = fake.user_post_written(CHANNEL, None, "@mosaic-bot fix acme/web#39", TWO_DAYS);
@@ -77,10 +74,7 @@ async fn old_posts_touched_during_a_gap_are_not_commands_and_one_typed_then_runs
 
 #[tokio::test]
 async fn a_command_typed_while_the_bot_was_stopped_runs_once_after_start_if_recent() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let dir = tempfile::tempdir().expect("a directory");
     let store = format!("sqlite://{}", dir.path().join("mosaic.db").display());
     // Written 20 minutes ago, outside the window, though touched since.
@@ -156,10 +150,7 @@ async fn a_command_typed_while_the_bot_was_stopped_runs_once_after_start_if_rece
 
 #[tokio::test]
 async fn an_edit_never_reruns_a_command_but_a_fixed_typo_is_read_again() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     let fix = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");

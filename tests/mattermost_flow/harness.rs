@@ -27,6 +27,23 @@ pub fn slash_token() -> String {
 
 pub use crate::daemon_on::sim_config;
 
+/// A fake Mattermost, and the simulator at `tick_ms` a step.
+pub async fn world(tick_ms: u64) -> (FakeMattermost, Sim) {
+    (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(tick_ms)).await.expect("sim"),
+    )
+}
+
+/// Waits for the job's card in the thread under `root`.
+pub async fn wait_card(fake: &FakeMattermost, root: &str) {
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if root_id == root),
+    )
+    .await;
+}
+
 /// A running daemon with its Mattermost adapter.
 pub struct Bot {
     pub mm: Arc<Mattermost>,

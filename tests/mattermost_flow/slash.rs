@@ -2,11 +2,9 @@
 //! `slash_command`, built after server/channels/app/command.go): typed in a
 //! job's thread (`root_id`), in several teams each with its own token.
 
-use mosaic_mattermost::SLASH_PATH;
-use mosaic_sim::Sim;
-
-use crate::fake::{CHANNEL, CHANNEL2, Executed, FakeMattermost, Sent, TEAM, TEAM2, command_token};
+use crate::fake::{CHANNEL, CHANNEL2, Executed, Sent, TEAM, TEAM2, command_token};
 use crate::harness::*;
+use mosaic_mattermost::SLASH_PATH;
 
 /// The bot's slash command URL, as the admin enters it.
 async fn command_url(bot: &Bot) -> String {
@@ -27,18 +25,11 @@ fn ephemerals(sent: &[Sent]) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_slash_status_in_a_jobs_thread_answers_for_that_job() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
+    let (fake, sim) = world(40).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
-    fake.expect(
-        "the card",
-        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
-    )
-    .await;
+    wait_card(&fake, &root).await;
     let url = command_url(&bot).await;
     let typed = fake
         .slash_command(&url, TEAM, CHANNEL, Some(&root), "status")
@@ -66,10 +57,7 @@ async fn a_slash_status_in_a_jobs_thread_answers_for_that_job() {
 
 #[tokio::test]
 async fn a_slash_fix_in_a_thread_runs_the_job_in_that_thread() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     // A discussion that does not call the bot, then `/mosaic fix` in it.
@@ -113,10 +101,7 @@ async fn a_slash_fix_in_a_thread_runs_the_job_in_that_thread() {
 
 #[tokio::test]
 async fn each_team_s_command_is_taken_with_that_team_s_token() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let bot = start_with_tokens(&fake, &sim, &[command_token(TEAM), command_token(TEAM2)]);
     let url = command_url(&bot).await;
     for (team, channel) in [(TEAM, CHANNEL), (TEAM2, CHANNEL2)] {

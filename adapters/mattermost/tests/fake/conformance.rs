@@ -15,8 +15,8 @@ enum Auth {
     /// `Authorization: Bearer <token>` (api/v4/source/introduction.yaml,
     /// "Authentication").
     Bearer,
-    /// None in HTTP: the WebSocket authenticates with its first frame, the
-    /// `authentication_challenge` (introduction.yaml, "WebSocket").
+    /// The WebSocket: by the `authentication_challenge` frame or by the
+    /// same header (introduction.yaml, "WebSocket", "Authentication").
     Challenge,
     /// None: a slash command's `response_url` is a one-off hook URL
     /// (server/channels/app/command.go builds it from the site URL).
@@ -27,7 +27,7 @@ enum Auth {
 struct Route {
     method: &'static str,
     /// `{name}` stands for one path segment (an id; `me` for `{user_id}`,
-    /// introduction.yaml: "me" may be used in place of the user's id).
+    /// introduction.yaml "schema": `me` can stand in place of the user id).
     path: &'static str,
     /// Where the row comes from.
     source: &'static str,
@@ -122,7 +122,7 @@ const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/v4/websocket",
         source: "introduction.yaml WebSocket",
-        query: &["connection_id", "sequence_number"],
+        query: &[],
         body: None,
         auth: Auth::Challenge,
     },
@@ -196,9 +196,7 @@ pub fn violations(request: &Recorded) -> Vec<String> {
         Auth::Bearer if !auth.is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7) => {
             say("no `Authorization: Bearer` token".into())
         }
-        Auth::Challenge | Auth::Nothing if auth.is_some() => {
-            say("a token sent where none belongs".into())
-        }
+        Auth::Nothing if auth.is_some() => say("a token sent where none belongs".into()),
         _ => {}
     }
     wrong

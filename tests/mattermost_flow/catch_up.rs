@@ -42,6 +42,9 @@ fn cut(fake: &FakeMattermost) {
 
 #[tokio::test]
 async fn old_posts_touched_during_a_gap_are_not_commands_and_one_typed_then_runs_once() {
+    // Old posts reacted to, edited and replied to, and a post deleted, all
+    // during the gap, come back from the catch-up; only the command typed
+    // then (and still standing) runs.
     let (fake, sim) = world(5).await;
     let reacted = fake.user_post_written(CHANNEL, None, "@mosaic-bot fix acme/web#41", TWO_DAYS);
     let edited = fake.user_post_written(CHANNEL, None, "@mosaic-bot fix acme/web#40", TWO_DAYS);
@@ -54,6 +57,9 @@ async fn old_posts_touched_during_a_gap_are_not_commands_and_one_typed_then_runs
     fake.user_edit(&edited, "@mosaic-bot fix acme/web#38");
     fake.user_post(CHANNEL, Some(&replied), "did this ever get fixed?");
     let typed = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    // Typed and deleted during the gap: the catch-up returns it, deleted.
+    let deleted = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#45");
+    fake.user_delete(&deleted);
     fake.refuse_sockets(false);
 
     fake.expect("✅ on the command typed during the gap", |s| {

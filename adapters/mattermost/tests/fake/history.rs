@@ -216,5 +216,7 @@ impl FakeMattermost {
             "seq": 0,
         });
         broadcast(&mut world, &event);
+        drop(world);
+        self.shared.changed.notify_waiters();
     }
 }

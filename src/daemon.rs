@@ -147,13 +147,11 @@ pub async fn run(
     for platform in platforms {
         let name = platform.platform();
         states.add(Arc::clone(&platform));
-        let task = platform.run(RunContext {
-            inbox: inbox.clone(),
-            presses: presses_to.clone(),
-            shutdown: shutdown.child_token(),
-            memory: Arc::new(store.clone()),
-            catch_up: config.catch_up,
-        });
+        let ctx = RunContext::new(inbox.clone(), shutdown.child_token())
+            .with_presses(presses_to.clone())
+            .with_memory(Arc::new(store.clone()))
+            .with_catch_up(config.catch_up);
+        let task = platform.run(ctx);
         let states = states.clone();
         tokio::spawn(async move {
             match task.await {

@@ -99,3 +99,39 @@ impl Press {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_press_reads_as_its_command_typed_in_the_cards_thread() {
+        let press = Press {
+            platform: Platform::new("console"),
+            channel: "c1".into(),
+            message_id: "b1".into(),
+            button: "cancel".into(),
+            user: UserRef {
+                id: "u1".into(),
+                name: "alice".into(),
+            },
+            roles: vec!["ops".into()],
+            reply_handle: Some("token".into()),
+            dedupe_key: "console:c1:press:p1".into(),
+            created_at: SystemTime::UNIX_EPOCH,
+        };
+        let typed = press.as_command(Some("m1"), "@mosaic cancel");
+        assert_eq!(typed.reply_thread().to_string(), "console:c1/m1");
+        assert_eq!(typed.text, "@mosaic cancel");
+        assert_eq!(
+            (typed.user, typed.roles),
+            (press.user.clone(), press.roles.clone())
+        );
+        assert_eq!(typed.reply_handle.as_deref(), Some("token"));
+        assert_eq!(typed.dedupe_key, press.dedupe_key);
+        assert!(!typed.slash && typed.edit.is_none());
+        // Under a message the store does not know, the answer goes to the message's thread.
+        let unknown = press.as_command(None, "");
+        assert_eq!(unknown.reply_thread().thread, "b1");
+    }
+}

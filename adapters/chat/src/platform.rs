@@ -113,6 +113,9 @@ impl ChatError {
 }
 
 /// What a platform's [`ChatPlatform::run`] is handed by the core.
+/// Non-exhaustive, so that a field added later (as `presses` was) breaks no
+/// adapter: take fields apart with `..`, build one with [`RunContext::new`].
+#[non_exhaustive]
 pub struct RunContext {
     /// Where every message addressed to the bot goes.
     pub inbox: mpsc::Sender<Inbound>,
@@ -151,8 +154,21 @@ impl RunContext {
     }
 
     /// The same context, with presses sent to `presses`.
-    pub fn with_presses(self, presses: mpsc::Sender<Press>) -> RunContext {
-        RunContext { presses, ..self }
+    pub fn with_presses(mut self, presses: mpsc::Sender<Press>) -> RunContext {
+        self.presses = presses;
+        self
+    }
+
+    /// The same context, with what the adapter keeps across restarts in `memory`.
+    pub fn with_memory(mut self, memory: Arc<dyn Memory>) -> RunContext {
+        self.memory = memory;
+        self
+    }
+
+    /// The same context, looking back `catch_up` for missed messages.
+    pub fn with_catch_up(mut self, catch_up: Duration) -> RunContext {
+        self.catch_up = catch_up;
+        self
     }
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_chat::{ChatError, Inbound};
+use mosaic_chat::{ChatError, Inbound, Press};
 use mosaic_console::{Console, ConsoleOptions};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::sync::mpsc;
@@ -24,6 +24,8 @@ pub struct Harness {
     pub input: Option<DuplexStream>,
     pub output: BufReader<DuplexStream>,
     pub inbox: mpsc::Receiver<Inbound>,
+    /// The presses the console read (once started).
+    pub presses: mpsc::Receiver<Press>,
     pub shutdown: CancellationToken,
     pub run: Option<JoinHandle<Result<(), ChatError>>>,
 }
@@ -40,11 +42,13 @@ impl Harness {
             options,
         ));
         let (_, inbox) = mpsc::channel(1);
+        let (_, presses) = mpsc::channel(1);
         Harness {
             console,
             input: Some(input),
             output: BufReader::new(output),
             inbox,
+            presses,
             shutdown: CancellationToken::new(),
             run: None,
         }
@@ -59,11 +63,13 @@ impl Harness {
         let mut h = Harness::new(options);
         let (tx, inbox) = mpsc::channel(16);
         h.inbox = inbox;
+        let (presses_tx, presses) = mpsc::channel(16);
+        h.presses = presses;
         let console = Arc::clone(&h.console);
         let shutdown = h.shutdown.clone();
         h.run = Some(tokio::spawn(async move {
-            mosaic_chat::ChatPlatform::run(console, mosaic_chat::RunContext::new(tx, shutdown))
-                .await
+            let ctx = mosaic_chat::RunContext::new(tx, shutdown).with_presses(presses_tx);
+            mosaic_chat::ChatPlatform::run(console, ctx).await
         }));
         h
     }
@@ -82,6 +88,14 @@ impl Harness {
         tokio::time::timeout(WAIT, self.inbox.recv())
             .await
             .expect("a message in time")
+            .expect("the console still running")
+    }
+
+    /// The next press the console read.
+    pub async fn next_press(&mut self) -> Press {
+        tokio::time::timeout(WAIT, self.presses.recv())
+            .await
+            .expect("a press in time")
             .expect("the console still running")
     }
 
@@ -119,6 +133,7 @@ impl Harness {
             self.join().await.expect("run ended cleanly");
         }
         assert_eq!(self.inbox.try_recv().ok(), None, "no message left over");
+        assert_eq!(self.presses.try_recv().ok(), None, "no press left over");
         drop(self.console);
         let mut rest = String::new();
         tokio::time::timeout(WAIT, self.output.read_to_string(&mut rest))

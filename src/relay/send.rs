@@ -68,11 +68,7 @@ impl Outbox {
         text: &str,
         stop: Option<&CancellationToken>,
     ) -> Result<String, SendError> {
-        interruptible(stop, async {
-            tokio::time::sleep_until(slot).await;
-            Ok(())
-        })
-        .await?;
+        wait_for(slot, stop).await?;
         self.retrying("post", stop, || self.chat.post(&self.thread, text))
             .await
     }
@@ -85,11 +81,7 @@ impl Outbox {
         buttons: &[Button],
         stop: Option<&CancellationToken>,
     ) -> Result<String, SendError> {
-        interruptible(stop, async {
-            tokio::time::sleep_until(slot).await;
-            Ok(())
-        })
-        .await?;
+        wait_for(slot, stop).await?;
         self.retrying("post", stop, || {
             self.chat.post_with_buttons(&self.thread, text, buttons)
         })
@@ -188,6 +180,15 @@ impl Outbox {
         .await
         .map_err(SendError::Refused)
     }
+}
+
+/// Waits for a post slot, giving up with `Interrupted` when `stop` is cancelled first.
+async fn wait_for(slot: Instant, stop: Option<&CancellationToken>) -> Result<(), SendError> {
+    interruptible(stop, async {
+        tokio::time::sleep_until(slot).await;
+        Ok(())
+    })
+    .await
 }
 
 /// Runs `work`, giving up with `Interrupted` when `stop` is cancelled first.

@@ -44,7 +44,8 @@ impl World {
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("a directory");
         let mut options = DiscordOptions::new(Secret::new("bot-token"), APP_ID, "mosaic");
-        options.api_base = Some(fake.url());
+        options.api_url = Some(fake.url());
+        options.gateway_url = Some(fake.gateway_url());
         // Discord's length limit, with pacing shortened so tests run quickly.
         options.limits = Limits {
             post_interval: Duration::from_millis(20),

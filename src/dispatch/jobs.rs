@@ -63,7 +63,9 @@ impl Dispatcher {
         if let Some(job) = newest.data.first().filter(|j| !j.status.is_final()) {
             return Ok(Some(already_running(&issue, job.status.as_str(), None)));
         }
-        let thread = if inbound.slash {
+        // A slash command has no message to thread on, so its job gets a
+        // thread of its own; typed inside a thread (Discord), it answers there.
+        let thread = if inbound.slash && inbound.thread.is_none() {
             let text = format!(
                 "Starting a fix for {issue}, asked by {}.",
                 inbound.user.name

@@ -2,16 +2,15 @@
 //! gateway delivers becomes `Inbound`s, and what the core asks for becomes
 //! the right REST calls.
 
+mod common;
 mod fake;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::*;
 use fake::*;
-use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Limits, Reaction, Secret};
-use mosaic_discord::{Discord, DiscordOptions};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Reaction};
+use mosaic_discord::Discord;
 
 /// The fake's payloads must be what serenity reads: one it cannot read
 /// would be dropped silently as an unknown event.
@@ -46,58 +45,6 @@ async fn the_bots_managed_role_counts_as_a_mention() {
     c.fake.say(CHANNEL, "<@&777> fix #2");
     assert_eq!(next(&mut c.inbox).await.text, "@mosaic fix #2");
     c.finish().await;
-}
-
-struct Connected {
-    fake: FakeDiscord,
-    discord: Arc<Discord>,
-    inbox: mpsc::Receiver<Inbound>,
-    stop: CancellationToken,
-}
-
-async fn connect() -> Connected {
-    let c = start(FakeDiscord::start().await);
-    c.fake.wait_sessions(1, 0).await;
-    c
-}
-
-/// Runs the adapter against `fake`, without waiting for it to connect.
-fn start(fake: FakeDiscord) -> Connected {
-    let mut options = DiscordOptions::new(Secret::new("tok"), APP_ID, "mosaic");
-    options.api_base = Some(fake.url());
-    options.guild_id = Some(GUILD_ID);
-    options.limits = Limits {
-        post_interval: Duration::ZERO,
-        edit_interval: Duration::ZERO,
-        ..options.limits
-    };
-    let discord = Arc::new(Discord::new(options));
-    let (tx, inbox) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    tokio::spawn(Arc::clone(&discord).run(tx, stop.clone()));
-    Connected {
-        fake,
-        discord,
-        inbox,
-        stop,
-    }
-}
-
-impl Connected {
-    /// Stops the adapter; proves it delivered nothing more, and returns every REST call.
-    async fn finish(mut self) -> Vec<Call> {
-        self.stop.cancel();
-        let rest = tokio::time::timeout(PATIENCE, self.inbox.recv()).await;
-        assert_eq!(rest, Ok(None), "nothing more was delivered");
-        self.fake.calls()
-    }
-}
-
-async fn next(inbox: &mut mpsc::Receiver<Inbound>) -> Inbound {
-    tokio::time::timeout(PATIENCE, inbox.recv())
-        .await
-        .expect("in time")
-        .expect("a message")
 }
 
 #[tokio::test]
@@ -233,18 +180,25 @@ async fn a_slash_command_is_deferred_and_answered_privately() {
 #[tokio::test]
 async fn refusals_become_chat_errors() {
     let c = connect().await;
-    c.fake.fail_next("POST", "/threads", 403);
+    let root = c.fake.say(CHANNEL, "a message the bot answers in a thread");
     let thread = mosaic_chat::ThreadRef {
         platform: mosaic_discord::PLATFORM,
         channel: CHANNEL.to_string(),
-        thread: "77".into(),
+        thread: root.to_string(),
     };
+    c.discord
+        .post(&thread, "x")
+        .await
+        .expect("posted in a new thread");
+    c.fake
+        .fail_next("POST", &format!("/channels/{root}/messages"), 403);
     let forbidden = c.discord.post(&thread, "x").await;
     assert!(
-        matches!(forbidden, Err(ChatError::Forbidden(ref m)) if m.contains("400")),
+        matches!(forbidden, Err(ChatError::Forbidden(ref m)) if m.contains(&root.to_string())),
         "{forbidden:?}"
     );
-    c.fake.fail_next("POST", "/channels/77/messages", 429);
+    c.fake
+        .fail_next("POST", &format!("/channels/{root}/messages"), 429);
     let limited = c.discord.post(&thread, "x").await;
     assert!(
         matches!(limited, Err(ChatError::RateLimited { .. })),
@@ -254,16 +208,41 @@ async fn refusals_become_chat_errors() {
         c.discord.post(&thread, &"x".repeat(2001)).await,
         Err(ChatError::TooLong)
     ));
-    // A refused or too long post sends nothing more than the refused call.
+    let elsewhere = mosaic_chat::ThreadRef {
+        thread: "77".into(),
+        ..thread
+    };
+    let unknown = c.discord.post(&elsewhere, "x").await;
+    assert!(
+        matches!(unknown, Err(ChatError::NotFound(_))),
+        "{unknown:?}"
+    );
+    // A refused or too long post sends nothing more than the refused call,
+    // and the refusal is told in the parent channel once.
     let calls = c.finish().await;
-    let posts: Vec<&str> = calls.iter().skip(2).map(|c| c.path.as_str()).collect();
+    let posts: Vec<String> = calls
+        .iter()
+        .skip(2)
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
     assert_eq!(
         posts,
         [
-            format!("/channels/{CHANNEL}/messages/77/threads"),
-            format!("/channels/{CHANNEL}/messages/77/threads"),
-            "/channels/77/messages".to_owned(),
+            format!("POST /channels/{CHANNEL}/messages/{root}/threads"),
+            format!("POST /channels/{root}/messages"),
+            format!("POST /channels/{root}/messages"),
+            format!("POST /channels/{CHANNEL}/messages"),
+            format!("POST /channels/{root}/messages"),
+            format!("POST /channels/{CHANNEL}/messages/77/threads"),
+            "GET /channels/77".to_owned(),
         ]
+    );
+    assert!(
+        calls[5].body["content"]
+            .as_str()
+            .is_some_and(|t| t.contains("Send Messages in Threads")),
+        "{:#?}",
+        calls[5]
     );
 }
 

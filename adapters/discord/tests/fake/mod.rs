@@ -7,32 +7,39 @@
 // Each test binary uses a part of the fake.
 #![allow(dead_code, unused_imports)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 mod payloads;
+mod rest;
 
 use payloads::user;
-pub use payloads::{guild_payload, interaction_payload, message_payload};
+pub use payloads::{guild_payload, interaction_payload, message_payload, timestamp_of};
 
 /// The bot's user id, application id, guild and channel in the fake.
 pub const BOT_ID: u64 = 100;
 pub const APP_ID: u64 = 200;
 pub const GUILD_ID: u64 = 300;
 pub const CHANNEL: u64 = 400;
+/// A second text channel of the guild.
+pub const OTHER_CHANNEL: u64 = 401;
+/// A forum channel of the guild (type 15): its posts are threads with no
+/// message in the forum to start them from.
+pub const FORUM: u64 = 402;
+/// The bot's managed role in the guild (`tags.bot_id` is the bot).
+pub const MANAGED_ROLE: u64 = 777;
 /// A person who talks to the bot.
 pub const ALICE: u64 = 501;
 /// The heartbeat interval the fake asks for: short, so that every test
@@ -46,7 +53,33 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 pub struct Call {
     pub method: String,
     pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
     pub body: Value,
+}
+
+/// Permission bits (topics/permissions, "Bitwise Permission Flags").
+pub mod perm {
+    pub const ADD_REACTIONS: u64 = 1 << 6;
+    pub const VIEW_CHANNEL: u64 = 1 << 10;
+    pub const SEND_MESSAGES: u64 = 1 << 11;
+    pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+    pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+    pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+    /// What the README's invite link grants.
+    pub const INVITED: u64 = 309_237_712_960;
+}
+
+/// Discord's epoch, the first second of 2015 (reference, "Snowflakes").
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// The snowflake of an instant: milliseconds since Discord's epoch in the
+/// top 42 bits (reference, "Snowflakes").
+pub fn snowflake_at(at: SystemTime) -> u64 {
+    let ms = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    ms.saturating_sub(DISCORD_EPOCH_MS) << 22
 }
 
 enum Outgoing {
@@ -70,8 +103,16 @@ struct Inner {
     sessions: watch::Sender<(usize, usize)>,
     /// Heartbeats acknowledged so far.
     heartbeats: watch::Sender<usize>,
-    next_id: AtomicU64,
+    /// The last snowflake given out.
+    last_id: AtomicU64,
+    /// Thread → its parent channel.
     threads: Mutex<HashMap<u64, u64>>,
+    /// Every message, by id, as Discord stores it (its payload).
+    messages: Mutex<BTreeMap<u64, Value>>,
+    /// The guild's channels (not threads) and their types.
+    channel_types: Mutex<HashMap<u64, u64>>,
+    /// Channel → the permissions an overwrite denies the bot there.
+    denied: Mutex<HashMap<u64, u64>>,
     gateway: Mutex<Gateway>,
     /// Failures to answer once: (method, path fragment, status).
     failures: Mutex<Vec<(String, String, u16)>>,
@@ -98,8 +139,15 @@ impl FakeDiscord {
             calls_seen: watch::channel(0).0,
             sessions: watch::channel((0, 0)).0,
             heartbeats: watch::channel(0).0,
-            next_id: AtomicU64::new(1_000_000),
+            last_id: AtomicU64::new(0),
             threads: Mutex::new(HashMap::new()),
+            messages: Mutex::new(BTreeMap::new()),
+            channel_types: Mutex::new(HashMap::from([
+                (CHANNEL, 0),
+                (OTHER_CHANNEL, 0),
+                (FORUM, 15),
+            ])),
+            denied: Mutex::new(HashMap::new()),
             gateway: Mutex::new(Gateway::default()),
             failures: Mutex::new(Vec::new()),
             refuse_gateway: AtomicBool::new(false),
@@ -107,13 +155,13 @@ impl FakeDiscord {
         });
         let app = Router::new()
             .route("/gateway", get(gateway))
-            .fallback(rest)
+            .fallback(rest::rest)
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move { axum::serve(listener, app).await });
         FakeDiscord { inner }
     }
 
-    /// The base URL to give the adapter as `api_base`.
+    /// The base URL to give the adapter as `api_url`.
     pub fn url(&self) -> String {
         format!("http://{}", self.inner.addr)
     }
@@ -203,19 +251,83 @@ impl FakeDiscord {
     }
 
     fn id(&self) -> u64 {
-        self.inner.next_id.fetch_add(1, Ordering::SeqCst)
+        self.inner.snowflake()
+    }
+
+    /// The `ws://` address of the fake's gateway, for `gateway_url`: the
+    /// fake's `GET /gateway` answers Discord's own address, as Discord does.
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}/gateway", self.inner.addr)
+    }
+
+    /// An overwrite in `channel` denying the bot `permissions` (`perm::*`);
+    /// threads of the channel inherit it.
+    pub fn deny(&self, channel: u64, permissions: u64) {
+        *self
+            .inner
+            .denied
+            .lock()
+            .expect("denied")
+            .entry(channel)
+            .or_default() |= permissions;
+    }
+
+    /// A thread made in `parent` without a message there ("Create Thread",
+    /// or a forum post): its id is a new snowflake, not a message's
+    /// (resources/channel, "Start Thread without Message").
+    pub fn thread_without_message(&self, parent: u64) -> u64 {
+        let id = self.id();
+        self.inner
+            .threads
+            .lock()
+            .expect("threads")
+            .insert(id, parent);
+        id
+    }
+
+    /// The thread started from `message` on its parent, as a person would
+    /// (the same id: resources/channel, "Start Thread from Message").
+    pub fn thread_on(&self, parent: u64, message: u64) -> u64 {
+        self.inner
+            .threads
+            .lock()
+            .expect("threads")
+            .insert(message, parent);
+        message
+    }
+
+    /// A message stored as if typed at `at` (its snowflake says so), but
+    /// never dispatched: typed while the bot was not connected.
+    pub fn typed_offline(&self, channel: u64, text: &str, at: SystemTime) -> u64 {
+        let id = snowflake_at(at) | (self.id() & 0x3f_ffff);
+        let payload = message_payload(id, channel, ALICE, false, text, Some(&[]));
+        self.inner
+            .messages
+            .lock()
+            .expect("messages")
+            .insert(id, payload);
+        id
     }
 
     /// Dispatches a gateway event (kept for replay on resume).
     pub fn dispatch(&self, kind: &str, data: Value) {
-        let mut gw = self.inner.gateway.lock().expect("gateway");
-        gw.seq += 1;
-        let frame = json!({ "op": 0, "t": kind, "s": gw.seq, "d": data });
-        let seq = gw.seq;
-        gw.sent.push((seq, frame.clone()));
-        if let Some((_, tx)) = &gw.current {
-            let _ = tx.send(Outgoing::Frame(frame));
-        }
+        self.inner.dispatch(kind, data);
+    }
+
+    /// Alice edits message `id` to `text`: stored, and MESSAGE_UPDATE with
+    /// the whole message and its new `edited_timestamp` (events/
+    /// gateway-events, "Message Update"). Returns that timestamp.
+    pub fn edit(&self, id: u64, text: &str) -> String {
+        let edited = timestamp_of(self.id());
+        let payload = {
+            let mut messages = self.inner.messages.lock().expect("messages");
+            let message = messages.get_mut(&id).expect("a message to edit");
+            message["content"] = json!(text);
+            message["edited_timestamp"] = json!(edited);
+            message.clone()
+        };
+        self.dispatch("MESSAGE_UPDATE", payload);
+        edited
     }
 
     /// A message from `author` in `channel` of the guild, by a member with
@@ -235,10 +347,13 @@ impl FakeDiscord {
         roles: Option<&[u64]>,
     ) -> u64 {
         let id = self.id();
-        self.dispatch(
-            "MESSAGE_CREATE",
-            message_payload(id, channel, author, bot, text, roles),
-        );
+        let payload = message_payload(id, channel, author, bot, text, roles);
+        self.inner
+            .messages
+            .lock()
+            .expect("messages")
+            .insert(id, payload.clone());
+        self.dispatch("MESSAGE_CREATE", payload);
         id
     }
 
@@ -263,10 +378,32 @@ impl FakeDiscord {
         roles: Option<&[u64]>,
     ) -> u64 {
         let id = self.id();
-        self.dispatch(
-            "INTERACTION_CREATE",
-            interaction_payload(id, channel, sub, option, roles),
-        );
+        let mut payload = interaction_payload(id, channel, sub, option, roles);
+        if roles.is_some() {
+            // The partial channel names a thread's parent, and
+            // `app_permissions` are the bot's there (interactions/
+            // receiving-and-responding, "Interaction Object").
+            let parent = self
+                .inner
+                .threads
+                .lock()
+                .expect("threads")
+                .get(&channel)
+                .copied();
+            if let Some(parent) = parent {
+                payload["channel"] = json!({ "id": channel.to_string(), "type": 11, "parent_id": parent.to_string() });
+            }
+            let denied = self
+                .inner
+                .denied
+                .lock()
+                .expect("denied")
+                .get(&parent.unwrap_or(channel))
+                .copied()
+                .unwrap_or(0);
+            payload["app_permissions"] = json!((perm::INVITED & !denied).to_string());
+        }
+        self.dispatch("INTERACTION_CREATE", payload);
         id
     }
 
@@ -276,6 +413,48 @@ impl FakeDiscord {
         if let Some((_, tx)) = gw.current.take() {
             let _ = tx.send(Outgoing::Reconnect);
         }
+    }
+}
+
+impl Inner {
+    /// Sends a dispatch on the current connection, and keeps it for replay.
+    fn dispatch(&self, kind: &str, data: Value) {
+        let mut gw = self.gateway.lock().expect("gateway");
+        gw.seq += 1;
+        let frame = json!({ "op": 0, "t": kind, "s": gw.seq, "d": data });
+        let seq = gw.seq;
+        gw.sent.push((seq, frame.clone()));
+        if let Some((_, tx)) = &gw.current {
+            let _ = tx.send(Outgoing::Frame(frame));
+        }
+    }
+
+    /// A new snowflake: now's, and above every one given before.
+    fn snowflake(&self) -> u64 {
+        let now = snowflake_at(SystemTime::now());
+        let mut last = self.last_id.load(Ordering::SeqCst);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .last_id
+                .compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    /// The channel (or thread) message `id` stands in.
+    fn channel_of(&self, id: u64) -> Option<u64> {
+        let messages = self.messages.lock().expect("messages");
+        messages.get(&id)?["channel_id"].as_str()?.parse().ok()
+    }
+
+    /// Whether an overwrite denies the bot any of `permissions` in `channel`.
+    fn lacks(&self, channel: u64, permissions: u64) -> bool {
+        let denied = self.denied.lock().expect("denied");
+        denied.get(&channel).is_some_and(|d| d & permissions != 0)
     }
 }
 
@@ -321,17 +500,26 @@ async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
                         inner.heartbeats.send_modify(|h| *h += 1);
                     }
                     Some(2) => {
-                        let ready = {
+                        // events/gateway, "Identifying": READY lists the
+                        // guilds as unavailable, and a GUILD_CREATE for each
+                        // follows at once ("Guilds" under Gateway Events).
+                        let (ready, guild) = {
                             let mut gw = inner.gateway.lock().expect("gateway");
                             gw.current = Some((me, tx.clone()));
                             gw.seq += 1;
-                            json!({ "op": 0, "t": "READY", "s": gw.seq, "d": {
-                                "v": 10, "user": user(BOT_ID, true), "guilds": [],
+                            let ready = json!({ "op": 0, "t": "READY", "s": gw.seq, "d": {
+                                "v": 10, "user": user(BOT_ID, true),
+                                "guilds": [{ "id": GUILD_ID.to_string(), "unavailable": true }],
                                 "session_id": "session-1",
                                 "resume_gateway_url": format!("ws://{}/gateway", inner.addr),
-                                "application": { "id": APP_ID.to_string(), "flags": 0 } } })
+                                "application": { "id": APP_ID.to_string(), "flags": 0 } } });
+                            gw.seq += 1;
+                            let guild = json!({ "op": 0, "t": "GUILD_CREATE", "s": gw.seq,
+                                "d": guild_payload(MANAGED_ROLE) });
+                            (ready, guild)
                         };
                         send(&mut socket, &ready).await;
+                        send(&mut socket, &guild).await;
                         inner.sessions.send_modify(|s| s.0 += 1);
                     }
                     Some(6) => {
@@ -367,80 +555,4 @@ async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
     if gw.current.as_ref().is_some_and(|(id, _)| *id == me) {
         gw.current = None;
     }
-}
-
-/// Every REST route the adapter uses.
-async fn rest(
-    AxumState(inner): AxumState<Arc<Inner>>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().trim_start_matches("/api/v10").to_owned();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    {
-        let mut calls = inner.calls.lock().expect("calls");
-        calls.push(Call {
-            method: method.to_string(),
-            path: path.clone(),
-            body: body.clone(),
-        });
-        inner.calls_seen.send_replace(calls.len());
-    }
-    let failure = {
-        let mut failures = inner.failures.lock().expect("failures");
-        let at = failures
-            .iter()
-            .position(|(m, f, _)| *m == method.as_str() && path.contains(f.as_str()));
-        at.map(|i| failures.remove(i).2)
-    };
-    if let Some(status) = failure {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({ "code": 50013, "message": "Missing Permissions", "retry_after": 0.25, "global": false });
-        return (status, axum::Json(body)).into_response();
-    }
-    let id = inner.next_id.fetch_add(1, Ordering::SeqCst).to_string();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let reply = match (method.as_str(), segments.as_slice()) {
-        ("GET", ["gateway"]) => json!({ "url": format!("ws://{}/gateway", inner.addr) }),
-        ("POST", ["channels", c, "messages"]) => json!({ "id": id, "channel_id": c }),
-        ("PATCH", ["channels", c, "messages", m]) => json!({ "id": m, "channel_id": c }),
-        ("PUT", ["channels", _, "messages", _, "reactions", _, "@me"]) => {
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        ("POST", ["channels", c, "messages", m, "threads"]) => {
-            let (Ok(c), Ok(m)) = (c.parse::<u64>(), m.parse::<u64>()) else {
-                return StatusCode::BAD_REQUEST.into_response();
-            };
-            inner.threads.lock().expect("threads").insert(m, c);
-            json!({ "id": m.to_string(), "type": 11, "parent_id": c.to_string() })
-        }
-        ("GET", ["channels", c]) => {
-            let parent = c
-                .parse::<u64>()
-                .ok()
-                .and_then(|c| inner.threads.lock().expect("threads").get(&c).copied());
-            match parent {
-                Some(p) => json!({ "id": c, "type": 11, "parent_id": p.to_string() }),
-                None => json!({ "id": c, "type": 0 }),
-            }
-        }
-        ("PUT", ["applications", _, "commands"] | ["applications", _, "guilds", _, "commands"]) => {
-            json!([])
-        }
-        ("POST", ["interactions", _, _, "callback"]) => {
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
-            json!({ "id": id })
-        }
-        _ => {
-            return (
-                StatusCode::NOT_FOUND,
-                axum::Json(json!({ "code": 0, "message": "404: Not Found" })),
-            )
-                .into_response();
-        }
-    };
-    axum::Json(reply).into_response()
 }

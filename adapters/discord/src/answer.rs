@@ -162,30 +162,57 @@ impl Discord {
         }
     }
 
-    /// The parent of `thread` when it is a thread the bot knows.
+    /// The parent of `thread` when it is a thread the bot knows, in this
+    /// process or from before a restart.
     pub(crate) async fn known_thread(&self, thread: u64) -> Option<u64> {
-        lock(&self.places).thread_parent(thread)
-    }
-
-    pub(crate) async fn learn_thread(&self, thread: u64, parent: u64) {
+        if let Some(parent) = lock(&self.places).thread_parent(thread) {
+            return Some(parent);
+        }
+        let parent = self.recall_id(&format!("thread:{thread}")).await?;
         lock(&self.places).learn_thread(thread, parent);
+        Some(parent)
     }
 
+    /// Notes that `thread` is a thread of `parent`, across restarts too.
+    pub(crate) async fn learn_thread(&self, thread: u64, parent: u64) {
+        let new = lock(&self.places).thread_parent(thread) != Some(parent);
+        if new {
+            lock(&self.places).learn_thread(thread, parent);
+            self.keep(&format!("thread:{thread}"), &parent.to_string())
+                .await;
+        }
+    }
+
+    /// Whether the job of `root` answers in its channel (no thread could be made).
     pub(crate) async fn answers_in_channel(&self, root: u64) -> bool {
-        lock(&self.places).answers_in_channel(root)
+        if lock(&self.places).answers_in_channel(root) {
+            return true;
+        }
+        let kept = self.recall(&format!("in_channel:{root}")).await.is_some();
+        if kept {
+            lock(&self.places).answer_in_channel(root);
+        }
+        kept
     }
 
     async fn answer_in_channel(&self, root: u64) {
         lock(&self.places).answer_in_channel(root);
+        self.keep(&format!("in_channel:{root}"), "1").await;
     }
 
     /// The thread message `message` stands in, when it is not where its
-    /// thread reference says.
+    /// thread reference says (a command typed inside a thread).
     pub(crate) async fn location(&self, message: u64) -> Option<u64> {
-        lock(&self.places).location(message)
+        if let Some(thread) = lock(&self.places).location(message) {
+            return Some(thread);
+        }
+        self.recall_id(&format!("at:{message}")).await
     }
 
+    /// Notes that `message` stands in `thread`, across restarts too.
     pub(crate) async fn learn_location(&self, message: u64, thread: u64) {
         lock(&self.places).learn_location(message, thread);
+        self.keep(&format!("at:{message}"), &thread.to_string())
+            .await;
     }
 }

@@ -5,20 +5,21 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use mosaic_chat::{Connection, ConnectionState, Inbound, UserRef};
 use serenity::all::{
     ChannelType, CommandDataOption, CommandDataOptionValue, CommandInteraction, ConnectionStage,
-    Context, EventHandler, Guild, Interaction, Message, Ready, ResumedEvent, RoleId, ShardManager,
-    ShardStageUpdateEvent,
+    Context, EventHandler, Guild, Interaction, Message, MessageUpdateEvent, Ready, ResumedEvent,
+    RoleId, ShardManager, ShardStageUpdateEvent,
 };
 use serenity::async_trait;
 use tokio::sync::mpsc;
 
+use crate::catch_up::catch_up;
 use crate::commands::invocation_text;
 use crate::mention::rewrite;
-use crate::{Discord, PLATFORM, lock};
+use crate::{Discord, PLATFORM, lock, snowflake};
 
 /// How often [`watch_shards`] looks at the shards: a lost gateway shows in
 /// `/readyz` within this long.
@@ -90,14 +91,19 @@ impl EventHandler for Handler {
 
     /// A guild's text channels, threads, and the managed roles of bots
     /// (`tags.bot_id`): people may mention the bot's role instead of the
-    /// bot. Kept whether or not READY's handler has run yet.
+    /// bot. Kept whether or not READY's handler has run yet. Discord sends
+    /// it after every READY, that is every new session (never on a resume,
+    /// which replays what was missed), and when a guild comes back from an
+    /// outage: then the bot catches up on the guild's channels.
     async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
-        let text_channels = guild
+        let text_channels: Vec<u64> = guild
             .channels
             .values()
             .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
             .map(|c| c.id.get())
             .collect();
+        let mut missed = text_channels.clone();
+        missed.extend(guild.threads.iter().map(|t| t.id.get()));
         let managed_roles = guild
             .roles
             .values()
@@ -115,6 +121,17 @@ impl EventHandler for Handler {
             text_channels,
             managed_roles,
         );
+        self.discord
+            .guilds_told
+            .send_modify(|told| drop(told.insert(guild.id.get())));
+        // What is written from now on comes through the gateway.
+        let until = snowflake::at(SystemTime::now());
+        tokio::spawn(catch_up(
+            Arc::clone(&self.discord),
+            self.inbox.clone(),
+            missed,
+            until,
+        ));
     }
 
     async fn message(&self, _ctx: Context, message: Message) {
@@ -122,7 +139,39 @@ impl EventHandler for Handler {
             .discord
             .order
             .take(message.channel_id.get(), message.id.get());
-        let inbound = self.discord.message_inbound(&message).await;
+        let inbound = self.discord.message_inbound(&message, None).await;
+        self.discord
+            .order
+            .deliver(ticket, inbound, &self.inbox)
+            .await;
+    }
+
+    /// An edit (`edited_timestamp` set; Discord also sends updates that are
+    /// no edit, such as a thread started on the message or an embed
+    /// resolved) of a message that mentions the bot. The core decides what
+    /// an edit does.
+    async fn message_update(
+        &self,
+        _ctx: Context,
+        _old: Option<Message>,
+        _new: Option<Message>,
+        event: MessageUpdateEvent,
+    ) {
+        let (Some(edited), Some(_), Some(_)) =
+            (event.edited_timestamp, &event.author, &event.content)
+        else {
+            return;
+        };
+        let ticket = self
+            .discord
+            .order
+            .take(event.channel_id.get(), event.id.get());
+        let mut message = Message::default();
+        event.apply_to_message(&mut message);
+        let inbound = self
+            .discord
+            .message_inbound(&message, Some(edited.to_string()))
+            .await;
         self.discord
             .order
             .deliver(ticket, inbound, &self.inbox)
@@ -162,22 +211,28 @@ impl EventHandler for Handler {
 
 impl Discord {
     /// The message `message` stands for, when it is a person's mention of
-    /// the bot.
-    pub(crate) async fn message_inbound(&self, message: &Message) -> Option<Inbound> {
+    /// the bot; `edit`: the mark of this revision when it is an edit.
+    pub(crate) async fn message_inbound(
+        &self,
+        message: &Message,
+        edit: Option<String>,
+    ) -> Option<Inbound> {
+        let here = message.channel_id.get();
+        let id = message.id.get();
+        self.saw(here, id);
         if message.author.bot {
             return None;
         }
-        let bot = self.identity().await?;
+        let bot = self.identity(message.guild_id.map(|g| g.get())).await?;
         let text = rewrite(&message.content, &bot, &self.options.bot_name)?;
-        let here = message.channel_id.get();
         let (channel, thread) = match self.parent_of(here).await {
             Some(parent) => (parent, Some(here.to_string())),
             None => (here, None),
         };
-        let id = message.id.get();
         if thread.is_some() {
             self.learn_location(id, here).await;
         }
+        self.keep_newest(here).await;
         if let Some(guild) = message.guild_id {
             lock(&self.places).learn_guild(guild.get(), [here, channel]);
         }
@@ -203,6 +258,8 @@ impl Discord {
             slash: false,
             reply_handle: None,
             dedupe_key: format!("discord:{id}"),
+            created_at: snowflake::created_at(id),
+            edit,
         })
     }
 
@@ -280,6 +337,9 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
             command.token
         )),
         dedupe_key: format!("discord:{id}"),
+        // Invoked when the interaction was made.
+        created_at: snowflake::created_at(id),
+        edit: None,
     }
 }
 

@@ -24,26 +24,29 @@
 //! "Create Thread") is `{parent, thread id}` alike.
 
 mod answer;
+mod catch_up;
 mod commands;
 mod dialect;
 mod gateway;
 mod interactions;
+mod kept;
 mod mention;
 mod order;
 mod permission;
 mod places;
 mod rest;
+mod snowflake;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
     ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, Secret, ThreadRef,
+    Memory, Platform, Reaction, RunContext, Secret, ThreadRef,
 };
 use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::watch;
 
 pub use dialect::DiscordDialect;
 pub use rest::message_body;
@@ -54,6 +57,10 @@ use order::Order;
 use permission::{Permission, Permissions};
 use places::Places;
 use rest::Rest;
+
+/// How long a message of a guild waits for the guild's GUILD_CREATE to be
+/// handled, for the bot's managed role in it.
+const GUILD_WAIT: Duration = Duration::from_secs(5);
 
 /// Discord's platform name, in thread references and dedupe keys.
 pub const PLATFORM: Platform = Platform::new("discord");
@@ -112,6 +119,8 @@ pub struct Discord {
     /// The bot's user id, from READY: handlers that need it wait for it, as
     /// serenity may run a later event's handler first.
     bot_user: watch::Sender<Option<u64>>,
+    /// Guilds whose GUILD_CREATE has been handled.
+    guilds_told: watch::Sender<HashSet<u64>>,
     places: Mutex<Places>,
     permissions: Mutex<Permissions>,
     /// Deferred interactions answered so far.
@@ -119,6 +128,10 @@ pub struct Discord {
     order: Order,
     /// The gateway's, as serenity reports its shard.
     connection: ConnectionState,
+    /// What survives a restart, from [`RunContext::memory`].
+    memory: OnceLock<Arc<dyn Memory>>,
+    /// How far back a catch-up looks, from [`RunContext::catch_up`].
+    catch_up: OnceLock<Duration>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -142,19 +155,29 @@ impl Discord {
             command_name: options.bot_name.to_lowercase(),
             options,
             bot_user: watch::channel(None).0,
+            guilds_told: watch::channel(HashSet::new()).0,
             places: Mutex::new(Places::default()),
             permissions: Mutex::new(Permissions::default()),
             interactions: Mutex::new(Interactions::default()),
             order: Order::default(),
             connection: ConnectionState::new(),
+            memory: OnceLock::new(),
+            catch_up: OnceLock::new(),
         }
     }
 
-    /// The bot's mentions: its user id once READY told it, and the managed
-    /// roles learnt for it.
-    async fn identity(&self) -> Option<BotIdentity> {
+    /// The bot's mentions in `guild`: its user id once READY told it, and
+    /// the managed roles learnt for it once the guild's GUILD_CREATE was
+    /// handled (Discord sends it before any of the guild's messages, but
+    /// serenity may run the handlers in another order).
+    async fn identity(&self, guild: Option<u64>) -> Option<BotIdentity> {
         let mut user = self.bot_user.subscribe();
         let user_id = (*user.wait_for(Option::is_some).await.ok()?)?;
+        if let Some(guild) = guild {
+            let mut told = self.guilds_told.subscribe();
+            // A guild that stays unavailable has no roles to wait for.
+            let _ = tokio::time::timeout(GUILD_WAIT, told.wait_for(|g| g.contains(&guild))).await;
+        }
         let role_ids = lock(&self.places).roles_of_bot(user_id);
         Some(BotIdentity { user_id, role_ids })
     }
@@ -162,14 +185,11 @@ impl Discord {
     /// The parent channel of `channel` if it is a thread (asked of Discord
     /// once per channel; an error counts as "not a thread").
     async fn parent_of(&self, channel: u64) -> Option<u64> {
-        {
-            let places = lock(&self.places);
-            if let Some(parent) = places.thread_parent(channel) {
-                return Some(parent);
-            }
-            if places.is_top_level(channel) {
-                return None;
-            }
+        if let Some(parent) = self.known_thread(channel).await {
+            return Some(parent);
+        }
+        if lock(&self.places).is_top_level(channel) {
+            return None;
         }
         match self.rest.thread_parent(channel).await {
             Ok(Some(parent)) => {
@@ -244,12 +264,18 @@ impl ChatPlatform for Discord {
     }
 
     /// Registers the command, then runs serenity's gateway client (which
-    /// reconnects and resumes by itself) until `shutdown`.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()> {
+    /// reconnects and resumes by itself) until `shutdown`. Every new
+    /// session catches up on each channel (see `catch_up.rs`).
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
+        let RunContext {
+            inbox,
+            shutdown,
+            memory,
+            catch_up,
+        } = ctx;
+        // A second run of one adapter keeps the first's: there is none.
+        let _ = self.memory.set(memory);
+        let _ = self.catch_up.set(catch_up);
         Box::pin(async move {
             let commands = commands::definitions(&self.command_name, &self.options.bot_name);
             match self

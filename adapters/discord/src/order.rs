@@ -27,7 +27,9 @@ const HOLD: Duration = Duration::from_millis(30);
 #[derive(Debug)]
 pub struct Ticket {
     channel: u64,
-    id: u64,
+    /// The message's id, and a count that tells its deliveries apart (a
+    /// message and its edit may be in flight together).
+    place: (u64, u64),
     taken: Instant,
 }
 
@@ -39,7 +41,7 @@ enum Place {
 
 #[derive(Default)]
 struct Line {
-    places: BTreeMap<u64, Place>,
+    places: BTreeMap<(u64, u64), Place>,
     /// Held while handing messages on, so they go in the order taken out.
     sending: Arc<tokio::sync::Mutex<()>>,
 }
@@ -48,6 +50,7 @@ struct Line {
 #[derive(Default)]
 pub struct Order {
     lines: Mutex<HashMap<u64, Line>>,
+    taken: std::sync::atomic::AtomicU64,
 }
 
 impl Order {
@@ -59,14 +62,18 @@ impl Order {
     /// Takes message `id`'s place in `channel`'s line; call it before the
     /// handler awaits anything.
     pub fn take(&self, channel: u64, id: u64) -> Ticket {
+        let count = self
+            .taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let place = (id, count);
         self.lines()
             .entry(channel)
             .or_default()
             .places
-            .insert(id, Place::Waiting);
+            .insert(place, Place::Waiting);
         Ticket {
             channel,
-            id,
+            place,
             taken: Instant::now(),
         }
     }
@@ -84,7 +91,7 @@ impl Order {
         let sending = {
             let mut lines = self.lines();
             let line = lines.entry(ticket.channel).or_default();
-            line.places.insert(ticket.id, Place::Done(inbound));
+            line.places.insert(ticket.place, Place::Done(inbound));
             Arc::clone(&line.sending)
         };
         let _sending = sending.lock().await;
@@ -134,6 +141,8 @@ mod tests {
             slash: false,
             reply_handle: None,
             dedupe_key: format!("discord:{id}"),
+            created_at: std::time::SystemTime::UNIX_EPOCH,
+            edit: None,
         }
     }
 

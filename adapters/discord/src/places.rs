@@ -1,7 +1,8 @@
 //! Where things are on Discord, as far as the adapter has learnt: which
 //! channels are threads of which parent, which message stands in which
 //! channel, which jobs answer in their channel because no thread could be
-//! made, which channels belong to which guild, and the bot's managed roles.
+//! made, which channels belong to which guild, the bot's managed roles, and
+//! the newest message seen in each channel.
 //! Pure bookkeeping behind one lock; the adapter keeps what must survive a
 //! restart in the port's memory besides.
 
@@ -44,6 +45,8 @@ pub struct Places {
     /// Managed roles of bots: (role, the bot's user id), by guild, learnt
     /// whether or not the bot's own id is known yet.
     managed_roles: HashMap<u64, Vec<(u64, u64)>>,
+    /// Channel → the newest message id seen there.
+    newest: Bounded<u64, u64>,
 }
 
 impl Places {
@@ -112,6 +115,18 @@ impl Places {
         let mut all: Vec<u64> = self.text_channels.values().flatten().copied().collect();
         all.sort_unstable();
         all
+    }
+
+    /// Notes message `id` seen in `channel`.
+    pub fn saw(&mut self, channel: u64, id: u64) {
+        if self.newest(channel).is_none_or(|newest| newest < id) {
+            self.newest.insert(channel, id);
+        }
+    }
+
+    /// The newest message seen in `channel`.
+    pub fn newest(&self, channel: u64) -> Option<u64> {
+        self.newest.0.get(&channel).copied()
     }
 
     /// The managed roles of bot `user`, in every guild.

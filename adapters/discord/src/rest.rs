@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use serenity::http::{HttpError, LightMethod, Request, Route};
 use serenity::model::id::{ApplicationId, ChannelId, GuildId, InteractionId, MessageId};
 
+/// The most messages one `GET /channels/{id}/messages` returns.
+pub const PAGE: usize = 100;
+
 /// Discord's code for "a thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
 
@@ -159,6 +162,29 @@ impl Rest {
             }
             Err(e) => Err(self.classify(e, &channel.to_string())),
         }
+    }
+
+    /// Up to [`PAGE`] messages of `channel` written after message `after`,
+    /// oldest first (Discord lists them newest first).
+    pub async fn messages_after(&self, channel: u64, after: u64) -> Result<Vec<Value>, ChatError> {
+        let route = Route::ChannelMessages {
+            channel_id: ChannelId::new(channel),
+        };
+        let request = Request::new(route, LightMethod::Get).params(Some(vec![
+            ("after", after.to_string()),
+            ("limit", PAGE.to_string()),
+        ]));
+        let reply = match self.http.request(request).await {
+            Ok(response) => response
+                .bytes()
+                .await
+                .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?,
+            Err(e) => return Err(self.classify(e, &channel.to_string())),
+        };
+        let mut messages: Vec<Value> = serde_json::from_slice(&reply)
+            .map_err(|e| ChatError::Unavailable(format!("discord: a message list: {e}")))?;
+        messages.reverse();
+        Ok(messages)
     }
 
     /// The parent of `channel` when it is a thread, `None` when it is not.

@@ -120,7 +120,8 @@ async fn a_missing_permission_is_told_in_the_channel_once_per_channel_and_permis
     }
 }
 
-#[tokio::test]
+// Serenity runs on a multi-threaded runtime in the daemon: so here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_of_a_channel_reach_the_inbox_in_the_order_they_were_sent() {
     let mut c = connect().await;
     // A thread nobody has asked about: the first message's handler looks
@@ -157,7 +158,8 @@ async fn messages_of_a_channel_reach_the_inbox_in_the_order_they_were_sent() {
     c.finish().await;
 }
 
-#[tokio::test]
+// Serenity runs on a multi-threaded runtime in the daemon: so here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_managed_role_is_learnt_from_the_guild_that_follows_ready() {
     // The fake sends GUILD_CREATE right after READY, as Discord does; each
     // reaches a handler task of its own.
@@ -178,6 +180,7 @@ async fn the_command_is_registered_lowercase_and_answers_to_it() {
     let fake = FakeDiscord::start().await;
     let mut c = start_with(options(&fake, "Mosaic"), fake);
     c.fake.wait_sessions(1, 0).await;
+    c.fake.wait_caught_up(1).await;
     c.fake.slash(CHANNEL, "help", None);
     let inbound = next(&mut c.inbox).await;
     assert!(inbound.slash);

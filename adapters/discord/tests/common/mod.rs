@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_chat::{ChatPlatform, Inbound, Limits, Secret};
+use mosaic_chat::{ChatPlatform, Inbound, Limits, RunContext, Secret};
 use mosaic_discord::{Discord, DiscordOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,10 +36,12 @@ pub struct Connected {
     pub stop: CancellationToken,
 }
 
-/// Runs the adapter against a new fake, connected.
+/// Runs the adapter against a new fake, connected and caught up.
 pub async fn connect() -> Connected {
     let c = start(FakeDiscord::start().await);
     c.fake.wait_sessions(1, 0).await;
+    // What is said from now on comes through the gateway only.
+    c.fake.wait_caught_up(1).await;
     c
 }
 
@@ -53,7 +55,7 @@ pub fn start_with(options: DiscordOptions, fake: FakeDiscord) -> Connected {
     let discord = Arc::new(Discord::new(options));
     let (tx, inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
-    tokio::spawn(Arc::clone(&discord).run(tx, stop.clone()));
+    tokio::spawn(Arc::clone(&discord).run(RunContext::new(tx, stop.clone())));
     Connected {
         fake,
         discord,
@@ -78,4 +80,10 @@ pub async fn next(inbox: &mut mpsc::Receiver<Inbound>) -> Inbound {
         .await
         .expect("in time")
         .expect("a message")
+}
+
+/// Whether `call` is a catch-up read (`GET /channels/{id}/messages?…`),
+/// which runs beside everything else after each new session.
+pub fn is_catch_up(call: &Call) -> bool {
+    call.method == "GET" && call.path.ends_with("/messages")
 }

@@ -188,6 +188,31 @@ impl FakeDiscord {
         );
     }
 
+    /// Waits until the bot has read the history of each of the guild's text
+    /// channels `n` times (a catch-up after each new session).
+    pub async fn wait_caught_up(&self, n: usize) {
+        for channel in [CHANNEL, OTHER_CHANNEL] {
+            let path = format!("/channels/{channel}/messages");
+            let mut rx = self.inner.calls_seen.subscribe();
+            let read = |calls: &[Call]| {
+                calls
+                    .iter()
+                    .filter(|c| c.method == "GET" && c.path == path)
+                    .count()
+            };
+            let waited = tokio::time::timeout(PATIENCE, async {
+                while read(&self.calls()) < n {
+                    rx.changed().await.expect("the fake runs");
+                }
+            })
+            .await;
+            assert!(
+                waited.is_ok(),
+                "channel {channel} read fewer than {n} times"
+            );
+        }
+    }
+
     /// While set, gateway connections are refused with 503, as during an outage.
     pub fn refuse_gateway(&self, refuse: bool) {
         self.inner.refuse_gateway.store(refuse, Ordering::SeqCst);

@@ -121,9 +121,9 @@ impl EventHandler for Handler {
             text_channels,
             managed_roles,
         );
-        self.discord
-            .guilds_told
-            .send_modify(|told| drop(told.insert(guild.id.get())));
+        self.discord.guilds_told.send_modify(|told| {
+            told.insert(guild.id.get());
+        });
         // What is written from now on comes through the gateway.
         let until = snowflake::at(SystemTime::now());
         tokio::spawn(catch_up(

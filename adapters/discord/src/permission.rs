@@ -15,7 +15,6 @@ pub enum Permission {
     /// Threads inherit every permission from their parent but this one
     /// (topics/permissions, "Inherited Permissions (Threads)").
     SendMessagesInThreads,
-    ReadMessageHistory,
     CreatePublicThreads,
 }
 
@@ -25,7 +24,6 @@ impl Permission {
         match self {
             Permission::AddReactions => 1 << 6,
             Permission::SendMessages => 1 << 11,
-            Permission::ReadMessageHistory => 1 << 16,
             Permission::CreatePublicThreads => 1 << 35,
             Permission::SendMessagesInThreads => 1 << 38,
         }
@@ -37,7 +35,6 @@ impl Permission {
             Permission::AddReactions => "Add Reactions",
             Permission::SendMessages => "Send Messages",
             Permission::SendMessagesInThreads => "Send Messages in Threads",
-            Permission::ReadMessageHistory => "Read Message History",
             Permission::CreatePublicThreads => "Create Public Threads",
         }
     }
@@ -45,9 +42,7 @@ impl Permission {
     /// What the bot could not do without it, for the notice.
     fn doing(self) -> &'static str {
         match self {
-            Permission::AddReactions | Permission::ReadMessageHistory => {
-                "react to commands (👀, ✅, ❌) or read the messages I missed"
-            }
+            Permission::AddReactions => "react to commands (👀, ✅, ❌)",
             Permission::SendMessages => "answer in this channel",
             Permission::SendMessagesInThreads => "answer in threads of this channel",
             Permission::CreatePublicThreads => {

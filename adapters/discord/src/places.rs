@@ -40,8 +40,6 @@ pub struct Places {
     in_channel: HashSet<u64>,
     /// Channel → its guild.
     guilds: Bounded<u64, u64>,
-    /// Text channels (types 0 and 5) the bot was told of, by guild.
-    text_channels: HashMap<u64, Vec<u64>>,
     /// Managed roles of bots: (role, the bot's user id), by guild, learnt
     /// whether or not the bot's own id is known yet.
     managed_roles: HashMap<u64, Vec<(u64, u64)>>,
@@ -105,16 +103,8 @@ impl Places {
         text_channels: Vec<u64>,
         managed_roles: Vec<(u64, u64)>,
     ) {
-        self.learn_guild(guild, text_channels.iter().copied());
-        self.text_channels.insert(guild, text_channels);
+        self.learn_guild(guild, text_channels);
         self.managed_roles.insert(guild, managed_roles);
-    }
-
-    /// Every text channel of every guild the bot was told of.
-    pub fn text_channels(&self) -> Vec<u64> {
-        let mut all: Vec<u64> = self.text_channels.values().flatten().copied().collect();
-        all.sort_unstable();
-        all
     }
 
     /// Notes message `id` seen in `channel`.
@@ -150,7 +140,6 @@ mod tests {
         // GUILD_CREATE handled before READY: the roles wait for the id.
         places.learn_guild_contents(1, vec![10, 11], vec![(7, 42), (8, 43)]);
         assert_eq!(places.roles_of_bot(42), [7]);
-        assert_eq!(places.text_channels(), [10, 11]);
         assert_eq!(places.guild_of(11), Some(1));
     }
 }

@@ -35,6 +35,63 @@ fn the_fakes_payloads_deserialize_in_serenity() {
     serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
 }
 
+/// The table every test's calls are walked against refuses what Discord's
+/// OpenAPI description does not allow.
+#[test]
+fn the_operations_table_refuses_what_the_description_does_not_allow() {
+    use fake::openapi::check;
+    let call = |method: &str, path: &str, query: &str, body: serde_json::Value| Call {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        body,
+    };
+    let thread = "/channels/1/messages/2/threads";
+    assert_eq!(
+        check(&call(
+            "POST",
+            thread,
+            "",
+            serde_json::json!({ "name": "t" })
+        )),
+        Ok("create_thread_from_message")
+    );
+    assert!(
+        check(&call("POST", thread, "", serde_json::json!({}))).is_err(),
+        "name is required"
+    );
+    assert!(
+        check(&call(
+            "POST",
+            "/channels/1/messages",
+            "",
+            serde_json::json!({ "contnet": "x" })
+        ))
+        .is_err()
+    );
+    assert!(
+        check(&call(
+            "GET",
+            "/channels/1/messages",
+            "since=3",
+            serde_json::Value::Null
+        ))
+        .is_err()
+    );
+    assert!(check(&call("DELETE", "/channels/1", "", serde_json::Value::Null)).is_err());
+    let reply =
+        serde_json::json!({ "content": "x", "message_reference": { "fail_if_not_exists": false } });
+    assert!(
+        check(&call("POST", "/channels/1/messages", "", reply)).is_err(),
+        "message_id is required"
+    );
+    let command = serde_json::json!([{ "name": "m", "options": [{ "type": 1, "name": "fix" }] }]);
+    assert!(
+        check(&call("PUT", "/applications/1/commands", "", command)).is_err(),
+        "an option's description"
+    );
+}
+
 #[tokio::test]
 async fn the_bots_managed_role_counts_as_a_mention() {
     let mut c = connect().await;

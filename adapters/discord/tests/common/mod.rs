@@ -65,12 +65,15 @@ pub fn start_with(options: DiscordOptions, fake: FakeDiscord) -> Connected {
 }
 
 impl Connected {
-    /// Stops the adapter; proves it delivered nothing more, and returns every REST call.
+    /// Stops the adapter; proves it delivered nothing more and made only
+    /// calls Discord's OpenAPI description allows; returns every REST call.
     pub async fn finish(mut self) -> Vec<Call> {
         self.stop.cancel();
         let rest = tokio::time::timeout(PATIENCE, self.inbox.recv()).await;
         assert_eq!(rest, Ok(None), "nothing more was delivered");
-        self.fake.calls()
+        let calls = self.fake.calls();
+        crate::fake::openapi::assert_conforms(&calls);
+        calls
     }
 }
 

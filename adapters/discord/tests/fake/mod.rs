@@ -22,6 +22,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+pub mod openapi;
 mod payloads;
 mod rest;
 
@@ -118,6 +119,8 @@ struct Inner {
     failures: Mutex<Vec<(String, String, u16)>>,
     /// While set, gateway connections are refused (503); and how many were.
     refuse_gateway: AtomicBool,
+    /// When set, the next resume is refused: the session is gone.
+    expire_session: AtomicBool,
     refused: watch::Sender<usize>,
 }
 
@@ -151,6 +154,7 @@ impl FakeDiscord {
             gateway: Mutex::new(Gateway::default()),
             failures: Mutex::new(Vec::new()),
             refuse_gateway: AtomicBool::new(false),
+            expire_session: AtomicBool::new(false),
             refused: watch::channel(0).0,
         });
         let app = Router::new()
@@ -211,6 +215,17 @@ impl FakeDiscord {
                 "channel {channel} read fewer than {n} times"
             );
         }
+    }
+
+    /// (identifies, resumes) so far.
+    pub fn sessions(&self) -> (usize, usize) {
+        *self.inner.sessions.borrow()
+    }
+
+    /// The bot's session expires: its next resume is refused, so it starts
+    /// a new session, and what was dispatched meanwhile is not replayed.
+    pub fn expire_session(&self) {
+        self.inner.expire_session.store(true, Ordering::SeqCst);
     }
 
     /// While set, gateway connections are refused with 503, as during an outage.
@@ -546,6 +561,12 @@ async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
                         send(&mut socket, &ready).await;
                         send(&mut socket, &guild).await;
                         inner.sessions.send_modify(|s| s.0 += 1);
+                    }
+                    // events/gateway, "Resuming": a session Discord no
+                    // longer holds gets Invalid Session (op 9, `d: false`);
+                    // the client identifies anew and nothing is replayed.
+                    Some(6) if inner.expire_session.swap(false, Ordering::SeqCst) => {
+                        send(&mut socket, &json!({ "op": 9, "d": false })).await;
                     }
                     Some(6) => {
                         let since = frame["d"]["seq"].as_u64().unwrap_or(0);

@@ -105,7 +105,10 @@ async fn a_refused_thread_makes_the_job_answer_in_the_channel_and_says_why() {
     for command in [id, second] {
         let replies: Vec<&&Call> = posts
             .iter()
-            .filter(|c| c.body["message_reference"]["message_id"] == command.to_string())
+            .filter(|c| {
+                c.body["message_reference"]["message_id"].as_str()
+                    == Some(command.to_string().as_str())
+            })
             .collect();
         let outcome = replies
             .iter()

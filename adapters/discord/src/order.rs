@@ -36,7 +36,7 @@ pub struct Ticket {
 enum Place {
     Waiting,
     /// Done: the message to hand on, or `None` when it is not for the bot.
-    Done(Option<Inbound>),
+    Done(Option<Box<Inbound>>),
 }
 
 #[derive(Default)]
@@ -91,7 +91,8 @@ impl Order {
         let sending = {
             let mut lines = self.lines();
             let line = lines.entry(ticket.channel).or_default();
-            line.places.insert(ticket.place, Place::Done(inbound));
+            line.places
+                .insert(ticket.place, Place::Done(inbound.map(Box::new)));
             Arc::clone(&line.sending)
         };
         let _sending = sending.lock().await;
@@ -106,7 +107,7 @@ impl Order {
                     break;
                 }
                 if let Place::Done(inbound) = entry.remove() {
-                    ready.extend(inbound);
+                    ready.extend(inbound.map(|b| *b));
                 }
             }
             if line.places.is_empty() {

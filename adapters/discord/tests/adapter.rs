@@ -205,12 +205,7 @@ async fn a_slash_command_is_deferred_and_answered_privately() {
         .start_thread(&inbound.channel, "Starting")
         .await
         .expect("a thread");
-    let calls: Vec<Call> = c
-        .finish()
-        .await
-        .into_iter()
-        .filter(|c| !is_catch_up(c))
-        .collect();
+    let calls = c.finish_but_catch_up().await;
     let tail: Vec<(&str, String)> = calls[2..]
         .iter()
         .map(|c| (c.method.as_str(), c.path.clone()))
@@ -282,12 +277,7 @@ async fn refusals_become_chat_errors() {
     );
     // A refused or too long post sends nothing more than the refused call,
     // and the refusal is told in the parent channel once.
-    let calls: Vec<Call> = c
-        .finish()
-        .await
-        .into_iter()
-        .filter(|c| !is_catch_up(c))
-        .collect();
+    let calls = c.finish_but_catch_up().await;
     let posts: Vec<String> = calls
         .iter()
         .skip(2)
@@ -371,12 +361,7 @@ async fn a_slash_command_carries_its_members_roles_and_none_in_a_dm() {
         (in_dm.to_string().as_str(), ALICE.to_string().as_str())
     );
     assert!(inbound.roles.is_empty(), "{:?}", inbound.roles);
-    let calls: Vec<Call> = c
-        .finish()
-        .await
-        .into_iter()
-        .filter(|c| !is_catch_up(c))
-        .collect();
+    let calls = c.finish_but_catch_up().await;
     let deferred: Vec<&str> = calls
         .iter()
         .filter(|c| c.path.ends_with("/callback"))

@@ -256,10 +256,10 @@ fn misfit(shape: &Shape, value: &Value) -> Option<String> {
         ("allowed_mentions", &ALLOWED_MENTIONS),
     ];
     for (field, inner) in nested {
-        if let Some(v) = object.get(field).filter(|v| !v.is_null()) {
-            if let Some(why) = misfit(inner, v) {
-                return Some(why);
-            }
+        if let Some(v) = object.get(field).filter(|v| !v.is_null())
+            && let Some(why) = misfit(inner, v)
+        {
+            return Some(why);
         }
     }
     if let Some(options) = object.get("options").and_then(Value::as_array) {

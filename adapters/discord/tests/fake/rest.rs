@@ -262,7 +262,7 @@ fn list_messages(inner: &Inner, channel: u64, query: &str) -> Response {
     // listed newest first.
     let mut page: Vec<Value> = messages
         .range(after + 1..)
-        .filter(|(_, m)| m["channel_id"] == channel.to_string())
+        .filter(|(_, m)| m["channel_id"].as_str().and_then(|c| c.parse().ok()) == Some(channel))
         .take(limit as usize)
         .map(|(_, m)| m.clone())
         .collect();

@@ -167,7 +167,8 @@ async fn an_explicit_id_given_twice_is_delivered_twice_with_one_dedupe_key() {
     h.type_in(line).await;
     h.type_in(line).await;
     let (a, b) = (h.next_inbound().await, h.next_inbound().await);
-    assert_eq!(a, b);
+    // Each delivery is stamped when it is read; everything else is the same.
+    assert_eq!(written_now(a.clone()), written_now(b));
     assert_eq!(a.dedupe_key, "console:c1:x");
     h.assert_nothing_more().await;
 }

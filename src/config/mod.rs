@@ -32,7 +32,7 @@ pub use workspaces::{Backend, BackendSection, DEFAULT_WORKSPACE, Workspace, Work
 use discord::validate_discord;
 pub use discord::{DiscordConfig, DiscordSection};
 use mattermost::validate_mattermost;
-pub use mattermost::{MattermostConfig, MattermostSection};
+pub use mattermost::{MattermostConfig, MattermostSection, TokenList};
 use slack::validate_slack;
 pub use slack::{SlackConfig, SlackSection};
 

@@ -147,8 +147,8 @@ pub async fn run(
     for platform in platforms {
         let name = platform.platform();
         states.add(Arc::clone(&platform));
+        platform.accept_presses(presses_to.clone());
         let ctx = RunContext::new(inbox.clone(), shutdown.child_token())
-            .with_presses(presses_to.clone())
             .with_memory(Arc::new(store.clone()))
             .with_catch_up(config.catch_up);
         let task = platform.run(ctx);
@@ -164,6 +164,7 @@ pub async fn run(
         });
     }
     // Every platform task holds a sender: the inbox ends when they all stop.
+    // (A platform that takes presses holds that sender while it runs.)
     drop(inbox);
     drop(presses_to);
 

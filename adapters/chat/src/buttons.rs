@@ -6,8 +6,9 @@
 //! actions, the console's `buttons` field) through
 //! [`ChatPlatform::post_with_buttons`](crate::ChatPlatform::post_with_buttons)
 //! and [`ChatPlatform::edit_with_buttons`](crate::ChatPlatform::edit_with_buttons),
-//! and hands every press back as a [`Press`] on
-//! [`RunContext::presses`](crate::RunContext::presses). What a press does,
+//! and hands every press back as a [`Press`] on the sender the core gave it
+//! through [`ChatPlatform::accept_presses`](crate::ChatPlatform::accept_presses).
+//! What a press does,
 //! who may, and whether it still applies, is the core's business: an adapter
 //! only verifies that the press really came from its platform.
 

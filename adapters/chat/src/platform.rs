@@ -113,15 +113,9 @@ impl ChatError {
 }
 
 /// What a platform's [`ChatPlatform::run`] is handed by the core.
-/// Non-exhaustive, so that a field added later (as `presses` was) breaks no
-/// adapter: take fields apart with `..`, build one with [`RunContext::new`].
-#[non_exhaustive]
 pub struct RunContext {
     /// Where every message addressed to the bot goes.
     pub inbox: mpsc::Sender<Inbound>,
-    /// Where every press of a button under a bot message goes (an adapter
-    /// that renders no buttons never sends here).
-    pub presses: mpsc::Sender<Press>,
     /// Cancelled when the bot shuts down.
     pub shutdown: CancellationToken,
     /// What the adapter keeps across restarts (the newest message it saw in
@@ -140,23 +134,13 @@ impl RunContext {
 
     /// A context with a memory that lives as long as the process and the
     /// default window: for tests and for platforms with nothing to keep.
-    /// Presses go nowhere (sending one fails as a closed inbox does) until
-    /// [`with_presses`](RunContext::with_presses) says where.
     pub fn new(inbox: mpsc::Sender<Inbound>, shutdown: CancellationToken) -> RunContext {
-        let (presses, _) = mpsc::channel(1);
         RunContext {
             inbox,
-            presses,
             shutdown,
             memory: Arc::new(InMemory::default()),
             catch_up: RunContext::DEFAULT_CATCH_UP,
         }
-    }
-
-    /// The same context, with presses sent to `presses`.
-    pub fn with_presses(mut self, presses: mpsc::Sender<Press>) -> RunContext {
-        self.presses = presses;
-        self
     }
 
     /// The same context, with what the adapter keeps across restarts in `memory`.
@@ -185,6 +169,15 @@ pub trait ChatPlatform: Send + Sync + 'static {
 
     /// How the platform writes rich text and escapes untrusted text.
     fn dialect(&self) -> &dyn Dialect;
+
+    /// Where presses of the buttons this platform renders go: the core calls
+    /// it once, before [`run`](ChatPlatform::run). An adapter that renders
+    /// buttons keeps `presses` (dropping it when `run` ends) and sends each
+    /// verified press there; the default drops it, which suits a platform
+    /// that renders none.
+    fn accept_presses(&self, presses: mpsc::Sender<Press>) {
+        drop(presses);
+    }
 
     /// Receives messages addressed to the bot and sends each to
     /// `ctx.inbox`, until `ctx.shutdown` is cancelled or the platform fails

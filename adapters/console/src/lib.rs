@@ -28,7 +28,7 @@ use mosaic_chat::{
     Reaction, RunContext, ThreadRef, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, BufReader};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 pub use dialect::{ConsoleDialect, neutralize_mentions};
 
@@ -103,6 +103,8 @@ pub struct Console {
     ids_restored: watch::Sender<Restore>,
     /// Input lines read so far (see `LastShown::input_lines`).
     input_lines: AtomicU64,
+    /// Where press lines go; taken by `run`, so the core's channel closes when it ends.
+    presses: Mutex<Option<mpsc::Sender<Press>>>,
 }
 
 /// Where restoring the numbering of earlier runs stands.
@@ -134,6 +136,7 @@ impl Console {
             memory: OnceLock::new(),
             ids_restored: watch::Sender::new(Restore::NotAsked),
             input_lines: AtomicU64::new(0),
+            presses: Mutex::new(None),
         }
     }
 
@@ -359,11 +362,15 @@ impl ChatPlatform for Console {
     fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
         let RunContext {
             inbox,
-            presses,
             shutdown,
             memory,
             ..
         } = ctx;
+        let presses = self
+            .presses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         // Now, not when the task first runs: the daemon resumes relays right
         // after this call, and their posts must wait for the numbering.
         self.ids_restored.send_if_modified(|state| {
@@ -407,11 +414,19 @@ impl ChatPlatform for Console {
                         () = shutdown.cancelled() => return Ok(()),
                         sent = inbox.send(inbound) => sent.is_ok(),
                     },
-                    Some(Delivered::Press(press)) => tokio::select! {
-                        biased;
-                        () = shutdown.cancelled() => return Ok(()),
-                        sent = presses.send(press) => sent.is_ok(),
-                    },
+                    Some(Delivered::Press(press)) => {
+                        let Some(presses) = &presses else {
+                            tracing::warn!(
+                                "console input line {line_no} skipped: a press, and nothing takes presses"
+                            );
+                            continue;
+                        };
+                        tokio::select! {
+                            biased;
+                            () = shutdown.cancelled() => return Ok(()),
+                            sent = presses.send(press) => sent.is_ok(),
+                        }
+                    }
                 };
                 if !sent {
                     // The core stopped listening: nothing left to read for.
@@ -419,6 +434,10 @@ impl ChatPlatform for Console {
                 }
             }
         })
+    }
+
+    fn accept_presses(&self, presses: mpsc::Sender<Press>) {
+        *self.presses.lock().unwrap_or_else(PoisonError::into_inner) = Some(presses);
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {

@@ -79,7 +79,6 @@ pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), Chat
         shutdown,
         memory,
         catch_up,
-        ..
     } = ctx;
     let Some(me) = whoami(&mm, &shutdown).await? else {
         return Ok(());

@@ -67,8 +67,9 @@ impl Harness {
         h.presses = presses;
         let console = Arc::clone(&h.console);
         let shutdown = h.shutdown.clone();
+        mosaic_chat::ChatPlatform::accept_presses(console.as_ref(), presses_tx);
         h.run = Some(tokio::spawn(async move {
-            let ctx = mosaic_chat::RunContext::new(tx, shutdown).with_presses(presses_tx);
+            let ctx = mosaic_chat::RunContext::new(tx, shutdown);
             mosaic_chat::ChatPlatform::run(console, ctx).await
         }));
         h

@@ -28,6 +28,8 @@ impl Dispatcher {
             message = %press.message_id,
             button = %press.button,
             user = %press.user.id,
+            thread = tracing::field::Empty,
+            job = tracing::field::Empty,
         );
         self.press_inner(press).instrument(span).await;
     }
@@ -79,6 +81,9 @@ impl Dispatcher {
                 .await;
             return;
         };
+        let span = tracing::Span::current();
+        span.record("thread", job.thread.thread.as_str());
+        span.record("job", job.job_id.as_str());
         let word = match action {
             Some(action) => action.word(),
             None => press.button.as_str(),

@@ -153,6 +153,7 @@ async fn a_slash_command_starts_a_thread_and_its_errors_are_private() {
             let fields = [
                 ("command", "/mosaic"),
                 ("text", text),
+                ("team_id", "T1"),
                 ("channel_id", CHANNEL),
                 ("user_id", ALICE),
                 ("user_name", "alice"),

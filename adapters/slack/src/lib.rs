@@ -21,6 +21,9 @@
 //! - `signature.rs`: the request signature check;
 //! - `dialect.rs`: [`MrkdwnDialect`], Slack's mrkdwn that pings nobody.
 
+mod blocks;
+mod budget;
+mod connector;
 mod dialect;
 mod events;
 mod groups;
@@ -40,8 +43,10 @@ use mosaic_chat::{
 use tokio::sync::{OnceCell, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+pub use blocks::{SECTION_MAX_CHARS, blocks_of};
+pub use budget::Budget;
 pub use dialect::{MrkdwnDialect, escape};
-pub use events::{normalize_text, slash_inbound};
+pub use events::{normalize_text, ts_instant};
 pub use http::{COMMANDS_PATH, EVENTS_PATH};
 pub use signature::{sign, verify};
 
@@ -86,12 +91,16 @@ pub struct SlackOptions {
     /// How long the map of user groups (`usergroups.list`) is used before
     /// it is asked for again, when a message arrives.
     pub user_groups_max_age: Duration,
+    /// The workspace's `chat.update` budget, shared by every card
+    /// (Tier 3: 50 a minute).
+    pub updates: Budget,
 }
 
 impl SlackOptions {
-    /// Options with the defaults: 4,000 characters a message (Slack cuts at
-    /// 40,000, but longer messages read badly), about one post and one edit
-    /// a second, as Slack's per-channel limit asks.
+    /// Options with the defaults: 3,000 characters a message (a Block Kit
+    /// section's limit), about one post and one edit a second per job, as
+    /// Slack's per-channel limit asks, within a workspace-wide Tier 3
+    /// budget of 50 card edits a minute.
     pub fn new(bot_token: Secret, bot_name: &str) -> SlackOptions {
         SlackOptions {
             api_url: DEFAULT_API_URL.to_owned(),
@@ -100,7 +109,7 @@ impl SlackOptions {
             http: None,
             bot_name: bot_name.to_owned(),
             limits: Limits {
-                max_message_chars: 4_000,
+                max_message_chars: SECTION_MAX_CHARS,
                 post_interval: Duration::from_secs(1),
                 edit_interval: Duration::from_secs(1),
             },
@@ -108,6 +117,7 @@ impl SlackOptions {
             reconnect_max: Duration::from_secs(60),
             // Group changes are rare; `usergroups.list` is a Tier 2 method.
             user_groups_max_age: Duration::from_secs(5 * 60),
+            updates: Budget::TIER_3,
         }
     }
 }
@@ -133,7 +143,7 @@ pub struct Slack {
 impl Slack {
     /// A Slack platform; nothing is contacted until it runs or sends.
     pub fn new(options: SlackOptions) -> Result<Slack, ChatError> {
-        let web = WebApi::new(&options.api_url, options.bot_token.clone())?;
+        let web = WebApi::new(&options.api_url, &options.bot_token, options.updates)?;
         Ok(Slack {
             groups: UserGroups::new(options.user_groups_max_age),
             options,
@@ -179,6 +189,22 @@ impl Slack {
         }
         inbound.roles = self.groups.of(&self.web, &inbound.user.id).await;
         inbox.send(inbound).await.is_ok()
+    }
+
+    /// A refusal to post in a conversation the bot is not in (a `/mosaic`
+    /// typed there: slash commands work everywhere, posts do not), worded
+    /// with what the user can do; other errors as they are.
+    fn not_a_member(&self, error: ChatError) -> ChatError {
+        let name = &self.options.bot_name;
+        match error {
+            ChatError::Forbidden(why) if why.ends_with("not_in_channel") => ChatError::Forbidden(
+                format!("I am not a member of this channel: invite me with `/invite @{name}`, then try again"),
+            ),
+            ChatError::NotFound(why) if why.ends_with("channel_not_found") => ChatError::Forbidden(
+                format!("I cannot see this conversation (a direct message, or a private channel I am not in): use `/{name}` in a channel I am a member of, or invite me there"),
+            ),
+            other => other,
+        }
     }
 
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
@@ -258,7 +284,11 @@ impl ChatPlatform for Slack {
     fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef> {
         Box::pin(async move {
             self.check_length(text)?;
-            let ts = self.web.post_message(channel, None, text).await?;
+            let ts = self
+                .web
+                .post_message(channel, None, text)
+                .await
+                .map_err(|e| self.not_a_member(e))?;
             Ok(ThreadRef {
                 platform: PLATFORM,
                 channel: channel.to_owned(),

@@ -227,7 +227,7 @@ async fn a_slash_command_over_socket_mode_is_acked_and_delivered() {
     let mut bot = start(options(&fake, true, false));
     fake.wait_connected(1).await;
     let payload = json!({
-        "command": "/mosaic", "text": "status &lt;x&gt;", "channel_id": CHANNEL, "user_id": "UALICE01",
+        "team_id": "T1", "command": "/mosaic", "text": "status &lt;x&gt;", "channel_id": CHANNEL, "user_id": "UALICE01",
         "user_name": "alice", "trigger_id": "trig9", "response_url": fake.response_url(),
     });
     fake.envelope("slash_commands", payload.clone());
@@ -343,6 +343,7 @@ async fn a_slash_command_is_acked_empty_and_answered_privately() {
     let form = serde_urlencoded_form(&[
         ("command", "/mosaic"),
         ("text", "fix #42"),
+        ("team_id", "T1"),
         ("channel_id", CHANNEL),
         ("user_id", "UALICE01"),
         ("user_name", "alice"),
@@ -517,6 +518,7 @@ fn slash_fields(fake: &FakeSlack, user: &str, trigger: &str) -> Vec<(&'static st
     vec![
         ("command", "/mosaic".into()),
         ("text", "status #1".into()),
+        ("team_id", "T1".into()),
         ("channel_id", CHANNEL.into()),
         ("user_id", user.into()),
         ("trigger_id", trigger.into()),

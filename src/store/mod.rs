@@ -12,6 +12,7 @@
 //! same suite against both engines.
 //!
 //! - `dedupe.rs` keeps inbound dedupe keys ([`Store::first_sight`]);
+//! - `memory.rs` keeps what chat adapters must remember across restarts;
 //! - `jobs.rs` keeps followed jobs and their relay progress;
 //! - `job.rs` defines [`FollowedJob`] and [`Verbosity`], and how values are
 //!   spelled in the database;
@@ -21,6 +22,7 @@ mod dedupe;
 mod error;
 mod job;
 mod jobs;
+mod memory;
 mod migrate;
 
 use std::path::Path;

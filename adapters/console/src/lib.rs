@@ -22,12 +22,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, ThreadRef,
-    UserRef,
+    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, RunContext,
+    ThreadRef, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, BufReader};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 pub use dialect::{ConsoleDialect, neutralize_mentions};
 
@@ -144,6 +142,8 @@ impl Console {
             };
             let mut ids = self.ids();
             let id = match &incoming.id {
+                // An edit names a message that is already known, whoever numbered it.
+                Some(id) if incoming.edit.is_some() && ids.is_known(id) => id.clone(),
                 Some(id) => ids
                     .claim(id)
                     .map(|()| id.clone())
@@ -162,6 +162,9 @@ impl Console {
         Some(Inbound {
             platform: PLATFORM,
             dedupe_key: format!("console:{}:{id}", m.channel),
+            // A console line is typed as it is read, unless it says otherwise.
+            created_at: m.written.unwrap_or_else(std::time::SystemTime::now),
+            edit: m.edit,
             channel: m.channel,
             message_id: id,
             thread: m.thread,
@@ -246,11 +249,10 @@ impl ChatPlatform for Console {
     /// Reads the input until its end or `shutdown`, one message a line. At
     /// the end of the input it returns: whether to wait for running relays
     /// is the caller's decision.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()> {
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
+        let RunContext {
+            inbox, shutdown, ..
+        } = ctx;
         Box::pin(async move {
             let taken = self.input.lock().ok().and_then(|mut input| input.take());
             let Some(mut input) = taken else {

@@ -80,7 +80,7 @@ struct Message<'a> {
     ts: &'a str,
     thread_ts: Option<&'a str>,
     text: &'a str,
-    //PORT edit: Option<&'a str>,
+    edit: Option<&'a str>,
 }
 
 /// The [`Inbound`] of an `event_callback`, when its event is a user's
@@ -97,7 +97,7 @@ pub fn event_inbound(
             ts: &e.origin.ts.0,
             thread_ts: e.origin.thread_ts.as_ref().map(|t| t.0.as_str()),
             text: e.content.text.as_deref().unwrap_or(""),
-            //PORT edit: e.edited.as_ref().map(|ed| ed.ts.0.as_str()),
+            edit: e.edited.as_ref().map(|ed| ed.ts.0.as_str()),
         },
         SlackEventCallbackBody::Message(e) => {
             if !matches!(e.subtype, None | Some(SlackMessageEventType::FileShare))
@@ -115,7 +115,7 @@ pub fn event_inbound(
                 ts: &e.origin.ts.0,
                 thread_ts: e.origin.thread_ts.as_ref().map(|t| t.0.as_str()),
                 text,
-                //PORT edit: None,
+                edit: None,
             }
         }
         _ => return None,
@@ -141,8 +141,8 @@ pub fn event_inbound(
         reply_handle: None,
         // One key per post, whichever event (retry, or edit) brings it.
         dedupe_key: format!("slack:{channel}:{ts}"),
-        //PORT created_at,
-        //PORT edit: message.edit.map(str::to_owned),
+        created_at,
+        edit: message.edit.map(str::to_owned),
     })
 }
 
@@ -180,8 +180,8 @@ pub fn slash_inbound(
         slash: true,
         reply_handle: Some(command.response_url.0.to_string()),
         // A slash command carries no time of its own: it is invoked now.
-        //PORT created_at: SystemTime::now(),
-        //PORT edit: None,
+        created_at: SystemTime::now(),
+        edit: None,
     }
 }
 

@@ -43,7 +43,7 @@ fn an_app_mention_is_answered_in_its_thread_or_its_own() {
     assert_eq!(top.text, "@mosaic fix #42");
     assert_eq!(top.reply_thread().thread, "1.1");
     assert_eq!(top.dedupe_key, "slack:C1:1.1");
-    //PORT assert_eq!(top.edit, None);
+    assert_eq!(top.edit, None);
     let reply = read(json!({"type": "app_mention", "user": "U1", "channel": "C1", "ts": "2.2", "thread_ts": "1.1", "text": "<@UBOT> status"}))
         .expect("a command");
     assert_eq!(reply.reply_thread().thread, "1.1");
@@ -56,7 +56,7 @@ fn a_broadcast_reply_and_an_edit_are_mentions_too() {
     let edited = read(json!({"type": "app_mention", "user": "U1", "channel": "C1", "ts": "2.2", "text": "<@UBOT> status",
         "edited": {"user": "U1", "ts": "3.3"}}))
     .expect("a command");
-    //PORT assert_eq!((edited.edit.as_deref(), edited.dedupe_key.as_str()), (Some("3.3"), "slack:C1:2.2"));
+    assert_eq!((edited.edit.as_deref(), edited.dedupe_key.as_str()), (Some("3.3"), "slack:C1:2.2"));
 }
 
 #[test]

@@ -38,10 +38,9 @@ use std::time::Duration;
 
 use mosaic_chat::{
     ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, Secret, ThreadRef,
+    Platform, Reaction, RunContext, Secret, ThreadRef,
 };
 use tokio::sync::{OnceCell, mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 pub use blocks::{SECTION_MAX_CHARS, blocks_of};
 pub use budget::Budget;
@@ -181,9 +180,16 @@ impl Slack {
     }
 
     /// Sends `inbound` to the inbox, with its author's user groups as its
-    /// roles, unless its message was handled already.
+    /// roles, unless this delivery (the message as created, or one edit of
+    /// it) was handed on already: Slack sends a mention as `app_mention` and
+    /// as `message`, and again after a retry. Whether an edit is acted on is
+    /// the dispatcher's rule, so each edit is handed on once.
     async fn deliver(&self, inbox: &mpsc::Sender<Inbound>, mut inbound: Inbound) -> bool {
-        if !self.first_time(&inbound.dedupe_key) {
+        let delivery = match &inbound.edit {
+            Some(mark) => format!("{}#edited:{mark}", inbound.dedupe_key),
+            None => inbound.dedupe_key.clone(),
+        };
+        if !self.first_time(&delivery) {
             tracing::debug!(key = %inbound.dedupe_key, "a Slack message delivered again was skipped");
             return true;
         }
@@ -238,11 +244,10 @@ impl ChatPlatform for Slack {
 
     /// Serves the HTTP endpoint and Socket Mode (whichever are configured)
     /// until `shutdown`; returns [`ChatError::Unauthorized`] when a token is refused.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()> {
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
+        let RunContext {
+            inbox, shutdown, ..
+        } = ctx;
         Box::pin(async move {
             let bot_user = socket::whoami(&self, &shutdown).await?;
             let Some(bot_user) = bot_user else {

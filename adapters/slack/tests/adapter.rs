@@ -4,79 +4,16 @@
 //! test ends by proving nothing unexpected reached the inbox or Slack.
 
 mod fake;
+mod support;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PATIENCE, Sent};
-use mosaic_chat::{
-    ChatError, ChatPlatform, Connection, Inbound, Reaction, RunContext, Secret, ThreadRef,
-};
-use mosaic_slack::{COMMANDS_PATH, EVENTS_PATH, HttpOptions, PLATFORM, Slack, SlackOptions, sign};
+use fake::{ALICE, CHANNEL, FakeSlack, PATIENCE, Sent};
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Reaction, Secret, ThreadRef};
+use mosaic_slack::{COMMANDS_PATH, EVENTS_PATH, PLATFORM, Slack};
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-const SIGNING_SECRET: &str = "signing-secret-1";
-
-struct Running {
-    slack: Arc<Slack>,
-    inbox: mpsc::Receiver<Inbound>,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), ChatError>>,
-}
-
-fn options(fake: &FakeSlack, socket: bool, http: bool) -> SlackOptions {
-    let mut options = SlackOptions::new(Secret::new(BOT_TOKEN), "mosaic");
-    options.api_url = fake.api_url();
-    options.app_token = socket.then(|| Secret::new(APP_TOKEN));
-    options.http = http.then(|| HttpOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        signing_secret: Secret::new(SIGNING_SECRET),
-    });
-    options.reconnect_min = Duration::from_millis(20);
-    options.reconnect_max = Duration::from_millis(200);
-    options
-}
-
-fn start(options: SlackOptions) -> Running {
-    run(Arc::new(Slack::new(options).expect("the adapter builds")))
-}
-
-fn run(slack: Arc<Slack>) -> Running {
-    let (tx, inbox) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(Arc::clone(&slack).run(RunContext::new(tx, stop.clone())));
-    Running {
-        slack,
-        inbox,
-        stop,
-        task,
-    }
-}
-
-impl Running {
-    async fn next(&mut self) -> Inbound {
-        tokio::time::timeout(PATIENCE, self.inbox.recv())
-            .await
-            .expect("a message in time")
-            .expect("the inbox is open")
-    }
-
-    /// Stops the adapter and proves nothing else reached the inbox.
-    async fn stop(mut self) {
-        self.stop.cancel();
-        let ended = tokio::time::timeout(PATIENCE, self.task)
-            .await
-            .expect("stops in time");
-        assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
-        assert!(
-            self.inbox.recv().await.is_none(),
-            "nothing more in the inbox"
-        );
-    }
-}
+use support::*;
 
 #[tokio::test]
 async fn a_mention_over_socket_mode_is_acked_and_delivered_once() {
@@ -132,20 +69,6 @@ async fn socket_mode_reconnects_after_a_refresh_and_after_a_drop() {
     assert_eq!(bot.next().await.message_id, ts);
     fake.wait_all_acked().await;
     bot.stop().await;
-}
-
-/// Waits until `slack` reports `want`; the adapter's state has no
-/// notification, so it is looked at every few milliseconds.
-async fn until_connection(slack: &Slack, want: Connection) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while slack.connection() != want {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still {:?}, never {want:?}",
-            slack.connection()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
@@ -241,36 +164,6 @@ async fn a_slash_command_over_socket_mode_is_acked_and_delivered() {
     fake.wait_all_acked().await;
     bot.stop().await;
     assert!(fake.sent().is_empty());
-}
-
-/// Posts `body` to the endpoint, signed at `age_secs` ago with `secret`.
-async fn signed(
-    addr: SocketAddr,
-    path: &str,
-    body: &str,
-    secret: &str,
-    age_secs: i64,
-    retry: bool,
-) -> (u16, String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs() as i64;
-    let ts = (now - age_secs).to_string();
-    let signature = sign(&Secret::new(secret), &ts, body.as_bytes());
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}{path}"))
-        .header("X-Slack-Request-Timestamp", ts)
-        .header("X-Slack-Signature", signature)
-        .body(body.to_owned());
-    if retry {
-        request = request
-            .header("X-Slack-Retry-Num", "1")
-            .header("X-Slack-Retry-Reason", "http_timeout");
-    }
-    let response = request.send().await.expect("the endpoint answers");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
 }
 
 #[tokio::test]
@@ -396,14 +289,6 @@ async fn a_slash_command_is_acked_empty_and_answered_privately() {
         }
     );
     assert_eq!(fake.sent().len(), 2);
-}
-
-fn serde_urlencoded_form(fields: &[(&str, &str)]) -> String {
-    reqwest::Url::parse_with_params("http://x/", fields)
-        .expect("a url")
-        .query()
-        .unwrap_or("")
-        .to_owned()
 }
 
 #[tokio::test]

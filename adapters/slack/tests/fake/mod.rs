@@ -8,6 +8,7 @@
 //! `#[path = "../adapters/slack/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
+pub mod conformance;
 mod events;
 mod socket;
 mod web;
@@ -244,6 +245,39 @@ impl FakeSlack {
         self.envelope("events_api", mention);
         self.envelope("events_api", events::message_changed(ts, &edited, text));
         edited
+    }
+
+    /// Alice's mention `text`, written `age` ago and delivered only now, as
+    /// Slack re-sends an envelope unacknowledged during a gap
+    /// (https://api.slack.com/apis/socket-mode). Returns its `ts`.
+    pub fn old_mention(&self, age: Duration, text: &str) -> String {
+        let ts = self.shared.next_ts();
+        let (secs, seq) = ts.split_once('.').unwrap_or((&ts, "0"));
+        let old = secs.parse::<u64>().unwrap_or(0).saturating_sub(age.as_secs());
+        let ts = format!("{old}.{seq}");
+        self.envelope("events_api", event_callback("app_mention", &ts, None, text));
+        ts
+    }
+
+    /// Alice types `/mosaic text` in `channel`: a `slash_commands` envelope
+    /// with the fields of https://api.slack.com/interactivity/slash-commands#app_command_handling.
+    pub fn slash(&self, channel: &str, text: &str, trigger: &str) {
+        let payload = json!({
+            "token": "fake-verification-token", "team_id": "T1", "team_domain": "fake",
+            "channel_id": channel, "channel_name": "elsewhere", "user_id": ALICE, "user_name": "alice",
+            "command": "/mosaic", "text": text, "api_app_id": "A1", "is_enterprise_install": "false",
+            "response_url": self.response_url(), "trigger_id": trigger,
+        });
+        self.envelope("slash_commands", payload);
+    }
+
+    /// Slack re-sends the `app_mention` of the edit `edited` of `ts` (the
+    /// same `event_id`), as it does when it thinks a delivery was lost.
+    pub fn edit_mention_again(&self, ts: &str, edited: &str, text: &str) {
+        let mut mention = event_callback("app_mention", ts, None, text);
+        mention["event"]["edited"] = json!({"user": ALICE, "ts": edited});
+        mention["event_id"] = json!(format!("Ev{}", edited.replace('.', "")));
+        self.envelope("events_api", mention);
     }
 
     /// Alice uploads a file with `text` mentioning the bot: Slack sends only

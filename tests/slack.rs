@@ -6,15 +6,15 @@
 #[path = "../adapters/slack/tests/fake/mod.rs"]
 mod fake;
 
-#[path = "support/daemon_on.rs"]
-mod daemon_on;
 #[path = "slack_flow/behaves.rs"]
 mod behaves;
+#[path = "support/daemon_on.rs"]
+mod daemon_on;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 
-use fake::conformance::assert_conforms;
 use daemon_on::{Served, assert_no_secret, free_addr, readyz, until_platform_is};
+use fake::conformance::assert_conforms;
 use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PERMALINK_BASE, Sent};
 use harness::*;
 use mosaic_sim::{Faults, Script, Sim};

@@ -65,7 +65,11 @@ async fn a_file_shared_with_a_mention_starts_a_job_shown_as_block_kit() {
         details.contains("Step 6/6") && details.contains("pull/57"),
         "step, progress and links in the context line: {blocks:#}"
     );
-    assert!(card.args["text"].as_str().is_some_and(|t| t.starts_with("✅ *Completed*")));
+    assert!(
+        card.args["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("✅ *Completed*"))
+    );
     assert_conforms(&calls);
 }
 
@@ -172,12 +176,18 @@ async fn slash_fix_where_the_bot_is_not_a_member_is_answered_privately_with_what
     fake.wait_connected(1).await;
     fake.slash("C0ELSEWHERE", "fix acme/web#42", "trig-out");
     let answer = fake
-        .expect("the private answer", |s| matches!(s, Sent::Ephemeral { .. }))
+        .expect("the private answer", |s| {
+            matches!(s, Sent::Ephemeral { .. })
+        })
         .await;
     fake.wait_all_acked().await;
     bot.stop().await.expect("a clean stop");
     assert!(text(&answer).contains("`/invite @mosaic`"), "{answer:?}");
-    assert_eq!(jobs_created(&sim), 0, "no job without a thread to follow it in");
+    assert_eq!(
+        jobs_created(&sim),
+        0,
+        "no job without a thread to follow it in"
+    );
     assert_eq!(fake.sent(), vec![answer], "nothing posted anywhere");
     let calls = fake.calls();
     assert!(

@@ -113,8 +113,7 @@ async fn send<RS: DeserializeOwned>(request: RequestBuilder) -> ClientResult<RS>
                 .with_http_response_body(body),
         )),
         status => Err(SlackClientError::HttpError(
-            SlackClientHttpError::new(status)
-                .with_http_response_body(body),
+            SlackClientHttpError::new(status).with_http_response_body(body),
         )),
     }
 }

@@ -129,7 +129,10 @@ pub fn event_inbound(
         platform: PLATFORM,
         channel: channel.to_owned(),
         message_id: ts.to_owned(),
-        thread: message.thread_ts.filter(|t| !t.is_empty()).map(str::to_owned),
+        thread: message
+            .thread_ts
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
         user: UserRef {
             id: message.user.to_owned(),
             // Names need `users:read`, which the bot does not ask for.
@@ -173,10 +176,17 @@ pub fn slash_inbound(
         thread: None,
         user: UserRef {
             id: user.clone(),
-            name: user_name.filter(|n| !n.is_empty()).unwrap_or(user).to_owned(),
+            name: user_name
+                .filter(|n| !n.is_empty())
+                .unwrap_or(user)
+                .to_owned(),
         },
         roles: Vec::new(),
-        text: normalize_text(command.text.as_deref().unwrap_or("").trim(), bot_user, bot_name),
+        text: normalize_text(
+            command.text.as_deref().unwrap_or("").trim(),
+            bot_user,
+            bot_name,
+        ),
         slash: true,
         reply_handle: Some(command.response_url.0.to_string()),
         // A slash command carries no time of its own: it is invoked now.

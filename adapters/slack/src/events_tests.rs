@@ -51,12 +51,17 @@ fn an_app_mention_is_answered_in_its_thread_or_its_own() {
 
 #[test]
 fn a_broadcast_reply_and_an_edit_are_mentions_too() {
-    let broadcast = read(json!({"type": "app_mention", "subtype": "thread_broadcast", "user": "U1", "channel": "C1", "ts": "2.2", "thread_ts": "1.1", "text": "<@UBOT> status"}));
+    let broadcast = read(
+        json!({"type": "app_mention", "subtype": "thread_broadcast", "user": "U1", "channel": "C1", "ts": "2.2", "thread_ts": "1.1", "text": "<@UBOT> status"}),
+    );
     assert_eq!(broadcast.map(|i| i.message_id), Some("2.2".to_owned()));
     let edited = read(json!({"type": "app_mention", "user": "U1", "channel": "C1", "ts": "2.2", "text": "<@UBOT> status",
         "edited": {"user": "U1", "ts": "3.3"}}))
     .expect("a command");
-    assert_eq!((edited.edit.as_deref(), edited.dedupe_key.as_str()), (Some("3.3"), "slack:C1:2.2"));
+    assert_eq!(
+        (edited.edit.as_deref(), edited.dedupe_key.as_str()),
+        (Some("3.3"), "slack:C1:2.2")
+    );
 }
 
 #[test]
@@ -71,7 +76,14 @@ fn messages_count_with_no_subtype_or_a_file_share_when_they_name_the_bot() {
     assert!(msg(json!({})).is_some());
     assert!(msg(json!({"subtype": "file_share", "files": [{"id": "F1"}]})).is_some());
     assert!(msg(json!({"text": "no mention"})).is_none());
-    for subtype in ["bot_message", "message_changed", "message_deleted", "channel_join", "thread_broadcast", "me_message"] {
+    for subtype in [
+        "bot_message",
+        "message_changed",
+        "message_deleted",
+        "channel_join",
+        "thread_broadcast",
+        "me_message",
+    ] {
         assert!(msg(json!({"subtype": subtype})).is_none(), "{subtype}");
     }
     assert!(msg(json!({"bot_id": "B1"})).is_none());
@@ -88,6 +100,12 @@ fn a_slash_command_keeps_its_response_url() {
     let inbound = slash_inbound(&command, Some("alice"), "UBOT", "mosaic");
     assert!(inbound.slash && inbound.thread.is_none());
     assert_eq!(inbound.user.name, "alice");
-    assert_eq!(inbound.reply_handle.as_deref(), Some("http://slack/commands/1"));
-    assert_eq!(slash_inbound(&command, None, "UBOT", "mosaic").user.name, "U1");
+    assert_eq!(
+        inbound.reply_handle.as_deref(),
+        Some("http://slack/commands/1")
+    );
+    assert_eq!(
+        slash_inbound(&command, None, "UBOT", "mosaic").user.name,
+        "U1"
+    );
 }

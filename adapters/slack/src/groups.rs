@@ -98,7 +98,10 @@ mod tests {
     use super::*;
 
     fn group(id: &str, users: &[&str]) -> UserGroup {
-        (id.to_owned(), users.iter().map(|u| (*u).to_owned()).collect())
+        (
+            id.to_owned(),
+            users.iter().map(|u| (*u).to_owned()).collect(),
+        )
     }
 
     #[test]

@@ -138,7 +138,9 @@ async fn command(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Byt
         serde_urlencoded::from_bytes::<SlackCommandEvent>(&body),
         serde_urlencoded::from_bytes::<events::UserName>(&body),
     ) else {
-        tracing::warn!("a slash command without team_id, channel_id, user_id, command, response_url or trigger_id: refused");
+        tracing::warn!(
+            "a slash command without team_id, channel_id, user_id, command, response_url or trigger_id: refused"
+        );
         return StatusCode::BAD_REQUEST.into_response();
     };
     let bot_name = &endpoint.slack.options.bot_name;

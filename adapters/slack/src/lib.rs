@@ -2,23 +2,49 @@
 //! events that name the bot) arrive over Socket Mode or the Events API,
 //! `/mosaic` arrives as a slash command, and the bot answers through the Web
 //! API (`chat.postMessage` in a thread by `thread_ts`, `chat.update` for the
-//! progress card, `reactions.add`).
+//! progress card, `reactions.add`), in Block Kit with a plain-text fallback.
 //!
-//! Why not slack-morphism: its Socket Mode listener acks an envelope only
-//! after the callback returns and its client pulls a large hyper/rustls
-//! stack of its own; the five Web API methods and the Socket Mode protocol
-//! the bot needs are a few hundred lines over the reqwest and
-//! tokio-tungstenite already in the tree (as the Mattermost adapter uses
-//! them), with every error and ack under our control.
+//! Built on slack-morphism 2.31 with `default-features = false` and its
+//! `signature-verifier` feature: its models (events, slash commands, Web API
+//! requests and responses, errors, Block Kit), its Web API client, and its
+//! request signature check. Not its Socket Mode listener: it acks an
+//! envelope only after the callback returns (`clients_manager_listener.rs`),
+//! and the bot acks before any work; its envelope type is not public in
+//! 2.31 either, so `socket.rs` reads the frame itself and its payloads with
+//! slack-morphism's types.
+//!
+//! Transport: slack-morphism's client runs over our connector
+//! (`connector.rs`: the reqwest already in the tree) and Socket Mode over
+//! the tokio-tungstenite already in the tree, rather than its `hyper`
+//! feature. Measured on this shared 2-core machine, 2026-11-26:
+//!
+//! | | ours (reqwest, tokio-tungstenite) | `hyper` feature |
+//! |---|---|---|
+//! | `cargo tree -p mosaic-slack -e normal \| wc -l` | 410 | 415 |
+//! | distinct crates under mosaic-slack | 149 | 152 |
+//! | distinct crates under the daemon (mosaic-bot) | 266 | 272 (+h2, fnv, signal-hook, signal-hook-tokio, rustls-native-certs, openssl-probe) |
+//! | release binary, stripped, of a minimal program that calls the Web API and opens Socket Mode | 4,360,248 B | 6,834,184 B |
+//! | cold release build of that program's whole tree (`-j2`, niced, other builds running) | COLD_OURS | COLD_HYPER |
+//!
+//! The hand-written adapter before it had 338 lines / 128 crates under
+//! mosaic-slack and 252 crates under the daemon: slack-morphism's models
+//! cost 14 crates (serde_with, rsb_derive, rvstruct, jiff, chrono, …); its
+//! `hyper` feature would add 6 more and a second HTTP client stack (HTTP/2,
+//! native roots) for 2.5 MB more binary. The daemon's binary itself was not
+//! built both ways (too slow here): the figures above are for the transport
+//! alone.
 //!
 //! - this file: [`Slack`], its options, and the [`ChatPlatform`] it is;
+//! - `connector.rs`: slack-morphism's client over reqwest;
 //! - `web.rs`: the Web API calls and their errors (429, `ok:false`);
-//! - `events.rs`: events and slash command forms read into [`Inbound`]s (pure);
+//! - `budget.rs`: the workspace's `chat.update` budget (Tier 3), shared by every card;
+//! - `blocks.rs`: messages as Block Kit (the card as a section and a context line);
+//! - `events.rs`: events and slash commands read into [`Inbound`]s (pure);
 //! - `groups.rs`: the user groups each user is in, read with `usergroups.list`
 //!   and cached, which fill [`Inbound::roles`];
 //! - `socket.rs`: Socket Mode (hello, acks, `disconnect`, reconnects);
 //! - `http.rs`: the Events API and slash command endpoint (signed requests);
-//! - `signature.rs`: the request signature check;
+//! - `signature.rs`: the request signature check (slack-morphism's verifier);
 //! - `dialect.rs`: [`MrkdwnDialect`], Slack's mrkdwn that pings nobody.
 
 mod blocks;
@@ -203,12 +229,16 @@ impl Slack {
     fn not_a_member(&self, error: ChatError) -> ChatError {
         let name = &self.options.bot_name;
         match error {
-            ChatError::Forbidden(why) if why.ends_with("not_in_channel") => ChatError::Forbidden(
-                format!("I am not a member of this channel: invite me with `/invite @{name}`, then try again"),
-            ),
-            ChatError::NotFound(why) if why.ends_with("channel_not_found") => ChatError::Forbidden(
-                format!("I cannot see this conversation (a direct message, or a private channel I am not in): use `/{name}` in a channel I am a member of, or invite me there"),
-            ),
+            ChatError::Forbidden(why) if why.ends_with("not_in_channel") => {
+                ChatError::Forbidden(format!(
+                    "I am not a member of this channel: invite me with `/invite @{name}`, then try again"
+                ))
+            }
+            ChatError::NotFound(why) if why.ends_with("channel_not_found") => {
+                ChatError::Forbidden(format!(
+                    "I cannot see this conversation (a direct message, or a private channel I am not in): use `/{name}` in a channel I am a member of, or invite me there"
+                ))
+            }
             other => other,
         }
     }

@@ -34,8 +34,14 @@ const DEAD_AFTER: Duration = Duration::from_secs(90);
 enum Envelope {
     Hello,
     Disconnect,
-    EventsApi { payload: SlackPushEventCallback },
-    SlashCommands { payload: SlackCommandEvent },
+    // Boxed: slack-morphism's payloads are large (its event union is
+    // several kilobytes), and one frame is read at a time.
+    EventsApi {
+        payload: Box<SlackPushEventCallback>,
+    },
+    SlashCommands {
+        payload: Box<SlackCommandEvent>,
+    },
     /// `interactive` and whatever Slack adds: acked, not read.
     #[serde(other)]
     Other,
@@ -280,7 +286,9 @@ fn envelope_inbound(slack: &Slack, envelope: Envelope, frame: &str) -> Option<In
             }
             let named = serde_json::from_str::<Named>(frame).ok();
             let user_name = named.as_ref().and_then(|n| n.payload.user_name.as_deref());
-            Some(events::slash_inbound(&payload, user_name, bot_user, bot_name))
+            Some(events::slash_inbound(
+                &payload, user_name, bot_user, bot_name,
+            ))
         }
         _ => None,
     }

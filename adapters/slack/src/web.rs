@@ -213,7 +213,10 @@ pub fn chat_error(method: &str, channel: &str, error: SlackClientError) -> ChatE
         SlackClientError::HttpError(e) => status_error(e.status_code),
         SlackClientError::ProtocolError(e) => ChatError::Rejected {
             code: "bad_response".to_owned(),
-            message: format!("Slack answered {method} with something unexpected: {}", e.json_error),
+            message: format!(
+                "Slack answered {method} with something unexpected: {}",
+                e.json_error
+            ),
         },
         other => ChatError::Unavailable(format!("cannot reach Slack ({method}): {other}")),
     }
@@ -283,7 +286,11 @@ mod tests {
     fn a_429_waits_as_long_as_retry_after_says() {
         let limited = SlackRateLimitError::new().with_retry_after(Duration::from_secs(7));
         assert_eq!(
-            chat_error("chat.update", "C1", SlackClientError::RateLimitError(limited)),
+            chat_error(
+                "chat.update",
+                "C1",
+                SlackClientError::RateLimitError(limited)
+            ),
             ChatError::RateLimited {
                 retry_after: Duration::from_secs(7)
             }
@@ -293,14 +300,31 @@ mod tests {
 
     #[test]
     fn ok_false_codes_map_to_errors_that_say_whether_to_retry() {
-        assert!(matches!(refused("ratelimited"), ChatError::RateLimited { .. }));
+        assert!(matches!(
+            refused("ratelimited"),
+            ChatError::RateLimited { .. }
+        ));
         assert_eq!(refused("msg_too_long"), ChatError::TooLong);
-        assert!(matches!(refused("channel_not_found"), ChatError::NotFound(_)));
-        assert!(matches!(refused("message_not_found"), ChatError::NotFound(_)));
+        assert!(matches!(
+            refused("channel_not_found"),
+            ChatError::NotFound(_)
+        ));
+        assert!(matches!(
+            refused("message_not_found"),
+            ChatError::NotFound(_)
+        ));
         assert!(matches!(refused("not_in_channel"), ChatError::Forbidden(_)));
         assert!(matches!(refused("missing_scope"), ChatError::Forbidden(_)));
-        assert!(matches!(refused("invalid_auth"), ChatError::Unauthorized(_)));
-        assert!(matches!(refused("token_revoked"), ChatError::Unauthorized(_)));
-        assert!(matches!(refused("weird"), ChatError::Rejected { ref code, .. } if code == "weird"));
+        assert!(matches!(
+            refused("invalid_auth"),
+            ChatError::Unauthorized(_)
+        ));
+        assert!(matches!(
+            refused("token_revoked"),
+            ChatError::Unauthorized(_)
+        ));
+        assert!(
+            matches!(refused("weird"), ChatError::Rejected { ref code, .. } if code == "weird")
+        );
     }
 }

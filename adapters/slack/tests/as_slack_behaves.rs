@@ -220,19 +220,52 @@ fn the_conformance_table_refuses_what_slack_would() {
         json!({"channel": "C1", "ts": "1.1", "text": "t", "blocks": [section("t")]}),
     );
     assert_eq!(problems_of(&good), Vec::<String>::new());
-    let elements: Vec<_> = (0..11).map(|_| json!({"type": "mrkdwn", "text": "x"})).collect();
+    let elements: Vec<_> = (0..11)
+        .map(|_| json!({"type": "mrkdwn", "text": "x"}))
+        .collect();
     let bad = [
         call("chat.update", "POST", json!({"channel": "C1", "text": "t"})),
-        call("chat.update", "GET", json!({"channel": "C1", "ts": "1.1", "text": "t"})),
+        call(
+            "chat.update",
+            "GET",
+            json!({"channel": "C1", "ts": "1.1", "text": "t"}),
+        ),
         call("chat.postMessage", "POST", json!({"channel": "C1"})),
-        call("chat.postMessage", "POST", json!({"channel": "C1", "text": "t", "colour": "red"})),
-        call("chat.postMessage", "POST", json!({"channel": "C1", "text": "t", "blocks": [section(&"x".repeat(3_001))]})),
-        call("chat.postMessage", "POST", json!({"channel": "C1", "text": "t", "blocks": [section("")]})),
-        call("chat.postMessage", "POST", json!({"channel": "C1", "text": "t", "blocks": [{"type": "context", "elements": elements}]})),
-        call("chat.postMessage", "POST", json!({"channel": "C1", "text": "t", "blocks": [{"type": "divider"}]})),
-        call("reactions.add", "POST", json!({"channel": "C1", "name": "eyes"})),
+        call(
+            "chat.postMessage",
+            "POST",
+            json!({"channel": "C1", "text": "t", "colour": "red"}),
+        ),
+        call(
+            "chat.postMessage",
+            "POST",
+            json!({"channel": "C1", "text": "t", "blocks": [section(&"x".repeat(3_001))]}),
+        ),
+        call(
+            "chat.postMessage",
+            "POST",
+            json!({"channel": "C1", "text": "t", "blocks": [section("")]}),
+        ),
+        call(
+            "chat.postMessage",
+            "POST",
+            json!({"channel": "C1", "text": "t", "blocks": [{"type": "context", "elements": elements}]}),
+        ),
+        call(
+            "chat.postMessage",
+            "POST",
+            json!({"channel": "C1", "text": "t", "blocks": [{"type": "divider"}]}),
+        ),
+        call(
+            "reactions.add",
+            "POST",
+            json!({"channel": "C1", "name": "eyes"}),
+        ),
         call("chat.delete", "POST", json!({"channel": "C1", "ts": "1.1"})),
-        Call { token: None, ..good.clone() },
+        Call {
+            token: None,
+            ..good.clone()
+        },
     ];
     for call in bad {
         assert!(!problems_of(&call).is_empty(), "accepted: {call:?}");

@@ -183,7 +183,9 @@ fn blocks(at: &str, blocks: &Value, problems: &mut Vec<String>) {
                     text_object(&format!("{at} element {j}"), e, problems);
                 }
             }
-            other => problems.push(format!("{at}: a block of type {other:?} the bot never sends")),
+            other => problems.push(format!(
+                "{at}: a block of type {other:?} the bot never sends"
+            )),
         }
     }
 }
@@ -199,7 +201,10 @@ pub fn problems_of(call: &Call) -> Vec<String> {
         problems.push(format!("{at}: {} instead of {}", call.verb, method.verb));
     }
     if call.token.as_deref() != method.token {
-        problems.push(format!("{at}: token {:?}", call.token.as_deref().map(|t| &t[..4.min(t.len())])));
+        problems.push(format!(
+            "{at}: token {:?}",
+            call.token.as_deref().map(|t| &t[..4.min(t.len())])
+        ));
     }
     for name in method.required {
         if !present(&call.args, name) {
@@ -224,5 +229,8 @@ pub fn problems_of(call: &Call) -> Vec<String> {
 pub fn assert_conforms(calls: &[Call]) {
     assert!(!calls.is_empty(), "the bot made no Web API call at all");
     let problems: Vec<String> = calls.iter().flat_map(problems_of).collect();
-    assert!(problems.is_empty(), "calls Slack does not describe so: {problems:#?}");
+    assert!(
+        problems.is_empty(),
+        "calls Slack does not describe so: {problems:#?}"
+    );
 }

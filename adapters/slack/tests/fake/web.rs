@@ -45,7 +45,12 @@ fn log(shared: &Shared, method: &str, verb: &Method, headers: &HeaderMap, args: 
 
 /// A refusal of a write: a wrong token, a 429 (asked for, or past the
 /// method's tier), a channel the bot is not in, or an `ok:false` asked for.
-fn check_write(shared: &Shared, headers: &HeaderMap, method: &str, body: &Value) -> Option<Response> {
+fn check_write(
+    shared: &Shared,
+    headers: &HeaderMap,
+    method: &str,
+    body: &Value,
+) -> Option<Response> {
     if !has_token(headers, BOT_TOKEN) {
         return Some(refused("invalid_auth"));
     }
@@ -95,7 +100,11 @@ fn field(body: &Value, name: &str) -> String {
 }
 
 /// https://api.slack.com/methods/auth.test
-pub(super) async fn auth_test(State(s): State<Shared>, verb: Method, headers: HeaderMap) -> Response {
+pub(super) async fn auth_test(
+    State(s): State<Shared>,
+    verb: Method,
+    headers: HeaderMap,
+) -> Response {
     log(&s, "auth.test", &verb, &headers, json!({}));
     if !has_token(&headers, BOT_TOKEN) {
         return refused("invalid_auth");
@@ -184,9 +193,12 @@ pub(super) async fn update(
             text: field(&body, "text"),
         },
     );
-    let message = json!({"text": body["text"], "blocks": body.get("blocks").cloned().unwrap_or(json!([]))});
-    Json(json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"], "message": message}))
-        .into_response()
+    let message =
+        json!({"text": body["text"], "blocks": body.get("blocks").cloned().unwrap_or(json!([]))});
+    Json(
+        json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"], "message": message}),
+    )
+    .into_response()
 }
 
 /// https://api.slack.com/methods/reactions.add
@@ -288,7 +300,12 @@ pub(super) async fn usergroups_list(
 
 /// A slash command's `response_url`
 /// (https://api.slack.com/interactivity/handling#message_responses).
-pub(super) async fn respond(State(s): State<Shared>, verb: Method, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+pub(super) async fn respond(
+    State(s): State<Shared>,
+    verb: Method,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     log(&s, "response_url", &verb, &headers, body.clone());
     if body["response_type"] != "ephemeral" {
         return StatusCode::BAD_REQUEST.into_response();

@@ -74,7 +74,6 @@ impl Running {
     }
 }
 
-
 /// Waits until `slack` reports `want`; the adapter's state has no
 /// notification, so it is looked at every few milliseconds.
 pub async fn until_connection(slack: &Slack, want: Connection) {
@@ -88,7 +87,6 @@ pub async fn until_connection(slack: &Slack, want: Connection) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
-
 
 /// Posts `body` to the endpoint, signed at `age_secs` ago with `secret`.
 pub async fn signed(
@@ -120,7 +118,6 @@ pub async fn signed(
     (status, response.text().await.unwrap_or_default())
 }
 
-
 pub fn serde_urlencoded_form(fields: &[(&str, &str)]) -> String {
     reqwest::Url::parse_with_params("http://x/", fields)
         .expect("a url")
@@ -128,4 +125,3 @@ pub fn serde_urlencoded_form(fields: &[(&str, &str)]) -> String {
         .unwrap_or("")
         .to_owned()
 }
-

@@ -22,12 +22,7 @@ use mosaic_slack::{COMMANDS_PATH, sign};
 
 #[tokio::test]
 async fn a_mention_over_socket_mode_starts_a_job_relayed_in_its_thread() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(5).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect("✅ on the command", |s| {
         is_reaction(s, &root, "white_check_mark")
@@ -61,12 +56,7 @@ async fn a_mention_over_socket_mode_starts_a_job_relayed_in_its_thread() {
 
 #[tokio::test]
 async fn a_socket_refreshed_and_dropped_mid_job_loses_nothing_and_repeats_nothing() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(40).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect(
         "the card",
@@ -117,12 +107,7 @@ async fn a_socket_refreshed_and_dropped_mid_job_loses_nothing_and_repeats_nothin
 
 #[tokio::test]
 async fn a_rate_limited_relay_waits_and_sends_everything_once() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, _sim, bot) = started(40).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect(
         "the card",

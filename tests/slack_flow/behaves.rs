@@ -31,12 +31,7 @@ fn jobs_created(sim: &Sim) -> usize {
 
 #[tokio::test]
 async fn a_file_shared_with_a_mention_starts_a_job_shown_as_block_kit() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(5).await;
     let root = fake.file_share(None, "<@UBOT0001> fix acme/web#42");
     fake.expect("✅ on the command", |s| {
         is_reaction(s, &root, "white_check_mark")
@@ -75,12 +70,7 @@ async fn a_file_shared_with_a_mention_starts_a_job_shown_as_block_kit() {
 
 #[tokio::test]
 async fn an_edit_never_reruns_a_command_that_was_acted_on() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(5).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect("✅ on the command", |s| {
         is_reaction(s, &root, "white_check_mark")
@@ -107,12 +97,7 @@ async fn an_edit_never_reruns_a_command_that_was_acted_on() {
 
 #[tokio::test]
 async fn an_edit_of_a_command_that_only_got_a_parse_error_is_read_again() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(5).await;
     let root = fake.mention(None, "<@UBOT0001> fxi acme/web#42");
     let error = fake
         .expect(
@@ -138,12 +123,7 @@ async fn an_edit_of_a_command_that_only_got_a_parse_error_is_read_again() {
 
 #[tokio::test]
 async fn a_message_written_before_the_catch_up_window_is_not_acted_on_when_slack_resends_it() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(5).await;
     let old = fake.old_mention(Duration::from_secs(20 * 60), "<@UBOT0001> fix acme/web#41");
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect("✅ on the new command", |s| {

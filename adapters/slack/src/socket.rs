@@ -1,7 +1,9 @@
 //! Socket Mode: `apps.connections.open` (with the app-level token) gives a
 //! WebSocket URL; Slack greets with `hello`, then sends envelopes, each acked
-//! with its `envelope_id` at once (Slack re-sends an envelope not acked
-//! within a few seconds) before its work goes to the inbox. A `disconnect`
+//! with its `envelope_id` the moment it is read (Slack re-sends an envelope
+//! not acked within a few seconds); what it carries is then handed, in
+//! order, to a task of its own that reads the author's user groups and
+//! waits for room in the inbox, so the socket is never held up. A `disconnect`
 //! (Slack refreshes connections every few hours) opens a new connection at
 //! once; a dropped one is reopened with capped, jittered backoff.
 

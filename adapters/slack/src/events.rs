@@ -9,7 +9,8 @@
 //!   (<https://api.slack.com/events/message/thread_broadcast>); an edited
 //!   mention arrives again with an `edited` field, a new `event_id` and the
 //!   same `ts` (<https://api.slack.com/events/app_mention>), reported as an
-//!   edit whose mark is `edited.ts`;
+//!   edit whose mark is `edited.ts`; not other subtypes (`document_mention`,
+//!   a mention in a canvas: <https://docs.slack.dev/reference/events/message/document_mention>);
 //! - a `message` that names the bot with no subtype, or with `file_share`: a
 //!   file uploaded with the mention arrives only so, never as `app_mention`
 //!   (<https://api.slack.com/events/message/file_share>);
@@ -83,14 +84,47 @@ struct Message<'a> {
     edit: Option<&'a str>,
 }
 
+/// An event's `subtype`, which slack-morphism's `app_mention` model does
+/// not keep: read from the `event_callback` as sent.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Subtype {
+    event: SubtypeOf,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct SubtypeOf {
+    subtype: Option<String>,
+}
+
+impl Subtype {
+    /// The subtype of the event in `callback` (JSON), if it has one.
+    pub fn of(callback: &str) -> Option<String> {
+        serde_json::from_str::<Subtype>(callback).ok()?.into_inner()
+    }
+
+    /// The subtype read.
+    pub fn into_inner(self) -> Option<String> {
+        self.event.subtype
+    }
+}
+
 /// The [`Inbound`] of an `event_callback`, when its event is a user's
-/// message addressed to the bot (see the module's doc).
+/// message addressed to the bot (see the module's doc); `subtype` is the
+/// event's as sent.
 pub fn event_inbound(
     callback: &SlackPushEventCallback,
+    subtype: Option<&str>,
     bot_user: &str,
     bot_name: &str,
 ) -> Option<Inbound> {
     let message = match &callback.event {
+        // A mention in a canvas (`document_mention`) and whatever Slack adds
+        // are not messages typed to the bot.
+        SlackEventCallbackBody::AppMention(_)
+            if !matches!(subtype, None | Some("thread_broadcast")) =>
+        {
+            return None;
+        }
         SlackEventCallbackBody::AppMention(e) => Message {
             user: &e.user.0,
             channel: &e.channel.0,

@@ -33,7 +33,8 @@ fn callback(event: Value) -> SlackPushEventCallback {
 }
 
 fn read(event: Value) -> Option<Inbound> {
-    event_inbound(&callback(event), "UBOT", "mosaic")
+    let subtype = event["subtype"].as_str().map(str::to_owned);
+    event_inbound(&callback(event), subtype.as_deref(), "UBOT", "mosaic")
 }
 
 #[test]

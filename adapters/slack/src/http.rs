@@ -124,7 +124,12 @@ async fn event(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes
         tracing::debug!(?retry, "Slack retried an event delivery");
     }
     let bot_name = &endpoint.slack.options.bot_name;
-    if let Some(inbound) = events::event_inbound(&callback, endpoint.bot_user(), bot_name) {
+    let subtype = std::str::from_utf8(&body)
+        .ok()
+        .and_then(events::Subtype::of);
+    let inbound =
+        events::event_inbound(&callback, subtype.as_deref(), endpoint.bot_user(), bot_name);
+    if let Some(inbound) = inbound {
         endpoint.deliver(inbound);
     }
     StatusCode::OK.into_response()

@@ -280,7 +280,16 @@ fn envelope_inbound(slack: &Slack, envelope: Envelope, frame: &str) -> Option<In
     let bot_user = slack.bot_user.get().map_or("", String::as_str);
     let bot_name = &slack.options.bot_name;
     match envelope {
-        Envelope::EventsApi { payload } => events::event_inbound(&payload, bot_user, bot_name),
+        Envelope::EventsApi { payload } => {
+            #[derive(Deserialize)]
+            struct InFrame {
+                payload: events::Subtype,
+            }
+            let subtype = serde_json::from_str::<InFrame>(frame)
+                .ok()
+                .and_then(|f| f.payload.into_inner());
+            events::event_inbound(&payload, subtype.as_deref(), bot_user, bot_name)
+        }
         Envelope::SlashCommands { payload } => {
             #[derive(serde::Deserialize)]
             struct Named {

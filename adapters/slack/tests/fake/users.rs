@@ -104,7 +104,8 @@ impl FakeSlack {
     }
 
     /// Events that are never commands, each naming the bot: a bot's message,
-    /// a `channel_join`, a deletion (https://api.slack.com/events/message).
+    /// a `channel_join`, a deletion, a `/me` message
+    /// (https://api.slack.com/events/message), and a mention in a canvas.
     pub fn non_commands(&self) {
         for subtype in [
             "bot_message",
@@ -120,5 +121,18 @@ impl FakeSlack {
             }
             self.envelope("events_api", event);
         }
+        // A mention in a canvas arrives as an `app_mention` with subtype
+        // `document_mention` (https://docs.slack.dev/reference/events/message/document_mention).
+        let ts = self.shared.next_ts();
+        let mut canvas = event_callback(
+            "app_mention",
+            &ts,
+            None,
+            "<@UBOT0001> was mentioned in a canvas",
+        );
+        canvas["event"]["subtype"] = json!("document_mention");
+        canvas["event"]["document_mention"] =
+            json!({"file_id": "F0CANVAS", "section_id": "temp:C:1"});
+        self.envelope("events_api", canvas);
     }
 }

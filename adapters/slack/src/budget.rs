@@ -5,8 +5,9 @@
 //! card draws on the same budget. Each edit reserves the next slot of a
 //! sliding window (never more than `count` calls in any `per`), first come
 //! first served, and waits for it; so many parallel jobs each get fewer card
-//! edits (the relay writes the card's latest state when its turn comes)
-//! instead of a storm of 429s.
+//! edits instead of a storm of 429s. The port's `edit` is answered when the
+//! edit is made, so while a card's edit waits, its relay waits with it (its
+//! next posts and edits come after; the next edit shows the latest state).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

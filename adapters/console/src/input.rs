@@ -201,7 +201,9 @@ mod tests {
     #[test]
     fn a_line_may_say_when_it_was_written_and_that_it_is_an_edit() {
         let m = incoming(r#"{"id":"m3","text":"x","ts":1764160000.5,"edit":"e1"}"#);
-        let since = m.written.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
+        let since = m
+            .written
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
         assert_eq!(since, Some(Duration::from_millis(1_764_160_000_500)));
         assert_eq!(m.edit.as_deref(), Some("e1"));
         for bad in [

@@ -18,18 +18,19 @@ mod stdio;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, RunContext,
-    ThreadRef, UserRef,
+    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Memory, Platform, Reaction,
+    RunContext, ThreadRef, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, BufReader};
+use tokio::sync::watch;
 
 pub use dialect::{ConsoleDialect, neutralize_mentions};
 
-use ids::IdRegistry;
+use ids::{ID_BLOCK, IdRegistry, Numbered};
 use input::InputError;
 use output::{JsonOp, LastShown, Output, Posted};
 
@@ -93,9 +94,28 @@ pub struct Console {
     /// concurrent relays never interleave and bot ids appear in order.
     output: tokio::sync::Mutex<Output>,
     ids: Mutex<IdRegistry>,
+    /// Where the blocks of numbered ids are recorded; set by `run`.
+    memory: OnceLock<Arc<dyn Memory>>,
+    /// Whether `run` is restoring the numbering of earlier runs: a post
+    /// waits while it is (a relay resumed at start may post that early).
+    ids_restored: watch::Sender<Restore>,
     /// Input lines read so far (see `LastShown::input_lines`).
     input_lines: AtomicU64,
 }
+
+/// Where restoring the numbering of earlier runs stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restore {
+    /// `run` was not called: nothing to wait for (a console used only to post).
+    NotAsked,
+    /// `run` was called and is reading the store.
+    Underway,
+    Done,
+}
+
+/// How long a post waits for the numbering to be restored before it numbers
+/// without it (a store that does not answer).
+const RESTORE_WAIT: Duration = Duration::from_secs(5);
 
 impl Console {
     /// A console reading `input` and writing `output`.
@@ -109,6 +129,8 @@ impl Console {
             input: Mutex::new(Some(Box::new(input))),
             output: tokio::sync::Mutex::new(Output::new(Box::new(output))),
             ids: Mutex::new(IdRegistry::default()),
+            memory: OnceLock::new(),
+            ids_restored: watch::Sender::new(Restore::NotAsked),
             input_lines: AtomicU64::new(0),
         }
     }
@@ -179,6 +201,49 @@ impl Console {
         })
     }
 
+    /// Continues the numbering of earlier runs recorded in `memory`, and
+    /// records this run's first blocks before any of their ids is used.
+    async fn restore_ids(&self, memory: Arc<dyn Memory>) {
+        for kind in [Numbered::Message, Numbered::Bot] {
+            let from = match memory.recall(PLATFORM, kind.key()).await {
+                Ok(value) => value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
+                Err(e) => {
+                    tracing::warn!(error = %e, "console: cannot read earlier runs' ids; numbering from 1");
+                    0
+                }
+            };
+            let until = from + ID_BLOCK;
+            match memory
+                .remember(PLATFORM, kind.key(), &until.to_string())
+                .await
+            {
+                Ok(()) => self.ids().restore(kind, from, until),
+                Err(e) => {
+                    tracing::warn!(error = %e, "console: cannot record this run's ids; a restart may repeat them")
+                }
+            }
+        }
+        let _ = self.memory.set(memory);
+        self.ids_restored.send_replace(Restore::Done);
+    }
+
+    /// Records the next block of `kind` when the current one is used up.
+    /// Callers mint one at a time: bot ids under the output lock, message
+    /// ids in the one input loop.
+    async fn reserve_ids(&self, kind: Numbered) {
+        let Some(until) = self.ids().reservation_needed(kind) else {
+            return;
+        };
+        if let Some(memory) = self.memory.get()
+            && let Err(e) = memory
+                .remember(PLATFORM, kind.key(), &until.to_string())
+                .await
+        {
+            tracing::warn!(error = %e, "console: cannot record the next ids; a restart may repeat them");
+        }
+        self.ids().reserve(kind, until);
+    }
+
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
         // The relay pages its messages to the limit; a longer one is its bug,
         // refused here as a real platform would.
@@ -196,7 +261,13 @@ impl Console {
         text: &str,
     ) -> Result<String, ChatError> {
         self.check_length(text)?;
+        let mut restored = self.ids_restored.subscribe();
+        let settled = restored.wait_for(|state| *state != Restore::Underway);
+        if tokio::time::timeout(RESTORE_WAIT, settled).await.is_err() {
+            tracing::warn!("console: posting before its ids were restored");
+        }
         let mut out = self.output.lock().await;
+        self.reserve_ids(Numbered::Bot).await;
         let id = self.ids().mint_bot();
         let record = if self.options.json {
             output::json_line(&JsonOp::Post {
@@ -251,8 +322,20 @@ impl ChatPlatform for Console {
     /// is the caller's decision.
     fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
         let RunContext {
-            inbox, shutdown, ..
+            inbox,
+            shutdown,
+            memory,
+            ..
         } = ctx;
+        // Now, not when the task first runs: the daemon resumes relays right
+        // after this call, and their posts must wait for the numbering.
+        self.ids_restored.send_if_modified(|state| {
+            let asked = *state == Restore::NotAsked;
+            if asked {
+                *state = Restore::Underway;
+            }
+            asked
+        });
         Box::pin(async move {
             let taken = self.input.lock().ok().and_then(|mut input| input.take());
             let Some(mut input) = taken else {
@@ -260,6 +343,7 @@ impl ChatPlatform for Console {
                     "the console's input is already being read".to_owned(),
                 ));
             };
+            self.restore_ids(memory).await;
             let mut buf = Vec::new();
             let mut line_no = 0;
             loop {
@@ -278,6 +362,7 @@ impl ChatPlatform for Console {
                 let line = String::from_utf8_lossy(&buf);
                 let line = line.strip_suffix('\n').unwrap_or(&line);
                 let line = line.strip_suffix('\r').unwrap_or(line);
+                self.reserve_ids(Numbered::Message).await;
                 let Some(inbound) = self.inbound(line_no, line) else {
                     continue;
                 };

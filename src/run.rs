@@ -62,6 +62,8 @@ fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String>
             &config.bot_name,
         );
         options.guild_id = discord.guild_id;
+        options.api_url.clone_from(&discord.api_url);
+        options.gateway_url.clone_from(&discord.gateway_url);
         platforms.push(Arc::new(Discord::new(options)));
     }
     if let Some(slack_config) = &config.slack {
@@ -73,9 +75,9 @@ fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String>
 /// The Mattermost platform of a validated `[mattermost]` section.
 fn mattermost(config: &MattermostConfig, bot_name: &str) -> Result<Mattermost, String> {
     let mut options = MattermostOptions::new(&config.url, config.token.clone(), bot_name);
-    options.slash = config.slash.as_ref().map(|(listen, token)| SlashOptions {
+    options.slash = config.slash.as_ref().map(|(listen, tokens)| SlashOptions {
         listen: *listen,
-        token: token.clone(),
+        tokens: tokens.clone(),
     });
     Mattermost::new(options).map_err(|e| format!("cannot set up Mattermost: {e}"))
 }

@@ -9,11 +9,13 @@
 //! - `card.rs`: [`ProgressCard`], the pure card;
 //! - `render.rs`: [`render_event`], the pure choice and wording of thread messages;
 //! - `pace.rs`: per-channel post slots and batching;
-//! - `send.rs`: posts, edits and reactions with retries.
+//! - `send.rs`: posts, edits and reactions with retries;
+//! - `positions.rs`: relay positions written in group commits by one task.
 
 mod card;
 mod end;
 mod pace;
+mod positions;
 mod render;
 mod send;
 mod task;
@@ -82,6 +84,17 @@ pub(crate) struct Hub {
     generations: AtomicU64,
     /// Where relayed events, lag and platform errors are counted, once attached.
     pub(crate) metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+    /// Writes every relay's positions in group commits; started with the first relay (it
+    /// needs the runtime).
+    positions: std::sync::OnceLock<positions::PositionWriter>,
+}
+
+impl Hub {
+    /// The writer of relay positions, started on first use.
+    pub(crate) fn positions(&self) -> &positions::PositionWriter {
+        self.positions
+            .get_or_init(|| positions::PositionWriter::start(self.store.clone()))
+    }
 }
 
 /// A relay that runs.
@@ -115,6 +128,7 @@ impl RelayHub {
                 running: watch::Sender::new(0),
                 generations: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
+                positions: std::sync::OnceLock::new(),
             }),
         }
     }

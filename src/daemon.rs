@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use mosaic_chat::{ChatPlatform, Connection, Platform};
+use mosaic_chat::{ChatPlatform, Connection, Platform, RunContext};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -146,7 +146,12 @@ pub async fn run(
     for platform in platforms {
         let name = platform.platform();
         states.add(Arc::clone(&platform));
-        let task = platform.run(inbox.clone(), shutdown.child_token());
+        let task = platform.run(RunContext {
+            inbox: inbox.clone(),
+            shutdown: shutdown.child_token(),
+            memory: Arc::new(store.clone()),
+            catch_up: config.catch_up,
+        });
         let states = states.clone();
         tokio::spawn(async move {
             match task.await {

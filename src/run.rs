@@ -97,8 +97,13 @@ fn slack(config: &SlackConfig, bot_name: &str) -> Result<Slack, String> {
 /// `mosaic-bot console`.
 pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs, log_format: LogFormat) -> ExitCode {
     init_logging("warn", log_format);
-    let Some(mut config) = load(config_path) else {
-        return ExitCode::FAILURE;
+    let env = std::env::vars().chain(backend_flags(&args));
+    let mut config = match Config::load_from(config_path.as_deref(), env) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mosaic-bot: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     if let Some(url) = args.backend {
         // The flags describe one workspace, which every console channel uses.
@@ -169,6 +174,28 @@ pub fn console(config_path: Option<PathBuf>, args: ConsoleArgs, log_format: LogF
         let console: Arc<dyn ChatPlatform> = Arc::new(Console::stdio(options));
         run_daemon(config, vec![console], run_options).await
     })
+}
+
+/// The console's backend flags as the settings they stand for, read after
+/// the environment so that they win over it and fill in what it leaves out
+/// (a lone `MOSAIC__BACKEND__STALL_TIMEOUT_SECS` is a `[backend]` section
+/// without a url). Without such a variable, and without both a token and a
+/// workspace, the flags are left to the check below, which names the flag
+/// to add.
+fn backend_flags(args: &ConsoleArgs) -> Vec<(String, String)> {
+    let Some(url) = &args.backend else {
+        return Vec::new();
+    };
+    let mut flags = Vec::new();
+    if let (Some(token), Some(workspace)) = (&args.token, &args.workspace) {
+        flags.push(("MOSAIC__BACKEND__TOKEN".to_owned(), token.clone()));
+        flags.push(("MOSAIC__BACKEND__WORKSPACE".to_owned(), workspace.clone()));
+    }
+    let env_has_backend = std::env::vars().any(|(key, _)| key.starts_with("MOSAIC__BACKEND__"));
+    if env_has_backend || !flags.is_empty() {
+        flags.push(("MOSAIC__BACKEND__URL".to_owned(), url.clone()));
+    }
+    flags
 }
 
 /// Starts the simulated backend and points the configuration at it: an

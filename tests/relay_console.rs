@@ -14,7 +14,7 @@ use std::time::Duration;
 use harness::*;
 use mosaic_bot::relay::{Platforms, RelayHub};
 use mosaic_bot::store::{FollowedJob, Verbosity};
-use mosaic_chat::{ChatPlatform, Limits};
+use mosaic_chat::{ChatPlatform, Limits, RunContext};
 use mosaic_console::{Console, ConsoleDialect, ConsoleOptions};
 use mosaic_sim::{Faults, Script};
 use serde_json::Value;
@@ -44,7 +44,7 @@ async fn relay_through_console(faults: Faults, verbosity: Verbosity) -> (Vec<Val
     ));
     let stop = CancellationToken::new();
     let (inbox_tx, mut inbox) = tokio::sync::mpsc::channel(4);
-    let run = tokio::spawn(Arc::clone(&console).run(inbox_tx, stop.clone()));
+    let run = tokio::spawn(Arc::clone(&console).run(RunContext::new(inbox_tx, stop.clone())));
 
     // The user's command, as the dispatcher would have received it.
     input

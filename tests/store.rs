@@ -56,6 +56,8 @@ on_both_engines!(
     concurrent_sightings_of_one_key_agree_on_one_first,
     an_expired_key_is_new_again_before_any_purge,
     purge_deletes_expired_keys_only,
+    a_message_is_acted_on_only_once_marked,
+    adapters_remember_per_platform_across_a_reopen,
     an_inserted_job_reads_back_as_given,
     a_job_id_is_followed_once,
     an_unknown_job_is_none,

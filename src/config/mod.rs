@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -110,15 +111,28 @@ pub struct BotSection {
     /// The name users mention (`@mosaic`) and type after `/`.
     #[serde(default = "default_name")]
     pub name: String,
+    /// How old a message may be and still be acted on, in seconds: what
+    /// the platforms are searched for on start and after a gap.
+    #[serde(default = "default_catch_up_secs")]
+    pub catch_up_secs: u64,
 }
 
 impl Default for BotSection {
     fn default() -> Self {
         BotSection {
             name: default_name(),
+            catch_up_secs: default_catch_up_secs(),
         }
     }
 }
+
+fn default_catch_up_secs() -> u64 {
+    mosaic_chat::RunContext::DEFAULT_CATCH_UP.as_secs()
+}
+
+/// The longest catch-up window: the store remembers a handled message for
+/// a day, so an older one could be handled a second time.
+pub const MAX_CATCH_UP: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// `[[forges]]`: a forge whose issues the bot works on.
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +172,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bot_name: String,
+    /// Messages written longer ago than this are never acted on
+    /// (`bot.catch_up_secs`).
+    pub catch_up: Duration,
     pub forges: Forges,
     pub channels: Vec<Channel>,
     /// Absent when no `[backend]` section is given (`parse` needs none).
@@ -232,6 +249,18 @@ impl RawConfig {
                 ),
             });
         }
+        let catch_up = Duration::from_secs(self.bot.catch_up_secs);
+        if catch_up.is_zero() || catch_up > MAX_CATCH_UP {
+            return Err(ConfigError::Key {
+                key: "bot.catch_up_secs".into(),
+                problem: format!(
+                    "{} is not a window the bot can keep: give 1 to {} seconds (default {})",
+                    self.bot.catch_up_secs,
+                    MAX_CATCH_UP.as_secs(),
+                    default_catch_up_secs()
+                ),
+            });
+        }
         let forges =
             Forges::new(self.forges.into_iter().map(|f| (f.host, f.kind))).map_err(|e| {
                 ConfigError::Key {
@@ -274,6 +303,7 @@ impl RawConfig {
         let slack = self.slack.map(validate_slack).transpose()?;
         Ok(Config {
             bot_name,
+            catch_up,
             forges,
             channels,
             backend,
@@ -294,6 +324,7 @@ impl Config {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = writeln!(out, "bot.name = {:?}", self.bot_name);
+        let _ = writeln!(out, "bot.catch_up_secs = {}", self.catch_up.as_secs());
         for (i, forge) in self.forges.iter().enumerate() {
             let _ = writeln!(out, "forges[{i}] = {} ({})", forge.host, forge.kind);
         }

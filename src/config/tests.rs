@@ -19,6 +19,24 @@ fn defaults_without_a_file() {
     assert_eq!(config.bot_name, "mosaic");
     assert_eq!(config.forges.hosts(), "github.com");
     assert!(config.channels.is_empty());
+    assert_eq!(config.catch_up, Duration::from_secs(600));
+}
+
+#[test]
+fn the_catch_up_window_is_read_and_bounded() {
+    let env = vec![("MOSAIC__BOT__CATCH_UP_SECS".to_owned(), "90".to_owned())];
+    let config = Config::load_from(Some(file("").path()), env).unwrap();
+    assert_eq!(config.catch_up, Duration::from_secs(90));
+    assert!(config.describe().contains("bot.catch_up_secs = 90\n"));
+    for bad in ["0", "43201"] {
+        let f = file(&format!("[bot]\ncatch_up_secs = {bad}\n"));
+        let err = Config::load_from(Some(f.path()), no_env()).unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("bot.catch_up_secs") && err.contains("1 to 43200"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -49,10 +49,19 @@ impl Dispatcher {
             .await
             .map_err(store_failed)?
         {
+            // The stored status is the job's at its start; the backend
+            // knows where it is now.
+            let status = match backend.job(&JobId::new(job.job_id.clone())).await {
+                Ok(current) => current.status.as_str().to_owned(),
+                Err(error) => {
+                    tracing::warn!(%error, job = %job.job_id, "cannot read the job's state; saying the stored one");
+                    job.status.clone()
+                }
+            };
             let link = self.thread_link(&job.thread).await;
             return Ok(Some(already_running(
                 &issue,
-                &job.status,
+                &status,
                 Some((&job.thread, link)),
             )));
         }

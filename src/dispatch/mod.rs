@@ -6,12 +6,14 @@
 //! markup itself: replies are neutral [`Markup`] that the platform renders.
 //!
 //! - `access.rs`: permissions, the channel's workspace and repositories;
+//! - `delivery.rs`: which deliveries of a message are acted on (age, dedupe, edits);
 //! - [`failure`]: every failure and its wording, in one place;
 //! - [`help`]: what `help` says;
 //! - `jobs.rs`: the job-facing actions (fix, status, cancel, retry, verbosity);
 //! - [`Lanes`]: messages handled concurrently across channels, in order within one.
 
 mod access;
+mod delivery;
 mod failure;
 pub mod help;
 mod jobs;
@@ -33,11 +35,12 @@ use crate::relay::{Platforms, RelayHub};
 use crate::store::Store;
 
 use access::Admission;
+use delivery::Delivery;
 pub use failure::{Denial, Failure};
 pub use lanes::Lanes;
 
-/// How long a delivered message's key is remembered: platforms redeliver
-/// within minutes (Slack retries for about an hour), so a day is ample.
+/// How long a delivered message's key is remembered: far longer than the
+/// catch-up window (at most half a day), past which no delivery is read.
 const DEDUPE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A reply is worth a few tries over some seconds; past that the user has
@@ -112,23 +115,9 @@ impl Dispatcher {
             tracing::error!("a message arrived from a platform that is not running");
             return;
         };
-        match self
-            .inner
-            .store
-            .first_sight(&inbound.dedupe_key, DEDUPE_TTL)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::debug!(key = %inbound.dedupe_key, "delivered again; handled once already");
-                return;
-            }
-            // Better to risk handling a redelivery twice than to drop a
-            // command: the job guard below still stops a second job.
-            Err(e) => {
-                tracing::error!(error = %e, "cannot check the message against earlier deliveries")
-            }
-        }
+        let Delivery::Read { seen_before } = self.delivery(&inbound).await else {
+            return;
+        };
         let config = &self.inner.config;
         let default_repo = config
             .channel(inbound.platform.name(), &inbound.channel)
@@ -146,7 +135,9 @@ impl Dispatcher {
         if parsed.is_empty() {
             return;
         }
+        // An edit read again had its 👀 from its first delivery.
         if !inbound.slash
+            && !seen_before
             && let Err(e) = retry_later(
                 "react",
                 reply_backoff(),
@@ -158,6 +149,11 @@ impl Dispatcher {
             tracing::warn!(error = %e, "cannot react to the command message");
         }
         let me = self.invoker(&inbound).to_string();
+        if parsed.iter().any(|item| item.result.is_ok()) {
+            // Before running, not after: a command that runs is acted on
+            // even if the bot stops halfway through it.
+            self.acted_on(&inbound).await;
+        }
         for item in parsed {
             let action = item.result.as_ref().map(Command::action).ok();
             let outcome = match item.result {

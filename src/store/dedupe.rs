@@ -1,8 +1,12 @@
 //! Inbound dedupe: a platform may deliver the same message twice (Slack
 //! retries an event it thinks was not acknowledged; a gateway replays after
 //! a reconnect), and the bot must act on it once, even with several replicas.
+//! A key also says whether its message was acted on, which decides what an
+//! edit of the message does.
 
 use std::time::Duration;
+
+use sqlx::Row;
 
 use super::{Store, StoreError, now, since_epoch};
 
@@ -31,6 +35,33 @@ impl Store {
         // Both engines count an inserted or taken-over row as 1, and a
         // conflict whose update was refused by the WHERE as 0.
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that the message of `key` was acted on (a command of it ran),
+    /// so that an edit of it is never read again. A key not recorded by
+    /// [`first_sight`](Store::first_sight) is left alone.
+    pub async fn mark_acted(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE inbound_seen SET acted = 1 WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("mark_acted"))?;
+        Ok(())
+    }
+
+    /// Whether the message of `key`, still remembered, was acted on.
+    pub async fn acted(&self, key: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT acted FROM inbound_seen WHERE key = $1 AND expires_at > $2")
+            .bind(key)
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::engine("acted"))?;
+        let acted = row
+            .map(|row| row.try_get::<i64, _>(0))
+            .transpose()
+            .map_err(StoreError::engine("acted"))?;
+        Ok(acted == Some(1))
     }
 
     /// Deletes the dedupe keys whose time is up; returns how many. Call it

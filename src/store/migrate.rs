@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "workspace",
         include_str!("../../migrations/0002_workspace.sql"),
     ),
+    (
+        3,
+        "catch_up",
+        include_str!("../../migrations/0003_catch_up.sql"),
+    ),
 ];
 
 /// A migrator over [`MIGRATIONS`].

@@ -12,6 +12,7 @@
 //! same suite against both engines.
 //!
 //! - `dedupe.rs` keeps inbound dedupe keys ([`Store::first_sight`]);
+//! - `memory.rs` keeps what chat adapters must remember across restarts;
 //! - `jobs.rs` keeps followed jobs and their relay progress;
 //! - `positions.rs` records many relay positions in one transaction
 //!   ([`Store::record_positions`]);
@@ -23,6 +24,7 @@ mod dedupe;
 mod error;
 mod job;
 mod jobs;
+mod memory;
 mod migrate;
 mod positions;
 

@@ -82,18 +82,28 @@ async fn a_message_delivered_twice_is_handled_once() {
 #[tokio::test]
 async fn a_second_fix_for_a_running_job_points_to_it() {
     let world = World::with(mosaic_sim::SimConfig {
-        tick: std::time::Duration::from_millis(20),
+        tick: std::time::Duration::from_millis(200),
         ..mosaic_sim::SimConfig::fast()
     })
     .await;
     let mut bot = world.bot();
     bot.top("m1", "@mosaic fix acme/web#42").await;
     bot.expect("the card", |op| is_post_in(op, "m1")).await;
+    // The job has moved on from how it was stored at its start (QUEUED).
+    let job = "00000000-0000-4000-8000-000000000001";
+    let running = async {
+        while world.sim.job(job).is_none_or(|j| j["status"] != "RUNNING") {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), running)
+        .await
+        .expect("the job runs");
     bot.top("m2", "@mosaic fix acme/web#42").await;
     let reply = bot.expect("the guard", |op| is_post_in(op, "m2")).await;
     assert!(
-        text(&reply).starts_with("A fix for acme/web#42 is already under way"),
-        "{reply}"
+        text(&reply).starts_with("A fix for acme/web#42 is already under way (RUNNING)"),
+        "says the job's state now: {reply}"
     );
     assert!(
         text(&reply).contains("console:c1/m1"),
@@ -325,4 +335,55 @@ async fn a_command_stuck_on_the_backend_holds_up_no_other_channel() {
     assert!(posts_in(&bot.seen, "s1").is_empty());
     bot.crash().await;
     held.abort();
+}
+
+#[tokio::test]
+async fn console_flags_fill_in_what_the_environment_leaves_out() {
+    let world = World::new().await;
+    // A lone backend setting in the environment is a [backend] section
+    // without a url; the flags (given by the harness) complete it.
+    let mut bot = world.bot_with(&[("MOSAIC__BACKEND__STALL_TIMEOUT_SECS", "3")]);
+    bot.top("m1", "@mosaic status acme/web#42").await;
+    let reply = bot.expect("the reply", |op| is_post_in(op, "m1")).await;
+    assert!(text(&reply).contains("acme/web#42"), "{reply}");
+    let ops = bot.finish().await;
+    assert_eq!(ops.len(), 2, "a 👀 and the reply: {ops:#?}");
+}
+
+#[tokio::test]
+async fn a_restarted_console_never_repeats_an_id_of_an_earlier_run() {
+    let world = World::new().await;
+    let mut first = world.bot();
+    first
+        .say(json!({"channel": "c1", "text": "@mosaic help"}))
+        .await;
+    first.expect("the help", |op| op["op"] == "post").await;
+    let before = first.finish().await;
+    let mut second = world.bot();
+    // Numbered like the first run's message: it must still be a new one.
+    second
+        .say(json!({"channel": "c1", "text": "@mosaic help"}))
+        .await;
+    second
+        .expect("the help again", |op| op["op"] == "post")
+        .await;
+    let after = second.finish().await;
+    let ids = |ops: &[serde_json::Value], op: &str, key: &str| -> Vec<String> {
+        ops.iter()
+            .filter(|o| o["op"] == op)
+            .map(|o| o[key].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let (old_posts, new_posts) = (ids(&before, "post", "id"), ids(&after, "post", "id"));
+    let (old_msgs, new_msgs) = (
+        ids(&before, "post", "thread"),
+        ids(&after, "post", "thread"),
+    );
+    assert_eq!(
+        (old_posts.len(), new_posts.len()),
+        (1, 1),
+        "{before:#?} {after:#?}"
+    );
+    assert_ne!(old_posts, new_posts, "a new post has a new id");
+    assert_ne!(old_msgs, new_msgs, "a new message has a new id");
 }

@@ -2,6 +2,7 @@
 //! a simulated backend, JSON lines in and out.
 
 mod access;
+mod catch_up;
 mod commands;
 mod harness;
 mod relaying;

@@ -1,5 +1,6 @@
-//! Inbound dedupe on both engines: first sight, expiry, purge, and one
-//! first sight among concurrent callers.
+//! Inbound dedupe on both engines: first sight, expiry, purge, one first
+//! sight among concurrent callers, whether a message was acted on; and what
+//! adapters remember across restarts.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,4 +86,71 @@ pub(crate) async fn purge_deletes_expired_keys_only(db: &Db) {
     assert!(!store.first_sight("long", HOUR).await.expect("long kept"));
     assert!(store.first_sight("short", HOUR).await.expect("short gone"));
     assert_eq!(store.purge_expired().await.expect("purge again"), 0);
+}
+
+pub(crate) async fn a_message_is_acted_on_only_once_marked(db: &Db) {
+    let store = db.open().await;
+    assert!(
+        store
+            .first_sight("slack:C1:1.1", HOUR)
+            .await
+            .expect("first")
+    );
+    assert!(!store.acted("slack:C1:1.1").await.expect("seen only"));
+    store.mark_acted("slack:C1:1.1").await.expect("mark");
+    assert!(store.acted("slack:C1:1.1").await.expect("acted"));
+    assert!(!store.acted("slack:C1:2.2").await.expect("other key"));
+    // A key never seen is not created by marking it.
+    store.mark_acted("slack:C1:3.3").await.expect("mark unseen");
+    assert!(!store.acted("slack:C1:3.3").await.expect("unseen"));
+    assert!(
+        store
+            .first_sight("slack:C1:3.3", HOUR)
+            .await
+            .expect("still new")
+    );
+}
+
+pub(crate) async fn adapters_remember_per_platform_across_a_reopen(db: &Db) {
+    let store = db.open().await;
+    assert_eq!(
+        store
+            .recall("discord", "last_seen:9")
+            .await
+            .expect("recall"),
+        None
+    );
+    store
+        .remember("discord", "last_seen:9", "100")
+        .await
+        .expect("remember");
+    store
+        .remember("discord", "last_seen:9", "200")
+        .await
+        .expect("replace");
+    store
+        .remember("slack", "last_seen:9", "x")
+        .await
+        .expect("other platform");
+    store.close().await;
+    let store = db.open().await;
+    assert_eq!(
+        store
+            .recall("discord", "last_seen:9")
+            .await
+            .expect("recall"),
+        Some("200".to_owned())
+    );
+    assert_eq!(
+        store.recall("slack", "last_seen:9").await.expect("recall"),
+        Some("x".to_owned())
+    );
+    // The port's view of the same rows.
+    let memory: &dyn mosaic_chat::Memory = &store;
+    assert_eq!(
+        memory
+            .recall(mosaic_chat::Platform::new("discord"), "last_seen:9")
+            .await,
+        Ok(Some("200".to_owned()))
+    );
 }

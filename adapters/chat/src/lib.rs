@@ -9,20 +9,24 @@
 //!   limits, reactions and errors;
 //! - [`handled`]: the ids of messages an adapter already handed on;
 //! - [`connection`]: how a platform's connection stands, for readiness;
+//! - [`memory`]: what an adapter keeps across restarts, in the bot's store;
 //! - [`secret`]: tokens and signing secrets, which never print (adapters and
 //!   the core both hold them).
 
 use std::fmt;
+use std::time::SystemTime;
 
 pub mod connection;
 pub mod handled;
 pub mod markup;
+pub mod memory;
 pub mod platform;
 pub mod secret;
 
 pub use connection::{Connection, ConnectionState};
 pub use markup::{Block, Dialect, Markup, Span};
-pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction};
+pub use memory::{InMemory, Memory};
+pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction, RunContext};
 pub use secret::Secret;
 
 /// Which platform a message came from (`discord`, `slack`, `mattermost`,
@@ -110,9 +114,19 @@ pub struct Inbound {
     /// What the adapter needs to answer this message privately (Slack's
     /// `response_url`, Discord's interaction token); opaque to the core.
     pub reply_handle: Option<String>,
-    /// A key unique to this delivery's message, so a message the platform
-    /// delivers twice is handled once.
+    /// A key unique to this message (the same for its edits), so a message
+    /// the platform delivers twice is handled once.
     pub dedupe_key: String,
+    /// When the platform says the message was written (Mattermost
+    /// `create_at`, Slack `ts`, Discord's snowflake; a slash command's
+    /// invocation), never when the bot received it: the core acts only on
+    /// messages written within its catch-up window, so a re-delivery or a
+    /// catch-up query can never revive an old command.
+    pub created_at: SystemTime,
+    /// `None` for a message as it was written; for an edit of it, a mark
+    /// unique to that revision (Slack `edited.ts`, Mattermost `edit_at`,
+    /// Discord `edited_timestamp`), so each edit is read at most once.
+    pub edit: Option<String>,
 }
 
 impl Inbound {
@@ -149,6 +163,8 @@ mod tests {
             slash: false,
             reply_handle: None,
             dedupe_key: "console:m7".into(),
+            created_at: SystemTime::UNIX_EPOCH,
+            edit: None,
         }
     }
 

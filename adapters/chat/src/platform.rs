@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connection::Connection;
 use crate::markup::Dialect;
+use crate::memory::{InMemory, Memory};
 use crate::{Inbound, Platform, ThreadRef};
 
 /// The future an adapter's operation returns. Boxed so that the core can
@@ -110,6 +111,38 @@ impl ChatError {
     }
 }
 
+/// What a platform's [`ChatPlatform::run`] is handed by the core.
+pub struct RunContext {
+    /// Where every message addressed to the bot goes.
+    pub inbox: mpsc::Sender<Inbound>,
+    /// Cancelled when the bot shuts down.
+    pub shutdown: CancellationToken,
+    /// What the adapter keeps across restarts (the newest message it saw in
+    /// a channel, where a thread lives).
+    pub memory: Arc<dyn Memory>,
+    /// How long after it was written a message may still be acted on: on
+    /// start and after every gap in its connection an adapter looks back
+    /// this far for messages it missed (the core drops older ones anyway).
+    pub catch_up: Duration,
+}
+
+impl RunContext {
+    /// The catch-up window unless the configuration sets another
+    /// (`bot.catch_up_secs`): ten minutes covers a restart or a deploy.
+    pub const DEFAULT_CATCH_UP: Duration = Duration::from_secs(600);
+
+    /// A context with a memory that lives as long as the process and the
+    /// default window: for tests and for platforms with nothing to keep.
+    pub fn new(inbox: mpsc::Sender<Inbound>, shutdown: CancellationToken) -> RunContext {
+        RunContext {
+            inbox,
+            shutdown,
+            memory: Arc::new(InMemory::default()),
+            catch_up: RunContext::DEFAULT_CATCH_UP,
+        }
+    }
+}
+
 /// One chat platform, as the core sees it.
 ///
 /// Messages are posted already rendered (through [`ChatPlatform::dialect`])
@@ -124,13 +157,10 @@ pub trait ChatPlatform: Send + Sync + 'static {
     /// How the platform writes rich text and escapes untrusted text.
     fn dialect(&self) -> &dyn Dialect;
 
-    /// Receives messages addressed to the bot and sends each to `inbox`,
-    /// until `shutdown` is cancelled or the platform fails for good.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()>;
+    /// Receives messages addressed to the bot and sends each to
+    /// `ctx.inbox`, until `ctx.shutdown` is cancelled or the platform fails
+    /// for good; catches up on what was written while it was not listening.
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()>;
 
     /// Posts `text` in `thread`; returns the new message's id. A thread named
     /// by a top-level message's id is created on that message if needed.

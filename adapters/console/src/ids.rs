@@ -12,8 +12,38 @@
 //!
 //! An explicit id given twice is allowed: it is the same message delivered
 //! twice, which is exactly how a script tests the core's inbound dedupe.
+//!
+//! Numbers also never repeat across runs on one store: a restarted console
+//! that posted `b1` again would have its new post taken for the old one, and
+//! a numbered `m1` would be dropped as a message already handled. Each run
+//! takes numbers in blocks whose end the bot's store records
+//! ([`IdRegistry::reservation_needed`]) before any number of a block is used;
+//! the next run starts after the last block recorded.
 
 use std::collections::HashSet;
+
+/// How many numbers of a kind a run takes at a time: one store write per
+/// block, and at most a block of numbers skipped by a restart.
+pub(crate) const ID_BLOCK: u64 = 1000;
+
+/// The two numbered kinds of id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Numbered {
+    /// `m{n}`: an input message without an id.
+    Message,
+    /// `b{n}`: a message the bot posts.
+    Bot,
+}
+
+impl Numbered {
+    /// The store key under which the end of this kind's block is kept.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Numbered::Message => "ids:message",
+            Numbered::Bot => "ids:bot",
+        }
+    }
+}
 
 /// Every id used so far in this run, and which of them the console minted.
 #[derive(Debug, Default)]
@@ -22,6 +52,10 @@ pub(crate) struct IdRegistry {
     minted: HashSet<String>,
     next_message: u64,
     next_bot: u64,
+    /// The end of each kind's recorded block; `None` while nothing is
+    /// recorded (a console with no store numbers freely).
+    reserved_message: Option<u64>,
+    reserved_bot: Option<u64>,
 }
 
 /// An explicit id that the console had already given to another message.
@@ -54,6 +88,37 @@ impl IdRegistry {
         id
     }
 
+    /// Numbering of `kind` continues after `from`, the end of the last
+    /// block an earlier run recorded, within a block ending at `until`.
+    pub(crate) fn restore(&mut self, kind: Numbered, from: u64, until: u64) {
+        let (next, reserved) = self.kind(kind);
+        *next = (*next).max(from);
+        *reserved = Some(until);
+    }
+
+    /// The end of the next block, when the next number of `kind` would
+    /// leave the recorded one: record it, then [`IdRegistry::reserve`] it.
+    pub(crate) fn reservation_needed(&mut self, kind: Numbered) -> Option<u64> {
+        let (next, reserved) = self.kind(kind);
+        let until = (*reserved)?;
+        // Numbering may skip a few ids given explicitly; a block's margin
+        // covers them.
+        (*next + 1 >= until).then(|| *next + ID_BLOCK)
+    }
+
+    /// Numbers of `kind` up to `until` may now be used.
+    pub(crate) fn reserve(&mut self, kind: Numbered, until: u64) {
+        let (_, reserved) = self.kind(kind);
+        *reserved = Some(until);
+    }
+
+    fn kind(&mut self, kind: Numbered) -> (&mut u64, &mut Option<u64>) {
+        match kind {
+            Numbered::Message => (&mut self.next_message, &mut self.reserved_message),
+            Numbered::Bot => (&mut self.next_bot, &mut self.reserved_bot),
+        }
+    }
+
     /// Whether any message of this run, the user's or the bot's, has `id`.
     pub(crate) fn is_known(&self, id: &str) -> bool {
         self.used.contains(id)
@@ -83,6 +148,27 @@ mod tests {
         assert_eq!(ids.mint_bot(), "b1");
         assert_eq!(ids.mint_message(), "m2");
         assert_eq!(ids.mint_bot(), "b2");
+    }
+
+    #[test]
+    fn a_restored_run_numbers_after_the_recorded_block_and_asks_for_the_next() {
+        let mut ids = IdRegistry::default();
+        assert_eq!(
+            ids.reservation_needed(Numbered::Bot),
+            None,
+            "nothing recorded"
+        );
+        ids.restore(Numbered::Bot, 1000, 2000);
+        assert_eq!(ids.mint_bot(), "b1001");
+        assert_eq!(ids.mint_message(), "m1", "each kind is restored alone");
+        assert_eq!(ids.reservation_needed(Numbered::Bot), None);
+        while ids.next_bot < 1999 {
+            ids.mint_bot();
+        }
+        assert_eq!(ids.reservation_needed(Numbered::Bot), Some(2999));
+        ids.reserve(Numbered::Bot, 2999);
+        assert_eq!(ids.reservation_needed(Numbered::Bot), None);
+        assert_eq!(ids.mint_bot(), "b2000");
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! (`{"id":"m1","channel":"c1","thread":"m1","user":"alice","text":"…"}`) or,
 //! when the line is not a JSON object, the line itself as the text. Pure: no
 //! I/O and no ids minted here (see `ids.rs`).
+//!
+//! Two optional fields let a script replay what platforms deliver: `ts`,
+//! when the message was written (unix seconds, as Slack's `ts`), and `edit`,
+//! which makes the line an edit of message `id` (a mark unique to the edit).
+
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
@@ -19,6 +25,10 @@ pub(crate) struct Incoming {
     /// The author's roles (`"roles":["admins"]`), for trying permissions.
     pub roles: Vec<String>,
     pub text: String,
+    /// When the line says the message was written (`"ts"`); `None`: as it is read.
+    pub written: Option<SystemTime>,
+    /// The edit's mark (`"edit"`) when the line is an edit of message `id`.
+    pub edit: Option<String>,
 }
 
 /// Why an input line was skipped. Each names what to fix in the line.
@@ -37,9 +47,15 @@ pub(crate) enum InputError {
     Empty { field: &'static str },
     #[error("id `{0}` was already given by the console to an earlier message; choose another id")]
     IdTaken(String),
+    #[error("field `ts` must be unix seconds (a number such as 1764160000.5), not {found}")]
+    Ts { found: String },
+    #[error("an `edit` names the message it changes: give its `id` too")]
+    EditWithoutId,
 }
 
-const FIELDS: [&str; 6] = ["id", "channel", "thread", "user", "roles", "text"];
+const FIELDS: [&str; 8] = [
+    "id", "channel", "thread", "user", "roles", "text", "ts", "edit",
+];
 
 /// Reads one line (its line break already removed). `Ok(None)` for a blank
 /// line, which is no message at all.
@@ -58,6 +74,8 @@ pub(crate) fn parse_line(line: &str) -> Result<Option<Incoming>, InputError> {
             user: DEFAULT_NAME.to_owned(),
             roles: Vec::new(),
             text: line.to_owned(),
+            written: None,
+            edit: None,
         })),
     }
 }
@@ -71,7 +89,12 @@ fn from_object(object: &Map<String, Value>) -> Result<Incoming, InputError> {
         user: name_field(object, "user")?.unwrap_or_else(|| DEFAULT_NAME.to_owned()),
         roles: roles_field(object)?,
         text,
+        written: ts_field(object)?,
+        edit: name_field(object, "edit")?,
     };
+    if incoming.edit.is_some() && incoming.id.is_none() {
+        return Err(InputError::EditWithoutId);
+    }
     for key in object.keys() {
         if !FIELDS.contains(&key.as_str()) {
             // Not an error (a script may carry its own fields), but a typo
@@ -92,6 +115,20 @@ fn roles_field(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
             .collect(),
         Some(_) => Err(InputError::Roles),
     }
+}
+
+/// `ts`: absent, or unix seconds, whole or with a fraction.
+fn ts_field(object: &Map<String, Value>) -> Result<Option<SystemTime>, InputError> {
+    let Some(value) = object.get("ts") else {
+        return Ok(None);
+    };
+    value
+        .as_f64()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .map(|since| Some(SystemTime::UNIX_EPOCH + since))
+        .ok_or_else(|| InputError::Ts {
+            found: value.to_string(),
+        })
 }
 
 /// A field that names something (an id, a channel): a non-empty string.
@@ -155,7 +192,32 @@ mod tests {
                 user: "alice".into(),
                 roles: vec!["ops".into()],
                 text: "@mosaic hi".into(),
+                written: None,
+                edit: None,
             }
+        );
+    }
+
+    #[test]
+    fn a_line_may_say_when_it_was_written_and_that_it_is_an_edit() {
+        let m = incoming(r#"{"id":"m3","text":"x","ts":1764160000.5,"edit":"e1"}"#);
+        let since = m
+            .written
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
+        assert_eq!(since, Some(Duration::from_millis(1_764_160_000_500)));
+        assert_eq!(m.edit.as_deref(), Some("e1"));
+        for bad in [
+            r#"{"text":"x","ts":"yesterday"}"#,
+            r#"{"text":"x","ts":-1}"#,
+        ] {
+            assert!(
+                matches!(parse_line(bad), Err(InputError::Ts { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_line(r#"{"text":"x","edit":"e1"}"#),
+            Err(InputError::EditWithoutId)
         );
     }
 

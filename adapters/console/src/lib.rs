@@ -18,20 +18,19 @@ mod stdio;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Platform, Reaction, ThreadRef,
-    UserRef,
+    ChatError, ChatFuture, ChatPlatform, Dialect, Inbound, Limits, Memory, Platform, Reaction,
+    RunContext, ThreadRef, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, BufReader};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::watch;
 
 pub use dialect::{ConsoleDialect, neutralize_mentions};
 
-use ids::IdRegistry;
+use ids::{ID_BLOCK, IdRegistry, Numbered};
 use input::InputError;
 use output::{JsonOp, LastShown, Output, Posted, Sink};
 
@@ -96,10 +95,31 @@ pub struct Console {
     output: Mutex<Output>,
     /// Writes the queued records, many at a time under load.
     sink: tokio::sync::Mutex<Sink>,
+    /// Held by a post from reserving its id to queueing its record.
+    minting: tokio::sync::Mutex<()>,
     ids: Mutex<IdRegistry>,
+    /// Where the blocks of numbered ids are recorded; set by `run`.
+    memory: OnceLock<Arc<dyn Memory>>,
+    /// Whether `run` is restoring the numbering of earlier runs: a post
+    /// waits while it is (a relay resumed at start may post that early).
+    ids_restored: watch::Sender<Restore>,
     /// Input lines read so far (see `LastShown::input_lines`).
     input_lines: AtomicU64,
 }
+
+/// Where restoring the numbering of earlier runs stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restore {
+    /// `run` was not called: nothing to wait for (a console used only to post).
+    NotAsked,
+    /// `run` was called and is reading the store.
+    Underway,
+    Done,
+}
+
+/// How long a post waits for the numbering to be restored before it numbers
+/// without it (a store that does not answer).
+const RESTORE_WAIT: Duration = Duration::from_secs(5);
 
 impl Console {
     /// A console reading `input` and writing `output`.
@@ -113,7 +133,10 @@ impl Console {
             input: Mutex::new(Some(Box::new(input))),
             output: Mutex::new(Output::new()),
             sink: tokio::sync::Mutex::new(Sink::new(Box::new(output))),
+            minting: tokio::sync::Mutex::new(()),
             ids: Mutex::new(IdRegistry::default()),
+            memory: OnceLock::new(),
+            ids_restored: watch::Sender::new(Restore::NotAsked),
             input_lines: AtomicU64::new(0),
         }
     }
@@ -161,6 +184,8 @@ impl Console {
             };
             let mut ids = self.ids();
             let id = match &incoming.id {
+                // An edit names a message that is already known, whoever numbered it.
+                Some(id) if incoming.edit.is_some() && ids.is_known(id) => id.clone(),
                 Some(id) => ids
                     .claim(id)
                     .map(|()| id.clone())
@@ -179,6 +204,9 @@ impl Console {
         Some(Inbound {
             platform: PLATFORM,
             dedupe_key: format!("console:{}:{id}", m.channel),
+            // A console line is typed as it is read, unless it says otherwise.
+            created_at: m.written.unwrap_or_else(std::time::SystemTime::now),
+            edit: m.edit,
             channel: m.channel,
             message_id: id,
             thread: m.thread,
@@ -191,6 +219,49 @@ impl Console {
             slash: false,
             reply_handle: None,
         })
+    }
+
+    /// Continues the numbering of earlier runs recorded in `memory`, and
+    /// records this run's first blocks before any of their ids is used.
+    async fn restore_ids(&self, memory: Arc<dyn Memory>) {
+        for kind in [Numbered::Message, Numbered::Bot] {
+            let from = match memory.recall(PLATFORM, kind.key()).await {
+                Ok(value) => value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
+                Err(e) => {
+                    tracing::warn!(error = %e, "console: cannot read earlier runs' ids; numbering from 1");
+                    0
+                }
+            };
+            let until = from + ID_BLOCK;
+            match memory
+                .remember(PLATFORM, kind.key(), &until.to_string())
+                .await
+            {
+                Ok(()) => self.ids().restore(kind, from, until),
+                Err(e) => {
+                    tracing::warn!(error = %e, "console: cannot record this run's ids; a restart may repeat them")
+                }
+            }
+        }
+        let _ = self.memory.set(memory);
+        self.ids_restored.send_replace(Restore::Done);
+    }
+
+    /// Records the next block of `kind` when the current one is used up.
+    /// Callers mint one at a time: bot ids under `minting`, message ids in
+    /// the one input loop.
+    async fn reserve_ids(&self, kind: Numbered) {
+        let Some(until) = self.ids().reservation_needed(kind) else {
+            return;
+        };
+        if let Some(memory) = self.memory.get()
+            && let Err(e) = memory
+                .remember(PLATFORM, kind.key(), &until.to_string())
+                .await
+        {
+            tracing::warn!(error = %e, "console: cannot record the next ids; a restart may repeat them");
+        }
+        self.ids().reserve(kind, until);
     }
 
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
@@ -210,6 +281,15 @@ impl Console {
         text: &str,
     ) -> Result<String, ChatError> {
         self.check_length(text)?;
+        let mut restored = self.ids_restored.subscribe();
+        let settled = restored.wait_for(|state| *state != Restore::Underway);
+        if tokio::time::timeout(RESTORE_WAIT, settled).await.is_err() {
+            tracing::warn!("console: posting before its ids were restored");
+        }
+        // One post at a time from here to the queue: a new block of ids is
+        // recorded before its first id is used, and ids appear in order.
+        let _minting = self.minting.lock().await;
+        self.reserve_ids(Numbered::Bot).await;
         let (id, number) = {
             let mut out = self.output();
             let id = self.ids().mint_bot();
@@ -270,11 +350,22 @@ impl ChatPlatform for Console {
     /// Reads the input until its end or `shutdown`, one message a line. At
     /// the end of the input it returns: whether to wait for running relays
     /// is the caller's decision.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()> {
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
+        let RunContext {
+            inbox,
+            shutdown,
+            memory,
+            ..
+        } = ctx;
+        // Now, not when the task first runs: the daemon resumes relays right
+        // after this call, and their posts must wait for the numbering.
+        self.ids_restored.send_if_modified(|state| {
+            let asked = *state == Restore::NotAsked;
+            if asked {
+                *state = Restore::Underway;
+            }
+            asked
+        });
         Box::pin(async move {
             let taken = self.input.lock().ok().and_then(|mut input| input.take());
             let Some(mut input) = taken else {
@@ -282,6 +373,7 @@ impl ChatPlatform for Console {
                     "the console's input is already being read".to_owned(),
                 ));
             };
+            self.restore_ids(memory).await;
             let mut buf = Vec::new();
             let mut line_no = 0;
             loop {
@@ -300,6 +392,7 @@ impl ChatPlatform for Console {
                 let line = String::from_utf8_lossy(&buf);
                 let line = line.strip_suffix('\n').unwrap_or(&line);
                 let line = line.strip_suffix('\r').unwrap_or(line);
+                self.reserve_ids(Numbered::Message).await;
                 let Some(inbound) = self.inbound(line_no, line) else {
                     continue;
                 };

@@ -22,6 +22,22 @@ fn expected(id: &str, channel: &str, thread: Option<&str>, user: &str, text: &st
         slash: false,
         reply_handle: None,
         dedupe_key: format!("console:{channel}:{id}"),
+        created_at: std::time::SystemTime::UNIX_EPOCH,
+        edit: None,
+    }
+}
+
+/// `m` with its creation instant, which is when it was read, checked and
+/// then set aside so the rest compares exactly.
+fn written_now(m: Inbound) -> Inbound {
+    let age = m.created_at.elapsed().unwrap_or_default();
+    assert!(
+        age < std::time::Duration::from_secs(60),
+        "created {age:?} ago"
+    );
+    Inbound {
+        created_at: std::time::SystemTime::UNIX_EPOCH,
+        ..m
     }
 }
 
@@ -30,7 +46,7 @@ async fn a_json_line_becomes_the_message_it_describes() {
     let mut h = Harness::start(ConsoleOptions::json());
     h.type_in("{\"id\":\"m1\",\"channel\":\"c1\",\"thread\":\"t0\",\"user\":\"alice\",\"text\":\"@mosaic verbose\"}\n")
         .await;
-    let m = h.next_inbound().await;
+    let m = written_now(h.next_inbound().await);
     assert_eq!(
         m,
         expected("m1", "c1", Some("t0"), "alice", "@mosaic verbose")
@@ -44,7 +60,7 @@ async fn missing_fields_take_their_defaults_and_the_console_numbers_the_message(
     let mut h = Harness::start(ConsoleOptions::json());
     h.type_in("{\"text\":\"@mosaic help\"}\n{\"text\":\"again\",\"channel\":\"c2\"}\n")
         .await;
-    let first = h.next_inbound().await;
+    let first = written_now(h.next_inbound().await);
     assert_eq!(
         first,
         expected("m1", "console", None, "console", "@mosaic help")
@@ -58,7 +74,7 @@ async fn missing_fields_take_their_defaults_and_the_console_numbers_the_message(
         }
     );
     assert_eq!(
-        h.next_inbound().await,
+        written_now(h.next_inbound().await),
         expected("m2", "c2", None, "console", "again")
     );
     h.assert_nothing_more().await;
@@ -77,7 +93,7 @@ async fn a_line_that_is_not_a_json_object_is_the_text_of_a_message() {
     for (n, text) in texts.into_iter().enumerate() {
         let id = format!("m{}", n + 1);
         assert_eq!(
-            h.next_inbound().await,
+            written_now(h.next_inbound().await),
             expected(&id, "console", None, "console", text)
         );
     }
@@ -107,7 +123,7 @@ async fn a_bad_json_object_is_skipped_and_the_next_line_still_read() {
         "{\"text\":\"still here\"}\n",
     ))
     .await;
-    let m = h.next_inbound().await;
+    let m = written_now(h.next_inbound().await);
     assert_eq!(m, expected("m1", "console", None, "console", "still here"));
     h.assert_nothing_more().await;
 }
@@ -151,7 +167,8 @@ async fn an_explicit_id_given_twice_is_delivered_twice_with_one_dedupe_key() {
     h.type_in(line).await;
     h.type_in(line).await;
     let (a, b) = (h.next_inbound().await, h.next_inbound().await);
-    assert_eq!(a, b);
+    // Each delivery is stamped when it is read; everything else is the same.
+    assert_eq!(written_now(a.clone()), written_now(b));
     assert_eq!(a.dedupe_key, "console:c1:x");
     h.assert_nothing_more().await;
 }
@@ -196,8 +213,7 @@ async fn the_input_is_read_by_one_run_only() {
     let (tx, _rx) = tokio::sync::mpsc::channel(1);
     let second = mosaic_chat::ChatPlatform::run(
         std::sync::Arc::clone(&h.console),
-        tx,
-        tokio_util::sync::CancellationToken::new(),
+        mosaic_chat::RunContext::new(tx, tokio_util::sync::CancellationToken::new()),
     )
     .await;
     assert!(

@@ -150,6 +150,9 @@ impl EventHandler for Handler {
             slash: false,
             reply_handle: None,
             dedupe_key: format!("discord:{id}"),
+            // Made truthful per platform by the platform's own change (issue 13).
+            created_at: std::time::SystemTime::now(),
+            edit: None,
         };
         // The core stopped listening: shutting down, nothing to do.
         let _ = self.inbox.send(inbound).await;
@@ -218,6 +221,9 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
             command.token
         )),
         dedupe_key: format!("discord:{id}"),
+        // Made truthful per platform by the platform's own change (issue 13).
+        created_at: std::time::SystemTime::now(),
+        edit: None,
     }
 }
 

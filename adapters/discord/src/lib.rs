@@ -29,11 +29,9 @@ use std::time::Duration;
 
 use mosaic_chat::{
     ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, Secret, ThreadRef,
+    Platform, Reaction, RunContext, Secret, ThreadRef,
 };
 use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 pub use dialect::DiscordDialect;
 pub use rest::message_body;
@@ -268,11 +266,10 @@ impl ChatPlatform for Discord {
 
     /// Registers the command, then runs serenity's gateway client (which
     /// reconnects and resumes by itself) until `shutdown`.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()> {
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
+        let RunContext {
+            inbox, shutdown, ..
+        } = ctx;
         Box::pin(async move {
             let commands = commands::definitions(&self.options.bot_name);
             match self

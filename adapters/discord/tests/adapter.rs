@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake::*;
-use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Limits, Reaction, Secret};
+use mosaic_chat::{
+    ChatError, ChatPlatform, Connection, Inbound, Limits, Reaction, RunContext, Secret,
+};
 use mosaic_discord::{Discord, DiscordOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -74,7 +76,7 @@ fn start(fake: FakeDiscord) -> Connected {
     let discord = Arc::new(Discord::new(options));
     let (tx, inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
-    tokio::spawn(Arc::clone(&discord).run(tx, stop.clone()));
+    tokio::spawn(Arc::clone(&discord).run(RunContext::new(tx, stop.clone())));
     Connected {
         fake,
         discord,

@@ -180,6 +180,9 @@ pub fn inbound(
         slash: false,
         reply_handle: None,
         dedupe_key: format!("mattermost:{}", post.id),
+        // Made truthful per platform by the platform's own change (issue 13).
+        created_at: std::time::SystemTime::now(),
+        edit: None,
     }
 }
 

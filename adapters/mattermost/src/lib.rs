@@ -26,10 +26,9 @@ use std::time::Duration;
 
 use mosaic_chat::{
     ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, Secret, ThreadRef,
+    Platform, Reaction, RunContext, Secret, ThreadRef,
 };
-use tokio::sync::{OnceCell, mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{OnceCell, watch};
 
 pub use dialect::{MattermostDialect, neutralize_mentions};
 pub use slash::SLASH_PATH;
@@ -178,12 +177,8 @@ impl ChatPlatform for Mattermost {
 
     /// Listens on the WebSocket (and the slash endpoint) until `shutdown`;
     /// returns [`ChatError::Unauthorized`] when the token is refused.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()> {
-        Box::pin(listen::run(self, inbox, shutdown))
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
+        Box::pin(listen::run(self, ctx.inbox, ctx.shutdown))
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {

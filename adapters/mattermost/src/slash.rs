@@ -143,6 +143,9 @@ fn slash_inbound(form: &HashMap<String, String>, counter: &AtomicU64) -> Option<
         platform: PLATFORM,
         channel: channel.to_owned(),
         dedupe_key: format!("mattermost:{id}"),
+        // Made truthful per platform by the platform's own change (issue 13).
+        created_at: std::time::SystemTime::now(),
+        edit: None,
         message_id: id,
         thread: None,
         user: UserRef {

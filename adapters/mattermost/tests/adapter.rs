@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake::{ALICE, BOT_TOKEN, CHANNEL, DM_CHANNEL, FakeMattermost, Lookups, PATIENCE, Sent, TEAM};
-use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Secret, ThreadRef};
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, RunContext, Secret, ThreadRef};
 use mosaic_mattermost::{Mattermost, MattermostOptions, SLASH_PATH, SlashOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -43,7 +43,7 @@ fn start_with(options: MattermostOptions) -> Running {
     let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
     let (tx, inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(Arc::clone(&mm).run(tx, stop.clone()));
+    let task = tokio::spawn(Arc::clone(&mm).run(RunContext::new(tx, stop.clone())));
     Running {
         mm,
         inbox,

@@ -87,6 +87,9 @@ pub fn event_inbound(payload: &Value, bot_user: &str, bot_name: &str) -> Option<
         reply_handle: None,
         // One key per post, whichever event (or retry) brings it.
         dedupe_key: format!("slack:{channel}:{ts}"),
+        // Made truthful per platform by the platform's own change (issue 13).
+        created_at: std::time::SystemTime::now(),
+        edit: None,
     })
 }
 
@@ -113,6 +116,9 @@ pub fn slash_inbound(
         platform: PLATFORM,
         channel: channel.to_owned(),
         dedupe_key: format!("slack:{channel}:{id}"),
+        // Made truthful per platform by the platform's own change (issue 13).
+        created_at: std::time::SystemTime::now(),
+        edit: None,
         message_id: id,
         thread: None,
         user: UserRef {

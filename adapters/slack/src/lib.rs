@@ -35,10 +35,9 @@ use std::time::Duration;
 
 use mosaic_chat::{
     ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, Secret, ThreadRef,
+    Platform, Reaction, RunContext, Secret, ThreadRef,
 };
 use tokio::sync::{OnceCell, mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 pub use dialect::{MrkdwnDialect, escape};
 pub use events::{normalize_text, slash_inbound};
@@ -212,11 +211,10 @@ impl ChatPlatform for Slack {
 
     /// Serves the HTTP endpoint and Socket Mode (whichever are configured)
     /// until `shutdown`; returns [`ChatError::Unauthorized`] when a token is refused.
-    fn run(
-        self: Arc<Self>,
-        inbox: mpsc::Sender<Inbound>,
-        shutdown: CancellationToken,
-    ) -> ChatFuture<'static, ()> {
+    fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
+        let RunContext {
+            inbox, shutdown, ..
+        } = ctx;
         Box::pin(async move {
             let bot_user = socket::whoami(&self, &shutdown).await?;
             let Some(bot_user) = bot_user else {

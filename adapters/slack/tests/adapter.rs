@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PATIENCE, Sent};
-use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Reaction, Secret, ThreadRef};
+use mosaic_chat::{
+    ChatError, ChatPlatform, Connection, Inbound, Reaction, RunContext, Secret, ThreadRef,
+};
 use mosaic_slack::{COMMANDS_PATH, EVENTS_PATH, HttpOptions, PLATFORM, Slack, SlackOptions, sign};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -45,7 +47,7 @@ fn start(options: SlackOptions) -> Running {
 fn run(slack: Arc<Slack>) -> Running {
     let (tx, inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(Arc::clone(&slack).run(tx, stop.clone()));
+    let task = tokio::spawn(Arc::clone(&slack).run(RunContext::new(tx, stop.clone())));
     Running {
         slack,
         inbox,

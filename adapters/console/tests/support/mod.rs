@@ -62,7 +62,8 @@ impl Harness {
         let console = Arc::clone(&h.console);
         let shutdown = h.shutdown.clone();
         h.run = Some(tokio::spawn(async move {
-            mosaic_chat::ChatPlatform::run(console, tx, shutdown).await
+            mosaic_chat::ChatPlatform::run(console, mosaic_chat::RunContext::new(tx, shutdown))
+                .await
         }));
         h
     }

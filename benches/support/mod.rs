@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each bench uses its own part of this module.
 
+pub mod bot;
+
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -159,4 +159,3 @@ fn sample(pid: u32) -> Option<(u64, u64, f64)> {
     // USER_HZ is 100 on Linux (sysconf(_SC_CLK_TCK)).
     Some((field("VmRSS:")?, field("VmHWM:")?, ticks as f64 / 100.0))
 }
-

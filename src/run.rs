@@ -73,9 +73,9 @@ fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String>
 /// The Mattermost platform of a validated `[mattermost]` section.
 fn mattermost(config: &MattermostConfig, bot_name: &str) -> Result<Mattermost, String> {
     let mut options = MattermostOptions::new(&config.url, config.token.clone(), bot_name);
-    options.slash = config.slash.as_ref().map(|(listen, token)| SlashOptions {
+    options.slash = config.slash.as_ref().map(|(listen, tokens)| SlashOptions {
         listen: *listen,
-        token: token.clone(),
+        tokens: tokens.clone(),
     });
     Mattermost::new(options).map_err(|e| format!("cannot set up Mattermost: {e}"))
 }

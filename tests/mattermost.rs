@@ -6,24 +6,25 @@
 #[path = "../adapters/mattermost/tests/fake/mod.rs"]
 mod fake;
 
+#[path = "mattermost_flow/catch_up.rs"]
+mod catch_up;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
 #[path = "mattermost_flow/harness.rs"]
 mod harness;
+#[path = "mattermost_flow/slash.rs"]
+mod slash;
 
 use daemon_on::{Served, assert_no_secret};
-use fake::{ALICE, BOT_TOKEN, CHANNEL, FakeMattermost, Sent};
+use fake::{ALICE, BOT_TOKEN, CHANNEL, Sent};
 use harness::*;
 use mosaic_bot::daemon::DaemonError;
 use mosaic_mattermost::SLASH_PATH;
-use mosaic_sim::{Faults, Script, Sim};
+use mosaic_sim::{Faults, Script};
 
 #[tokio::test]
 async fn a_mention_starts_a_job_relayed_in_its_thread() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
@@ -53,10 +54,7 @@ async fn a_mention_starts_a_job_relayed_in_its_thread() {
 
 #[tokio::test]
 async fn mentions_in_job_output_ping_nobody() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(25)).await.expect("sim"),
-    );
+    let (fake, sim) = world(25).await;
     sim.script_issue(
         "acme",
         "web",
@@ -70,11 +68,7 @@ async fn mentions_in_job_output_ping_nobody() {
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
-    fake.expect(
-        "the card",
-        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
-    )
-    .await;
+    wait_card(&fake, &root).await;
     let verbose = fake.user_post(CHANNEL, Some(&root), "@mosaic-bot verbose");
     fake.expect("✅ on the command", |s| {
         is_reaction(s, &root, "white_check_mark")
@@ -99,18 +93,11 @@ async fn mentions_in_job_output_ping_nobody() {
 
 #[tokio::test]
 async fn a_socket_dropped_mid_job_loses_nothing_and_repeats_nothing() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
+    let (fake, sim) = world(40).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
-    fake.expect(
-        "the card",
-        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
-    )
-    .await;
+    wait_card(&fake, &root).await;
 
     fake.refuse_sockets(true);
     fake.drop_sockets();
@@ -154,18 +141,11 @@ async fn a_socket_dropped_mid_job_loses_nothing_and_repeats_nothing() {
 
 #[tokio::test]
 async fn a_rate_limited_relay_waits_and_sends_everything_once() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
+    let (fake, sim) = world(40).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
-    fake.expect(
-        "the card",
-        |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
-    )
-    .await;
+    wait_card(&fake, &root).await;
     fake.rate_limit_next(2);
     fake.expect("✅ on the command", |s| {
         is_reaction(s, &root, "white_check_mark")
@@ -178,10 +158,7 @@ async fn a_rate_limited_relay_waits_and_sends_everything_once() {
 
 #[tokio::test]
 async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let bot = start(&fake, &sim);
     let url = format!(
         "http://{}{SLASH_PATH}",
@@ -212,7 +189,7 @@ async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
     assert_eq!(refused.status(), 401);
     let bad = http
         .post(&url)
-        .form(&form(SLASH_TOKEN, "fxi"))
+        .form(&form(&slash_token(), "fxi"))
         .send()
         .await
         .expect("answered");
@@ -221,7 +198,7 @@ async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
         .await;
     let taken = http
         .post(&url)
-        .form(&form(SLASH_TOKEN, "fix acme/web#42"))
+        .form(&form(&slash_token(), "fix acme/web#42"))
         .send()
         .await
         .expect("answered");
@@ -275,10 +252,7 @@ async fn a_slash_command_starts_a_thread_and_a_wrong_token_nothing() {
 
 #[tokio::test]
 async fn a_refused_bot_token_stops_the_daemon_instead_of_looping() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     fake.refuse_token(true);
     let bot = start(&fake, &sim);
     assert!(matches!(
@@ -291,17 +265,15 @@ async fn a_refused_bot_token_stops_the_daemon_instead_of_looping() {
 
 #[tokio::test]
 async fn serve_starts_mattermost_from_its_configuration() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let url = fake.url();
+    let slash_token = slash_token();
     let served = Served::start(
         &sim,
         &[
             ("MOSAIC__MATTERMOST__URL", &url),
             ("MOSAIC__MATTERMOST__TOKEN", BOT_TOKEN),
-            ("MOSAIC__MATTERMOST__SLASH_TOKEN", SLASH_TOKEN),
+            ("MOSAIC__MATTERMOST__SLASH_TOKEN", &slash_token),
             ("MOSAIC__MATTERMOST__SLASH_LISTEN", "127.0.0.1:0"),
         ],
     );
@@ -314,27 +286,32 @@ async fn serve_starts_mattermost_from_its_configuration() {
     sim.wait_final(JOB_1).await;
     let logs = served.kill().await;
     assert_one_relayed_job(&fake.sent(), &root);
-    assert_no_secret(&logs, &[BOT_TOKEN, SLASH_TOKEN, sim.token()]);
+    assert_no_secret(&logs, &[BOT_TOKEN, &slash_token, sim.token()]);
+    fake.recorder().assert_conforms();
 }
 
 #[tokio::test]
 async fn a_rate_limited_reply_to_a_command_is_retried_and_sent_once() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
+    let (fake, sim) = world(5).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
-    // The 👀 and the reply of a command both meet a 429 first.
+    // The 👀 and the reply of a command both meet a 429 first, saying
+    // `Retry-After: 1` and `X-RateLimit-Reset: 10` as Mattermost does.
     fake.rate_limit_next(2);
+    let asked = std::time::Instant::now();
     let root = fake.user_post(CHANNEL, None, "@mosaic-bot help fix");
     fake.expect(
         "the help",
         |s| matches!(s, Sent::Post { root_id, .. } if *root_id == root),
     )
     .await;
+    let took = asked.elapsed();
     bot.stop().await.expect("a clean stop");
     assert_eq!(fake.rate_limited(), 2, "the 429s were met");
+    assert!(
+        took >= std::time::Duration::from_secs(1) && took < std::time::Duration::from_secs(6),
+        "each 429 waits its Retry-After (1 s), not the burst's reset (10 s): {took:?}"
+    );
     let sent = fake.sent();
     assert_eq!(posts(&sent).len(), 1, "one reply: {sent:#?}");
     assert!(is_reaction(&sent[0], &root, "eyes"), "{sent:#?}");
@@ -343,10 +320,7 @@ async fn a_rate_limited_reply_to_a_command_is_retried_and_sent_once() {
 
 #[tokio::test]
 async fn permissions_match_the_authors_team_and_system_roles() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(1)).await.expect("sim"),
-    );
+    let (fake, sim) = world(1).await;
     fake.set_roles(ALICE, "system_user", "team_user team_admin");
     let config = "[permissions.fix]\nroles = [\"mattermost:team_admin\"]\n\
                   [permissions.status]\nroles = [\"mattermost:system_admin\"]\n";
@@ -381,10 +355,7 @@ async fn permissions_match_the_authors_team_and_system_roles() {
 
 #[tokio::test]
 async fn a_second_fix_links_to_the_thread_of_the_first() {
-    let (fake, sim) = (
-        FakeMattermost::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
+    let (fake, sim) = world(40).await;
     let bot = start(&fake, &sim);
     fake.wait_authenticated(1).await;
     let first = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");

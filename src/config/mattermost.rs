@@ -1,6 +1,6 @@
 //! The `[mattermost]` section: the server, the bot token and the optional
-//! slash command endpoint, validated into what `serve` starts the Mattermost
-//! adapter with.
+//! slash command endpoint with its tokens (one per team), validated into what
+//! `serve` starts the Mattermost adapter with.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -18,11 +18,42 @@ pub struct MattermostSection {
     pub url: String,
     /// The bot account's access token; prefer `MOSAIC__MATTERMOST__TOKEN`.
     pub token: Option<Secret>,
-    /// The slash command's token; prefer `MOSAIC__MATTERMOST__SLASH_TOKEN`.
+    /// The slash command's token (one team); prefer
+    /// `MOSAIC__MATTERMOST__SLASH_TOKEN`. Kept for configurations written
+    /// before `slash_tokens`: it counts as a list of one.
     pub slash_token: Option<Secret>,
+    /// The slash command's token in each team (a custom command belongs to
+    /// one team and has its own token there): a list, or in the environment
+    /// `MOSAIC__MATTERMOST__SLASH_TOKENS` separated by commas.
+    pub slash_tokens: Option<TokenList>,
     /// Address the slash command endpoint listens on, e.g. `0.0.0.0:8081`;
     /// without it, only mentions work.
     pub slash_listen: Option<String>,
+}
+
+/// Tokens given as a list, or as one string of comma-separated tokens (what
+/// an environment variable can hold: the `config` crate maps no arrays).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TokenList {
+    Many(Vec<Secret>),
+    Joined(Secret),
+}
+
+impl TokenList {
+    /// The tokens, trimmed, empty ones dropped.
+    fn into_tokens(self) -> Vec<Secret> {
+        let split: Vec<String> = match self {
+            TokenList::Many(tokens) => tokens.iter().map(|t| t.expose().to_owned()).collect(),
+            TokenList::Joined(joined) => joined.expose().split(',').map(str::to_owned).collect(),
+        };
+        split
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .collect()
+    }
 }
 
 /// The validated `[mattermost]` section.
@@ -30,8 +61,9 @@ pub struct MattermostSection {
 pub struct MattermostConfig {
     pub url: String,
     pub token: Secret,
-    /// The slash command's address and token, when one is configured.
-    pub slash: Option<(SocketAddr, Secret)>,
+    /// The slash command's address and tokens (at least one), when one is
+    /// configured.
+    pub slash: Option<(SocketAddr, Vec<Secret>)>,
 }
 
 impl MattermostConfig {
@@ -41,9 +73,10 @@ impl MattermostConfig {
         let _ = writeln!(out, "mattermost.url = {:?}", self.url);
         let _ = writeln!(out, "mattermost.token = {}", self.token);
         match &self.slash {
-            Some((addr, token)) => {
+            Some((addr, tokens)) => {
                 let _ = writeln!(out, "mattermost.slash_listen = {addr}");
-                let _ = writeln!(out, "mattermost.slash_token = {token}");
+                let masked: Vec<String> = tokens.iter().map(ToString::to_string).collect();
+                let _ = writeln!(out, "mattermost.slash_tokens = [{}]", masked.join(", "));
             }
             None => {
                 let _ = writeln!(out, "mattermost.slash = none");
@@ -72,22 +105,33 @@ pub(super) fn validate_mattermost(
             "is missing: set MOSAIC__MATTERMOST__TOKEN to the bot account's access token".into(),
         )
     })?;
-    let slash_token = section.slash_token.filter(|t| !t.is_empty());
-    let slash = match (section.slash_listen.as_deref(), slash_token) {
+    let mut tokens: Vec<Secret> = section
+        .slash_token
+        .filter(|t| !t.is_empty())
+        .into_iter()
+        .collect();
+    tokens.extend(
+        section
+            .slash_tokens
+            .map_or_else(Vec::new, TokenList::into_tokens),
+    );
+    let slash_tokens = (!tokens.is_empty()).then_some(tokens);
+    let slash = match (section.slash_listen.as_deref(), slash_tokens) {
         (None, None) => None,
-        (Some(addr), Some(token)) => {
+        (Some(addr), Some(tokens)) => {
             let addr = addr.parse::<SocketAddr>().map_err(|_| {
                 key(
                     "slash_listen",
                     format!("`{addr}` is not an address: write `host:port`, like `0.0.0.0:8081`"),
                 )
             })?;
-            Some((addr, token))
+            Some((addr, tokens))
         }
         (Some(_), None) => {
             return Err(key(
-                "slash_token",
-                "is missing: set MOSAIC__MATTERMOST__SLASH_TOKEN to the slash command's token"
+                "slash_tokens",
+                "is missing: set MOSAIC__MATTERMOST__SLASH_TOKENS to the slash command's token \
+                 (one per team, separated by commas)"
                     .into(),
             ));
         }
@@ -126,7 +170,9 @@ mod tests {
         assert_eq!(mm.url, "https://chat.example.com");
         assert_eq!(mm.token.expose(), "mm-SECRET-1");
         let (addr, slash) = mm.slash.as_ref().unwrap();
-        assert_eq!((addr.port(), slash.expose()), (8081, "sl-SECRET-2"));
+        assert_eq!(addr.port(), 8081);
+        assert_eq!(slash.len(), 1, "the old single key is a list of one");
+        assert_eq!(slash[0].expose(), "sl-SECRET-2");
         let shown = format!("{}{config:?}", config.describe());
         assert!(!shown.contains("SECRET"), "{shown}");
 
@@ -134,6 +180,40 @@ mod tests {
         assert!(err.to_string().contains("mattermost.token"), "{err}");
         let env = vec![("MOSAIC__MATTERMOST__TOKEN".to_owned(), "t".to_owned())];
         let err = Config::load_from(Some(f.path()), env).unwrap_err();
-        assert!(err.to_string().contains("mattermost.slash_token"), "{err}");
+        assert!(err.to_string().contains("mattermost.slash_tokens"), "{err}");
+    }
+
+    #[test]
+    fn a_slash_token_per_team_from_the_file_or_the_environment() {
+        let f = file(
+            "[mattermost]\nurl = \"https://chat.example.com\"\nslash_listen = \"0.0.0.0:8081\"\n\
+             slash_tokens = [\"team-a-SECRET\", \"team-b-SECRET\"]\n",
+        );
+        let env = vec![("MOSAIC__MATTERMOST__TOKEN".to_owned(), "t".to_owned())];
+        let config = Config::load_from(Some(f.path()), env).unwrap();
+        let (_, tokens) = config.mattermost.as_ref().unwrap().slash.clone().unwrap();
+        let tokens: Vec<&str> = tokens.iter().map(|t| t.expose()).collect();
+        assert_eq!(tokens, ["team-a-SECRET", "team-b-SECRET"]);
+        let shown = config.describe();
+        assert!(
+            shown.contains("mattermost.slash_tokens = [***, ***]"),
+            "{shown}"
+        );
+        assert!(!shown.contains("SECRET"), "{shown}");
+
+        let f = file(
+            "[mattermost]\nurl = \"https://chat.example.com\"\nslash_listen = \"0.0.0.0:8081\"\n",
+        );
+        let env = vec![
+            ("MOSAIC__MATTERMOST__TOKEN".to_owned(), "t".to_owned()),
+            (
+                "MOSAIC__MATTERMOST__SLASH_TOKENS".to_owned(),
+                "team-a, team-b,".to_owned(),
+            ),
+        ];
+        let config = Config::load_from(Some(f.path()), env).unwrap();
+        let (_, tokens) = config.mattermost.as_ref().unwrap().slash.clone().unwrap();
+        let tokens: Vec<&str> = tokens.iter().map(|t| t.expose()).collect();
+        assert_eq!(tokens, ["team-a", "team-b"]);
     }
 }

@@ -29,7 +29,7 @@ use workspaces::validate_backend;
 pub use workspaces::{Backend, BackendSection, DEFAULT_WORKSPACE, Workspace, WorkspaceSection};
 
 use mattermost::validate_mattermost;
-pub use mattermost::{MattermostConfig, MattermostSection};
+pub use mattermost::{MattermostConfig, MattermostSection, TokenList};
 use slack::validate_slack;
 pub use slack::{SlackConfig, SlackSection};
 

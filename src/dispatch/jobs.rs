@@ -72,7 +72,11 @@ impl Dispatcher {
         if let Some(job) = newest.data.first().filter(|j| !j.status.is_final()) {
             return Ok(Some(already_running(&issue, job.status.as_str(), None)));
         }
-        let thread = if inbound.slash {
+        // A slash command typed at a channel's top level has no thread to
+        // answer in: the job gets a new one. Typed in a thread (Mattermost
+        // sends its root), the job runs in that thread, as a mention would.
+        let new_thread = inbound.slash && inbound.thread.is_none();
+        let thread = if new_thread {
             let text = format!(
                 "Starting a fix for {issue}, asked by {}.",
                 inbound.user.name
@@ -109,9 +113,9 @@ impl Dispatcher {
         );
         let job = backend.create_job(&request).await.map_err(backend_failed)?;
         tracing::info!(job = %job.id, workspace = %workspace.name, "started a fix job");
-        // A slash command's author is answered privately with where the job
-        // went; a mention is answered by the card in its own thread.
-        let started = if inbound.slash {
+        // A slash command's author is answered privately with the new thread
+        // the job went to; in a thread, the card there is the answer.
+        let started = if new_thread {
             let link = self.thread_link(&thread).await;
             Some(started_elsewhere(&issue, link))
         } else {

@@ -13,18 +13,44 @@ use mosaic_sim::Sim;
 
 use crate::daemon_on::Daemon;
 
-use crate::fake::{BOT_ID, BOT_TOKEN, FakeMattermost, PATIENCE, Sent};
+use crate::fake::{
+    BOT_ID, BOT_TOKEN, FakeMattermost, PATIENCE, Recorder, Sent, TEAM, command_token,
+};
 /// The simulator's first job id (its ids count from 1).
 pub const JOB_1: &str = "00000000-0000-4000-8000-000000000001";
-/// The slash command's token the daemon's adapter is given.
-pub const SLASH_TOKEN: &str = "slash-token-1";
+
+/// The token of the slash command in the fake's first team, which the
+/// daemon's adapter is given.
+pub fn slash_token() -> String {
+    command_token(TEAM)
+}
 
 pub use crate::daemon_on::sim_config;
+
+/// A fake Mattermost, and the simulator at `tick_ms` a step.
+pub async fn world(tick_ms: u64) -> (FakeMattermost, Sim) {
+    (
+        FakeMattermost::start().await,
+        Sim::start(sim_config(tick_ms)).await.expect("sim"),
+    )
+}
+
+/// Waits for the job's card in the thread under `root`.
+pub async fn wait_card(fake: &FakeMattermost, root: &str) {
+    fake.expect(
+        "the card",
+        |s| matches!(s, Sent::Post { root_id, .. } if root_id == root),
+    )
+    .await;
+}
 
 /// A running daemon with its Mattermost adapter.
 pub struct Bot {
     pub mm: Arc<Mattermost>,
     daemon: Daemon,
+    /// What the adapter sent the fake: checked against Mattermost's API
+    /// description whenever the daemon ends.
+    requests: Recorder,
 }
 
 /// Starts the daemon on the Mattermost platform alone, against `sim`.
@@ -34,10 +60,31 @@ pub fn start(fake: &FakeMattermost, sim: &Sim) -> Bot {
 
 /// As [`start`], with `config` as the configuration file.
 pub fn start_with(fake: &FakeMattermost, sim: &Sim, config: &str) -> Bot {
+    start_configured(fake, sim, config, &[slash_token()], "sqlite::memory:")
+}
+
+/// As [`start`], keeping the bot's state at `store_url`, so that a second
+/// daemon started there resumes where the first stopped.
+pub fn start_stored(fake: &FakeMattermost, sim: &Sim, store_url: &str) -> Bot {
+    start_configured(fake, sim, "", &[slash_token()], store_url)
+}
+
+/// As [`start`], taking slash commands with any of `tokens`.
+pub fn start_with_tokens(fake: &FakeMattermost, sim: &Sim, tokens: &[String]) -> Bot {
+    start_configured(fake, sim, "", tokens, "sqlite::memory:")
+}
+
+fn start_configured(
+    fake: &FakeMattermost,
+    sim: &Sim,
+    config: &str,
+    tokens: &[String],
+    store_url: &str,
+) -> Bot {
     let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
     options.slash = Some(SlashOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        token: Secret::new(SLASH_TOKEN),
+        tokens: tokens.iter().map(Secret::new).collect(),
     });
     // Short enough to see several card edits in a fast simulated job.
     options.limits.edit_interval = Duration::from_millis(20);
@@ -46,22 +93,32 @@ pub fn start_with(fake: &FakeMattermost, sim: &Sim, config: &str) -> Bot {
     let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
     let daemon = Daemon::start_with(
         sim,
-        "sqlite::memory:",
+        store_url,
         Arc::clone(&mm) as Arc<dyn ChatPlatform>,
         config,
     );
-    Bot { mm, daemon }
+    Bot {
+        mm,
+        daemon,
+        requests: fake.recorder(),
+    }
 }
 
 impl Bot {
-    /// Stops the daemon; after it returns nothing more can be sent.
+    /// Stops the daemon; after it returns nothing more can be sent. Every
+    /// request it made must be one Mattermost's API describes.
     pub async fn stop(self) -> Result<(), DaemonError> {
-        self.daemon.stop(PATIENCE).await
+        let stopped = self.daemon.stop(PATIENCE).await;
+        self.requests.assert_conforms();
+        stopped
     }
 
-    /// Waits for the daemon to end on its own.
+    /// Waits for the daemon to end on its own; its requests are checked as
+    /// by [`Bot::stop`].
     pub async fn ended(self) -> Result<(), DaemonError> {
-        self.daemon.ended(PATIENCE).await
+        let ended = self.daemon.ended(PATIENCE).await;
+        self.requests.assert_conforms();
+        ended
     }
 }
 

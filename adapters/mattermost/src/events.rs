@@ -3,6 +3,8 @@
 //! JSON-encoded array), and a post turned into an [`Inbound`] when it
 //! addresses the bot.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use mosaic_chat::{Inbound, Platform, UserRef};
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,8 +20,22 @@ pub struct Post {
     pub user_id: String,
     #[serde(default)]
     pub message: String,
+    /// When it was written (server time, ms since the epoch).
     #[serde(default)]
     pub create_at: i64,
+    /// When it last changed: written, edited, replied to, reacted to, deleted.
+    #[serde(default)]
+    pub update_at: i64,
+    /// When its text was last edited; 0 if never.
+    #[serde(default)]
+    pub edit_at: i64,
+    /// When it was deleted; 0 while it stands.
+    #[serde(default)]
+    pub delete_at: i64,
+    /// Set on the copy of a post's text before an edit (the copy has its own
+    /// id and is deleted at once): names the post that was edited.
+    #[serde(default)]
+    pub original_id: String,
     /// Empty for a user's post; `system_join_channel` and the like otherwise.
     #[serde(default, rename = "type")]
     pub kind: String,
@@ -40,6 +56,8 @@ pub enum SocketEvent {
         sender_name: Option<String>,
         team_id: Option<String>,
     },
+    /// A post whose text was edited (`post_edited`), as it reads now.
+    Edited { post: Post },
     /// Anything else (typing, status changes, other replies).
     Other,
 }
@@ -85,7 +103,34 @@ pub fn parse_event(text: &str) -> Option<SocketEvent> {
                 team_id,
             })
         }
+        Some("post_edited") => {
+            let post = frame.get("data")?.get("post")?.as_str()?;
+            Some(SocketEvent::Edited {
+                post: serde_json::from_str(post).ok()?,
+            })
+        }
         _ => Some(SocketEvent::Other),
+    }
+}
+
+impl Post {
+    /// Whether the post is gone or is the pre-edit copy of another: a
+    /// `posts?since=` answer holds both, and neither is a message anyone
+    /// wrote now (post_store.go `GetPostsSince` has no `DeleteAt` condition).
+    pub fn is_history(&self) -> bool {
+        self.delete_at != 0 || !self.original_id.is_empty()
+    }
+
+    /// The revision this post is: `None` as written, `Some(edit_at)` once
+    /// edited, so each edit is read apart from the post as written.
+    pub fn revision(&self) -> Option<String> {
+        (self.edit_at > 0).then(|| self.edit_at.to_string())
+    }
+
+    /// When the server says the post was written.
+    pub fn written(&self) -> SystemTime {
+        let ms = u64::try_from(self.create_at).unwrap_or(0);
+        UNIX_EPOCH + Duration::from_millis(ms)
     }
 }
 
@@ -180,9 +225,8 @@ pub fn inbound(
         slash: false,
         reply_handle: None,
         dedupe_key: format!("mattermost:{}", post.id),
-        // Made truthful per platform by the platform's own change (issue 13).
-        created_at: std::time::SystemTime::now(),
-        edit: None,
+        created_at: post.written(),
+        edit: post.revision(),
     }
 }
 
@@ -206,6 +250,10 @@ mod tests {
             user_id: user.into(),
             message: message.into(),
             create_at: 1,
+            update_at: 1,
+            edit_at: 0,
+            delete_at: 0,
+            original_id: String::new(),
             kind: String::new(),
         }
     }
@@ -328,5 +376,39 @@ mod tests {
             &bot(),
         );
         assert_eq!(reply.reply_thread().thread, "r1");
+        assert_eq!(reply.created_at, UNIX_EPOCH + Duration::from_millis(1));
+        assert_eq!(reply.edit, None);
+        p.edit_at = 1_700_000_000_123;
+        let edited = inbound(
+            Platform::new("mattermost"),
+            &p,
+            "alice".into(),
+            Vec::new(),
+            &bot(),
+        );
+        assert_eq!(edited.edit.as_deref(), Some("1700000000123"));
+        assert_eq!(
+            edited.dedupe_key, reply.dedupe_key,
+            "an edit keeps its message's key"
+        );
+    }
+
+    #[test]
+    fn deleted_posts_and_pre_edit_copies_are_history() {
+        let mut p = post("u1", "@mosaic-bot fix #1");
+        assert!(!p.is_history());
+        p.original_id = "p0".into();
+        assert!(p.is_history());
+        p.original_id.clear();
+        p.delete_at = 5;
+        assert!(p.is_history());
+        let frame = serde_json::json!({
+            "event": "post_edited",
+            "data": {"post": r#"{"id":"p9","channel_id":"c1","message":"new","create_at":5,"edit_at":9}"#},
+        });
+        let Some(SocketEvent::Edited { post }) = parse_event(&frame.to_string()) else {
+            panic!("not an edit");
+        };
+        assert_eq!((post.message.as_str(), post.edit_at), ("new", 9));
     }
 }

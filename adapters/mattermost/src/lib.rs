@@ -4,8 +4,8 @@
 //! `PATCH`, reactions).
 //!
 //! - this file: [`Mattermost`], its options, and the [`ChatPlatform`] it is;
-//! - `listen.rs`: the WebSocket session, reconnects, and the REST resync of
-//!   posts missed while disconnected, each post handled once;
+//! - `listen.rs`: the WebSocket session, reconnects, and the REST catch-up
+//!   on start and after each reconnect, each post and edit handled once;
 //! - `events.rs`: WebSocket frames and posts read into [`Inbound`]s (pure);
 //! - `rest.rs`: the REST v4 calls and their errors (429, 401, …);
 //! - `roles.rs`: the author's system and team roles, looked up and cached,
@@ -42,13 +42,15 @@ pub const PLATFORM: Platform = Platform::new("mattermost");
 /// The longest post Mattermost takes (its `MaxPostSize`, in characters).
 pub const MAX_POST_CHARS: usize = 16_383;
 
-/// Where the slash command is served, and the token Mattermost sends with it.
+/// Where the slash command is served, and the tokens Mattermost sends with it.
 #[derive(Debug, Clone)]
 pub struct SlashOptions {
     /// Address to listen on, e.g. `0.0.0.0:8081`.
     pub listen: SocketAddr,
-    /// The token Mattermost shows when the slash command is created.
-    pub token: Secret,
+    /// The token Mattermost shows when the slash command is created, one per
+    /// team: a custom slash command belongs to one team, and each has its
+    /// own. A request with any of them is taken.
+    pub tokens: Vec<Secret>,
 }
 
 /// How the adapter reaches its server and behaves.
@@ -175,10 +177,11 @@ impl ChatPlatform for Mattermost {
         self.connection.get()
     }
 
-    /// Listens on the WebSocket (and the slash endpoint) until `shutdown`;
-    /// returns [`ChatError::Unauthorized`] when the token is refused.
+    /// Listens on the WebSocket (and the slash endpoint) until shutdown,
+    /// catching up over REST on start and after every reconnect; returns
+    /// [`ChatError::Unauthorized`] when the token is refused.
     fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
-        Box::pin(listen::run(self, ctx.inbox, ctx.shutdown))
+        Box::pin(listen::run(self, ctx))
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {

@@ -1,15 +1,19 @@
 //! Listening: the WebSocket session (authentication challenge, pings, a
 //! silence timeout for a dead socket), reconnects with capped, jittered
-//! backoff, and after each reconnect the posts missed meanwhile fetched over
-//! REST. Every post is handled at most once, whichever way it arrived.
+//! backoff, and on start and after each reconnect a catch-up over REST on
+//! what was written or edited meanwhile (`catch_up.rs`). Deleted posts and
+//! pre-edit copies are dropped; each post
+//! and each edit of it is handed on at most once, with the instant the
+//! server says it was written, whichever way it arrived: the core decides
+//! what is recent enough to act on.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
-use mosaic_chat::{ChatError, Connection, Inbound};
+use mosaic_chat::{ChatError, Connection, Inbound, Memory, RunContext};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
@@ -20,10 +24,7 @@ use crate::events::{self, BotIdentity, Post, SocketEvent};
 use crate::{Mattermost, PLATFORM, slash};
 use mosaic_chat::handled::Handled;
 
-/// Slack, in milliseconds, taken off the resync's `since`: posts stamped a
-/// little earlier than the last one seen (clock skew between nodes) are still
-/// fetched; those already handled are skipped.
-const RESYNC_SLACK_MS: i64 = 2_000;
+mod catch_up;
 
 /// The longest a post's author's roles (or its channel's team) are waited
 /// for: the listener reads no other frame meanwhile.
@@ -54,11 +55,15 @@ struct Listener {
     handled: Handled,
     /// Channels a post was seen in: resynced even if membership cannot be listed.
     channels: HashSet<String>,
-    /// The newest `create_at` seen (server time, ms): where a resync starts.
+    /// The newest `create_at` or `update_at` seen (server time, ms), this
+    /// run's or remembered from an earlier one: where a catch-up starts.
     watermark: Option<i64>,
-    /// When the first session authenticated (this machine's time, ms): where
-    /// a resync starts before any post was seen.
-    first_connected: Option<i64>,
+    /// What is kept across restarts, and the value last written there.
+    memory: Arc<dyn Memory>,
+    remembered: Option<i64>,
+    remembered_at: Instant,
+    /// How far back a catch-up may look at most.
+    catch_up: Duration,
     /// Usernames by user id.
     names: HashMap<String, String>,
     /// Channel id → its team's id (empty for direct messages): a post
@@ -68,11 +73,13 @@ struct Listener {
 
 /// The adapter's `run`: who the bot is, the slash endpoint, then WebSocket
 /// sessions until shutdown or a refused token.
-pub(crate) async fn run(
-    mm: Arc<Mattermost>,
-    inbox: mpsc::Sender<Inbound>,
-    shutdown: CancellationToken,
-) -> Result<(), ChatError> {
+pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), ChatError> {
+    let RunContext {
+        inbox,
+        shutdown,
+        memory,
+        catch_up,
+    } = ctx;
     let Some(me) = whoami(&mm, &shutdown).await? else {
         return Ok(());
     };
@@ -84,7 +91,7 @@ pub(crate) async fn run(
     if let Some(options) = &mm.options.slash {
         let addr = slash::serve(
             options.listen,
-            options.token.clone(),
+            options.tokens.clone(),
             inbox.clone(),
             Arc::clone(&mm.roles),
             slash_stop,
@@ -104,28 +111,39 @@ pub(crate) async fn run(
         handled: Handled::default(),
         channels: HashSet::new(),
         watermark: None,
-        first_connected: None,
+        remembered: None,
+        remembered_at: Instant::now(),
+        memory,
+        catch_up,
         names: HashMap::new(),
         teams: HashMap::new(),
     };
-    let mut delays = backoff(&listener.mm.options);
-    let mut reconnect = false;
-    loop {
-        match listener.session(reconnect).await {
-            SessionEnd::Shutdown | SessionEnd::InboxClosed => return Ok(()),
-            SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
-            SessionEnd::Lost { authed, reason } => {
-                listener.mm.connection.lost();
-                if authed {
-                    delays = backoff(&listener.mm.options);
+    listener.recall().await;
+    let ended = listener.listen().await;
+    listener.remember(true).await;
+    ended
+}
+
+impl Listener {
+    /// WebSocket sessions until shutdown or a refused token.
+    async fn listen(&mut self) -> Result<(), ChatError> {
+        let mut delays = backoff(&self.mm.options);
+        loop {
+            match self.session().await {
+                SessionEnd::Shutdown | SessionEnd::InboxClosed => return Ok(()),
+                SessionEnd::Unauthorized(why) => return Err(ChatError::Unauthorized(why)),
+                SessionEnd::Lost { authed, reason } => {
+                    self.mm.connection.lost();
+                    if authed {
+                        delays = backoff(&self.mm.options);
+                    }
+                    let wait = delays.next().unwrap_or(self.mm.options.reconnect_max);
+                    tracing::warn!(%reason, ?wait, "the Mattermost WebSocket was lost; reconnecting");
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(wait) => {}
+                    }
                 }
-                let wait = delays.next().unwrap_or(listener.mm.options.reconnect_max);
-                tracing::warn!(%reason, ?wait, "the Mattermost WebSocket was lost; reconnecting");
-                tokio::select! {
-                    () = listener.shutdown.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(wait) => {}
-                }
-                reconnect = true;
             }
         }
     }
@@ -183,15 +201,9 @@ fn websocket_url(server_url: &str) -> String {
     format!("{url}/api/v4/websocket")
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 impl Listener {
     /// One connection, from the handshake until it ends.
-    async fn session(&mut self, reconnect: bool) -> SessionEnd {
+    async fn session(&mut self) -> SessionEnd {
         let options = &self.mm.options;
         let (ping_interval, dead_after) = (options.ping_interval, options.dead_after);
         let url = websocket_url(&options.server_url);
@@ -259,16 +271,11 @@ impl Listener {
                 }
                 Some(SocketEvent::AuthReply { ok: true, .. } | SocketEvent::Hello) if !authed => {
                     authed = true;
-                    // Before the resync: posts arrive on the socket from now
-                    // on, and the resync only catches up on the gap.
+                    // Before the catch-up: posts arrive on the socket from
+                    // now on, and the catch-up covers the gap before.
                     self.mm.connection.set(Connection::Connected);
-                    if reconnect {
-                        if let Some(end) = self.resync().await {
-                            return end;
-                        }
-                    } else if self.first_connected.is_none() {
-                        // Nothing before the first connection is handled.
-                        self.first_connected = Some(now_ms());
+                    if let Some(end) = self.resync().await {
+                        return end;
                     }
                 }
                 Some(SocketEvent::Posted {
@@ -284,65 +291,38 @@ impl Listener {
                         return end;
                     }
                 }
+                Some(SocketEvent::Edited { post }) => {
+                    if let Some(end) = self.handle(post, &[], None).await {
+                        return end;
+                    }
+                }
                 Some(_) => {}
                 None => tracing::debug!("an unreadable WebSocket frame was skipped"),
             }
         }
     }
 
-    /// Fetches the posts made since the last one seen, in every channel the
-    /// bot is in or has seen, and handles those not handled yet.
-    async fn resync(&mut self) -> Option<SessionEnd> {
-        // The server's own clock when a post was seen; this machine's only
-        // before then, as the two may disagree.
-        let since = self
-            .watermark
-            .or(self.first_connected)
-            .unwrap_or_else(now_ms)
-            - RESYNC_SLACK_MS;
-        let mut channels = self.channels.clone();
-        match self.mm.rest.my_channels().await {
-            Ok(mine) => channels.extend(mine),
-            Err(ChatError::Unauthorized(why)) => return Some(SessionEnd::Unauthorized(why)),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list the bot's channels; resyncing those seen")
-            }
-        }
-        let mut channels: Vec<String> = channels.into_iter().collect();
-        channels.sort();
-        for channel in channels {
-            let posts = match self.mm.rest.posts_since(&channel, since).await {
-                Ok(posts) => posts,
-                Err(ChatError::Unauthorized(why)) => return Some(SessionEnd::Unauthorized(why)),
-                Err(e) => {
-                    tracing::warn!(%channel, error = %e, "cannot fetch the posts missed while disconnected");
-                    continue;
-                }
-            };
-            for post in posts {
-                if let Some(end) = self.handle(post, &[], None).await {
-                    return Some(end);
-                }
-            }
-        }
-        None
-    }
-
-    /// Handles a post once: an [`Inbound`] to the inbox when it addresses the bot.
+    /// Handles each revision of a post once: an [`Inbound`] to the inbox
+    /// when it addresses the bot. Deleted posts and pre-edit copies (which a
+    /// catch-up returns too) are no message anyone wrote now.
     async fn handle(
         &mut self,
         post: Post,
         mentions: &[String],
         sender_name: Option<String>,
     ) -> Option<SessionEnd> {
-        if !self.handled.insert(&post.id) {
+        self.channels.insert(post.channel_id.clone());
+        self.saw(&post).await;
+        if post.is_history() {
             return None;
         }
-        self.channels.insert(post.channel_id.clone());
-        self.watermark = Some(
-            self.watermark
-                .map_or(post.create_at, |w| w.max(post.create_at)),
-        );
+        let revision = match post.revision() {
+            Some(edit_at) => format!("{}@{edit_at}", post.id),
+            None => post.id.clone(),
+        };
+        if !self.handled.insert(&revision) {
+            return None;
+        }
         if !events::addresses_bot(&post, mentions, &self.bot) {
             return None;
         }

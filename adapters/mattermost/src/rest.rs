@@ -215,10 +215,12 @@ async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ChatErr
     })
 }
 
-/// How long a 429 asks to wait: `X-Ratelimit-Reset` (seconds until the
-/// window resets), else `Retry-After` (seconds).
+/// How long a 429 asks to wait: `Retry-After` (seconds until the next
+/// request is allowed), else `X-RateLimit-Reset` (seconds until the whole
+/// burst has refilled: ~10 s with the default settings, far longer than one
+/// request needs). Both come from server/channels/app/ratelimit.go.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    ["x-ratelimit-reset", "retry-after"]
+    ["retry-after", "x-ratelimit-reset"]
         .iter()
         .find_map(|name| {
             let value = headers
@@ -275,17 +277,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_429_waits_for_the_reset_header_first() {
+    fn a_429_waits_for_retry_after_not_the_bursts_reset() {
         let mut headers = HeaderMap::new();
-        headers.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert("x-ratelimit-reset", "2".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("x-ratelimit-reset", "10".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(10)));
+        headers.insert("retry-after", "1".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(1)));
         let err = status_error(StatusCode::TOO_MANY_REQUESTS, retry_after(&headers), "");
         assert_eq!(
             err,
             ChatError::RateLimited {
-                retry_after: Duration::from_secs(2)
+                retry_after: Duration::from_secs(1)
             }
         );
     }

@@ -1,6 +1,6 @@
 //! The custom slash command endpoint (`/mosaic fix #42`): Mattermost POSTs a
-//! form here; the token is checked in constant time, the command goes to the
-//! inbox, and the answer is an empty 200 at once (Mattermost waits 3 s at
+//! form here; the token (one per team's command) is checked in constant
+//! time, the command goes to the inbox with the thread it was typed in, and the answer is an empty 200 at once (Mattermost waits 3 s at
 //! most). The work, and any error, comes later (`reply_private` answers
 //! through the `response_url` kept in [`Inbound::reply_handle`]). The
 //! author's roles are looked up first, within that time.
@@ -16,7 +16,7 @@ use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use mosaic_chat::{ChatError, Inbound, Secret, UserRef};
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -36,7 +36,8 @@ const ROLES_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 struct Endpoint {
-    token: Secret,
+    /// One token per team's command.
+    tokens: Arc<[Secret]>,
     inbox: mpsc::Sender<Inbound>,
     roles: Arc<Roles>,
     /// Numbers commands without a `trigger_id`, so their keys never repeat.
@@ -47,7 +48,7 @@ struct Endpoint {
 /// address bound (a port of 0 is chosen by the system).
 pub async fn serve(
     addr: SocketAddr,
-    token: Secret,
+    tokens: Vec<Secret>,
     inbox: mpsc::Sender<Inbound>,
     roles: Arc<Roles>,
     shutdown: CancellationToken,
@@ -57,7 +58,7 @@ pub async fn serve(
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
     let endpoint = Endpoint {
-        token,
+        tokens: tokens.into(),
         inbox,
         roles,
         counter: Arc::new(AtomicU64::new(0)),
@@ -77,10 +78,17 @@ pub async fn serve(
     Ok(bound)
 }
 
-/// Whether `given` is the configured token, compared in constant time so
-/// that the time taken tells nothing about how much of it matched.
-fn token_matches(given: &str, expected: &Secret) -> bool {
-    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes()))
+/// Whether `given` is one of the configured tokens. Each is compared in
+/// constant time, and all of them always, so that the time taken tells
+/// nothing about how much of any matched, nor which.
+fn token_matches(given: &str, expected: &[Secret]) -> bool {
+    expected
+        .iter()
+        .fold(Choice::from(0), |found, token| {
+            let nonempty = Choice::from(u8::from(!token.is_empty()));
+            found | (nonempty & given.as_bytes().ct_eq(token.expose().as_bytes()))
+        })
+        .into()
 }
 
 async fn command(
@@ -88,11 +96,12 @@ async fn command(
     Form(form): Form<HashMap<String, String>>,
 ) -> StatusCode {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
-    if !token_matches(field("token"), &endpoint.token) {
+    if !token_matches(field("token"), &endpoint.tokens) {
         tracing::warn!(
             channel = field("channel_id"),
             user = field("user_name"),
-            "a slash command came with a wrong token: refused (check MOSAIC__MATTERMOST__SLASH_TOKEN)"
+            team = field("team_id"),
+            "a slash command came with a token not configured: refused (give each team's command token in mattermost.slash_tokens)"
         );
         return StatusCode::UNAUTHORIZED;
     }
@@ -143,11 +152,14 @@ fn slash_inbound(form: &HashMap<String, String>, counter: &AtomicU64) -> Option<
         platform: PLATFORM,
         channel: channel.to_owned(),
         dedupe_key: format!("mattermost:{id}"),
-        // Made truthful per platform by the platform's own change (issue 13).
+        // The form carries no time: a command is invoked as it arrives.
         created_at: std::time::SystemTime::now(),
         edit: None,
         message_id: id,
-        thread: None,
+        // Typed in a thread, the command comes with the thread's root
+        // (server/channels/app/command.go: `p.Set("root_id", args.RootId)`):
+        // it acts on that thread's job and answers there.
+        thread: Some(field("root_id").to_owned()).filter(|r| !r.is_empty()),
         user: UserRef {
             id: user.to_owned(),
             name: name.to_owned(),
@@ -164,12 +176,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_configured_token_matches() {
-        let secret = Secret::new("tok-1");
-        assert!(token_matches("tok-1", &secret));
-        assert!(!token_matches("tok-2", &secret));
-        assert!(!token_matches("tok-10", &secret));
-        assert!(!token_matches("", &Secret::new("")));
+    fn only_a_configured_token_matches() {
+        let tokens = [Secret::new("tok-1"), Secret::new("tok-2")];
+        assert!(token_matches("tok-1", &tokens));
+        assert!(token_matches("tok-2", &tokens));
+        assert!(!token_matches("tok-3", &tokens));
+        assert!(!token_matches("tok-10", &tokens));
+        assert!(!token_matches("", &[Secret::new("")]));
+        assert!(!token_matches("tok-1", &[]));
     }
 
     #[test]
@@ -193,6 +207,11 @@ mod tests {
             inbound.reply_handle.as_deref(),
             Some("http://mm/hooks/commands/x")
         );
+        assert_eq!(inbound.thread, None, "typed outside a thread");
+        let mut in_thread = form.clone();
+        in_thread.insert("root_id".into(), "root1".into());
+        let inbound = slash_inbound(&in_thread, &AtomicU64::new(0)).unwrap();
+        assert_eq!(inbound.reply_thread().thread, "root1");
         assert!(slash_inbound(&HashMap::new(), &AtomicU64::new(0)).is_none());
     }
 }

@@ -19,6 +19,8 @@ const SLASH_TOKEN: &str = "slash-token-1";
 
 struct Running {
     mm: Arc<Mattermost>,
+    /// The fake's record of the adapter's requests, checked when it stops.
+    requests: Option<fake::Recorder>,
     inbox: mpsc::Receiver<Inbound>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), ChatError>>,
@@ -28,7 +30,7 @@ fn options(fake: &FakeMattermost) -> MattermostOptions {
     let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
     options.slash = Some(SlashOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        token: Secret::new(SLASH_TOKEN),
+        tokens: vec![Secret::new(SLASH_TOKEN)],
     });
     options.reconnect_min = Duration::from_millis(20);
     options.reconnect_max = Duration::from_millis(200);
@@ -36,7 +38,10 @@ fn options(fake: &FakeMattermost) -> MattermostOptions {
 }
 
 fn start(fake: &FakeMattermost) -> Running {
-    start_with(options(fake))
+    Running {
+        requests: Some(fake.recorder()),
+        ..start_with(options(fake))
+    }
 }
 
 fn start_with(options: MattermostOptions) -> Running {
@@ -46,6 +51,7 @@ fn start_with(options: MattermostOptions) -> Running {
     let task = tokio::spawn(Arc::clone(&mm).run(RunContext::new(tx, stop.clone())));
     Running {
         mm,
+        requests: None,
         inbox,
         stop,
         task,
@@ -68,6 +74,9 @@ impl Running {
             .expect("stops in time");
         assert_eq!(ended.expect("no panic"), Ok(()));
         assert!(self.inbox.recv().await.is_none(), "nothing more arrived");
+        if let Some(requests) = &self.requests {
+            requests.assert_conforms();
+        }
     }
 }
 
@@ -393,6 +402,9 @@ async fn a_posts_author_comes_with_system_and_team_roles_looked_up_once() {
     fake.set_roles(ALICE, ALICE_SYSTEM, ALICE_TEAM);
     let mut bot = start(&fake);
     fake.wait_authenticated(1).await;
+    // The catch-up on start is over (one query per channel): the posts
+    // below arrive over the socket alone, with their team and sender.
+    fake.wait_caught_up(2).await;
 
     let first = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");
     let inbound = bot.next("the first mention").await;
@@ -457,6 +469,9 @@ async fn a_failing_lookup_still_hands_the_message_on_with_the_roles_found() {
     fake.set_roles(ALICE, ALICE_SYSTEM, ALICE_TEAM);
     let mut bot = start(&fake);
     fake.wait_authenticated(1).await;
+    // The catch-up on start is over (one query per channel): the posts
+    // below arrive over the socket alone, with their team and sender.
+    fake.wait_caught_up(2).await;
 
     fake.fail_team_member_lookups(true);
     let post = fake.user_post(CHANNEL, None, "@mosaic-bot status acme/web#1");

@@ -1,6 +1,10 @@
 //! A fake Mattermost on 127.0.0.1: the REST v4 calls the adapter makes and
 //! the WebSocket API (`/api/v4/websocket`, authentication challenge, `hello`,
-//! `posted` events with the post as a JSON string). It records everything the
+//! `posted` and `post_edited` events with the post as a JSON string); posts
+//! that change as the server's do (`history.rs`: replies, reactions, edits
+//! with pre-edit copies, deletes, `posts?since=`); a `/mosaic` command per
+//! team (`commands.rs`); every request recorded (`record.rs`) and held
+//! against the published API description (`conformance.rs`). It records everything the
 //! bot sends and counts its lookups of users, team members and channels,
 //! and the sockets it refused; a test posts as a user, gives users roles,
 //! drops or stalls sockets, keeps the bot out, and turns on 429s, 503s,
@@ -10,6 +14,10 @@
 //! `#[path = "../adapters/mattermost/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
+mod commands;
+pub mod conformance;
+mod history;
+mod record;
 mod rest;
 mod socket;
 
@@ -19,9 +27,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post, put};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
+// Used by the root crate's whole-flow tests, not by every includer.
+#[allow(unused_imports)]
+pub use commands::{Executed, command_token};
+#[allow(unused_imports)]
+pub use record::Recorded;
 use rest::*;
 use socket::websocket;
 
@@ -34,6 +47,9 @@ pub const ALICE: &str = "aliceuserid0000000000000001";
 /// The channel tests post in, and its team.
 pub const CHANNEL: &str = "townsquare00000000000000001";
 pub const TEAM: &str = "teamid000000000000000000001";
+/// A second team, with a channel of its own and its own `/mosaic` command.
+pub const TEAM2: &str = "teamid000000000000000000002";
+pub const CHANNEL2: &str = "otherteamchannel00000000001";
 /// A direct message channel between alice and the bot: in no team.
 pub const DM_CHANNEL: &str = "directmessage00000000000001";
 
@@ -99,6 +115,12 @@ struct World {
     fail_user_lookups: bool,
     fail_team_member_lookups: bool,
     lookups: Lookups,
+    /// Every request the bot made, as it arrived.
+    requests: Vec<Recorded>,
+    /// `GET /channels/{id}/posts` queries answered (catch-ups).
+    posts_queries: usize,
+    /// `ServiceSettings.SiteURL`: the fake's own URL unless a test unsets it.
+    site_url: Option<String>,
 }
 
 /// How many times the bot asked for users (not itself), team members and channels.
@@ -118,6 +140,19 @@ struct Shared {
 impl Shared {
     fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Reads the requests recorded by a fake (see [`FakeMattermost::recorder`]).
+#[derive(Clone)]
+pub struct Recorder(Shared);
+
+impl Recorder {
+    /// Every request so far, held against Mattermost's API description:
+    /// panics naming each one the real server would not take.
+    pub fn assert_conforms(&self) {
+        let requests = self.0.world().requests.clone();
+        conformance::assert_conforms(&requests);
     }
 }
 
@@ -152,11 +187,16 @@ impl FakeMattermost {
             .route("/api/v4/reactions", post(react))
             .route("/hooks/commands/{id}", post(respond))
             .route("/api/v4/websocket", get(websocket))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                record::record,
+            ))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("address");
+        shared.world().site_url = Some(format!("http://{addr}"));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -302,6 +342,17 @@ impl FakeMattermost {
             .collect()
     }
 
+    /// Every request the bot made so far, in order of arrival.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.world().requests.clone()
+    }
+
+    /// A handle on the requests the bot makes, which outlives no fake but
+    /// can be kept by whoever stops the bot.
+    pub fn recorder(&self) -> Recorder {
+        Recorder(self.shared.clone())
+    }
+
     /// How many sockets authenticated so far.
     pub fn authenticated(&self) -> usize {
         self.shared.world().authenticated
@@ -334,6 +385,16 @@ impl FakeMattermost {
         .await;
     }
 
+    /// Waits until `n` catch-up queries (`GET /channels/{id}/posts`, one per
+    /// channel) have been answered in all: a post made after that reaches
+    /// the bot over the socket alone.
+    pub async fn wait_caught_up(&self, n: usize) {
+        self.until(&format!("{n} catch-up queries answered"), |f| {
+            (f.shared.world().posts_queries >= n).then_some(())
+        })
+        .await;
+    }
+
     /// Waits until `n` WebSocket connections have been refused in all.
     pub async fn wait_refused(&self, n: usize) {
         self.until(&format!("{n} refused sockets"), |f| {
@@ -350,6 +411,14 @@ impl FakeMattermost {
         .await;
     }
 
+    /// Waits until the bot has sent `n` things in all.
+    pub async fn wait_sent(&self, n: usize) {
+        self.until(&format!("{n} things sent"), |f| {
+            (f.shared.world().sent.len() >= n).then_some(())
+        })
+        .await;
+    }
+
     /// Waits for the first thing sent that `matches`, and returns it.
     pub async fn expect(&self, what: &str, matches: impl Fn(&Sent) -> bool) -> Sent {
         self.until(what, |f| f.sent().into_iter().find(|s| matches(s)))
@@ -359,38 +428,14 @@ impl FakeMattermost {
 
 fn add_post(shared: &Shared, user: &str, channel: &str, root_id: &str, text: &str) -> String {
     let mut world = shared.world();
-    world.next_id += 1;
-    // Real time, as a server's, yet never the same twice.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    world.clock = now.max(world.clock + 1);
-    let id = format!("post{:022}", world.next_id);
-    let post = json!({
-        "id": id, "channel_id": channel, "root_id": root_id, "user_id": user,
-        "message": text, "create_at": world.clock, "update_at": world.clock, "type": "",
-    });
-    let mentions: Vec<&str> = if text.contains(&format!("@{BOT_USERNAME}")) {
-        vec![BOT_ID]
-    } else {
-        vec![]
-    };
-    let event = json!({
-        "event": "posted",
-        "data": {
-            "post": post.to_string(),
-            "mentions": serde_json::to_string(&mentions).unwrap_or_default(),
-            "channel_type": if channel == DM_CHANNEL { "D" } else { "O" },
-            "team_id": if channel == DM_CHANNEL { "" } else { TEAM },
-            "sender_name": if user == ALICE { "@alice" } else { "@mosaic-bot" },
-        },
-        "broadcast": { "channel_id": channel },
-        "seq": world.next_id,
-    })
-    .to_string();
-    world.posts.push(post);
+    let now = history::tick(&mut world);
+    history::insert_post(&mut world, user, channel, root_id, text, now)
+}
+
+/// Sends `event` to every connected socket, forgetting those gone.
+fn broadcast(world: &mut World, event: &Value) {
+    let event = event.to_string();
     world
         .sockets
         .retain(|(_, tx)| tx.send(Some(event.clone())).is_ok());
-    id
 }

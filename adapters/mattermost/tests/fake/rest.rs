@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{
-    ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, DM_CHANNEL, Sent, Shared, TEAM, add_post,
+    ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, CHANNEL2, DM_CHANNEL, Sent, Shared, TEAM,
+    TEAM2, add_post,
 };
 
 /// A 401 to answer, unless the bot's token is given and accepted.
@@ -37,12 +38,19 @@ fn check_write(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         world.rate_limited += 1;
         drop(world);
         shared.changed.notify_waiters();
+        // server/channels/app/ratelimit.go `setRateLimitHeaders`, with the
+        // default RateLimitSettings (PerSec 10, MaxBurst 100) and the burst
+        // used up: `X-RateLimit-Reset` is when the whole burst has refilled
+        // (ceil(ResetAfter), ~10 s), `Retry-After` when the next request is
+        // allowed (ceil(RetryAfter) of 1/PerSec = 1 s); the body is
+        // `http.Error(w, "limit exceeded", 429)`'s.
         let headers = [
-            ("X-Ratelimit-Limit", "10"),
-            ("X-Ratelimit-Remaining", "0"),
-            ("X-Ratelimit-Reset", "1"),
+            ("X-RateLimit-Limit", "101"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "10"),
+            ("Retry-After", "1"),
         ];
-        return Some((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded").into_response());
+        return Some((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded\n").into_response());
     }
     None
 }
@@ -150,7 +158,7 @@ pub(super) async fn team_member(
             .unwrap_or_else(|| "team_user".into())
     };
     s.changed.notify_waiters();
-    if team != TEAM {
+    if team != TEAM && team != TEAM2 {
         let body = json!({"id": "app.team.get_member.missing.app_error", "message": "no such member", "status_code": 404});
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     }
@@ -169,6 +177,8 @@ pub(super) async fn channel(
     s.changed.notify_waiters();
     let (team, kind) = if id == DM_CHANNEL {
         ("", "D")
+    } else if id == CHANNEL2 {
+        (TEAM2, "O")
     } else {
         (TEAM, "O")
     };
@@ -179,7 +189,11 @@ pub(super) async fn my_channels(State(s): State<Shared>, headers: HeaderMap) -> 
     if let Some(r) = check_token(&s, &headers) {
         return r;
     }
-    Json(json!([{"id": CHANNEL, "name": "town-square"}])).into_response()
+    Json(json!([
+        {"id": CHANNEL, "name": "town-square", "team_id": TEAM},
+        {"id": CHANNEL2, "name": "town-square", "team_id": TEAM2},
+    ]))
+    .into_response()
 }
 
 pub(super) async fn channel_posts(
@@ -192,20 +206,13 @@ pub(super) async fn channel_posts(
         return r;
     }
     let since: i64 = query.get("since").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let world = s.world();
-    let posts: Vec<&Value> = world
-        .posts
-        .iter()
-        .filter(|p| {
-            p["channel_id"] == channel.as_str() && p["update_at"].as_i64().unwrap_or(0) >= since
-        })
-        .collect();
-    let order: Vec<&Value> = posts.iter().rev().map(|p| &p["id"]).collect();
-    let by_id: serde_json::Map<String, Value> = posts
-        .iter()
-        .map(|p| (p["id"].as_str().unwrap_or("").to_owned(), (*p).clone()))
-        .collect();
-    Json(json!({"order": order, "posts": by_id})).into_response()
+    let answer = {
+        let mut world = s.world();
+        world.posts_queries += 1;
+        super::history::posts_since(&world, &channel, since)
+    };
+    s.changed.notify_waiters();
+    Json(answer).into_response()
 }
 
 pub(super) async fn create_post(
@@ -265,18 +272,19 @@ pub(super) async fn patch_post(
     let message = body["message"].as_str().unwrap_or("").to_owned();
     {
         let mut world = s.world();
-        let Some(post) = world
+        let mine = world
             .posts
-            .iter_mut()
-            .find(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID)
-        else {
+            .iter()
+            .any(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID);
+        // A patch is an edit like any other (app/post.go PatchPost →
+        // UpdatePost): a pre-edit copy is kept and `post_edited` sent.
+        if !mine || super::history::edit_post(&mut world, &id, &message).is_none() {
             return (
                 StatusCode::NOT_FOUND,
                 Json(json!({"id": "app.post.get.app_error"})),
             )
                 .into_response();
-        };
-        post["message"] = json!(message);
+        }
     }
     record(
         &s,
@@ -297,6 +305,12 @@ pub(super) async fn react(
         return r;
     }
     let field = |k: &str| body[k].as_str().unwrap_or("").to_owned();
+    super::history::react(
+        &mut s.world(),
+        &field("post_id"),
+        &field("user_id"),
+        &field("emoji_name"),
+    );
     record(
         &s,
         Sent::Reaction {
@@ -305,7 +319,8 @@ pub(super) async fn react(
             user_id: field("user_id"),
         },
     );
-    (StatusCode::OK, Json(body)).into_response()
+    // reactions.yaml SaveReaction: "201: Reaction creation successful".
+    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 pub(super) async fn respond(State(s): State<Shared>, Json(body): Json<Value>) -> Response {

@@ -256,6 +256,12 @@ impl Console {
         let Some(until) = self.ids().reservation_needed(kind) else {
             return;
         };
+        self.record_ids(kind, until).await;
+    }
+
+    /// Records `until` as the end of `kind`'s block, then lets numbers up to
+    /// it be used.
+    async fn record_ids(&self, kind: Numbered, until: u64) {
         if let Some(memory) = self.memory.get()
             && let Err(e) = memory
                 .remember(PLATFORM, kind.key(), &until.to_string())
@@ -290,8 +296,9 @@ impl Console {
         }
         // One post at a time from here to the queue: a new block of ids is
         // recorded before its first id is used, and ids appear in order.
-        let _minting = self.minting.lock().await;
+        let minting = self.minting.lock().await;
         self.reserve_ids(Numbered::Bot).await;
+        let due = self.ids().reservation_due();
         let (id, number) = {
             let mut out = self.output();
             let id = self.ids().mint_bot();
@@ -323,6 +330,11 @@ impl Console {
             });
             (id, number)
         };
+        drop(minting);
+        if let Some(until) = due {
+            // Ahead of need, so that no post waits for it (see `reservation_due`).
+            self.record_ids(Numbered::Bot, until).await;
+        }
         self.written(number).await?;
         Ok(id)
     }

@@ -62,6 +62,8 @@ fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String>
             &config.bot_name,
         );
         options.guild_id = discord.guild_id;
+        options.api_url.clone_from(&discord.api_url);
+        options.gateway_url.clone_from(&discord.gateway_url);
         platforms.push(Arc::new(Discord::new(options)));
     }
     if let Some(slack_config) = &config.slack {

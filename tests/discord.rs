@@ -7,128 +7,19 @@
 mod daemon_on;
 #[path = "../adapters/discord/tests/fake/mod.rs"]
 mod fake;
+#[path = "discord_flow/harness.rs"]
+mod harness;
 
-use std::sync::Arc;
-use std::time::Duration;
+#[path = "discord_flow/catch_up.rs"]
+mod catch_up;
+#[path = "discord_flow/threads.rs"]
+mod threads;
 
 use fake::*;
+use harness::*;
 use mosaic_bot::config::Config;
-use mosaic_chat::{Limits, Secret};
-use mosaic_discord::{Discord, DiscordOptions};
-use mosaic_sim::{Faults, Gate, Script, Sim};
+use mosaic_sim::{Faults, Gate, Script};
 use serde_json::json;
-
-use daemon_on::{Daemon, sim_config};
-
-const EYES: &str = "/reactions/%F0%9F%91%80/@me";
-const CHECK: &str = "/reactions/%E2%9C%85/@me";
-
-/// The simulator, the fake, and the daemon between them.
-struct World {
-    sim: Sim,
-    fake: FakeDiscord,
-    daemon: Daemon,
-    _dir: tempfile::TempDir,
-}
-
-impl World {
-    async fn start() -> World {
-        World::start_with("").await
-    }
-
-    /// As [`World::start`], with `config` as the configuration file.
-    async fn start_with(config: &str) -> World {
-        let sim = Sim::start(sim_config(1))
-            .await
-            .expect("the simulator starts");
-        let fake = FakeDiscord::start().await;
-        let dir = tempfile::tempdir().expect("a directory");
-        let mut options = DiscordOptions::new(Secret::new("bot-token"), APP_ID, "mosaic");
-        options.api_base = Some(fake.url());
-        // Discord's length limit, with pacing shortened so tests run quickly.
-        options.limits = Limits {
-            post_interval: Duration::from_millis(20),
-            edit_interval: Duration::from_millis(20),
-            ..options.limits
-        };
-        let store = format!("sqlite://{}", dir.path().join("bot.db").display());
-        let daemon = Daemon::start_with(&sim, &store, Arc::new(Discord::new(options)), config);
-        fake.wait_sessions(1, 0).await;
-        World {
-            sim,
-            fake,
-            daemon,
-            _dir: dir,
-        }
-    }
-
-    /// Stops the daemon and returns every REST call it made.
-    async fn finish(self) -> Vec<Call> {
-        self.daemon.stop(PATIENCE).await.expect("cleanly");
-        self.fake.calls()
-    }
-}
-
-fn is_message(call: &Call) -> bool {
-    (call.method == "POST" && call.path.ends_with("/messages"))
-        || (call.method == "PATCH" && call.path.contains("/messages/"))
-        || call.path.starts_with("/webhooks/")
-}
-
-fn content(call: &Call) -> &str {
-    call.body["content"].as_str().unwrap_or("")
-}
-
-/// Every message the bot sent disables mention parsing, and fits Discord.
-fn assert_messages_safe(calls: &[Call]) {
-    for call in calls.iter().filter(|c| is_message(c)) {
-        assert_eq!(
-            call.body["allowed_mentions"],
-            json!({"parse": []}),
-            "{call:#?}"
-        );
-        assert!(content(call).chars().count() <= 2000, "{call:#?}");
-    }
-}
-
-/// Each call is one the flow explains: nothing else was sent.
-fn assert_only_expected(calls: &[Call]) {
-    for call in calls {
-        let known = call.path == "/gateway"
-            || call.path.ends_with("/commands")
-            || (call.method == "GET" && call.path.starts_with("/channels/"))
-            || call.path.ends_with("/threads")
-            || call.path.contains("/reactions/")
-            || call.path.starts_with("/interactions/")
-            || is_message(call);
-        assert!(known, "unexpected call {call:#?}");
-    }
-}
-
-/// The `▶️ Step` lines of posts in thread `thread`, each must stand once.
-fn assert_milestones_once(calls: &[Call], thread: u64) {
-    let path = format!("/channels/{thread}/messages");
-    let posts: Vec<&str> = calls
-        .iter()
-        .filter(|c| c.method == "POST" && c.path == path)
-        .map(content)
-        .collect();
-    let steps: Vec<&str> = posts
-        .iter()
-        .flat_map(|p| p.lines())
-        .filter(|l| l.contains("▶️"))
-        .collect();
-    assert!(!steps.is_empty(), "milestones in the thread: {posts:#?}");
-    let mut unique = steps.clone();
-    unique.sort_unstable();
-    unique.dedup();
-    assert_eq!(unique.len(), steps.len(), "each milestone once: {steps:#?}");
-    let outcomes = posts
-        .iter()
-        .filter(|p| p.contains("✅ **Done**") || p.contains("❌ **Failed**"))
-        .count();
-    assert_eq!(outcomes, 1, "one outcome: {posts:#?}");
-}
 
 #[tokio::test]
 async fn a_mention_starts_a_job_in_a_new_thread_with_card_edits_and_reactions() {
@@ -356,23 +247,94 @@ async fn a_gateway_reconnect_mid_job_loses_nothing() {
 
 #[test]
 fn the_discord_section_is_read_from_the_environment_and_its_token_never_printed() {
+    let load = |env: &[(&str, &str)]| {
+        Config::load_from(
+            None,
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    };
     let env = [
         ("MOSAIC__DISCORD__TOKEN", "very-secret"),
         ("MOSAIC__DISCORD__APPLICATION_ID", "123"),
         ("MOSAIC__DISCORD__GUILD_ID", "456"),
+        ("MOSAIC__DISCORD__API_URL", "http://proxy.internal:8080/"),
+        ("MOSAIC__DISCORD__GATEWAY_URL", "wss://gateway.internal"),
     ];
-    let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .expect("a configuration");
+    let config = load(&env).expect("a configuration");
     let discord = config.discord.as_ref().expect("a [discord] section");
     assert_eq!((discord.application_id, discord.guild_id), (123, Some(456)));
     assert_eq!(discord.token.expose(), "very-secret");
-    assert!(!config.describe().contains("very-secret"));
-    assert!(config.describe().contains("discord = application 123"));
-    let empty = [
-        ("MOSAIC__DISCORD__TOKEN", ""),
-        ("MOSAIC__DISCORD__APPLICATION_ID", "1"),
+    assert_eq!(
+        discord.api_url.as_deref(),
+        Some("http://proxy.internal:8080")
+    );
+    assert_eq!(
+        discord.gateway_url.as_deref(),
+        Some("wss://gateway.internal")
+    );
+    let shown = config.describe();
+    assert!(!shown.contains("very-secret"));
+    assert!(shown.contains("discord = application 123"));
+    assert!(shown.contains("discord.api_url = http://proxy.internal:8080"));
+    assert!(
+        load(&[
+            ("MOSAIC__DISCORD__TOKEN", ""),
+            ("MOSAIC__DISCORD__APPLICATION_ID", "1")
+        ])
+        .is_err()
+    );
+    let bad_gateway = [
+        env[0],
+        env[1],
+        ("MOSAIC__DISCORD__GATEWAY_URL", "https://gateway.internal"),
     ];
-    assert!(Config::load_from(None, empty.map(|(k, v)| (k.to_owned(), v.to_owned()))).is_err());
+    let refused = load(&bad_gateway).expect_err("not a WebSocket URL");
+    assert!(
+        refused.to_string().contains("discord.gateway_url"),
+        "{refused}"
+    );
+
+    // Discord registers the command in lowercase; a name that cannot be a
+    // command at all is refused before anything starts.
+    let capitalised = [env[0], env[1], ("MOSAIC__BOT__NAME", "Mosaic")];
+    assert!(load(&capitalised).is_ok());
+    let impossible = [env[0], env[1], ("MOSAIC__BOT__NAME", "mosaic.bot")];
+    let refused = load(&impossible).expect_err("not a command name");
+    assert!(
+        refused.to_string().contains("bot.name") && refused.to_string().contains("Discord command"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn serve_runs_against_the_fake_discord_from_the_environment_alone() {
+    let sim = mosaic_sim::Sim::start(daemon_on::sim_config(1))
+        .await
+        .expect("the simulator starts");
+    let fake = FakeDiscord::start().await;
+    let (api, gateway) = (fake.url(), fake.gateway_url());
+    let (app, guild) = (APP_ID.to_string(), GUILD_ID.to_string());
+    let served = daemon_on::Served::start(
+        &sim,
+        &[
+            ("MOSAIC__DISCORD__TOKEN", "served-bot-token"),
+            ("MOSAIC__DISCORD__APPLICATION_ID", &app),
+            ("MOSAIC__DISCORD__GUILD_ID", &guild),
+            ("MOSAIC__DISCORD__API_URL", &api),
+            ("MOSAIC__DISCORD__GATEWAY_URL", &gateway),
+        ],
+    );
+    fake.wait_sessions(1, 0).await;
+    fake.wait_caught_up(1).await;
+    let id = fake.say(CHANNEL, &format!("<@{BOT_ID}> fix acme/web#46"));
+    let done = format!("/channels/{CHANNEL}/messages/{id}{CHECK}");
+    fake.expect("the ✅", 0, |c| c.path == done).await;
+    let logs = served.kill().await;
+    let calls = fake.calls();
+    fake::openapi::assert_conforms(&calls);
+    assert_only_expected(&calls);
+    assert_milestones_once(&calls, id);
+    daemon_on::assert_no_secret(&logs, &["served-bot-token"]);
 }
 
 #[tokio::test]
@@ -408,12 +370,6 @@ async fn fix_limited_to_a_role_runs_for_its_members_only() {
         content(&reply).starts_with("You may not use `fix`"),
         "{reply:#?}"
     );
-    let jobs: Vec<_> = world
-        .sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST" && r.path == "/runner-jobs")
-        .collect();
-    assert_eq!(jobs.len(), 1, "only the member's job: {jobs:#?}");
+    assert_eq!(world.jobs_created(), 1, "only the member's job");
     world.finish().await;
 }

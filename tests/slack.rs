@@ -6,12 +6,15 @@
 #[path = "../adapters/slack/tests/fake/mod.rs"]
 mod fake;
 
+#[path = "slack_flow/behaves.rs"]
+mod behaves;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 
 use daemon_on::{Served, assert_no_secret, free_addr, readyz, until_platform_is};
+use fake::conformance::assert_conforms;
 use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PERMALINK_BASE, Sent};
 use harness::*;
 use mosaic_sim::{Faults, Script, Sim};
@@ -19,12 +22,7 @@ use mosaic_slack::{COMMANDS_PATH, sign};
 
 #[tokio::test]
 async fn a_mention_over_socket_mode_starts_a_job_relayed_in_its_thread() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(5)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(5).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect("✅ on the command", |s| {
         is_reaction(s, &root, "white_check_mark")
@@ -53,16 +51,12 @@ async fn a_mention_over_socket_mode_starts_a_job_relayed_in_its_thread() {
         1,
         "the app_mention and the message event of one post start one job"
     );
+    assert_conforms(&fake.calls());
 }
 
 #[tokio::test]
 async fn a_socket_refreshed_and_dropped_mid_job_loses_nothing_and_repeats_nothing() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, sim, bot) = started(40).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect(
         "the card",
@@ -108,16 +102,12 @@ async fn a_socket_refreshed_and_dropped_mid_job_loses_nothing_and_repeats_nothin
         1,
         "one job started"
     );
+    assert_conforms(&fake.calls());
 }
 
 #[tokio::test]
 async fn a_rate_limited_relay_waits_and_sends_everything_once() {
-    let (fake, sim) = (
-        FakeSlack::start().await,
-        Sim::start(sim_config(40)).await.expect("sim"),
-    );
-    let bot = start(&fake, &sim);
-    fake.wait_connected(1).await;
+    let (fake, _sim, bot) = started(40).await;
     let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
     fake.expect(
         "the card",
@@ -133,6 +123,7 @@ async fn a_rate_limited_relay_waits_and_sends_everything_once() {
     bot.stop().await.expect("a clean stop");
     assert_eq!(fake.rate_limited(), 1, "the 429 was met");
     assert_one_relayed_job(&fake.sent(), &root);
+    assert_conforms(&fake.calls());
 }
 
 #[tokio::test]
@@ -153,6 +144,7 @@ async fn a_slash_command_starts_a_thread_and_its_errors_are_private() {
             let fields = [
                 ("command", "/mosaic"),
                 ("text", text),
+                ("team_id", "T1"),
                 ("channel_id", CHANNEL),
                 ("user_id", ALICE),
                 ("user_name", "alice"),
@@ -235,6 +227,7 @@ async fn a_slash_command_starts_a_thread_and_its_errors_are_private() {
         1,
         "the refused command started nothing"
     );
+    assert_conforms(&fake.calls());
 }
 
 #[tokio::test]
@@ -284,6 +277,7 @@ async fn pings_in_job_output_reach_nobody() {
             .all(|(_, t, _)| *t == Some(root.as_str())),
         "{sent:#?}"
     );
+    assert_conforms(&fake.calls());
 }
 
 #[tokio::test]
@@ -314,6 +308,7 @@ async fn serve_starts_slack_from_its_configuration() {
     assert_one_relayed_job(&fake.sent(), &root);
     assert!(fake.unacked().is_empty(), "every envelope acked");
     assert_no_secret(&logs, &[BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, sim.token()]);
+    assert_conforms(&fake.calls());
 }
 
 #[tokio::test]
@@ -353,6 +348,7 @@ async fn permissions_match_the_authors_slack_user_groups() {
         "alice's group may fix"
     );
     assert_eq!(fake.user_groups_calls(), 1, "the groups are read once");
+    assert_conforms(&fake.calls());
 }
 
 #[tokio::test]
@@ -377,4 +373,5 @@ async fn readiness_follows_the_socket_mode_connection() {
     fake.refuse_sockets(false);
     assert_eq!(until_platform_is(addr, "slack", "connected").await, 200);
     bot.stop().await.expect("a clean stop");
+    assert_conforms(&fake.calls());
 }

@@ -14,6 +14,7 @@ use crate::command::{ForgeKind, Forges};
 use crate::secret::Secret;
 
 mod channels;
+mod discord;
 mod mattermost;
 mod permissions;
 mod slack;
@@ -28,6 +29,8 @@ pub use permissions::{
 use workspaces::validate_backend;
 pub use workspaces::{Backend, BackendSection, DEFAULT_WORKSPACE, Workspace, WorkspaceSection};
 
+use discord::validate_discord;
+pub use discord::{DiscordConfig, DiscordSection};
 use mattermost::validate_mattermost;
 pub use mattermost::{MattermostConfig, MattermostSection, TokenList};
 use slack::validate_slack;
@@ -58,18 +61,6 @@ pub struct RawConfig {
     pub mattermost: Option<MattermostSection>,
     pub discord: Option<DiscordSection>,
     pub slack: Option<SlackSection>,
-}
-
-/// `[discord]`: the Discord bot, started by `serve` when this section is given.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiscordSection {
-    /// The bot token; prefer `MOSAIC__DISCORD__TOKEN`.
-    pub token: Secret,
-    /// The application's id (the developer portal's "Application ID").
-    pub application_id: u64,
-    /// Register `/mosaic` in this guild only (instant) instead of globally.
-    pub guild_id: Option<u64>,
 }
 
 /// `[store]`: where the bot keeps its state.
@@ -185,7 +176,7 @@ pub struct Config {
     /// Absent when no `[mattermost]` section is given.
     pub mattermost: Option<MattermostConfig>,
     /// The `[discord]` section, when the bot runs on Discord.
-    pub discord: Option<DiscordSection>,
+    pub discord: Option<DiscordConfig>,
     /// Absent when no `[slack]` section is given.
     pub slack: Option<SlackConfig>,
 }
@@ -285,21 +276,10 @@ impl RawConfig {
             })
             .transpose()?;
         let mattermost = self.mattermost.map(validate_mattermost).transpose()?;
-        if let Some(d) = &self.discord {
-            let problem = if d.token.is_empty() {
-                Some(("discord.token", "is empty: set MOSAIC__DISCORD__TOKEN"))
-            } else if d.application_id == 0 || d.guild_id == Some(0) {
-                Some(("discord", "ids are never 0: copy them from Discord"))
-            } else {
-                None
-            };
-            if let Some((key, problem)) = problem {
-                return Err(ConfigError::Key {
-                    key: key.into(),
-                    problem: problem.into(),
-                });
-            }
-        }
+        let discord = self
+            .discord
+            .map(|d| validate_discord(d, &bot_name))
+            .transpose()?;
         let slack = self.slack.map(validate_slack).transpose()?;
         Ok(Config {
             bot_name,
@@ -311,7 +291,7 @@ impl RawConfig {
             store_url: self.store.url,
             http_listen,
             mattermost,
-            discord: self.discord,
+            discord,
             slack,
         })
     }
@@ -340,12 +320,7 @@ impl Config {
             m.describe(&mut out);
         }
         if let Some(d) = &self.discord {
-            let guild = d.guild_id.map_or("global".to_owned(), |g| g.to_string());
-            let _ = writeln!(
-                out,
-                "discord = application {} commands {guild} token {}",
-                d.application_id, d.token
-            );
+            d.describe(&mut out);
         }
         if let Some(s) = &self.slack {
             s.describe(&mut out);

@@ -27,7 +27,7 @@ pub fn overview(me: &str, slash_note: bool) -> Markup {
         ]);
     if slash_note {
         markup = markup.line([Span::text(
-            "Slash commands cannot be used inside threads on every platform: in a job's thread, mention me instead.",
+            "Slack takes no slash commands inside threads: in a job's thread there, mention me instead.",
         )]);
     }
     markup
@@ -123,9 +123,9 @@ mod tests {
                 "{action}: {text}"
             );
         }
-        assert!(!text.contains("Slash commands"));
+        assert!(!text.contains("slash commands"));
         let slash = render(&overview("/mosaic", true), &PlainDialect, 10_000).join("\n");
-        assert!(slash.contains("Slash commands cannot be used inside threads"));
+        assert!(slash.contains("Slack takes no slash commands inside threads"));
     }
 
     #[test]

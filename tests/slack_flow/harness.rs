@@ -29,6 +29,16 @@ pub struct Bot {
     daemon: Daemon,
 }
 
+/// A fake Slack, a simulator whose jobs advance every `tick_ms`, and the
+/// daemon started on them with its socket connected.
+pub async fn started(tick_ms: u64) -> (FakeSlack, Sim, Bot) {
+    let fake = FakeSlack::start().await;
+    let sim = Sim::start(sim_config(tick_ms)).await.expect("sim");
+    let bot = start(&fake, &sim);
+    fake.wait_connected(1).await;
+    (fake, sim, bot)
+}
+
 /// Starts the daemon on the Slack platform alone, against `sim`.
 pub fn start(fake: &FakeSlack, sim: &Sim) -> Bot {
     start_with(fake, sim, "")

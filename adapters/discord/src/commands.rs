@@ -19,8 +19,9 @@ const SUBCOMMANDS: [(&str, &str); 7] = [
 const SUB_COMMAND: u8 = 1;
 const STRING: u8 = 3;
 
-/// The command list for a bulk overwrite (`PUT …/commands`).
-pub fn definitions(bot_name: &str) -> Value {
+/// The command list for a bulk overwrite (`PUT …/commands`): `/{name}`
+/// (lowercase, as Discord requires), described with the bot's `bot_name`.
+pub fn definitions(name: &str, bot_name: &str) -> Value {
     let options: Vec<Value> = SUBCOMMANDS
         .iter()
         .map(|(name, description)| {
@@ -39,7 +40,7 @@ pub fn definitions(bot_name: &str) -> Value {
         .collect();
     json!([{
         "type": 1,
-        "name": bot_name,
+        "name": name,
         "description": format!("Ask {bot_name} to fix an issue, or about its jobs"),
         "options": options,
     }])
@@ -59,7 +60,7 @@ mod tests {
 
     #[test]
     fn every_subcommand_is_defined_with_its_option() {
-        let defs = definitions("mosaic");
+        let defs = definitions("mosaic", "Mosaic");
         let options = defs[0]["options"].as_array().expect("options");
         let names: Vec<_> = options.iter().filter_map(|o| o["name"].as_str()).collect();
         assert_eq!(

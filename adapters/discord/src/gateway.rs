@@ -5,20 +5,21 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use mosaic_chat::{Connection, ConnectionState, Inbound, UserRef};
 use serenity::all::{
-    CommandDataOption, CommandDataOptionValue, CommandInteraction, ConnectionStage, Context,
-    EventHandler, Guild, Interaction, Message, Ready, ResumedEvent, RoleId, ShardManager,
-    ShardStageUpdateEvent,
+    ChannelType, CommandDataOption, CommandDataOptionValue, CommandInteraction, ConnectionStage,
+    Context, EventHandler, Guild, Interaction, Message, MessageUpdateEvent, Ready, ResumedEvent,
+    RoleId, ShardManager, ShardStageUpdateEvent,
 };
 use serenity::async_trait;
 use tokio::sync::mpsc;
 
+use crate::catch_up::catch_up;
 use crate::commands::invocation_text;
-use crate::mention::{BotIdentity, rewrite};
-use crate::{Discord, PLATFORM};
+use crate::mention::rewrite;
+use crate::{Discord, PLATFORM, lock, snowflake};
 
 /// How often [`watch_shards`] looks at the shards: a lost gateway shows in
 /// `/readyz` within this long.
@@ -54,7 +55,9 @@ pub(crate) async fn watch_shards(
     }
 }
 
-/// Serenity's event handler for one [`Discord`].
+/// Serenity's event handler for one [`Discord`]. Every handler that hands
+/// a message on takes its place in the channel's line first
+/// ([`crate::order`]): serenity runs each in a task of its own.
 pub struct Handler {
     pub discord: Arc<Discord>,
     pub inbox: mpsc::Sender<Inbound>,
@@ -65,10 +68,9 @@ impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, "discord: connected");
         self.discord.connection.set(Connection::Connected);
-        self.discord.set_identity(BotIdentity {
-            user_id: ready.user.id.get(),
-            role_ids: Vec::new(),
-        });
+        self.discord
+            .bot_user
+            .send_replace(Some(ready.user.id.get()));
     }
 
     /// A resumed session missed nothing: Discord replayed what it held.
@@ -87,48 +89,154 @@ impl EventHandler for Handler {
         }
     }
 
-    /// A guild's roles name the bot's managed role (`tags.bot_id`), which
-    /// people may mention instead of the bot.
+    /// A guild's text channels, threads, and the managed roles of bots
+    /// (`tags.bot_id`): people may mention the bot's role instead of the
+    /// bot. Kept whether or not READY's handler has run yet. Discord sends
+    /// it after every READY, that is every new session (never on a resume,
+    /// which replays what was missed), and when a guild comes back from an
+    /// outage: then the bot catches up on the guild's channels.
     async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
-        let channels = guild
+        let text_channels: Vec<u64> = guild
             .channels
-            .keys()
-            .chain(guild.threads.iter().map(|t| &t.id));
-        self.discord
-            .remember_guild(guild.id.get(), channels.map(|c| c.get()));
-        let Some(bot) = self.discord.identity() else {
-            return;
-        };
-        let managed = guild
+            .values()
+            .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
+            .map(|c| c.id.get())
+            .collect();
+        let mut missed = text_channels.clone();
+        missed.extend(guild.threads.iter().map(|t| t.id.get()));
+        let managed_roles = guild
             .roles
             .values()
-            .find(|role| role.tags.bot_id.is_some_and(|id| id.get() == bot.user_id));
-        if let Some(role) = managed {
-            self.discord.add_managed_role(role.id.get());
+            .filter_map(|role| Some((role.id.get(), role.tags.bot_id?.get())))
+            .collect();
+        for thread in &guild.threads {
+            if let Some(parent) = thread.parent_id {
+                self.discord
+                    .learn_thread(thread.id.get(), parent.get())
+                    .await;
+            }
         }
+        lock(&self.discord.places).learn_guild_contents(
+            guild.id.get(),
+            text_channels,
+            managed_roles,
+        );
+        self.discord.guilds_told.send_modify(|told| {
+            told.insert(guild.id.get());
+        });
+        // What is written from now on comes through the gateway.
+        let until = snowflake::at(SystemTime::now());
+        tokio::spawn(catch_up(
+            Arc::clone(&self.discord),
+            self.inbox.clone(),
+            missed,
+            until,
+        ));
     }
 
     async fn message(&self, _ctx: Context, message: Message) {
-        if message.author.bot {
+        let ticket = self
+            .discord
+            .order
+            .take(message.channel_id.get(), message.id.get());
+        let inbound = self.discord.message_inbound(&message, None).await;
+        self.discord
+            .order
+            .deliver(ticket, inbound, &self.inbox)
+            .await;
+    }
+
+    /// An edit (`edited_timestamp` set; Discord also sends updates that are
+    /// no edit, such as a thread started on the message or an embed
+    /// resolved) of a message that mentions the bot. The core decides what
+    /// an edit does.
+    async fn message_update(
+        &self,
+        _ctx: Context,
+        _old: Option<Message>,
+        _new: Option<Message>,
+        event: MessageUpdateEvent,
+    ) {
+        let (Some(edited), Some(_), Some(_)) =
+            (event.edited_timestamp, &event.author, &event.content)
+        else {
+            return;
+        };
+        let ticket = self
+            .discord
+            .order
+            .take(event.channel_id.get(), event.id.get());
+        let mut message = Message::default();
+        event.apply_to_message(&mut message);
+        let inbound = self
+            .discord
+            .message_inbound(&message, Some(edited.to_string()))
+            .await;
+        self.discord
+            .order
+            .deliver(ticket, inbound, &self.inbox)
+            .await;
+    }
+
+    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
+        let Interaction::Command(command) = interaction else {
+            return;
+        };
+        if command.data.name != self.discord.command_name || command.user.bot {
             return;
         }
-        let Some(bot) = self.discord.identity() else {
-            return;
+        let ticket = self
+            .discord
+            .order
+            .take(command.channel_id.get(), command.id.get());
+        // Within Discord's 3 seconds, before anything slow happens.
+        let inbound = match self
+            .discord
+            .rest
+            .defer(command.id.get(), &command.token)
+            .await
+        {
+            Ok(()) => Some(self.discord.slash_inbound(&command).await),
+            Err(e) => {
+                tracing::warn!(error = %e, "discord: cannot defer an interaction");
+                None
+            }
         };
-        let Some(text) = rewrite(&message.content, &bot, &self.discord.options.bot_name) else {
-            return;
-        };
+        self.discord
+            .order
+            .deliver(ticket, inbound, &self.inbox)
+            .await;
+    }
+}
+
+impl Discord {
+    /// The message `message` stands for, when it is a person's mention of
+    /// the bot; `edit`: the mark of this revision when it is an edit.
+    pub(crate) async fn message_inbound(
+        &self,
+        message: &Message,
+        edit: Option<String>,
+    ) -> Option<Inbound> {
         let here = message.channel_id.get();
-        let (channel, thread) = match self.discord.parent_of(here).await {
+        let id = message.id.get();
+        self.saw(here, id);
+        if message.author.bot {
+            return None;
+        }
+        let bot = self.identity(message.guild_id.map(|g| g.get())).await?;
+        let text = rewrite(&message.content, &bot, &self.options.bot_name)?;
+        let (channel, thread) = match self.parent_of(here).await {
             Some(parent) => (parent, Some(here.to_string())),
             None => (here, None),
         };
-        let id = message.id.get();
-        self.discord.remember_location(id, here);
-        if let Some(guild) = message.guild_id {
-            self.discord.remember_guild(guild.get(), [here, channel]);
+        if thread.is_some() {
+            self.learn_location(id, here).await;
         }
-        let inbound = Inbound {
+        self.keep_newest(here).await;
+        if let Some(guild) = message.guild_id {
+            lock(&self.places).learn_guild(guild.get(), [here, channel]);
+        }
+        Some(Inbound {
             platform: PLATFORM,
             channel: channel.to_string(),
             message_id: id.to_string(),
@@ -150,37 +258,45 @@ impl EventHandler for Handler {
             slash: false,
             reply_handle: None,
             dedupe_key: format!("discord:{id}"),
-            // Made truthful per platform by the platform's own change (issue 13).
-            created_at: std::time::SystemTime::now(),
-            edit: None,
-        };
-        // The core stopped listening: shutting down, nothing to do.
-        let _ = self.inbox.send(inbound).await;
+            created_at: snowflake::created_at(id),
+            edit,
+        })
     }
 
-    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
-        let Interaction::Command(command) = interaction else {
-            return;
-        };
-        if command.data.name != self.discord.options.bot_name || command.user.bot {
-            return;
+    /// The message a `/mosaic` invocation stands for. Typed in a thread, its
+    /// `channel_id` is the thread, and its partial channel names the parent
+    /// (interactions/receiving-and-responding, "Interaction Object"): the
+    /// command acts on that thread's job. `app_permissions` say what the bot
+    /// may do there, checked before a job starts.
+    async fn slash_inbound(&self, command: &CommandInteraction) -> Inbound {
+        let here = command.channel_id.get();
+        let parent = command
+            .channel
+            .as_ref()
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    ChannelType::PublicThread
+                        | ChannelType::PrivateThread
+                        | ChannelType::NewsThread
+                )
+            })
+            .and_then(|c| c.parent_id)
+            .map(|p| p.get());
+        if let Some(parent) = parent {
+            self.learn_thread(here, parent).await;
         }
-        // Within Discord's 3 seconds, before anything slow happens.
-        if let Err(e) = self
-            .discord
-            .rest
-            .defer(command.id.get(), &command.token)
-            .await
-        {
-            tracing::warn!(error = %e, "discord: cannot defer an interaction");
-            return;
+        if let Some(bits) = command.app_permissions {
+            lock(&self.permissions).learn(here, bits.bits());
         }
+        let channel = parent.unwrap_or(here);
         if let Some(guild) = command.guild_id {
-            self.discord
-                .remember_guild(guild.get(), [command.channel_id.get()]);
+            lock(&self.places).learn_guild(guild.get(), [here, channel]);
         }
-        let inbound = slash_inbound(&command);
-        let _ = self.inbox.send(inbound).await;
+        let mut inbound = slash_inbound(command);
+        inbound.channel = channel.to_string();
+        inbound.thread = parent.map(|_| here.to_string());
+        inbound
     }
 }
 
@@ -221,8 +337,8 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
             command.token
         )),
         dedupe_key: format!("discord:{id}"),
-        // Made truthful per platform by the platform's own change (issue 13).
-        created_at: std::time::SystemTime::now(),
+        // Invoked when the interaction was made.
+        created_at: snowflake::created_at(id),
         edit: None,
     }
 }

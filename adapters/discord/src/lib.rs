@@ -7,6 +7,12 @@
 //! - `gateway.rs`: serenity events → [`Inbound`], and the shard's stage →
 //!   [`Connection`];
 //! - `rest.rs`: REST calls, `allowed_mentions` on every message, errors;
+//! - `answer.rs`: where a thread's messages go (the thread, made on first
+//!   use, or the channel when no thread can be made), and missing
+//!   permissions told in the channel;
+//! - `places.rs`: threads, message locations, guilds and managed roles learnt;
+//! - `permission.rs`: the permissions the bot needs, and which were told;
+//! - `order.rs`: per-channel order of what serenity's handlers deliver;
 //! - `commands.rs`: the application command's definition and invocations;
 //! - `interactions.rs`: which deferred responses are answered;
 //! - `mention.rs`: the bot's mentions rewritten to `@name` (pure);
@@ -14,37 +20,50 @@
 //!
 //! Threads: Discord gives a thread started on a message that message's id,
 //! so a [`ThreadRef`] is `{channel, root message id}` and the thread's
-//! channel id is the same number.
+//! channel id is the same number. A thread made otherwise (a forum post,
+//! "Create Thread") is `{parent, thread id}` alike.
 
+mod answer;
+mod catch_up;
 mod commands;
 mod dialect;
 mod gateway;
 mod interactions;
+mod kept;
 mod mention;
+mod order;
+mod permission;
+mod places;
 mod rest;
+mod snowflake;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
     ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, RunContext, Secret, ThreadRef,
+    Memory, Platform, Reaction, RunContext, Secret, ThreadRef,
 };
 use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
+use tokio::sync::watch;
 
 pub use dialect::DiscordDialect;
 pub use rest::message_body;
 
 use interactions::Interactions;
 use mention::BotIdentity;
+use order::Order;
+use permission::{Permission, Permissions};
+use places::Places;
 use rest::Rest;
+
+/// How long a message of a guild waits for the guild's GUILD_CREATE to be
+/// handled, for the bot's managed role in it.
+const GUILD_WAIT: Duration = Duration::from_secs(5);
 
 /// Discord's platform name, in thread references and dedupe keys.
 pub const PLATFORM: Platform = Platform::new("discord");
-
-/// How many message locations are kept before the oldest are forgotten.
-const REMEMBERED: usize = 10_000;
 
 /// How the adapter connects.
 #[derive(Debug, Clone)]
@@ -57,9 +76,15 @@ pub struct DiscordOptions {
     pub guild_id: Option<u64>,
     /// The name users mention and type after `/`.
     pub bot_name: String,
-    /// Tests only: send every request to this base URL (a fake Discord),
-    /// with serenity's rate limiter off.
-    pub api_base: Option<String>,
+    /// Send every REST request to this base URL instead of Discord: a REST
+    /// proxy that shares Discord's rate limits between processes
+    /// (nirn-proxy, twilight-http-proxy), or a fake Discord. Serenity's own
+    /// rate limiter is off then: the proxy keeps the limits (a 429 that
+    /// still comes through is retried by the core).
+    pub api_url: Option<String>,
+    /// Connect the gateway here instead of where `GET /gateway` points
+    /// (which is always Discord's own gateway, whoever answers it).
+    pub gateway_url: Option<String>,
     /// What the relay must stay within.
     pub limits: Limits,
 }
@@ -73,7 +98,8 @@ impl DiscordOptions {
             application_id,
             guild_id: None,
             bot_name: bot_name.to_owned(),
-            api_base: None,
+            api_url: None,
+            gateway_url: None,
             limits: Limits {
                 max_message_chars: 2000,
                 post_interval: Duration::from_secs(1),
@@ -86,20 +112,26 @@ impl DiscordOptions {
 /// Discord as a chat platform.
 pub struct Discord {
     options: DiscordOptions,
+    /// The application command's name: the bot's name in lowercase, as
+    /// Discord requires ("Application Command Naming").
+    command_name: String,
     rest: Rest,
-    identity: Mutex<Option<BotIdentity>>,
-    /// Thread channel → parent channel, for threads seen or created.
-    threads: Mutex<HashMap<u64, u64>>,
-    /// Channels known not to be threads.
-    top_level: Mutex<HashSet<u64>>,
-    /// Message → the channel it lives in, for reactions on messages in threads.
-    locations: Mutex<HashMap<u64, u64>>,
+    /// The bot's user id, from READY: handlers that need it wait for it, as
+    /// serenity may run a later event's handler first.
+    bot_user: watch::Sender<Option<u64>>,
+    /// Guilds whose GUILD_CREATE has been handled.
+    guilds_told: watch::Sender<HashSet<u64>>,
+    places: Mutex<Places>,
+    permissions: Mutex<Permissions>,
     /// Deferred interactions answered so far.
     interactions: Mutex<Interactions>,
-    /// Channel → its guild, for links (`discord.com/channels/{guild}/{channel}`).
-    guilds: Mutex<HashMap<u64, u64>>,
+    order: Order,
     /// The gateway's, as serenity reports its shard.
     connection: ConnectionState,
+    /// What survives a restart, from [`RunContext::memory`].
+    memory: OnceLock<Arc<dyn Memory>>,
+    /// How far back a catch-up looks, from [`RunContext::catch_up`].
+    catch_up: OnceLock<Duration>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,73 +150,54 @@ fn parse_id(what: &str, id: &str) -> Result<u64, ChatError> {
 impl Discord {
     /// An adapter with `options`; connects when [`ChatPlatform::run`] runs.
     pub fn new(options: DiscordOptions) -> Discord {
-        let mut http = HttpBuilder::new(options.token.expose())
-            .application_id(ApplicationId::new(options.application_id.max(1)));
-        if let Some(base) = &options.api_base {
-            http = http.proxy(base.clone()).ratelimiter_disabled(true);
-        }
         Discord {
-            rest: Rest::new(http.build()),
+            rest: Rest::new(http_client(&options)),
+            command_name: options.bot_name.to_lowercase(),
             options,
-            identity: Mutex::new(None),
-            threads: Mutex::new(HashMap::new()),
-            top_level: Mutex::new(HashSet::new()),
-            locations: Mutex::new(HashMap::new()),
+            bot_user: watch::channel(None).0,
+            guilds_told: watch::channel(HashSet::new()).0,
+            places: Mutex::new(Places::default()),
+            permissions: Mutex::new(Permissions::default()),
             interactions: Mutex::new(Interactions::default()),
-            guilds: Mutex::new(HashMap::new()),
+            order: Order::default(),
             connection: ConnectionState::new(),
+            memory: OnceLock::new(),
+            catch_up: OnceLock::new(),
         }
     }
 
-    /// Notes that `channels` belong to `guild`.
-    fn remember_guild(&self, guild: u64, channels: impl IntoIterator<Item = u64>) {
-        let mut guilds = lock(&self.guilds);
-        if guilds.len() >= REMEMBERED {
-            guilds.clear();
+    /// The bot's mentions in `guild`: its user id once READY told it, and
+    /// the managed roles learnt for it once the guild's GUILD_CREATE was
+    /// handled (Discord sends it before any of the guild's messages, but
+    /// serenity may run the handlers in another order).
+    async fn identity(&self, guild: Option<u64>) -> Option<BotIdentity> {
+        let mut user = self.bot_user.subscribe();
+        let user_id = (*user.wait_for(Option::is_some).await.ok()?)?;
+        if let Some(guild) = guild {
+            let mut told = self.guilds_told.subscribe();
+            // A guild that stays unavailable has no roles to wait for.
+            let _ = tokio::time::timeout(GUILD_WAIT, told.wait_for(|g| g.contains(&guild))).await;
         }
-        guilds.extend(channels.into_iter().map(|channel| (channel, guild)));
-    }
-
-    fn set_identity(&self, identity: BotIdentity) {
-        *lock(&self.identity) = Some(identity);
-    }
-
-    fn identity(&self) -> Option<BotIdentity> {
-        lock(&self.identity).clone()
-    }
-
-    fn add_managed_role(&self, role: u64) {
-        if let Some(identity) = lock(&self.identity).as_mut()
-            && !identity.role_ids.contains(&role)
-        {
-            identity.role_ids.push(role);
-        }
-    }
-
-    fn remember_location(&self, message: u64, channel: u64) {
-        let mut locations = lock(&self.locations);
-        if locations.len() >= REMEMBERED {
-            locations.clear();
-        }
-        locations.insert(message, channel);
+        let role_ids = lock(&self.places).roles_of_bot(user_id);
+        Some(BotIdentity { user_id, role_ids })
     }
 
     /// The parent channel of `channel` if it is a thread (asked of Discord
     /// once per channel; an error counts as "not a thread").
     async fn parent_of(&self, channel: u64) -> Option<u64> {
-        if let Some(parent) = lock(&self.threads).get(&channel) {
-            return Some(*parent);
+        if let Some(parent) = self.known_thread(channel).await {
+            return Some(parent);
         }
-        if lock(&self.top_level).contains(&channel) {
+        if lock(&self.places).is_top_level(channel) {
             return None;
         }
         match self.rest.thread_parent(channel).await {
             Ok(Some(parent)) => {
-                lock(&self.threads).insert(channel, parent);
+                self.learn_thread(channel, parent).await;
                 Some(parent)
             }
             Ok(None) => {
-                lock(&self.top_level).insert(channel);
+                lock(&self.places).learn_top_level(channel);
                 None
             }
             Err(e) => {
@@ -194,39 +207,25 @@ impl Discord {
         }
     }
 
-    /// The thread channel of `thread`, creating the thread on its root
-    /// message the first time.
-    async fn thread_channel(&self, thread: &ThreadRef, first_text: &str) -> Result<u64, ChatError> {
-        let channel = parse_id("channel", &thread.channel)?;
-        let root = parse_id("message", &thread.thread)?;
-        if lock(&self.threads).contains_key(&root) {
-            return Ok(root);
-        }
-        let name = thread_name(first_text, &self.options.bot_name);
-        let created = self.rest.start_thread(channel, root, &name).await?;
-        lock(&self.threads).insert(created, channel);
-        Ok(created)
-    }
-
-    async fn send_top_level(&self, channel: &str, text: &str) -> Result<ThreadRef, ChatError> {
-        self.check_length(text)?;
-        let channel_id = parse_id("channel", channel)?;
-        let id = self.rest.send(channel_id, text).await?;
-        let thread = ThreadRef {
-            platform: PLATFORM,
-            channel: channel.to_owned(),
-            thread: id,
-        };
-        self.thread_channel(&thread, text).await?;
-        Ok(thread)
-    }
-
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
         if text.chars().count() > self.options.limits.max_message_chars {
             return Err(ChatError::TooLong);
         }
         Ok(())
     }
+}
+
+/// Serenity's REST client for `options`: Discord itself with serenity's
+/// rate limiter, or the configured `api_url` without it.
+fn http_client(options: &DiscordOptions) -> serenity::http::Http {
+    let mut http = HttpBuilder::new(options.token.expose())
+        .application_id(ApplicationId::new(options.application_id.max(1)));
+    if let Some(url) = &options.api_url {
+        http = http
+            .proxy(url.trim_end_matches('/').to_owned())
+            .ratelimiter_disabled(true);
+    }
+    http.build()
 }
 
 /// A thread's name: the first line of its first message, unescaped and
@@ -265,13 +264,20 @@ impl ChatPlatform for Discord {
     }
 
     /// Registers the command, then runs serenity's gateway client (which
-    /// reconnects and resumes by itself) until `shutdown`.
+    /// reconnects and resumes by itself) until `shutdown`. Every new
+    /// session catches up on each channel (see `catch_up.rs`).
     fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
         let RunContext {
-            inbox, shutdown, ..
+            inbox,
+            shutdown,
+            memory,
+            catch_up,
         } = ctx;
+        // A second run of one adapter keeps the first's: there is none.
+        let _ = self.memory.set(memory);
+        let _ = self.catch_up.set(catch_up);
         Box::pin(async move {
-            let commands = commands::definitions(&self.options.bot_name);
+            let commands = commands::definitions(&self.command_name, &self.options.bot_name);
             match self
                 .rest
                 .register_commands(
@@ -285,13 +291,8 @@ impl ChatPlatform for Discord {
                 Err(e @ ChatError::Unauthorized(_)) => return Err(e),
                 // Mentions still work without the command: carry on.
                 Err(e) => {
-                    tracing::error!(error = %e, "discord: cannot register /{}", self.options.bot_name)
+                    tracing::error!(error = %e, "discord: cannot register /{}", self.command_name)
                 }
-            }
-            let mut http = HttpBuilder::new(self.options.token.expose())
-                .application_id(ApplicationId::new(self.options.application_id.max(1)));
-            if let Some(base) = &self.options.api_base {
-                http = http.proxy(base.clone()).ratelimiter_disabled(true);
             }
             // Only unprivileged intents: the content of a message that
             // mentions the bot arrives without MESSAGE_CONTENT; GUILDS brings
@@ -301,10 +302,16 @@ impl ChatPlatform for Discord {
                 discord: Arc::clone(&self),
                 inbox,
             };
-            let mut client = ClientBuilder::new_with_http(http.build(), intents)
+            let mut client = ClientBuilder::new_with_http(http_client(&self.options), intents)
                 .event_handler(handler)
                 .await
                 .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?;
+            if let Some(url) = &self.options.gateway_url {
+                // Serenity asked `GET /gateway` while building the client;
+                // its answer names Discord's gateway, so it is replaced
+                // before any shard connects.
+                *client.ws_url.lock().await = url.clone();
+            }
             let shards = Arc::clone(&client.shard_manager);
             tokio::select! {
                 started = client.start() => started.map_err(|e| match e {
@@ -326,8 +333,8 @@ impl ChatPlatform for Discord {
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
         Box::pin(async move {
             self.check_length(text)?;
-            let channel = self.thread_channel(thread, text).await?;
-            self.rest.send(channel, text).await
+            let target = self.target(thread, text).await?;
+            self.send(&target, text).await
         })
     }
 
@@ -344,12 +351,14 @@ impl ChatPlatform for Discord {
         Box::pin(async move {
             self.check_length(text)?;
             let message = parse_id("message", message_id)?;
-            // The root message stands in the channel; the rest in the thread,
-            // whose channel id is the root's id.
-            let channel = if message_id == thread.thread {
+            let root = parse_id("message", &thread.thread)?;
+            // The root message stands in the channel, and so does every
+            // message of a job answered there; the rest stand in the
+            // thread, whose channel id is the root's id.
+            let channel = if message == root || self.answers_in_channel(root).await {
                 parse_id("channel", &thread.channel)?
             } else {
-                parse_id("thread", &thread.thread)?
+                root
             };
             self.rest.edit(channel, message, text).await
         })
@@ -363,11 +372,16 @@ impl ChatPlatform for Discord {
     ) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             let message = parse_id("message", message_id)?;
-            let channel = match lock(&self.locations).get(&message) {
-                Some(here) => *here,
-                None => parse_id("channel", channel)?,
-            };
-            self.rest.react(channel, message, reaction.unicode()).await
+            let named = parse_id("channel", channel)?;
+            // A command typed inside a thread stands in the thread.
+            let here = self.location(message).await.unwrap_or(named);
+            match self.rest.react(here, message, reaction.unicode()).await {
+                Err(e @ ChatError::Forbidden(_)) => {
+                    self.tell_missing(named, Permission::AddReactions).await;
+                    Err(e)
+                }
+                done => done,
+            }
         })
     }
 
@@ -395,7 +409,7 @@ impl ChatPlatform for Discord {
             .channel
             .parse::<u64>()
             .ok()
-            .and_then(|channel| lock(&self.guilds).get(&channel).copied());
+            .and_then(|channel| lock(&self.places).guild_of(channel));
         let link =
             guild.map(|guild| format!("https://discord.com/channels/{guild}/{}", thread.thread));
         Box::pin(async move { Ok(link) })

@@ -3,8 +3,6 @@
 //! means, `allowed_mentions` first among them. Responses are read as JSON for
 //! the one or two fields the adapter needs; errors become [`ChatError`]s.
 
-use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::ChatError;
@@ -12,14 +10,15 @@ use serde_json::{Value, json};
 use serenity::http::{HttpError, LightMethod, Request, Route};
 use serenity::model::id::{ApplicationId, ChannelId, GuildId, InteractionId, MessageId};
 
+/// The most messages one `GET /channels/{id}/messages` returns.
+pub const PAGE: usize = 100;
+
 /// Discord's code for "a thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
 
 /// The REST side of the adapter.
 pub struct Rest {
     http: serenity::http::Http,
-    /// Channels whose missing permission has been logged, so it is logged once.
-    forbidden_logged: Mutex<HashSet<String>>,
 }
 
 /// What a message body always holds besides its content: no mention in it
@@ -30,10 +29,7 @@ pub fn message_body(content: &str) -> Value {
 
 impl Rest {
     pub fn new(http: serenity::http::Http) -> Rest {
-        Rest {
-            http,
-            forbidden_logged: Mutex::new(HashSet::new()),
-        }
+        Rest { http }
     }
 
     async fn call(
@@ -71,21 +67,8 @@ impl Rest {
                 retry_after: retry_after(&message),
             },
             401 => ChatError::Unauthorized(format!("discord: {message}")),
-            403 => {
-                let first = self
-                    .forbidden_logged
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(place.to_owned());
-                if first {
-                    tracing::error!(
-                        channel = place,
-                        "discord: missing permission in this channel ({message}); \
-                         grant the bot the permissions listed in the README"
-                    );
-                }
-                ChatError::Forbidden(format!("in channel {place}: {message}"))
-            }
+            // The adapter tells the channel which permission is missing.
+            403 => ChatError::Forbidden(format!("in channel {place}: {message}")),
             404 => ChatError::NotFound(format!("discord: {place}")),
             500..=599 => ChatError::Unavailable(format!("discord: {status} {message}")),
             _ => ChatError::Rejected {
@@ -95,12 +78,26 @@ impl Rest {
         }
     }
 
-    /// Posts a message in a channel (or thread channel); returns its id.
-    pub async fn send(&self, channel: u64, content: &str) -> Result<String, ChatError> {
+    /// Posts a message in a channel (or thread channel), as a reply to
+    /// `reply_to` when given; returns its id.
+    pub async fn send(
+        &self,
+        channel: u64,
+        content: &str,
+        reply_to: Option<u64>,
+    ) -> Result<String, ChatError> {
         let route = Route::ChannelMessages {
             channel_id: ChannelId::new(channel),
         };
-        let body = message_body(content);
+        let mut body = message_body(content);
+        if let Some(message) = reply_to {
+            // A reply that still posts if its message was deleted meanwhile
+            // (resources/message, "Message Reference Structure").
+            body["message_reference"] = json!({
+                "message_id": message.to_string(),
+                "fail_if_not_exists": false,
+            });
+        }
         let reply = self
             .call(route, LightMethod::Post, Some(&body), &channel.to_string())
             .await?;
@@ -165,6 +162,29 @@ impl Rest {
             }
             Err(e) => Err(self.classify(e, &channel.to_string())),
         }
+    }
+
+    /// Up to [`PAGE`] messages of `channel` written after message `after`,
+    /// oldest first (Discord lists them newest first).
+    pub async fn messages_after(&self, channel: u64, after: u64) -> Result<Vec<Value>, ChatError> {
+        let route = Route::ChannelMessages {
+            channel_id: ChannelId::new(channel),
+        };
+        let request = Request::new(route, LightMethod::Get).params(Some(vec![
+            ("after", after.to_string()),
+            ("limit", PAGE.to_string()),
+        ]));
+        let reply = match self.http.request(request).await {
+            Ok(response) => response
+                .bytes()
+                .await
+                .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?,
+            Err(e) => return Err(self.classify(e, &channel.to_string())),
+        };
+        let mut messages: Vec<Value> = serde_json::from_slice(&reply)
+            .map_err(|e| ChatError::Unavailable(format!("discord: a message list: {e}")))?;
+        messages.reverse();
+        Ok(messages)
     }
 
     /// The parent of `channel` when it is a thread, `None` when it is not.

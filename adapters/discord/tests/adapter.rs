@@ -2,18 +2,15 @@
 //! gateway delivers becomes `Inbound`s, and what the core asks for becomes
 //! the right REST calls.
 
+mod common;
 mod fake;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::*;
 use fake::*;
-use mosaic_chat::{
-    ChatError, ChatPlatform, Connection, Inbound, Limits, Reaction, RunContext, Secret,
-};
-use mosaic_discord::{Discord, DiscordOptions};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Reaction};
+use mosaic_discord::Discord;
 
 /// The fake's payloads must be what serenity reads: one it cannot read
 /// would be dropped silently as an unknown event.
@@ -38,6 +35,63 @@ fn the_fakes_payloads_deserialize_in_serenity() {
     serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
 }
 
+/// The table every test's calls are walked against refuses what Discord's
+/// OpenAPI description does not allow.
+#[test]
+fn the_operations_table_refuses_what_the_description_does_not_allow() {
+    use fake::openapi::check;
+    let call = |method: &str, path: &str, query: &str, body: serde_json::Value| Call {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        body,
+    };
+    let thread = "/channels/1/messages/2/threads";
+    assert_eq!(
+        check(&call(
+            "POST",
+            thread,
+            "",
+            serde_json::json!({ "name": "t" })
+        )),
+        Ok("create_thread_from_message")
+    );
+    assert!(
+        check(&call("POST", thread, "", serde_json::json!({}))).is_err(),
+        "name is required"
+    );
+    assert!(
+        check(&call(
+            "POST",
+            "/channels/1/messages",
+            "",
+            serde_json::json!({ "contnet": "x" })
+        ))
+        .is_err()
+    );
+    assert!(
+        check(&call(
+            "GET",
+            "/channels/1/messages",
+            "since=3",
+            serde_json::Value::Null
+        ))
+        .is_err()
+    );
+    assert!(check(&call("DELETE", "/channels/1", "", serde_json::Value::Null)).is_err());
+    let reply =
+        serde_json::json!({ "content": "x", "message_reference": { "fail_if_not_exists": false } });
+    assert!(
+        check(&call("POST", "/channels/1/messages", "", reply)).is_err(),
+        "message_id is required"
+    );
+    let command = serde_json::json!([{ "name": "m", "options": [{ "type": 1, "name": "fix" }] }]);
+    assert!(
+        check(&call("PUT", "/applications/1/commands", "", command)).is_err(),
+        "an option's description"
+    );
+}
+
 #[tokio::test]
 async fn the_bots_managed_role_counts_as_a_mention() {
     let mut c = connect().await;
@@ -48,58 +102,6 @@ async fn the_bots_managed_role_counts_as_a_mention() {
     c.fake.say(CHANNEL, "<@&777> fix #2");
     assert_eq!(next(&mut c.inbox).await.text, "@mosaic fix #2");
     c.finish().await;
-}
-
-struct Connected {
-    fake: FakeDiscord,
-    discord: Arc<Discord>,
-    inbox: mpsc::Receiver<Inbound>,
-    stop: CancellationToken,
-}
-
-async fn connect() -> Connected {
-    let c = start(FakeDiscord::start().await);
-    c.fake.wait_sessions(1, 0).await;
-    c
-}
-
-/// Runs the adapter against `fake`, without waiting for it to connect.
-fn start(fake: FakeDiscord) -> Connected {
-    let mut options = DiscordOptions::new(Secret::new("tok"), APP_ID, "mosaic");
-    options.api_base = Some(fake.url());
-    options.guild_id = Some(GUILD_ID);
-    options.limits = Limits {
-        post_interval: Duration::ZERO,
-        edit_interval: Duration::ZERO,
-        ..options.limits
-    };
-    let discord = Arc::new(Discord::new(options));
-    let (tx, inbox) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    tokio::spawn(Arc::clone(&discord).run(RunContext::new(tx, stop.clone())));
-    Connected {
-        fake,
-        discord,
-        inbox,
-        stop,
-    }
-}
-
-impl Connected {
-    /// Stops the adapter; proves it delivered nothing more, and returns every REST call.
-    async fn finish(mut self) -> Vec<Call> {
-        self.stop.cancel();
-        let rest = tokio::time::timeout(PATIENCE, self.inbox.recv()).await;
-        assert_eq!(rest, Ok(None), "nothing more was delivered");
-        self.fake.calls()
-    }
-}
-
-async fn next(inbox: &mut mpsc::Receiver<Inbound>) -> Inbound {
-    tokio::time::timeout(PATIENCE, inbox.recv())
-        .await
-        .expect("in time")
-        .expect("a message")
 }
 
 #[tokio::test]
@@ -142,6 +144,7 @@ async fn a_mention_becomes_an_inbound_and_the_reply_goes_into_a_new_thread() {
         .finish()
         .await
         .into_iter()
+        .filter(|c| !is_catch_up(c))
         .map(|c| (c.method, c.path))
         .collect();
     let expected = [
@@ -202,7 +205,7 @@ async fn a_slash_command_is_deferred_and_answered_privately() {
         .start_thread(&inbound.channel, "Starting")
         .await
         .expect("a thread");
-    let calls = c.finish().await;
+    let calls = c.finish_but_catch_up().await;
     let tail: Vec<(&str, String)> = calls[2..]
         .iter()
         .map(|c| (c.method.as_str(), c.path.clone()))
@@ -235,18 +238,25 @@ async fn a_slash_command_is_deferred_and_answered_privately() {
 #[tokio::test]
 async fn refusals_become_chat_errors() {
     let c = connect().await;
-    c.fake.fail_next("POST", "/threads", 403);
+    let root = c.fake.say(CHANNEL, "a message the bot answers in a thread");
     let thread = mosaic_chat::ThreadRef {
         platform: mosaic_discord::PLATFORM,
         channel: CHANNEL.to_string(),
-        thread: "77".into(),
+        thread: root.to_string(),
     };
+    c.discord
+        .post(&thread, "x")
+        .await
+        .expect("posted in a new thread");
+    c.fake
+        .fail_next("POST", &format!("/channels/{root}/messages"), 403);
     let forbidden = c.discord.post(&thread, "x").await;
     assert!(
-        matches!(forbidden, Err(ChatError::Forbidden(ref m)) if m.contains("400")),
+        matches!(forbidden, Err(ChatError::Forbidden(ref m)) if m.contains(&root.to_string())),
         "{forbidden:?}"
     );
-    c.fake.fail_next("POST", "/channels/77/messages", 429);
+    c.fake
+        .fail_next("POST", &format!("/channels/{root}/messages"), 429);
     let limited = c.discord.post(&thread, "x").await;
     assert!(
         matches!(limited, Err(ChatError::RateLimited { .. })),
@@ -256,16 +266,41 @@ async fn refusals_become_chat_errors() {
         c.discord.post(&thread, &"x".repeat(2001)).await,
         Err(ChatError::TooLong)
     ));
-    // A refused or too long post sends nothing more than the refused call.
-    let calls = c.finish().await;
-    let posts: Vec<&str> = calls.iter().skip(2).map(|c| c.path.as_str()).collect();
+    let elsewhere = mosaic_chat::ThreadRef {
+        thread: "77".into(),
+        ..thread
+    };
+    let unknown = c.discord.post(&elsewhere, "x").await;
+    assert!(
+        matches!(unknown, Err(ChatError::NotFound(_))),
+        "{unknown:?}"
+    );
+    // A refused or too long post sends nothing more than the refused call,
+    // and the refusal is told in the parent channel once.
+    let calls = c.finish_but_catch_up().await;
+    let posts: Vec<String> = calls
+        .iter()
+        .skip(2)
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
     assert_eq!(
         posts,
         [
-            format!("/channels/{CHANNEL}/messages/77/threads"),
-            format!("/channels/{CHANNEL}/messages/77/threads"),
-            "/channels/77/messages".to_owned(),
+            format!("POST /channels/{CHANNEL}/messages/{root}/threads"),
+            format!("POST /channels/{root}/messages"),
+            format!("POST /channels/{root}/messages"),
+            format!("POST /channels/{CHANNEL}/messages"),
+            format!("POST /channels/{root}/messages"),
+            format!("POST /channels/{CHANNEL}/messages/77/threads"),
+            "GET /channels/77".to_owned(),
         ]
+    );
+    assert!(
+        calls[5].body["content"]
+            .as_str()
+            .is_some_and(|t| t.contains("Send Messages in Threads")),
+        "{:#?}",
+        calls[5]
     );
 }
 
@@ -326,7 +361,7 @@ async fn a_slash_command_carries_its_members_roles_and_none_in_a_dm() {
         (in_dm.to_string().as_str(), ALICE.to_string().as_str())
     );
     assert!(inbound.roles.is_empty(), "{:?}", inbound.roles);
-    let calls = c.finish().await;
+    let calls = c.finish_but_catch_up().await;
     let deferred: Vec<&str> = calls
         .iter()
         .filter(|c| c.path.ends_with("/callback"))
@@ -385,7 +420,13 @@ async fn the_gateway_is_connected_from_ready_and_reconnecting_while_it_is_out() 
     assert!(c.inbox.try_recv().is_err(), "nothing more was delivered");
     // The gateway URL asked for once, though the shard was restarted; the
     // channel looked up for the mention.
-    let paths: Vec<String> = c.fake.calls().into_iter().map(|call| call.path).collect();
+    let paths: Vec<String> = c
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| !is_catch_up(c))
+        .map(|call| call.path)
+        .collect();
     assert_eq!(
         paths,
         [

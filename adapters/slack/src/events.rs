@@ -1,11 +1,29 @@
 //! What Slack sends, read (pure): an Events API `event_callback` (whether it
-//! came over Socket Mode or HTTP) and a slash command's fields turned into
-//! [`Inbound`]s, the text normalized for the command parser.
+//! came over Socket Mode or HTTP) and a slash command, as slack-morphism
+//! reads them, turned into [`Inbound`]s, the text normalized for the command
+//! parser.
+//!
+//! Which events are commands, as Slack sends them:
+//! - `app_mention`, with or without a subtype: a mention in a thread reply
+//!   also sent to the channel arrives with subtype `thread_broadcast`
+//!   (<https://api.slack.com/events/message/thread_broadcast>); an edited
+//!   mention arrives again with an `edited` field, a new `event_id` and the
+//!   same `ts` (<https://api.slack.com/events/app_mention>), reported as an
+//!   edit whose mark is `edited.ts`; not other subtypes (`document_mention`,
+//!   a mention in a canvas: <https://docs.slack.dev/reference/events/message/document_mention>);
+//! - a `message` that names the bot with no subtype, or with `file_share`: a
+//!   file uploaded with the mention arrives only so, never as `app_mention`
+//!   (<https://api.slack.com/events/message/file_share>);
+//! - never other subtypes (`bot_message`, `message_changed`,
+//!   `message_deleted`, `channel_join`, …: <https://api.slack.com/events/message>),
+//!   nor anything a bot sent.
 
-use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mosaic_chat::{Inbound, UserRef};
-use serde_json::Value;
+use slack_morphism::prelude::{
+    SlackCommandEvent, SlackEventCallbackBody, SlackMessageEventType, SlackPushEventCallback,
+};
 
 use crate::PLATFORM;
 
@@ -47,191 +65,170 @@ pub fn normalize_text(text: &str, bot_user: &str, bot_name: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The [`Inbound`] of an `event_callback` payload, when its event is a user's
-/// message addressed to the bot: an `app_mention`, or a `message` that names
-/// the bot (in a thread). The bot's own messages, edits and other subtypes
-/// are not commands.
-pub fn event_inbound(payload: &Value, bot_user: &str, bot_name: &str) -> Option<Inbound> {
-    if payload.get("type").and_then(Value::as_str) != Some("event_callback") {
-        return None;
+/// The instant a Slack `ts` (`"1700000000.000100"`: Unix seconds, then a
+/// per-channel sequence read as microseconds) names; `None` if it is not one.
+pub fn ts_instant(ts: &str) -> Option<SystemTime> {
+    let (secs, micros) = ts.split_once('.').unwrap_or((ts, "0"));
+    let secs: u64 = secs.parse().ok()?;
+    let micros: u64 = micros.get(..6.min(micros.len()))?.parse().ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs) + Duration::from_micros(micros))
+}
+
+/// One user message addressed to the bot, as read from an event.
+struct Message<'a> {
+    user: &'a str,
+    channel: &'a str,
+    ts: &'a str,
+    thread_ts: Option<&'a str>,
+    text: &'a str,
+    edit: Option<&'a str>,
+}
+
+/// An event's `subtype`, which slack-morphism's `app_mention` model does
+/// not keep: read from the `event_callback` as sent.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Subtype {
+    event: SubtypeOf,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct SubtypeOf {
+    subtype: Option<String>,
+}
+
+impl Subtype {
+    /// The subtype of the event in `callback` (JSON), if it has one.
+    pub fn of(callback: &str) -> Option<String> {
+        serde_json::from_str::<Subtype>(callback).ok()?.into_inner()
     }
-    let event = payload.get("event")?;
-    let field = |name: &str| event.get(name).and_then(Value::as_str);
-    let text = field("text").unwrap_or("");
-    match field("type")? {
-        "app_mention" => {}
-        "message" if text.contains(&format!("<@{bot_user}")) => {}
+
+    /// The subtype read.
+    pub fn into_inner(self) -> Option<String> {
+        self.event.subtype
+    }
+}
+
+/// The [`Inbound`] of an `event_callback`, when its event is a user's
+/// message addressed to the bot (see the module's doc); `subtype` is the
+/// event's as sent.
+pub fn event_inbound(
+    callback: &SlackPushEventCallback,
+    subtype: Option<&str>,
+    bot_user: &str,
+    bot_name: &str,
+) -> Option<Inbound> {
+    let message = match &callback.event {
+        // A mention in a canvas (`document_mention`) and whatever Slack adds
+        // are not messages typed to the bot.
+        SlackEventCallbackBody::AppMention(_)
+            if !matches!(subtype, None | Some("thread_broadcast")) =>
+        {
+            return None;
+        }
+        SlackEventCallbackBody::AppMention(e) => Message {
+            user: &e.user.0,
+            channel: &e.channel.0,
+            ts: &e.origin.ts.0,
+            thread_ts: e.origin.thread_ts.as_ref().map(|t| t.0.as_str()),
+            text: e.content.text.as_deref().unwrap_or(""),
+            edit: e.edited.as_ref().map(|ed| ed.ts.0.as_str()),
+        },
+        SlackEventCallbackBody::Message(e) => {
+            if !matches!(e.subtype, None | Some(SlackMessageEventType::FileShare))
+                || e.sender.bot_id.is_some()
+            {
+                return None;
+            }
+            let text = e.content.as_ref().and_then(|c| c.text.as_deref())?;
+            if !text.contains(&format!("<@{bot_user}")) {
+                return None;
+            }
+            Message {
+                user: &e.sender.user.as_ref()?.0,
+                channel: &e.origin.channel.as_ref()?.0,
+                ts: &e.origin.ts.0,
+                thread_ts: e.origin.thread_ts.as_ref().map(|t| t.0.as_str()),
+                text,
+                edit: None,
+            }
+        }
         _ => return None,
-    }
-    if field("subtype").is_some() || field("bot_id").is_some() {
+    };
+    if message.user.is_empty() || message.user == bot_user || message.channel.is_empty() {
         return None;
     }
-    let user = field("user").filter(|u| !u.is_empty() && *u != bot_user)?;
-    let channel = field("channel").filter(|c| !c.is_empty())?;
-    let ts = field("ts").filter(|t| !t.is_empty())?;
+    let created_at = ts_instant(message.ts)?;
+    let (channel, ts) = (message.channel, message.ts);
     Some(Inbound {
         platform: PLATFORM,
         channel: channel.to_owned(),
         message_id: ts.to_owned(),
-        thread: field("thread_ts")
+        thread: message
+            .thread_ts
             .filter(|t| !t.is_empty())
             .map(str::to_owned),
         user: UserRef {
-            id: user.to_owned(),
+            id: message.user.to_owned(),
             // Names need `users:read`, which the bot does not ask for.
-            name: user.to_owned(),
+            name: message.user.to_owned(),
         },
         roles: Vec::new(),
-        text: normalize_text(text, bot_user, bot_name),
+        text: normalize_text(message.text, bot_user, bot_name),
         slash: false,
         reply_handle: None,
-        // One key per post, whichever event (or retry) brings it.
+        // One key per post, whichever event (retry, or edit) brings it.
         dedupe_key: format!("slack:{channel}:{ts}"),
-        // Made truthful per platform by the platform's own change (issue 13).
-        created_at: std::time::SystemTime::now(),
-        edit: None,
+        created_at,
+        edit: message.edit.map(str::to_owned),
     })
 }
 
-/// The [`Inbound`] of a slash command's fields (a form over HTTP, an object
-/// over Socket Mode); `None` without a channel or user.
+/// A slash command's `user_name`, which slack-morphism's model leaves out.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UserName {
+    /// The author's name, when Slack sends it.
+    pub user_name: Option<String>,
+}
+
+/// The [`Inbound`] of a slash command (a form over HTTP, an object over
+/// Socket Mode); `user_name`, which slack-morphism does not keep, names
+/// its author when given.
 pub fn slash_inbound(
-    form: &HashMap<String, String>,
+    command: &SlackCommandEvent,
+    user_name: Option<&str>,
     bot_user: &str,
     bot_name: &str,
-) -> Option<Inbound> {
-    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("").trim();
-    let channel = field("channel_id");
-    let user = field("user_id");
-    let trigger = field("trigger_id");
-    if channel.is_empty() || user.is_empty() || trigger.is_empty() {
-        return None;
-    }
-    let id = format!("slash-{trigger}");
-    let name = match field("user_name") {
-        "" => user,
-        name => name,
-    };
-    Some(Inbound {
+) -> Inbound {
+    let channel = &command.channel_id.0;
+    let user = &command.user_id.0;
+    let id = format!("slash-{}", command.trigger_id.0);
+    Inbound {
         platform: PLATFORM,
-        channel: channel.to_owned(),
+        channel: channel.clone(),
         dedupe_key: format!("slack:{channel}:{id}"),
-        // Made truthful per platform by the platform's own change (issue 13).
-        created_at: std::time::SystemTime::now(),
-        edit: None,
         message_id: id,
         thread: None,
         user: UserRef {
-            id: user.to_owned(),
-            name: name.to_owned(),
+            id: user.clone(),
+            name: user_name
+                .filter(|n| !n.is_empty())
+                .unwrap_or(user)
+                .to_owned(),
         },
         roles: Vec::new(),
-        text: normalize_text(field("text"), bot_user, bot_name),
+        text: normalize_text(
+            command.text.as_deref().unwrap_or("").trim(),
+            bot_user,
+            bot_name,
+        ),
         slash: true,
-        reply_handle: Some(field("response_url").to_owned()).filter(|u| !u.is_empty()),
-    })
-}
-
-/// A JSON object's string fields, as a slash command's form (Socket Mode
-/// sends the same fields as JSON).
-pub fn object_fields(payload: &Value) -> HashMap<String, String> {
-    payload
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
+        reply_handle: Some(command.response_url.0.to_string()),
+        // A slash command carries no time of its own: it is invoked now.
+        created_at: SystemTime::now(),
+        edit: None,
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_bots_mention_becomes_its_name_and_escapes_are_undone() {
-        let text =
-            "<@UBOT> fix <https://github.com/a/b/issues/1|a/b#1> &lt;x&gt; &amp;lt; <@UOTHER>";
-        assert_eq!(
-            normalize_text(text, "UBOT", "mosaic"),
-            "@mosaic fix <https://github.com/a/b/issues/1|a/b#1> <x> &lt; <@UOTHER>"
-        );
-        assert_eq!(
-            normalize_text("<@UBOT|mosaic> help", "UBOT", "mosaic"),
-            "@mosaic help"
-        );
-    }
-
-    fn callback(event: Value) -> Value {
-        json!({"type": "event_callback", "event_id": "Ev1", "event": event})
-    }
-
-    #[test]
-    fn an_app_mention_is_answered_in_its_thread_or_its_own() {
-        let top = callback(
-            json!({"type": "app_mention", "user": "U1", "channel": "C1", "ts": "1.1", "text": "<@UBOT> fix #42"}),
-        );
-        let inbound = event_inbound(&top, "UBOT", "mosaic").unwrap();
-        assert_eq!(inbound.text, "@mosaic fix #42");
-        assert_eq!(inbound.reply_thread().thread, "1.1");
-        assert_eq!(inbound.dedupe_key, "slack:C1:1.1");
-        let reply = callback(
-            json!({"type": "app_mention", "user": "U1", "channel": "C1", "ts": "2.2", "thread_ts": "1.1", "text": "<@UBOT> status"}),
-        );
-        assert_eq!(
-            event_inbound(&reply, "UBOT", "mosaic")
-                .unwrap()
-                .reply_thread()
-                .thread,
-            "1.1"
-        );
-    }
-
-    #[test]
-    fn messages_count_only_when_they_name_the_bot_and_come_from_a_user() {
-        let msg = |extra: Value| {
-            let mut e = json!({"type": "message", "user": "U1", "channel": "C1", "ts": "3.3", "text": "<@UBOT> status"});
-            if let (Some(e), Some(x)) = (e.as_object_mut(), extra.as_object()) {
-                e.extend(x.clone());
-            }
-            callback(e)
-        };
-        assert!(event_inbound(&msg(json!({})), "UBOT", "mosaic").is_some());
-        assert!(event_inbound(&msg(json!({"text": "no mention"})), "UBOT", "mosaic").is_none());
-        assert!(
-            event_inbound(
-                &msg(json!({"subtype": "message_changed"})),
-                "UBOT",
-                "mosaic"
-            )
-            .is_none()
-        );
-        assert!(event_inbound(&msg(json!({"bot_id": "B1"})), "UBOT", "mosaic").is_none());
-        assert!(event_inbound(&msg(json!({"user": "UBOT"})), "UBOT", "mosaic").is_none());
-    }
-
-    #[test]
-    fn a_slash_command_keeps_its_response_url() {
-        let form: HashMap<String, String> = [
-            ("channel_id", "C1"),
-            ("user_id", "U1"),
-            ("user_name", "alice"),
-            ("text", "fix #42"),
-            ("response_url", "http://slack/commands/1"),
-            ("trigger_id", "t1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let inbound = slash_inbound(&form, "UBOT", "mosaic").unwrap();
-        assert!(inbound.slash && inbound.thread.is_none());
-        assert_eq!(inbound.user.name, "alice");
-        assert_eq!(
-            inbound.reply_handle.as_deref(),
-            Some("http://slack/commands/1")
-        );
-        assert!(slash_inbound(&HashMap::new(), "UBOT", "mosaic").is_none());
-    }
-}
+#[path = "events_tests.rs"]
+mod tests;

@@ -13,12 +13,13 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::web::{UserGroup, UserGroupsError, WebApi};
+use crate::web::{UserGroupsError, WebApi};
+
+/// A user group's id and its members' ids.
+type UserGroup = (String, Vec<String>);
 
 /// The longest a message waits for `usergroups.list` before it is handed on
-/// with the old map. Short: Socket Mode reads (and acks) the next envelope
-/// only once this one is handed on, and Slack re-sends an envelope not
-/// acked within a few seconds.
+/// with the old map (envelopes are acked before, whatever it takes).
 pub const LOOKUP_WAIT: Duration = Duration::from_secs(2);
 
 /// The user → group ids map and when it was last asked for.
@@ -81,11 +82,11 @@ impl UserGroups {
 /// Each user's group ids, in the order Slack lists the groups.
 fn members_by_user(groups: &[UserGroup]) -> HashMap<String, Vec<String>> {
     let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
-    for group in groups {
-        for user in &group.users {
+    for (id, users) in groups {
+        for user in users {
             let ids = by_user.entry(user.clone()).or_default();
-            if !ids.contains(&group.id) {
-                ids.push(group.id.clone());
+            if !ids.contains(id) {
+                ids.push(id.clone());
             }
         }
     }
@@ -97,10 +98,10 @@ mod tests {
     use super::*;
 
     fn group(id: &str, users: &[&str]) -> UserGroup {
-        UserGroup {
-            id: id.to_owned(),
-            users: users.iter().map(|u| (*u).to_owned()).collect(),
-        }
+        (
+            id.to_owned(),
+            users.iter().map(|u| (*u).to_owned()).collect(),
+        )
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! inbox from a task of its own. Retried deliveries (`X-Slack-Retry-Num`)
 //! carry the same message, handled once by its dedupe key.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,11 +15,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use mosaic_chat::{ChatError, Inbound, Secret};
-use serde_json::Value;
+use slack_morphism::prelude::{SlackCommandEvent, SlackPushEvent};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::signature::{self, now_secs};
+use crate::signature;
 use crate::{HttpOptions, Slack, events};
 
 /// The path the app's Event Subscriptions Request URL points at.
@@ -78,7 +77,6 @@ impl Endpoint {
             header("x-slack-request-timestamp"),
             header("x-slack-signature"),
             body,
-            now_secs(),
         );
         let refused = checked.err()?;
         tracing::warn!(reason = %refused, "a request to the Slack endpoint was refused (check MOSAIC__SLACK__SIGNING_SECRET)");
@@ -105,22 +103,33 @@ async fn event(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes
     if let Some(refused) = endpoint.refuse_unsigned(&headers, &body) {
         return refused;
     }
-    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
-        tracing::warn!("an unreadable Slack event was skipped");
-        return StatusCode::BAD_REQUEST.into_response();
+    let payload = match serde_json::from_slice::<SlackPushEvent>(&body) {
+        Ok(payload) => payload,
+        Err(e) => {
+            tracing::warn!(error = %e, "an unreadable Slack event was skipped");
+            return StatusCode::BAD_REQUEST.into_response();
+        }
     };
-    if payload.get("type").and_then(Value::as_str) == Some("url_verification") {
-        let challenge = payload
-            .get("challenge")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        return challenge.to_owned().into_response();
-    }
+    let callback = match payload {
+        SlackPushEvent::UrlVerification(check) => return check.challenge.into_response(),
+        SlackPushEvent::EventCallback(callback) => callback,
+        SlackPushEvent::AppRateLimited(limited) => {
+            // https://api.slack.com/apis/rate-limits#events: more than 30,000
+            // events an hour; Slack stops sending for the rest of the minute.
+            tracing::warn!(minute = ?limited.minute_rate_limited, "Slack rate-limited this app's events");
+            return StatusCode::OK.into_response();
+        }
+    };
     if let Some(retry) = headers.get("x-slack-retry-num") {
         tracing::debug!(?retry, "Slack retried an event delivery");
     }
     let bot_name = &endpoint.slack.options.bot_name;
-    if let Some(inbound) = events::event_inbound(&payload, endpoint.bot_user(), bot_name) {
+    let subtype = std::str::from_utf8(&body)
+        .ok()
+        .and_then(events::Subtype::of);
+    let inbound =
+        events::event_inbound(&callback, subtype.as_deref(), endpoint.bot_user(), bot_name);
+    if let Some(inbound) = inbound {
         endpoint.deliver(inbound);
     }
     StatusCode::OK.into_response()
@@ -130,14 +139,22 @@ async fn command(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Byt
     if let Some(refused) = endpoint.refuse_unsigned(&headers, &body) {
         return refused;
     }
-    let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body) else {
+    let (Ok(command), Ok(named)) = (
+        serde_urlencoded::from_bytes::<SlackCommandEvent>(&body),
+        serde_urlencoded::from_bytes::<events::UserName>(&body),
+    ) else {
+        tracing::warn!(
+            "a slash command without team_id, channel_id, user_id, command, response_url or trigger_id: refused"
+        );
         return StatusCode::BAD_REQUEST.into_response();
     };
     let bot_name = &endpoint.slack.options.bot_name;
-    let Some(inbound) = events::slash_inbound(&form, endpoint.bot_user(), bot_name) else {
-        tracing::warn!("a slash command without channel_id, user_id or trigger_id: refused");
-        return StatusCode::BAD_REQUEST.into_response();
-    };
+    let inbound = events::slash_inbound(
+        &command,
+        named.user_name.as_deref(),
+        endpoint.bot_user(),
+        bot_name,
+    );
     endpoint.deliver(inbound);
     // An empty 200: Slack shows nothing; the answer comes by `response_url`.
     StatusCode::OK.into_response()

@@ -1,7 +1,9 @@
 //! Socket Mode: `apps.connections.open` (with the app-level token) gives a
 //! WebSocket URL; Slack greets with `hello`, then sends envelopes, each acked
-//! with its `envelope_id` at once (Slack re-sends an envelope not acked
-//! within a few seconds) before its work goes to the inbox. A `disconnect`
+//! with its `envelope_id` the moment it is read (Slack re-sends an envelope
+//! not acked within a few seconds); what it carries is then handed, in
+//! order, to a task of its own that reads the author's user groups and
+//! waits for room in the inbox, so the socket is never held up. A `disconnect`
 //! (Slack refreshes connections every few hours) opens a new connection at
 //! once; a dropped one is reopened with capped, jittered backoff.
 
@@ -11,7 +13,8 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
 use mosaic_chat::{ChatError, Connection, Inbound};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use slack_morphism::prelude::{SlackCommandEvent, SlackPushEventCallback};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
@@ -23,6 +26,34 @@ use crate::{Slack, SlackOptions, events};
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// Silence (not even a pong or Slack's own ping) after which the socket counts as dead.
 const DEAD_AFTER: Duration = Duration::from_secs(90);
+
+/// A Socket Mode frame (<https://api.slack.com/apis/socket-mode>), its
+/// payloads read with slack-morphism's models. The envelope itself is ours:
+/// slack-morphism 2.31 keeps its `SlackSocketModeEvent` in a private module
+/// (its `models::socket_mode` is shadowed by its public `socket_mode`).
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Envelope {
+    Hello,
+    Disconnect,
+    // Boxed: slack-morphism's payloads are large (its event union is
+    // several kilobytes), and one frame is read at a time.
+    EventsApi {
+        payload: Box<SlackPushEventCallback>,
+    },
+    SlashCommands {
+        payload: Box<SlackCommandEvent>,
+    },
+    /// `interactive` and whatever Slack adds: acked, not read.
+    #[serde(other)]
+    Other,
+}
+
+/// An envelope's acknowledgement, and the one field read to send it.
+#[derive(Serialize, Deserialize)]
+struct Ack {
+    envelope_id: String,
+}
 
 /// How a Socket Mode connection ended.
 enum SessionEnd {
@@ -83,9 +114,28 @@ pub(crate) async fn run(
     inbox: mpsc::Sender<Inbound>,
     shutdown: CancellationToken,
 ) -> Result<(), ChatError> {
+    // Envelopes are handed on by a task of their own, in order, so the
+    // socket is read (and the next envelope acked) while a message waits
+    // for its author's user groups or for room in the inbox.
+    let (handed, mut to_hand) = mpsc::unbounded_channel::<Inbound>();
+    let worker = {
+        let (slack, shutdown) = (Arc::clone(&slack), shutdown.clone());
+        tokio::spawn(async move {
+            while let Some(inbound) = to_hand.recv().await {
+                let delivered = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    delivered = slack.deliver(&inbox, inbound) => delivered,
+                };
+                if !delivered {
+                    return;
+                }
+            }
+        })
+    };
+    let _worker = AbortOnDrop(worker);
     let mut delays = backoff(&slack.options);
     loop {
-        let end = session(&slack, &inbox, &shutdown).await;
+        let end = session(&slack, &handed, &shutdown).await;
         if matches!(end, SessionEnd::Refresh | SessionEnd::Lost { .. }) {
             // Even a refresh leaves a gap: envelopes wait until the next `hello`.
             slack.connection.lost();
@@ -112,6 +162,15 @@ pub(crate) async fn run(
     }
 }
 
+/// Stops the delivery task with the platform.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn lost(greeted: bool, reason: String) -> SessionEnd {
     SessionEnd::Lost { greeted, reason }
 }
@@ -119,7 +178,7 @@ fn lost(greeted: bool, reason: String) -> SessionEnd {
 /// One Socket Mode connection, from `apps.connections.open` until it ends.
 async fn session(
     slack: &Slack,
-    inbox: &mpsc::Sender<Inbound>,
+    inbox: &mpsc::UnboundedSender<Inbound>,
     shutdown: &CancellationToken,
 ) -> SessionEnd {
     let Some(app_token) = &slack.options.app_token else {
@@ -182,49 +241,65 @@ async fn session(
             // Pings are answered by the library; pongs only prove life.
             Some(Ok(_)) => continue,
         };
-        let Ok(envelope) = serde_json::from_str::<Value>(&text) else {
-            tracing::debug!("an unreadable Socket Mode frame was skipped");
-            continue;
-        };
-        // Acked before anything else, so a slow inbox never makes Slack re-send.
-        if let Some(id) = envelope.get("envelope_id").and_then(Value::as_str) {
-            let ack = json!({ "envelope_id": id }).to_string();
+        // Acked before anything else (even before it is read in full), so a
+        // slow inbox or a user-group lookup never makes Slack re-send it.
+        if let Ok(ack) = serde_json::from_str::<Ack>(&text) {
+            let ack = serde_json::to_string(&ack).unwrap_or_default();
             if let Err(e) = sink.send(Message::text(ack)).await {
                 return lost(greeted, format!("cannot ack an envelope: {e}"));
             }
         }
-        let inbound = match envelope.get("type").and_then(Value::as_str) {
-            Some("hello") => {
+        let envelope = match serde_json::from_str::<Envelope>(&text) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                tracing::debug!(error = %e, "a Socket Mode frame the bot does not read was skipped");
+                continue;
+            }
+        };
+        let inbound = match envelope {
+            Envelope::Hello => {
                 greeted = true;
                 slack.connection.set(Connection::Connected);
                 None
             }
-            Some("disconnect") => return SessionEnd::Refresh,
-            Some(kind) => envelope_inbound(slack, kind, &envelope),
-            None => None,
+            Envelope::Disconnect => return SessionEnd::Refresh,
+            other => envelope_inbound(slack, other, &text),
         };
-        if let Some(inbound) = inbound {
-            let delivered = tokio::select! {
-                () = shutdown.cancelled() => return SessionEnd::Shutdown,
-                delivered = slack.deliver(inbox, inbound) => delivered,
-            };
-            if !delivered {
-                return SessionEnd::InboxClosed;
-            }
+        if let Some(inbound) = inbound
+            && inbox.send(inbound).is_err()
+        {
+            return SessionEnd::InboxClosed;
         }
     }
 }
 
 /// The [`Inbound`] an envelope carries: an Events API event addressed to the
-/// bot, or a slash command.
-fn envelope_inbound(slack: &Slack, kind: &str, envelope: &Value) -> Option<Inbound> {
-    let payload = envelope.get("payload")?;
+/// bot, or a slash command (`frame` is the envelope as sent, for the
+/// command's `user_name`).
+fn envelope_inbound(slack: &Slack, envelope: Envelope, frame: &str) -> Option<Inbound> {
     let bot_user = slack.bot_user.get().map_or("", String::as_str);
     let bot_name = &slack.options.bot_name;
-    match kind {
-        "events_api" => events::event_inbound(payload, bot_user, bot_name),
-        "slash_commands" => {
-            events::slash_inbound(&events::object_fields(payload), bot_user, bot_name)
+    match envelope {
+        Envelope::EventsApi { payload } => {
+            #[derive(Deserialize)]
+            struct InFrame {
+                payload: events::Subtype,
+            }
+            let subtype = serde_json::from_str::<InFrame>(frame)
+                .ok()
+                .and_then(|f| f.payload.into_inner());
+            events::event_inbound(&payload, subtype.as_deref(), bot_user, bot_name)
+        }
+        Envelope::SlashCommands { payload } => {
+            #[derive(serde::Deserialize)]
+            struct Named {
+                payload: events::UserName,
+            }
+            let named = serde_json::from_str::<Named>(frame).ok();
+            let user_name = named.as_ref().and_then(|n| n.payload.user_name.as_deref());
+            Some(events::slash_inbound(
+                &payload, user_name, bot_user, bot_name,
+            ))
         }
         _ => None,
     }

@@ -4,79 +4,16 @@
 //! test ends by proving nothing unexpected reached the inbox or Slack.
 
 mod fake;
+mod support;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake::{ALICE, APP_TOKEN, BOT_TOKEN, CHANNEL, FakeSlack, PATIENCE, Sent};
-use mosaic_chat::{
-    ChatError, ChatPlatform, Connection, Inbound, Reaction, RunContext, Secret, ThreadRef,
-};
-use mosaic_slack::{COMMANDS_PATH, EVENTS_PATH, HttpOptions, PLATFORM, Slack, SlackOptions, sign};
+use fake::{CHANNEL, FakeSlack, PATIENCE, Sent};
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Reaction, Secret, ThreadRef};
+use mosaic_slack::{COMMANDS_PATH, EVENTS_PATH, PLATFORM, Slack};
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-const SIGNING_SECRET: &str = "signing-secret-1";
-
-struct Running {
-    slack: Arc<Slack>,
-    inbox: mpsc::Receiver<Inbound>,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), ChatError>>,
-}
-
-fn options(fake: &FakeSlack, socket: bool, http: bool) -> SlackOptions {
-    let mut options = SlackOptions::new(Secret::new(BOT_TOKEN), "mosaic");
-    options.api_url = fake.api_url();
-    options.app_token = socket.then(|| Secret::new(APP_TOKEN));
-    options.http = http.then(|| HttpOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        signing_secret: Secret::new(SIGNING_SECRET),
-    });
-    options.reconnect_min = Duration::from_millis(20);
-    options.reconnect_max = Duration::from_millis(200);
-    options
-}
-
-fn start(options: SlackOptions) -> Running {
-    run(Arc::new(Slack::new(options).expect("the adapter builds")))
-}
-
-fn run(slack: Arc<Slack>) -> Running {
-    let (tx, inbox) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(Arc::clone(&slack).run(RunContext::new(tx, stop.clone())));
-    Running {
-        slack,
-        inbox,
-        stop,
-        task,
-    }
-}
-
-impl Running {
-    async fn next(&mut self) -> Inbound {
-        tokio::time::timeout(PATIENCE, self.inbox.recv())
-            .await
-            .expect("a message in time")
-            .expect("the inbox is open")
-    }
-
-    /// Stops the adapter and proves nothing else reached the inbox.
-    async fn stop(mut self) {
-        self.stop.cancel();
-        let ended = tokio::time::timeout(PATIENCE, self.task)
-            .await
-            .expect("stops in time");
-        assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
-        assert!(
-            self.inbox.recv().await.is_none(),
-            "nothing more in the inbox"
-        );
-    }
-}
+use support::*;
 
 #[tokio::test]
 async fn a_mention_over_socket_mode_is_acked_and_delivered_once() {
@@ -132,20 +69,6 @@ async fn socket_mode_reconnects_after_a_refresh_and_after_a_drop() {
     assert_eq!(bot.next().await.message_id, ts);
     fake.wait_all_acked().await;
     bot.stop().await;
-}
-
-/// Waits until `slack` reports `want`; the adapter's state has no
-/// notification, so it is looked at every few milliseconds.
-async fn until_connection(slack: &Slack, want: Connection) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while slack.connection() != want {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still {:?}, never {want:?}",
-            slack.connection()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
@@ -229,7 +152,7 @@ async fn a_slash_command_over_socket_mode_is_acked_and_delivered() {
     let mut bot = start(options(&fake, true, false));
     fake.wait_connected(1).await;
     let payload = json!({
-        "command": "/mosaic", "text": "status &lt;x&gt;", "channel_id": CHANNEL, "user_id": "UALICE01",
+        "team_id": "T1", "command": "/mosaic", "text": "status &lt;x&gt;", "channel_id": CHANNEL, "user_id": "UALICE01",
         "user_name": "alice", "trigger_id": "trig9", "response_url": fake.response_url(),
     });
     fake.envelope("slash_commands", payload.clone());
@@ -241,36 +164,6 @@ async fn a_slash_command_over_socket_mode_is_acked_and_delivered() {
     fake.wait_all_acked().await;
     bot.stop().await;
     assert!(fake.sent().is_empty());
-}
-
-/// Posts `body` to the endpoint, signed at `age_secs` ago with `secret`.
-async fn signed(
-    addr: SocketAddr,
-    path: &str,
-    body: &str,
-    secret: &str,
-    age_secs: i64,
-    retry: bool,
-) -> (u16, String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs() as i64;
-    let ts = (now - age_secs).to_string();
-    let signature = sign(&Secret::new(secret), &ts, body.as_bytes());
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}{path}"))
-        .header("X-Slack-Request-Timestamp", ts)
-        .header("X-Slack-Signature", signature)
-        .body(body.to_owned());
-    if retry {
-        request = request
-            .header("X-Slack-Retry-Num", "1")
-            .header("X-Slack-Retry-Reason", "http_timeout");
-    }
-    let response = request.send().await.expect("the endpoint answers");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
 }
 
 #[tokio::test]
@@ -345,6 +238,7 @@ async fn a_slash_command_is_acked_empty_and_answered_privately() {
     let form = serde_urlencoded_form(&[
         ("command", "/mosaic"),
         ("text", "fix #42"),
+        ("team_id", "T1"),
         ("channel_id", CHANNEL),
         ("user_id", "UALICE01"),
         ("user_name", "alice"),
@@ -395,14 +289,6 @@ async fn a_slash_command_is_acked_empty_and_answered_privately() {
         }
     );
     assert_eq!(fake.sent().len(), 2);
-}
-
-fn serde_urlencoded_form(fields: &[(&str, &str)]) -> String {
-    reqwest::Url::parse_with_params("http://x/", fields)
-        .expect("a url")
-        .query()
-        .unwrap_or("")
-        .to_owned()
 }
 
 #[tokio::test]
@@ -504,133 +390,4 @@ async fn a_refused_app_token_stops_the_adapter_with_unauthorized() {
         "{ended:?}"
     );
     assert_eq!(fake.connected(), 0);
-}
-
-/// Bob, a second user, and the user groups the tests give the workspace.
-const BOB: &str = "UBOB0001";
-const GROUPS: [(&str, &[&str]); 3] = [
-    ("S0MAINT", &[ALICE, BOB]),
-    ("S0OPS", &[BOB]),
-    ("S0TRIAGE", &[ALICE]),
-];
-
-/// A `/mosaic` slash command's fields by `user`.
-fn slash_fields(fake: &FakeSlack, user: &str, trigger: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("command", "/mosaic".into()),
-        ("text", "status #1".into()),
-        ("channel_id", CHANNEL.into()),
-        ("user_id", user.into()),
-        ("trigger_id", trigger.into()),
-        ("response_url", fake.response_url()),
-    ]
-}
-
-#[tokio::test]
-async fn mentions_and_slash_commands_carry_their_authors_user_groups_read_once() {
-    let fake = FakeSlack::start().await;
-    fake.set_user_groups(&GROUPS);
-    let mut bot = start(options(&fake, true, true));
-    let addr = bot.slack.http_addr().await.expect("the endpoint listens");
-    fake.wait_connected(1).await;
-
-    let ts = fake.mention(None, "<@UBOT0001> status #1");
-    let mention = bot.next().await;
-    assert_eq!(mention.message_id, ts);
-    assert_eq!(mention.roles, ["S0MAINT", "S0TRIAGE"]);
-
-    let over_socket: serde_json::Map<String, serde_json::Value> =
-        slash_fields(&fake, ALICE, "trig-a")
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.into()))
-            .collect();
-    fake.envelope("slash_commands", over_socket.into());
-    let slash = bot.next().await;
-    assert!(slash.slash);
-    assert_eq!(
-        (slash.user.id.as_str(), slash.roles.clone()),
-        (ALICE, vec!["S0MAINT".to_owned(), "S0TRIAGE".to_owned()])
-    );
-
-    let fields = slash_fields(&fake, BOB, "trig-b");
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let form = serde_urlencoded_form(&fields);
-    assert_eq!(
-        signed(addr, COMMANDS_PATH, &form, SIGNING_SECRET, 0, false)
-            .await
-            .0,
-        200
-    );
-    let over_http = bot.next().await;
-    assert_eq!(
-        (over_http.user.id.as_str(), over_http.roles.clone()),
-        (BOB, vec!["S0MAINT".to_owned(), "S0OPS".to_owned()])
-    );
-
-    // Three messages within five minutes: one `usergroups.list`.
-    assert_eq!(fake.user_groups_calls(), 1);
-    fake.wait_all_acked().await;
-    bot.stop().await;
-    assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
-}
-
-#[tokio::test]
-async fn without_usergroups_read_roles_stay_empty_and_messages_still_arrive() {
-    // No scope, a user token of the wrong type, a plan without user groups.
-    for code in [
-        "missing_scope",
-        "not_allowed_token_type",
-        "paid_teams_only",
-        "plan_upgrade_required",
-    ] {
-        let fake = FakeSlack::start().await;
-        fake.set_user_groups(&GROUPS);
-        fake.refuse_user_groups(Some(code));
-        let mut options = options(&fake, true, false);
-        // Stale at once: only the refusal keeps the bot from asking again.
-        options.user_groups_max_age = Duration::ZERO;
-        let mut bot = start(options);
-        fake.wait_connected(1).await;
-        for text in ["<@UBOT0001> status #1", "<@UBOT0001> status #2"] {
-            let ts = fake.mention(None, text);
-            let inbound = bot.next().await;
-            assert_eq!(inbound.message_id, ts, "{code}");
-            assert!(inbound.roles.is_empty(), "{code}: {:?}", inbound.roles);
-        }
-        assert_eq!(
-            fake.user_groups_calls(),
-            1,
-            "{code}: refused for good, asked once"
-        );
-        fake.wait_all_acked().await;
-        bot.stop().await;
-        assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
-    }
-}
-
-#[tokio::test]
-async fn a_failed_refresh_keeps_the_groups_known_until_one_succeeds() {
-    let fake = FakeSlack::start().await;
-    fake.set_user_groups(&GROUPS);
-    let mut options = options(&fake, true, false);
-    options.user_groups_max_age = Duration::ZERO;
-    let mut bot = start(options);
-    fake.wait_connected(1).await;
-
-    fake.mention(None, "<@UBOT0001> status #1");
-    assert_eq!(bot.next().await.roles, ["S0MAINT", "S0TRIAGE"]);
-
-    fake.refuse_user_groups(Some("internal_error"));
-    fake.mention(None, "<@UBOT0001> status #2");
-    assert_eq!(bot.next().await.roles, ["S0MAINT", "S0TRIAGE"]);
-
-    fake.refuse_user_groups(None);
-    fake.set_user_groups(&[("S0OPS", &[ALICE])]);
-    fake.mention(None, "<@UBOT0001> status #3");
-    assert_eq!(bot.next().await.roles, ["S0OPS"]);
-
-    assert_eq!(fake.user_groups_calls(), 3);
-    fake.wait_all_acked().await;
-    bot.stop().await;
-    assert!(fake.sent().is_empty(), "{:#?}", fake.sent());
 }

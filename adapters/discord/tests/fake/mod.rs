@@ -1,38 +1,44 @@
-//! A fake Discord on 127.0.0.1 for tests: the REST routes the adapter uses,
-//! recorded call by call, and a gateway WebSocket (hello, identify → READY,
-//! heartbeats acked, dispatches, a forced reconnect with resume that replays
-//! what was dispatched meanwhile, connections refused while a test asks).
+//! A fake Discord on 127.0.0.1 for tests, doing what Discord does (each
+//! behaviour beside its documentation page): the REST routes the adapter
+//! uses, recorded call by call (`rest.rs`), and a gateway WebSocket
+//! (`gateway.rs`); messages, threads and the bot's permissions as Discord
+//! keeps them; the operations Discord's OpenAPI description allows
+//! (`openapi.rs`).
 //! Shared by the adapter's tests and the root `tests/discord.rs` (through
 //! `#[path]`), so it uses no serenity type.
 // Each test binary uses a part of the fake.
 #![allow(dead_code, unused_imports)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State as AxumState;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+mod gateway;
+pub mod openapi;
 mod payloads;
+mod rest;
 
-use payloads::user;
-pub use payloads::{guild_payload, interaction_payload, message_payload};
+pub use payloads::{guild_payload, interaction_payload, message_payload, timestamp_of};
 
 /// The bot's user id, application id, guild and channel in the fake.
 pub const BOT_ID: u64 = 100;
 pub const APP_ID: u64 = 200;
 pub const GUILD_ID: u64 = 300;
 pub const CHANNEL: u64 = 400;
+/// A second text channel of the guild.
+pub const OTHER_CHANNEL: u64 = 401;
+/// A forum channel of the guild (type 15): its posts are threads with no
+/// message in the forum to start them from.
+pub const FORUM: u64 = 402;
+/// The bot's managed role in the guild (`tags.bot_id` is the bot).
+pub const MANAGED_ROLE: u64 = 777;
 /// A person who talks to the bot.
 pub const ALICE: u64 = 501;
 /// The heartbeat interval the fake asks for: short, so that every test
@@ -46,7 +52,33 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 pub struct Call {
     pub method: String,
     pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
     pub body: Value,
+}
+
+/// Permission bits (topics/permissions, "Bitwise Permission Flags").
+pub mod perm {
+    pub const ADD_REACTIONS: u64 = 1 << 6;
+    pub const VIEW_CHANNEL: u64 = 1 << 10;
+    pub const SEND_MESSAGES: u64 = 1 << 11;
+    pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+    pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+    pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+    /// What the README's invite link grants.
+    pub const INVITED: u64 = 309_237_712_960;
+}
+
+/// Discord's epoch, the first second of 2015 (reference, "Snowflakes").
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// The snowflake of an instant: milliseconds since Discord's epoch in the
+/// top 42 bits (reference, "Snowflakes").
+pub fn snowflake_at(at: SystemTime) -> u64 {
+    let ms = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    ms.saturating_sub(DISCORD_EPOCH_MS) << 22
 }
 
 enum Outgoing {
@@ -70,13 +102,23 @@ struct Inner {
     sessions: watch::Sender<(usize, usize)>,
     /// Heartbeats acknowledged so far.
     heartbeats: watch::Sender<usize>,
-    next_id: AtomicU64,
+    /// The last snowflake given out.
+    last_id: AtomicU64,
+    /// Thread → its parent channel.
     threads: Mutex<HashMap<u64, u64>>,
+    /// Every message, by id, as Discord stores it (its payload).
+    messages: Mutex<BTreeMap<u64, Value>>,
+    /// The guild's channels (not threads) and their types.
+    channel_types: Mutex<HashMap<u64, u64>>,
+    /// Channel → the permissions an overwrite denies the bot there.
+    denied: Mutex<HashMap<u64, u64>>,
     gateway: Mutex<Gateway>,
     /// Failures to answer once: (method, path fragment, status).
     failures: Mutex<Vec<(String, String, u16)>>,
     /// While set, gateway connections are refused (503); and how many were.
     refuse_gateway: AtomicBool,
+    /// When set, the next resume is refused: the session is gone.
+    expire_session: AtomicBool,
     refused: watch::Sender<usize>,
 }
 
@@ -98,22 +140,30 @@ impl FakeDiscord {
             calls_seen: watch::channel(0).0,
             sessions: watch::channel((0, 0)).0,
             heartbeats: watch::channel(0).0,
-            next_id: AtomicU64::new(1_000_000),
+            last_id: AtomicU64::new(0),
             threads: Mutex::new(HashMap::new()),
+            messages: Mutex::new(BTreeMap::new()),
+            channel_types: Mutex::new(HashMap::from([
+                (CHANNEL, 0),
+                (OTHER_CHANNEL, 0),
+                (FORUM, 15),
+            ])),
+            denied: Mutex::new(HashMap::new()),
             gateway: Mutex::new(Gateway::default()),
             failures: Mutex::new(Vec::new()),
             refuse_gateway: AtomicBool::new(false),
+            expire_session: AtomicBool::new(false),
             refused: watch::channel(0).0,
         });
         let app = Router::new()
-            .route("/gateway", get(gateway))
-            .fallback(rest)
+            .route("/gateway", get(gateway::gateway))
+            .fallback(rest::rest)
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move { axum::serve(listener, app).await });
         FakeDiscord { inner }
     }
 
-    /// The base URL to give the adapter as `api_base`.
+    /// The base URL to give the adapter as `api_url`.
     pub fn url(&self) -> String {
         format!("http://{}", self.inner.addr)
     }
@@ -138,6 +188,42 @@ impl FakeDiscord {
             "no session {identifies}/{resumes}: {:?}",
             *rx.borrow()
         );
+    }
+
+    /// Waits until the bot has read the history of each of the guild's text
+    /// channels `n` times (a catch-up after each new session).
+    pub async fn wait_caught_up(&self, n: usize) {
+        for channel in [CHANNEL, OTHER_CHANNEL] {
+            let path = format!("/channels/{channel}/messages");
+            let mut rx = self.inner.calls_seen.subscribe();
+            let read = |calls: &[Call]| {
+                calls
+                    .iter()
+                    .filter(|c| c.method == "GET" && c.path == path)
+                    .count()
+            };
+            let waited = tokio::time::timeout(PATIENCE, async {
+                while read(&self.calls()) < n {
+                    rx.changed().await.expect("the fake runs");
+                }
+            })
+            .await;
+            assert!(
+                waited.is_ok(),
+                "channel {channel} read fewer than {n} times"
+            );
+        }
+    }
+
+    /// (identifies, resumes) so far.
+    pub fn sessions(&self) -> (usize, usize) {
+        *self.inner.sessions.borrow()
+    }
+
+    /// The bot's session expires: its next resume is refused, so it starts
+    /// a new session, and what was dispatched meanwhile is not replayed.
+    pub fn expire_session(&self) {
+        self.inner.expire_session.store(true, Ordering::SeqCst);
     }
 
     /// While set, gateway connections are refused with 503, as during an outage.
@@ -203,19 +289,83 @@ impl FakeDiscord {
     }
 
     fn id(&self) -> u64 {
-        self.inner.next_id.fetch_add(1, Ordering::SeqCst)
+        self.inner.snowflake()
+    }
+
+    /// The `ws://` address of the fake's gateway, for `gateway_url`: the
+    /// fake's `GET /gateway` answers Discord's own address, as Discord does.
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}/gateway", self.inner.addr)
+    }
+
+    /// An overwrite in `channel` denying the bot `permissions` (`perm::*`);
+    /// threads of the channel inherit it.
+    pub fn deny(&self, channel: u64, permissions: u64) {
+        *self
+            .inner
+            .denied
+            .lock()
+            .expect("denied")
+            .entry(channel)
+            .or_default() |= permissions;
+    }
+
+    /// A thread made in `parent` without a message there ("Create Thread",
+    /// or a forum post): its id is a new snowflake, not a message's
+    /// (resources/channel, "Start Thread without Message").
+    pub fn thread_without_message(&self, parent: u64) -> u64 {
+        let id = self.id();
+        self.inner
+            .threads
+            .lock()
+            .expect("threads")
+            .insert(id, parent);
+        id
+    }
+
+    /// The thread started from `message` on its parent, as a person would
+    /// (the same id: resources/channel, "Start Thread from Message").
+    pub fn thread_on(&self, parent: u64, message: u64) -> u64 {
+        self.inner
+            .threads
+            .lock()
+            .expect("threads")
+            .insert(message, parent);
+        message
+    }
+
+    /// A message stored as if typed at `at` (its snowflake says so), but
+    /// never dispatched: typed while the bot was not connected.
+    pub fn typed_offline(&self, channel: u64, text: &str, at: SystemTime) -> u64 {
+        let id = snowflake_at(at) | (self.id() & 0x3f_ffff);
+        let payload = message_payload(id, channel, ALICE, false, text, Some(&[]));
+        self.inner
+            .messages
+            .lock()
+            .expect("messages")
+            .insert(id, payload);
+        id
     }
 
     /// Dispatches a gateway event (kept for replay on resume).
     pub fn dispatch(&self, kind: &str, data: Value) {
-        let mut gw = self.inner.gateway.lock().expect("gateway");
-        gw.seq += 1;
-        let frame = json!({ "op": 0, "t": kind, "s": gw.seq, "d": data });
-        let seq = gw.seq;
-        gw.sent.push((seq, frame.clone()));
-        if let Some((_, tx)) = &gw.current {
-            let _ = tx.send(Outgoing::Frame(frame));
-        }
+        self.inner.dispatch(kind, data);
+    }
+
+    /// Alice edits message `id` to `text`: stored, and MESSAGE_UPDATE with
+    /// the whole message and its new `edited_timestamp` (events/
+    /// gateway-events, "Message Update"). Returns that timestamp.
+    pub fn edit(&self, id: u64, text: &str) -> String {
+        let edited = timestamp_of(self.id());
+        let payload = {
+            let mut messages = self.inner.messages.lock().expect("messages");
+            let message = messages.get_mut(&id).expect("a message to edit");
+            message["content"] = json!(text);
+            message["edited_timestamp"] = json!(edited);
+            message.clone()
+        };
+        self.dispatch("MESSAGE_UPDATE", payload);
+        edited
     }
 
     /// A message from `author` in `channel` of the guild, by a member with
@@ -235,10 +385,13 @@ impl FakeDiscord {
         roles: Option<&[u64]>,
     ) -> u64 {
         let id = self.id();
-        self.dispatch(
-            "MESSAGE_CREATE",
-            message_payload(id, channel, author, bot, text, roles),
-        );
+        let payload = message_payload(id, channel, author, bot, text, roles);
+        self.inner
+            .messages
+            .lock()
+            .expect("messages")
+            .insert(id, payload.clone());
+        self.dispatch("MESSAGE_CREATE", payload);
         id
     }
 
@@ -263,10 +416,32 @@ impl FakeDiscord {
         roles: Option<&[u64]>,
     ) -> u64 {
         let id = self.id();
-        self.dispatch(
-            "INTERACTION_CREATE",
-            interaction_payload(id, channel, sub, option, roles),
-        );
+        let mut payload = interaction_payload(id, channel, sub, option, roles);
+        if roles.is_some() {
+            // The partial channel names a thread's parent, and
+            // `app_permissions` are the bot's there (interactions/
+            // receiving-and-responding, "Interaction Object").
+            let parent = self
+                .inner
+                .threads
+                .lock()
+                .expect("threads")
+                .get(&channel)
+                .copied();
+            if let Some(parent) = parent {
+                payload["channel"] = json!({ "id": channel.to_string(), "type": 11, "parent_id": parent.to_string() });
+            }
+            let denied = self
+                .inner
+                .denied
+                .lock()
+                .expect("denied")
+                .get(&parent.unwrap_or(channel))
+                .copied()
+                .unwrap_or(0);
+            payload["app_permissions"] = json!((perm::INVITED & !denied).to_string());
+        }
+        self.dispatch("INTERACTION_CREATE", payload);
         id
     }
 
@@ -279,168 +454,44 @@ impl FakeDiscord {
     }
 }
 
-async fn gateway(ws: WebSocketUpgrade, AxumState(inner): AxumState<Arc<Inner>>) -> Response {
-    if inner.refuse_gateway.load(Ordering::SeqCst) {
-        inner.refused.send_modify(|r| *r += 1);
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    ws.on_upgrade(move |socket| session(socket, inner))
-}
-
-async fn send(socket: &mut WebSocket, frame: &Value) -> bool {
-    socket
-        .send(Message::Text(frame.to_string().into()))
-        .await
-        .is_ok()
-}
-
-/// One gateway connection.
-async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
-    static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
-    let me = CONNECTIONS.fetch_add(1, Ordering::SeqCst);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    if !send(
-        &mut socket,
-        &json!({ "op": 10, "d": { "heartbeat_interval": HEARTBEAT_MS } }),
-    )
-    .await
-    {
-        return;
-    }
-    loop {
-        tokio::select! {
-            incoming = socket.recv() => {
-                let Some(Ok(Message::Text(text))) = incoming else {
-                    if matches!(incoming, Some(Ok(_))) { continue; }
-                    break;
-                };
-                let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else { continue };
-                match frame["op"].as_u64() {
-                    Some(1) => {
-                        send(&mut socket, &json!({ "op": 11 })).await;
-                        inner.heartbeats.send_modify(|h| *h += 1);
-                    }
-                    Some(2) => {
-                        let ready = {
-                            let mut gw = inner.gateway.lock().expect("gateway");
-                            gw.current = Some((me, tx.clone()));
-                            gw.seq += 1;
-                            json!({ "op": 0, "t": "READY", "s": gw.seq, "d": {
-                                "v": 10, "user": user(BOT_ID, true), "guilds": [],
-                                "session_id": "session-1",
-                                "resume_gateway_url": format!("ws://{}/gateway", inner.addr),
-                                "application": { "id": APP_ID.to_string(), "flags": 0 } } })
-                        };
-                        send(&mut socket, &ready).await;
-                        inner.sessions.send_modify(|s| s.0 += 1);
-                    }
-                    Some(6) => {
-                        let since = frame["d"]["seq"].as_u64().unwrap_or(0);
-                        let replay: Vec<Value> = {
-                            let mut gw = inner.gateway.lock().expect("gateway");
-                            gw.current = Some((me, tx.clone()));
-                            gw.seq += 1;
-                            let resumed = json!({ "op": 0, "t": "RESUMED", "s": gw.seq, "d": {} });
-                            gw.sent.iter().filter(|(s, _)| *s > since).map(|(_, f)| f.clone())
-                                .chain(std::iter::once(resumed)).collect()
-                        };
-                        for frame in &replay {
-                            send(&mut socket, frame).await;
-                        }
-                        inner.sessions.send_modify(|s| s.1 += 1);
-                    }
-                    _ => {}
-                }
-            }
-            out = rx.recv() => match out {
-                Some(Outgoing::Frame(frame)) => { if !send(&mut socket, &frame).await { break; } }
-                Some(Outgoing::Reconnect) => {
-                    send(&mut socket, &json!({ "op": 7, "d": null })).await;
-                    let _ = socket.send(Message::Close(None)).await;
-                    break;
-                }
-                None => break,
-            },
+impl Inner {
+    /// Sends a dispatch on the current connection, and keeps it for replay.
+    fn dispatch(&self, kind: &str, data: Value) {
+        let mut gw = self.gateway.lock().expect("gateway");
+        gw.seq += 1;
+        let frame = json!({ "op": 0, "t": kind, "s": gw.seq, "d": data });
+        let seq = gw.seq;
+        gw.sent.push((seq, frame.clone()));
+        if let Some((_, tx)) = &gw.current {
+            let _ = tx.send(Outgoing::Frame(frame));
         }
     }
-    let mut gw = inner.gateway.lock().expect("gateway");
-    if gw.current.as_ref().is_some_and(|(id, _)| *id == me) {
-        gw.current = None;
-    }
-}
 
-/// Every REST route the adapter uses.
-async fn rest(
-    AxumState(inner): AxumState<Arc<Inner>>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().trim_start_matches("/api/v10").to_owned();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    {
-        let mut calls = inner.calls.lock().expect("calls");
-        calls.push(Call {
-            method: method.to_string(),
-            path: path.clone(),
-            body: body.clone(),
-        });
-        inner.calls_seen.send_replace(calls.len());
-    }
-    let failure = {
-        let mut failures = inner.failures.lock().expect("failures");
-        let at = failures
-            .iter()
-            .position(|(m, f, _)| *m == method.as_str() && path.contains(f.as_str()));
-        at.map(|i| failures.remove(i).2)
-    };
-    if let Some(status) = failure {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({ "code": 50013, "message": "Missing Permissions", "retry_after": 0.25, "global": false });
-        return (status, axum::Json(body)).into_response();
-    }
-    let id = inner.next_id.fetch_add(1, Ordering::SeqCst).to_string();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let reply = match (method.as_str(), segments.as_slice()) {
-        ("GET", ["gateway"]) => json!({ "url": format!("ws://{}/gateway", inner.addr) }),
-        ("POST", ["channels", c, "messages"]) => json!({ "id": id, "channel_id": c }),
-        ("PATCH", ["channels", c, "messages", m]) => json!({ "id": m, "channel_id": c }),
-        ("PUT", ["channels", _, "messages", _, "reactions", _, "@me"]) => {
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        ("POST", ["channels", c, "messages", m, "threads"]) => {
-            let (Ok(c), Ok(m)) = (c.parse::<u64>(), m.parse::<u64>()) else {
-                return StatusCode::BAD_REQUEST.into_response();
-            };
-            inner.threads.lock().expect("threads").insert(m, c);
-            json!({ "id": m.to_string(), "type": 11, "parent_id": c.to_string() })
-        }
-        ("GET", ["channels", c]) => {
-            let parent = c
-                .parse::<u64>()
-                .ok()
-                .and_then(|c| inner.threads.lock().expect("threads").get(&c).copied());
-            match parent {
-                Some(p) => json!({ "id": c, "type": 11, "parent_id": p.to_string() }),
-                None => json!({ "id": c, "type": 0 }),
+    /// A new snowflake: now's, and above every one given before.
+    fn snowflake(&self) -> u64 {
+        let now = snowflake_at(SystemTime::now());
+        let mut last = self.last_id.load(Ordering::SeqCst);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .last_id
+                .compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
             }
         }
-        ("PUT", ["applications", _, "commands"] | ["applications", _, "guilds", _, "commands"]) => {
-            json!([])
-        }
-        ("POST", ["interactions", _, _, "callback"]) => {
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
-            json!({ "id": id })
-        }
-        _ => {
-            return (
-                StatusCode::NOT_FOUND,
-                axum::Json(json!({ "code": 0, "message": "404: Not Found" })),
-            )
-                .into_response();
-        }
-    };
-    axum::Json(reply).into_response()
+    }
+
+    /// The channel (or thread) message `id` stands in.
+    fn channel_of(&self, id: u64) -> Option<u64> {
+        let messages = self.messages.lock().expect("messages");
+        messages.get(&id)?["channel_id"].as_str()?.parse().ok()
+    }
+
+    /// Whether an overwrite denies the bot any of `permissions` in `channel`.
+    fn lacks(&self, channel: u64, permissions: u64) -> bool {
+        let denied = self.denied.lock().expect("denied");
+        denied.get(&channel).is_some_and(|d| d & permissions != 0)
+    }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ALICE, APP_ID, BOT_ID, GUILD_ID};
+use super::{ALICE, APP_ID, BOT_ID, CHANNEL, FORUM, GUILD_ID, OTHER_CHANNEL};
 
 /// A user object.
 pub fn user(id: u64, bot: bool) -> Value {
@@ -26,7 +26,7 @@ pub fn message_payload(
 ) -> Value {
     let mut message = json!({
         "id": id.to_string(), "channel_id": channel.to_string(),
-        "author": user(author, bot), "content": text, "timestamp": "2026-01-01T00:00:00.000000+00:00",
+        "author": user(author, bot), "content": text, "timestamp": timestamp_of(id),
         "edited_timestamp": null, "tts": false, "mention_everyone": false,
         "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": false,
         "type": 0, "flags": 0, "components": []
@@ -40,6 +40,14 @@ pub fn message_payload(
         });
     }
     message
+}
+
+/// The RFC 3339 instant a snowflake was made (reference, "Snowflakes":
+/// a message's `timestamp` is its id's).
+pub fn timestamp_of(id: u64) -> String {
+    let ms = (id >> 22) + 1_420_070_400_000;
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 fn role_strings(roles: &[u64]) -> Vec<String> {
@@ -65,8 +73,16 @@ pub fn guild_payload(role: u64) -> Value {
         "preferred_locale": "en-US", "public_updates_channel_id": null, "nsfw_level": 0, "stickers": [],
         "premium_progress_bar_enabled": false, "joined_at": "2026-01-01T00:00:00.000000+00:00",
         "large": false, "unavailable": false, "member_count": 2, "voice_states": [], "members": [],
-        "channels": [], "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": []
+        "channels": [channel(CHANNEL, 0, "general"), channel(OTHER_CHANNEL, 0, "other"), channel(FORUM, 15, "forum")],
+        "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": []
     })
+}
+
+/// A guild channel as GUILD_CREATE lists it (resources/channel, "Channel Object").
+fn channel(id: u64, kind: u64, name: &str) -> Value {
+    json!({ "id": id.to_string(), "type": kind, "guild_id": GUILD_ID.to_string(), "name": name,
+            "position": 0, "permission_overwrites": [], "nsfw": false, "parent_id": null,
+            "last_message_id": null, "rate_limit_per_user": 0, "topic": null })
 }
 
 /// An INTERACTION_CREATE payload for `/mosaic {sub}` by alice. `roles`:

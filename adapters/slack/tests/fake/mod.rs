@@ -8,9 +8,16 @@
 //! `#[path = "../adapters/slack/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
+pub mod conformance;
+mod events;
 mod socket;
+mod users;
 mod web;
 
+#[allow(unused_imports)]
+pub use events::{event_callback, message_event};
+
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -57,8 +64,32 @@ pub enum Sent {
     },
 }
 
+/// One Web API call the bot made, as the conformance test reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `chat.postMessage`, …; `response_url` for a slash command's answer.
+    pub method: String,
+    /// `GET` or `POST`.
+    pub verb: String,
+    /// The JSON body, or the query parameters.
+    pub args: Value,
+    /// The bearer token, if any.
+    pub token: Option<String>,
+}
+
 #[derive(Default)]
 struct World {
+    /// Every Web API call, in order.
+    calls: Vec<Call>,
+    /// Channels the bot is not a member of.
+    outside: Vec<String>,
+    /// `chat.update`'s tier when enforced (calls per window), the instants
+    /// of the calls in the current window, and the 429s it answered.
+    update_tier: Option<(usize, Duration)>,
+    update_times: VecDeque<tokio::time::Instant>,
+    tier_refusals: usize,
+    /// While set, `usergroups.list` answers only once cleared.
+    hold_user_groups: bool,
     next_ts: u64,
     next_envelope: u64,
     sockets: Vec<mpsc::UnboundedSender<Option<String>>>,
@@ -87,6 +118,23 @@ struct World {
     user_groups_calls: usize,
 }
 
+impl World {
+    /// With a tier enforced: `Some(wait)` when this `chat.update` is one too
+    /// many in the window (not counted), else `None` (counted).
+    fn over_update_tier(&mut self) -> Option<Duration> {
+        let (count, per) = self.update_tier?;
+        let now = tokio::time::Instant::now();
+        while self.update_times.front().is_some_and(|t| now - *t >= per) {
+            self.update_times.pop_front();
+        }
+        if self.update_times.len() >= count {
+            return self.update_times.front().map(|t| per - (now - *t));
+        }
+        self.update_times.push_back(now);
+        None
+    }
+}
+
 #[derive(Clone)]
 struct Shared {
     world: Arc<Mutex<World>>,
@@ -103,11 +151,11 @@ impl Shared {
         self.changed.notify_waiters();
     }
 
-    /// A new message timestamp, never the same twice.
+    /// A new message timestamp of now, never the same twice.
     fn next_ts(&self) -> String {
         let mut world = self.world();
         world.next_ts += 1;
-        format!("1700000000.{:06}", world.next_ts)
+        events::now_ts(world.next_ts)
     }
 }
 
@@ -135,7 +183,7 @@ impl FakeSlack {
             addr,
         };
         let app = Router::new()
-            .route("/api/auth.test", post(web::auth_test))
+            .route("/api/auth.test", get(web::auth_test).post(web::auth_test))
             .route("/api/apps.connections.open", post(web::connections_open))
             .route("/api/chat.postMessage", post(web::post_message))
             .route("/api/chat.update", post(web::update))
@@ -174,16 +222,32 @@ impl FakeSlack {
         id
     }
 
-    /// Alice posts `text` (in the thread `thread_ts`, if given) mentioning
-    /// the bot: an `app_mention` envelope, then (as Slack does for a
-    /// channel the bot is in) a `message` envelope for the same post.
-    /// Returns the post's `ts`.
-    pub fn mention(&self, thread_ts: Option<&str>, text: &str) -> String {
-        let ts = self.shared.next_ts();
-        for kind in ["app_mention", "message"] {
-            self.envelope("events_api", event_callback(kind, &ts, thread_ts, text));
-        }
-        ts
+    /// From now on the bot is not a member of `channel`: writes there answer
+    /// `not_in_channel`.
+    pub fn bot_not_in(&self, channel: &str) {
+        self.shared.world().outside.push(channel.to_owned());
+    }
+
+    /// Enforces `chat.update`'s tier: at most `count` calls in any `per`,
+    /// more answered 429 with `Retry-After`.
+    pub fn enforce_update_tier(&self, count: usize, per: Duration) {
+        self.shared.world().update_tier = Some((count, per));
+    }
+
+    /// How many `chat.update`s the tier refused.
+    pub fn tier_refusals(&self) -> usize {
+        self.shared.world().tier_refusals
+    }
+
+    /// While set, `usergroups.list` is answered only once it is cleared.
+    pub fn hold_user_groups(&self, hold: bool) {
+        self.shared.world().hold_user_groups = hold;
+        self.shared.notify();
+    }
+
+    /// Every Web API call the bot made, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.world().calls.clone()
     }
 
     /// Asks every socket to reconnect, as Slack does every few hours.
@@ -325,20 +389,4 @@ impl FakeSlack {
         self.until(what, |f| f.sent().into_iter().find(|s| matches(s)))
             .await
     }
-}
-
-/// An Events API `event_callback` for Alice's post `ts`.
-pub fn event_callback(kind: &str, ts: &str, thread_ts: Option<&str>, text: &str) -> Value {
-    let mut event = json!({
-        "type": kind, "user": ALICE, "channel": CHANNEL, "ts": ts, "text": text,
-        "channel_type": "channel", "event_ts": ts,
-    });
-    if let Some(thread) = thread_ts {
-        event["thread_ts"] = json!(thread);
-    }
-    json!({
-        "type": "event_callback", "team_id": "T1", "api_app_id": "A1",
-        "event_id": format!("Ev{}", ts.replace('.', "")), "event_time": 1_700_000_000,
-        "event": event,
-    })
 }

@@ -58,8 +58,11 @@ where
         }
         released.await;
     }
-    let hello = json!({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
-        .to_string();
+    // https://api.slack.com/apis/socket-mode: `hello` names the connection
+    // and carries `debug_info`.
+    let hello = json!({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"},
+        "debug_info": {"host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060}})
+    .to_string();
     if ws.send(Message::text(hello)).await.is_err() {
         return;
     }

@@ -1,17 +1,19 @@
 //! The fake's Web API methods: the token checked on each (bot token, or the
-//! app-level token for `apps.connections.open`), writes recorded as
-//! [`Sent`], refused with HTTP 429 or `ok:false` while the test asks for it;
-//! `usergroups.list` counted, and refused while the test asks for it.
+//! app-level token for `apps.connections.open`), every call recorded with
+//! its arguments (for the conformance test), writes recorded as [`Sent`],
+//! refused with HTTP 429 or `ok:false` while the test asks for it;
+//! `usergroups.list` counted, held or refused while the test asks for it.
+//! Answers have the shapes of Slack's method pages (https://api.slack.com/methods/…).
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{APP_TOKEN, BOT_TOKEN, BOT_USER, PERMALINK_BASE, Sent, Shared};
+use super::{APP_TOKEN, BOT_TOKEN, BOT_USER, Call, PERMALINK_BASE, Sent, Shared};
 
 fn has_token(headers: &HeaderMap, token: &str) -> bool {
     headers
@@ -25,12 +27,52 @@ fn refused(code: &str) -> Response {
     Json(json!({"ok": false, "error": code})).into_response()
 }
 
-/// A refusal of a write: a wrong token, a 429, or an `ok:false` asked for.
-fn check_write(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+/// Records a call: the method, the HTTP verb, its arguments (JSON body or
+/// query) and the token it carried.
+fn log(shared: &Shared, method: &str, verb: &Method, headers: &HeaderMap, args: Value) {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    shared.world().calls.push(Call {
+        method: method.to_owned(),
+        verb: verb.to_string(),
+        args,
+        token,
+    });
+}
+
+/// A refusal of a write: a wrong token, a 429 (asked for, or past the
+/// method's tier), a channel the bot is not in, or an `ok:false` asked for.
+fn check_write(
+    shared: &Shared,
+    headers: &HeaderMap,
+    method: &str,
+    body: &Value,
+) -> Option<Response> {
     if !has_token(headers, BOT_TOKEN) {
         return Some(refused("invalid_auth"));
     }
     let mut world = shared.world();
+    if method == "chat.update"
+        && let Some(wait) = world.over_update_tier()
+    {
+        // Tier 3, per workspace and app; a 429 names its wait in
+        // `Retry-After` (https://api.slack.com/apis/rate-limits).
+        world.rate_limited += 1;
+        world.tier_refusals += 1;
+        drop(world);
+        shared.notify();
+        let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
+        return Some((StatusCode::TOO_MANY_REQUESTS, [("Retry-After", secs)], "").into_response());
+    }
+    let channel = field(body, "channel");
+    if world.outside.contains(&channel) {
+        // https://api.slack.com/methods/chat.postMessage#errors: `not_in_channel`
+        // when the bot is not a member (and lacks `chat:write.public`).
+        return Some(refused("not_in_channel"));
+    }
     if world.rate_limit_next > 0 {
         world.rate_limit_next -= 1;
         world.rate_limited += 1;
@@ -57,14 +99,32 @@ fn field(body: &Value, name: &str) -> String {
         .to_owned()
 }
 
-pub(super) async fn auth_test(headers: HeaderMap) -> Response {
+/// https://api.slack.com/methods/auth.test
+pub(super) async fn auth_test(
+    State(s): State<Shared>,
+    verb: Method,
+    headers: HeaderMap,
+) -> Response {
+    log(&s, "auth.test", &verb, &headers, json!({}));
     if !has_token(&headers, BOT_TOKEN) {
         return refused("invalid_auth");
     }
-    Json(json!({"ok": true, "user_id": BOT_USER, "team_id": "T1", "bot_id": "B1"})).into_response()
+    Json(json!({
+        "ok": true, "url": "https://fake.slack.com/", "team": "Fake", "user": "mosaic",
+        "team_id": "T1", "user_id": BOT_USER, "bot_id": "B1",
+    }))
+    .into_response()
 }
 
-pub(super) async fn connections_open(State(s): State<Shared>, headers: HeaderMap) -> Response {
+/// https://api.slack.com/methods/apps.connections.open
+pub(super) async fn connections_open(
+    State(s): State<Shared>,
+    verb: Method,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let args = serde_json::from_slice(&body).unwrap_or(json!({}));
+    log(&s, "apps.connections.open", &verb, &headers, args);
     if !has_token(&headers, APP_TOKEN) {
         return refused(if has_token(&headers, BOT_TOKEN) {
             "not_allowed_token_type"
@@ -83,12 +143,15 @@ pub(super) async fn connections_open(State(s): State<Shared>, headers: HeaderMap
     Json(json!({"ok": true, "url": format!("ws://{}/socket?ticket=t1", s.addr)})).into_response()
 }
 
+/// https://api.slack.com/methods/chat.postMessage
 pub(super) async fn post_message(
     State(s): State<Shared>,
+    verb: Method,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(r) = check_write(&s, &headers) {
+    log(&s, "chat.postMessage", &verb, &headers, body.clone());
+    if let Some(r) = check_write(&s, &headers, "chat.postMessage", &body) {
         return r;
     }
     let ts = s.next_ts();
@@ -103,15 +166,22 @@ pub(super) async fn post_message(
             text: field(&body, "text"),
         },
     );
-    Json(json!({"ok": true, "channel": channel, "ts": ts})).into_response()
+    let message = json!({
+        "type": "message", "subtype": "bot_message", "bot_id": "B1", "user": BOT_USER,
+        "ts": ts, "text": body["text"], "blocks": body.get("blocks").cloned().unwrap_or(json!([])),
+    });
+    Json(json!({"ok": true, "channel": channel, "ts": ts, "message": message})).into_response()
 }
 
+/// https://api.slack.com/methods/chat.update
 pub(super) async fn update(
     State(s): State<Shared>,
+    verb: Method,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(r) = check_write(&s, &headers) {
+    log(&s, "chat.update", &verb, &headers, body.clone());
+    if let Some(r) = check_write(&s, &headers, "chat.update", &body) {
         return r;
     }
     let (channel, ts) = (field(&body, "channel"), field(&body, "ts"));
@@ -123,15 +193,23 @@ pub(super) async fn update(
             text: field(&body, "text"),
         },
     );
-    Json(json!({"ok": true, "channel": channel, "ts": ts})).into_response()
+    let message =
+        json!({"text": body["text"], "blocks": body.get("blocks").cloned().unwrap_or(json!([]))});
+    Json(
+        json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"], "message": message}),
+    )
+    .into_response()
 }
 
+/// https://api.slack.com/methods/reactions.add
 pub(super) async fn reactions_add(
     State(s): State<Shared>,
+    verb: Method,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(r) = check_write(&s, &headers) {
+    log(&s, "reactions.add", &verb, &headers, body.clone());
+    if let Some(r) = check_write(&s, &headers, "reactions.add", &body) {
         return r;
     }
     record(
@@ -145,11 +223,15 @@ pub(super) async fn reactions_add(
     Json(json!({"ok": true})).into_response()
 }
 
-/// `chat.getPermalink`, a read: the message's URL in the fake workspace.
+/// `chat.getPermalink`, a read: the message's URL in the fake workspace
+/// (https://api.slack.com/methods/chat.getPermalink).
 pub(super) async fn permalink(
+    State(s): State<Shared>,
+    verb: Method,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    log(&s, "chat.getPermalink", &verb, &headers, json!(query));
     if !has_token(&headers, BOT_TOKEN) {
         return refused("invalid_auth");
     }
@@ -161,18 +243,30 @@ pub(super) async fn permalink(
 }
 
 /// A read: its arguments come as query parameters, and members are listed
-/// only when `include_users` asks for them, as Slack does.
+/// only when `include_users` asks for them, as Slack does
+/// (https://api.slack.com/methods/usergroups.list). While held, it answers
+/// only once released.
 pub(super) async fn usergroups_list(
     State(s): State<Shared>,
+    verb: Method,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    log(&s, "usergroups.list", &verb, &headers, json!(query));
     if !has_token(&headers, BOT_TOKEN) {
         return refused("invalid_auth");
     }
+    s.world().user_groups_calls += 1;
+    s.notify();
+    loop {
+        let released = s.changed.notified();
+        if !s.world().hold_user_groups {
+            break;
+        }
+        released.await;
+    }
     let answer = {
-        let mut world = s.world();
-        world.user_groups_calls += 1;
+        let world = s.world();
         match &world.user_groups_refusal {
             Some(code) => json!({"ok": false, "error": code}),
             None => {
@@ -184,7 +278,12 @@ pub(super) async fn usergroups_list(
                     .user_groups
                     .iter()
                     .map(|(id, users)| {
-                        let mut group = json!({"id": id, "team_id": "T1", "handle": id.to_lowercase(), "date_delete": 0});
+                        let mut group = json!({
+                            "id": id, "team_id": "T1", "is_usergroup": true, "name": id,
+                            "handle": id.to_lowercase(), "is_external": false, "date_create": 1_700_000_000,
+                            "date_update": 1_700_000_000, "date_delete": 0, "created_by": "UADMIN01",
+                            "prefs": {"channels": [], "groups": []}, "user_count": users.len(),
+                        });
                         if with_users {
                             group["users"] = json!(users);
                         }
@@ -199,7 +298,15 @@ pub(super) async fn usergroups_list(
     Json(answer).into_response()
 }
 
-pub(super) async fn respond(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+/// A slash command's `response_url`
+/// (https://api.slack.com/interactivity/handling#message_responses).
+pub(super) async fn respond(
+    State(s): State<Shared>,
+    verb: Method,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    log(&s, "response_url", &verb, &headers, body.clone());
     if body["response_type"] != "ephemeral" {
         return StatusCode::BAD_REQUEST.into_response();
     }

@@ -1,0 +1,305 @@
+//! The fake's REST side: every route the adapter uses, answering as Discord
+//! does, refusals and conflicts included. The documentation page of each
+//! behaviour is cited beside it (pages of `discord/discord-api-docs`,
+//! served at <https://discord.com/developers/docs/…>).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{Call, Inner, perm};
+
+/// An error as Discord words it: a JSON body with its code and message
+/// (topics/opcodes-and-status-codes, "JSON Error Codes").
+fn error(status: u16, code: u64, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        axum::Json(json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
+fn missing_permissions() -> Response {
+    error(403, 50013, "Missing Permissions")
+}
+
+fn unknown_message() -> Response {
+    error(404, 10008, "Unknown Message")
+}
+
+/// Every REST route the adapter uses.
+pub(super) async fn rest(
+    AxumState(inner): AxumState<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().trim_start_matches("/api/v10").to_owned();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    {
+        let mut calls = inner.calls.lock().expect("calls");
+        calls.push(Call {
+            method: method.to_string(),
+            path: path.clone(),
+            query: uri.query().unwrap_or("").to_owned(),
+            body: body.clone(),
+        });
+        inner.calls_seen.send_replace(calls.len());
+    }
+    let failure = {
+        let mut failures = inner.failures.lock().expect("failures");
+        let at = failures
+            .iter()
+            .position(|(m, f, _)| *m == method.as_str() && path.contains(f.as_str()));
+        at.map(|i| failures.remove(i).2)
+    };
+    if let Some(status) = failure {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({ "code": 50013, "message": "Missing Permissions", "retry_after": 0.25, "global": false });
+        return (status, axum::Json(body)).into_response();
+    }
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let id = |s: &str| s.parse::<u64>().ok().filter(|&n| n != 0);
+    match (method.as_str(), parts.as_slice()) {
+        // events/gateway, "Get Gateway": the URL Discord answers is its own
+        // gateway, never a proxy's or a test's; a bot behind a proxy must be
+        // told the gateway's address by other means.
+        ("GET", ["gateway"]) => {
+            axum::Json(json!({ "url": "wss://gateway.discord.gg" })).into_response()
+        }
+        ("POST", ["channels", c, "messages"]) => match id(c) {
+            Some(c) => create_message(&inner, c, &body),
+            None => error(404, 10003, "Unknown Channel"),
+        },
+        ("GET", ["channels", c, "messages"]) => match id(c) {
+            Some(c) => list_messages(&inner, c, uri.query().unwrap_or("")),
+            None => error(404, 10003, "Unknown Channel"),
+        },
+        ("PATCH", ["channels", c, "messages", m]) => {
+            // resources/message, "Edit Message": a message is addressed in
+            // the channel it lives in; elsewhere it is unknown.
+            let (Some(c), Some(m)) = (id(c), id(m)) else {
+                return unknown_message();
+            };
+            if inner.channel_of(m) != Some(c) {
+                return unknown_message();
+            }
+            let mut messages = inner.messages.lock().expect("messages");
+            if let (Some(stored), Some(content)) = (messages.get_mut(&m), body["content"].as_str())
+            {
+                stored["content"] = json!(content);
+            }
+            axum::Json(json!({ "id": m.to_string(), "channel_id": c.to_string() })).into_response()
+        }
+        ("PUT", ["channels", c, "messages", m, "reactions", _, "@me"]) => {
+            let (Some(c), Some(m)) = (id(c), id(m)) else {
+                return unknown_message();
+            };
+            // resources/message, "Create Reaction": needs READ_MESSAGE_HISTORY,
+            // and ADD_REACTIONS for an emoji nobody used yet; the message
+            // must be in that channel.
+            if inner.lacks(c, perm::READ_MESSAGE_HISTORY | perm::ADD_REACTIONS) {
+                return missing_permissions();
+            }
+            if inner.channel_of(m) != Some(c) {
+                return unknown_message();
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", ["channels", c, "messages", m, "threads"]) => match (id(c), id(m)) {
+            (Some(c), Some(m)) => start_thread(&inner, c, m),
+            _ => unknown_message(),
+        },
+        ("GET", ["channels", c]) => {
+            // resources/channel, "Get Channel": a thread names its parent.
+            let Some(c) = id(c) else {
+                return error(404, 10003, "Unknown Channel");
+            };
+            if let Some(p) = inner.threads.lock().expect("threads").get(&c).copied() {
+                return axum::Json(json!({ "id": c.to_string(), "type": 11, "parent_id": p.to_string(), "guild_id": super::GUILD_ID.to_string() })).into_response();
+            }
+            match inner.channel_types.lock().expect("types").get(&c).copied() {
+                Some(kind) => axum::Json(json!({ "id": c.to_string(), "type": kind, "guild_id": super::GUILD_ID.to_string() })).into_response(),
+                None => error(404, 10003, "Unknown Channel"),
+            }
+        }
+        ("PUT", ["applications", _, "commands"] | ["applications", _, "guilds", _, "commands"]) => {
+            register_commands(&body)
+        }
+        ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
+        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
+            let id = inner.snowflake().to_string();
+            axum::Json(json!({ "id": id })).into_response()
+        }
+        _ => error(404, 0, "404: Not Found"),
+    }
+}
+
+/// resources/message, "Create Message": SEND_MESSAGES in a channel,
+/// SEND_MESSAGES_IN_THREADS in a thread (topics/permissions, "Inherited
+/// Permissions (Threads)": a thread takes its parent's permissions, but not
+/// SEND_MESSAGES).
+fn create_message(inner: &Inner, channel: u64, body: &Value) -> Response {
+    let parent = inner
+        .threads
+        .lock()
+        .expect("threads")
+        .get(&channel)
+        .copied();
+    let (place, needed) = match parent {
+        Some(parent) => (parent, perm::SEND_MESSAGES_IN_THREADS),
+        None => (channel, perm::SEND_MESSAGES),
+    };
+    if parent.is_none()
+        && !inner
+            .channel_types
+            .lock()
+            .expect("types")
+            .contains_key(&channel)
+    {
+        return error(404, 10003, "Unknown Channel");
+    }
+    if inner.lacks(place, needed) {
+        return missing_permissions();
+    }
+    let id = inner.snowflake();
+    let content = body["content"].as_str().unwrap_or("");
+    let message =
+        super::payloads::message_payload(id, channel, super::BOT_ID, true, content, Some(&[]));
+    inner.messages.lock().expect("messages").insert(id, message);
+    axum::Json(json!({ "id": id.to_string(), "channel_id": channel.to_string() })).into_response()
+}
+
+/// resources/channel, "Start Thread from Message".
+fn start_thread(inner: &Inner, channel: u64, message: u64) -> Response {
+    // The message must stand in that channel (a thread made with "Create
+    // Thread", or a forum post, has no message there): 10008.
+    if inner.channel_of(message) != Some(channel) {
+        return unknown_message();
+    }
+    // "Does not work on a GUILD_FORUM or a GUILD_MEDIA channel", nor in a
+    // thread (threads do not nest): 50024 (topics/opcodes-and-status-codes).
+    let kind = inner
+        .channel_types
+        .lock()
+        .expect("types")
+        .get(&channel)
+        .copied();
+    if !matches!(kind, Some(0 | 5)) {
+        return error(400, 50024, "Cannot execute action on this channel type");
+    }
+    // topics/permissions: CREATE_PUBLIC_THREADS creates public threads.
+    if inner.lacks(channel, perm::CREATE_PUBLIC_THREADS) {
+        return missing_permissions();
+    }
+    // "A message can only have a single thread created from it": 160004.
+    let mut threads = inner.threads.lock().expect("threads");
+    if threads.contains_key(&message) {
+        return error(
+            400,
+            160_004,
+            "A thread has already been created for this message",
+        );
+    }
+    // "The id of the created thread will be the same as the id of the
+    // source message."
+    threads.insert(message, channel);
+    drop(threads);
+    // "Fires a Thread Create and a Message Update": the starter message,
+    // unedited, now with its thread.
+    let starter = inner
+        .messages
+        .lock()
+        .expect("messages")
+        .get(&message)
+        .cloned();
+    if let Some(mut starter) = starter {
+        starter["thread"] =
+            json!({ "id": message.to_string(), "type": 11, "parent_id": channel.to_string() });
+        inner.dispatch("MESSAGE_UPDATE", starter);
+    }
+    axum::Json(json!({ "id": message.to_string(), "type": 11, "parent_id": channel.to_string() }))
+        .into_response()
+}
+
+/// resources/message, "Get Channel Messages": newest first, at most
+/// `limit` (default 50, 1–100); `after` gives the messages after that id.
+/// "If the current user is missing the READ_MESSAGE_HISTORY permission in
+/// the channel, then no messages will be returned."
+fn list_messages(inner: &Inner, channel: u64, query: &str) -> Response {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    let limit = param("limit").unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return error(400, 50035, "Invalid Form Body");
+    }
+    let place = inner
+        .threads
+        .lock()
+        .expect("threads")
+        .get(&channel)
+        .copied()
+        .unwrap_or(channel);
+    if inner.lacks(place, perm::VIEW_CHANNEL) {
+        return missing_permissions();
+    }
+    if inner.lacks(place, perm::READ_MESSAGE_HISTORY) {
+        return axum::Json(json!([])).into_response();
+    }
+    let after = param("after").unwrap_or(0);
+    let messages = inner.messages.lock().expect("messages");
+    // With `after`, Discord returns the oldest `limit` messages after it,
+    // listed newest first.
+    let mut page: Vec<Value> = messages
+        .range(after + 1..)
+        .filter(|(_, m)| m["channel_id"].as_str().and_then(|c| c.parse().ok()) == Some(channel))
+        .take(limit as usize)
+        .map(|(_, m)| m.clone())
+        .collect();
+    page.reverse();
+    axum::Json(Value::Array(page)).into_response()
+}
+
+/// interactions/application-commands, "Bulk Overwrite … Application
+/// Commands", validated as "Application Command Naming" says: names match
+/// `^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$` and use the lowercase
+/// variant of every letter that has one; otherwise 400 with 50035.
+fn register_commands(body: &Value) -> Response {
+    let valid = |name: &str| {
+        let count = name.chars().count();
+        (1..=32).contains(&count)
+            && name.chars().all(|c| {
+                (c == '-' || c == '_' || c == '\'' || c.is_alphanumeric())
+                    && c.to_lowercase().eq(std::iter::once(c))
+            })
+    };
+    let commands = body.as_array().cloned().unwrap_or_default();
+    let names = commands.iter().flat_map(|c| {
+        std::iter::once(c["name"].as_str().unwrap_or("")).chain(
+            c["options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| o["name"].as_str().unwrap_or("")),
+        )
+    });
+    for name in names {
+        if !valid(name) {
+            let body = json!({ "code": 50035, "message": "Invalid Form Body",
+                "errors": { "0": { "name": { "_errors": [{ "code": "APPLICATION_COMMAND_INVALID_NAME",
+                    "message": format!("Command name is invalid: {name}") }] } } } });
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+    }
+    axum::Json(Value::Array(commands)).into_response()
+}

@@ -25,7 +25,7 @@ use mosaic_bot::backend::{
 use mosaic_bot::secret::Secret;
 
 mod support;
-use support::{Histogram, env_u64, first_line};
+use support::{Histogram, env_u64};
 
 /// Counts live heap bytes, to tell what the streams hold from allocator slack in the RSS.
 struct CountingAlloc;
@@ -75,21 +75,19 @@ fn main() {
         .collect();
     let tick_ms = env_u64("FANOUT_TICK_MS", 250);
     let sim_bin = std::env::var("FANOUT_SIM_BIN").unwrap_or_else(|_| support::sim_binary());
-    let mut sim = Command::new(&sim_bin)
-        .args([
-            "--port",
-            "0",
+    let tick = tick_ms.to_string();
+    let (mut sim, url) = support::start_sim(
+        &sim_bin,
+        &[
             "--tick-ms",
-            &tick_ms.to_string(),
+            &tick,
             "--precise-timestamps",
-        ])
-        .args(["--token", TOKEN, "--workspace", WORKSPACE])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the simulator starts");
-    let url = first_line(sim.stdout.take().expect("piped stdout"));
+            "--token",
+            TOKEN,
+            "--workspace",
+            WORKSPACE,
+        ],
+    );
     eprintln!("simulator {} at {url}, tick {tick_ms} ms", sim.id());
 
     let mut rows = Vec::new();

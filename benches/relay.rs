@@ -41,7 +41,7 @@ use serde_json::Value;
 
 mod support;
 use support::bot::{Database, Watch, runtime};
-use support::{Histogram, env_u64, first_line};
+use support::{Histogram, env_u64};
 
 const TOKEN: &str = "bench-token";
 const WORKSPACE: &str = "00000000-0000-4000-8000-0000000000be";
@@ -157,22 +157,20 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
     let load = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
-    let mut sim = Command::new(sim_bin)
-        .args(["--port", "0", "--tick-ms", "250", "--precise-timestamps"])
-        .args([
+    let (mut sim, url) = support::start_sim(
+        sim_bin,
+        &[
+            "--tick-ms",
+            "250",
+            "--precise-timestamps",
             "--script",
             "bench",
             "--token",
             TOKEN,
             "--workspace",
             WORKSPACE,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the simulator starts");
-    let url = first_line(sim.stdout.take().expect("piped stdout"));
+        ],
+    );
     let log = tempfile::NamedTempFile::new().expect("a log file");
     let mut child = Command::new(bot)
         .args(["console", "--json", "--backend", &url, "--token", TOKEN])

@@ -38,6 +38,21 @@ pub fn sim_binary() -> String {
         .expect("cargo reports the mosaic-sim executable")
 }
 
+/// Starts the simulator at `bin` on a free port with `args` (quiet log); the process and
+/// the URL it serves.
+pub fn start_sim(bin: &str, args: &[&str]) -> (std::process::Child, String) {
+    let mut sim = Command::new(bin)
+        .args(["--port", "0"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the simulator starts");
+    let url = first_line(sim.stdout.take().expect("piped stdout"));
+    (sim, url)
+}
+
 /// The first line a child printed (the simulator prints its URL).
 pub fn first_line(stdout: impl std::io::Read) -> String {
     use std::io::BufRead;

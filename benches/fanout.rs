@@ -24,6 +24,9 @@ use mosaic_bot::backend::{
 };
 use mosaic_bot::secret::Secret;
 
+mod support;
+use support::{Histogram, env_u64};
+
 /// Counts live heap bytes, to tell what the streams hold from allocator slack in the RSS.
 struct CountingAlloc;
 static LIVE_HEAP: AtomicU64 = AtomicU64::new(0);
@@ -71,22 +74,20 @@ fn main() {
         .map(|n| n.trim().parse().expect("FANOUT_N is a list of numbers"))
         .collect();
     let tick_ms = env_u64("FANOUT_TICK_MS", 250);
-    let sim_bin = std::env::var("FANOUT_SIM_BIN").unwrap_or_else(|_| build_sim());
-    let mut sim = Command::new(&sim_bin)
-        .args([
-            "--port",
-            "0",
+    let sim_bin = std::env::var("FANOUT_SIM_BIN").unwrap_or_else(|_| support::sim_binary());
+    let tick = tick_ms.to_string();
+    let (mut sim, url) = support::start_sim(
+        &sim_bin,
+        &[
             "--tick-ms",
-            &tick_ms.to_string(),
+            &tick,
             "--precise-timestamps",
-        ])
-        .args(["--token", TOKEN, "--workspace", WORKSPACE])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the simulator starts");
-    let url = first_line(sim.stdout.take().expect("piped stdout"));
+            "--token",
+            TOKEN,
+            "--workspace",
+            WORKSPACE,
+        ],
+    );
     eprintln!("simulator {} at {url}, tick {tick_ms} ms", sim.id());
 
     let mut rows = Vec::new();
@@ -265,66 +266,6 @@ async fn create(client: &BackendClient, number: u64) -> JobId {
         .id
 }
 
-/// Latencies in microseconds: 1 µs buckets up to 10 ms, 1 ms buckets up to 10 s.
-struct Histogram {
-    buckets: Vec<AtomicU64>,
-    max: AtomicU64,
-}
-
-const FINE: u64 = 10_000;
-const COARSE: u64 = 10_000;
-
-impl Histogram {
-    fn new() -> Self {
-        let buckets = (0..FINE + COARSE + 1).map(|_| AtomicU64::new(0)).collect();
-        Self {
-            buckets,
-            max: AtomicU64::new(0),
-        }
-    }
-
-    fn record(&self, latency: Duration) {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        let index = if us < FINE {
-            us
-        } else {
-            (FINE + (us - FINE) / 1000).min(FINE + COARSE)
-        };
-        self.buckets[index as usize].fetch_add(1, Ordering::Relaxed);
-        self.max.fetch_max(us, Ordering::Relaxed);
-    }
-
-    fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
-    }
-
-    fn max(&self) -> u64 {
-        self.max.load(Ordering::Relaxed)
-    }
-
-    /// The bucket's lower bound in µs below which `q` of the samples fall.
-    fn percentile(&self, q: f64) -> u64 {
-        let total = self.count();
-        if total == 0 {
-            return 0;
-        }
-        let target = ((total as f64) * q).ceil() as u64;
-        let mut seen = 0;
-        for (index, bucket) in self.buckets.iter().enumerate() {
-            seen += bucket.load(Ordering::Relaxed);
-            if seen >= target {
-                let index = index as u64;
-                return if index < FINE {
-                    index
-                } else {
-                    FINE + (index - FINE) * 1000
-                };
-            }
-        }
-        self.max()
-    }
-}
-
 /// This process's resident set in KiB, from `/proc/self/status`.
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -333,46 +274,4 @@ fn rss_kib() -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// Builds the simulator in release mode; its executable's path.
-fn build_sim() -> String {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "mosaic-sim",
-            "--bin",
-            "mosaic-sim",
-        ])
-        .args(["--message-format", "json-render-diagnostics"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "building mosaic-sim failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .rev()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find_map(|message| message["executable"].as_str().map(str::to_owned))
-        .expect("cargo reports the mosaic-sim executable")
-}
-
-fn first_line(stdout: std::process::ChildStdout) -> String {
-    use std::io::BufRead;
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the simulator prints its URL");
-    line.trim().to_owned()
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }

@@ -8,6 +8,8 @@
 mod dedupe;
 #[path = "store/jobs.rs"]
 mod jobs;
+#[path = "store/positions.rs"]
+mod positions;
 #[path = "store/support.rs"]
 mod support;
 
@@ -19,6 +21,7 @@ use support::{Db, POSTGRES_URL, issue, job, thread};
 // The behaviours, for `on_both_engines!`.
 use dedupe::*;
 use jobs::*;
+use positions::*;
 
 /// Long enough that a key never expires during a test.
 const HOUR: Duration = Duration::from_secs(3600);
@@ -71,6 +74,9 @@ on_both_engines!(
     verbosity_applies_to_every_job_of_the_thread,
     relayed_events_move_forward_only,
     concurrent_relayed_records_keep_the_highest,
+    a_group_records_every_job_forward_only,
+    a_group_larger_than_one_statement_is_written_whole,
+    a_group_with_a_sequence_beyond_bigint_is_refused_whole,
     updates_to_unknown_jobs_are_errors,
     platforms_outside_the_known_list_are_refused,
     sequences_beyond_bigint_are_refused,

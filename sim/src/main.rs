@@ -29,6 +29,10 @@ struct Args {
     /// Seconds of silence before a stream writes `: keep-alive`.
     #[arg(long, default_value_t = 15)]
     keepalive_secs: u64,
+    /// The script every job plays: standard, failing, tiny, or bench (22
+    /// events, each with a distinct text).
+    #[arg(long, default_value = "standard")]
+    script: String,
     /// Event timestamps with microseconds.
     #[arg(long)]
     precise_timestamps: bool,
@@ -56,6 +60,12 @@ async fn main() -> anyhow::Result<()> {
         precise_timestamps: args.precise_timestamps,
         ..SimConfig::demo()
     };
+    cfg.default_script = mosaic_sim::Script::named(&args.script).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--script {}: write standard, failing, tiny or bench",
+            args.script
+        )
+    })?;
     if let Some(token) = args.token {
         cfg.token = token;
     }

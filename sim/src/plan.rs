@@ -234,6 +234,19 @@ mod tests {
     }
 
     #[test]
+    fn bench_script_is_22_events_with_created() {
+        let plan = plan(&Script::bench(), &issue(), false);
+        // `job.created` is emitted at creation, not planned.
+        assert_eq!(plan.len() + 1, 22);
+        assert_eq!(plan.last().map(|p| p.kind.as_str()), Some("job.completed"));
+        assert_eq!(plan[1].kind, "job.started");
+        assert_eq!(
+            plan[plan.len() - 1].payload["summary"],
+            "bench-summary acme/web#42"
+        );
+    }
+
+    #[test]
     fn failing_script_fails_its_last_step_without_gates() {
         let plan = plan(&Script::failing(), &issue(), false);
         let tail: Vec<&str> = kinds(&plan).into_iter().rev().take(2).collect();

@@ -181,6 +181,45 @@ impl Script {
             },
         }
     }
+
+    /// Exactly 22 events with a distinct text each (`job.created`, queued,
+    /// started, three steps of 6, 6 and 5 events, the artifact and
+    /// `job.completed`), for the whole-binary bench (`benches/relay.rs`): at a
+    /// 250 ms tick a job emits 4 events a second for 5.5 s, and every event's
+    /// rendering in a thread can be told from the others.
+    pub fn bench() -> Self {
+        Self {
+            steps: vec![
+                Step::named("alpha")
+                    .progress(50, "alpha-progress")
+                    .out(Stdout, "alpha-output")
+                    .tool("fs.read", "alpha-tool"),
+                Step::named("beta")
+                    .progress(50, "beta-progress")
+                    .out(Stdout, "beta-output")
+                    .tool("fs.edit", "beta-tool"),
+                Step::named("gamma")
+                    .progress(50, "gamma-progress")
+                    .out(Stdout, "gamma-output"),
+            ],
+            gates: Vec::new(),
+            outcome: Outcome::Completed {
+                summary: "bench-summary {owner}/{repo}#{number}".to_owned(),
+                pr_url: Some("https://github.com/{owner}/{repo}/pull/{pr}".to_owned()),
+            },
+        }
+    }
+
+    /// The script named `name` (`standard`, `failing`, `tiny`, `bench`).
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "standard" => Some(Self::standard()),
+            "failing" => Some(Self::failing()),
+            "tiny" => Some(Self::tiny()),
+            "bench" => Some(Self::bench()),
+            _ => None,
+        }
+    }
 }
 
 fn standard_steps() -> Vec<Step> {

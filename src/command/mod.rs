@@ -12,8 +12,9 @@
 //! - `error` words every failure for users ([`CommandError`]).
 //!
 //! The hot path is a message with no `@` at all: it is rejected by one
-//! `memchr` without allocating. Parsing returns an iterator so that a message
-//! with one command allocates only that command.
+//! `memchr` without allocating. Parsing returns an iterator that allocates
+//! nothing for a command of usual length; code spans are looked for only up to
+//! a mention, and parsed only when a backtick or tilde stands before it.
 
 mod actions;
 mod error;
@@ -53,17 +54,11 @@ pub struct Parsed {
 /// Every command in a chat message, in order: one per line that mentions the
 /// bot outside code and quotes.
 pub fn parse_message<'a>(text: &'a str, ctx: &ParseContext<'a>) -> Commands<'a> {
-    // The hot path: most messages a bot sees never mention anyone.
-    let has_at = memchr::memchr(b'@', text.as_bytes()).is_some();
     Commands {
         text,
-        next: if has_at { Some(0) } else { None },
+        next: Some(0),
         lines_before: 0,
-        code: if has_at {
-            markup::code_ranges(text)
-        } else {
-            Vec::new()
-        },
+        code: Code::NoneBefore(0),
         ctx: *ctx,
         slash: false,
     }
@@ -76,10 +71,20 @@ pub fn parse_slash<'a>(text: &'a str, ctx: &ParseContext<'a>) -> Commands<'a> {
         text,
         next: Some(0),
         lines_before: 0,
-        code: Vec::new(),
+        code: Code::NoneBefore(0),
         ctx: *ctx,
         slash: true,
     }
+}
+
+/// What is known of the message's code spans and fenced blocks, found lazily: most messages
+/// have no backtick or tilde before their mention, and then none is looked for beyond it.
+#[derive(Debug)]
+enum Code {
+    /// No backtick or tilde in the text before this offset (so nothing there is code).
+    NoneBefore(usize),
+    /// The message holds some: where its code is (the whole message, parsed once).
+    Ranges(Vec<Range<usize>>),
 }
 
 /// The iterator returned by [`parse_message`] and [`parse_slash`].
@@ -90,7 +95,7 @@ pub struct Commands<'a> {
     next: Option<usize>,
     /// How many lines lie before `next`.
     lines_before: usize,
-    code: Vec<Range<usize>>,
+    code: Code,
     ctx: ParseContext<'a>,
     slash: bool,
 }
@@ -123,7 +128,11 @@ impl Iterator for Commands<'_> {
             if markup::is_quoted(line) {
                 continue;
             }
-            if let Some(end) = mention::find(line, self.ctx.bot_name, line_start, &self.code) {
+            // Code only counts if it opens before the line ends: a backtick or tilde further
+            // on cannot make this line's mention code.
+            let bot_name = self.ctx.bot_name;
+            let code = self.code_through(line_end);
+            if let Some(end) = mention::find(line, bot_name, line_start, code) {
                 return Some(self.parsed(self.lines_before, &line[end..]));
             }
         }
@@ -131,6 +140,24 @@ impl Iterator for Commands<'_> {
 }
 
 impl Commands<'_> {
+    /// The code ranges that matter for text up to `end`: none when no backtick or tilde
+    /// comes before it, without looking past it.
+    fn code_through(&mut self, end: usize) -> &[Range<usize>] {
+        if let Code::NoneBefore(clean) = self.code
+            && clean < end
+        {
+            let bytes = &self.text.as_bytes()[clean..end];
+            self.code = match memchr::memchr2(b'`', b'~', bytes) {
+                None => Code::NoneBefore(end),
+                Some(_) => Code::Ranges(markup::code_ranges(self.text)),
+            };
+        }
+        match &self.code {
+            Code::NoneBefore(_) => &[],
+            Code::Ranges(ranges) => ranges,
+        }
+    }
+
     /// The next non-empty line of a slash command's text.
     fn next_slash(&mut self) -> Option<Parsed> {
         loop {

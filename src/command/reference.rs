@@ -32,7 +32,8 @@ pub(crate) fn parse(
     }
     if let Some((path, number)) = rsplit_byte(text, b'#') {
         let forge = forges.default_forge();
-        let (owner, repo) = rsplit_byte(path, b'/').ok_or(invalid(InvalidIssue::Malformed))?;
+        let (owner, repo) =
+            rsplit_byte(path, b'/').ok_or_else(|| invalid(InvalidIssue::Malformed))?;
         let nested = forge.kind == ForgeKind::Gitlab;
         if !valid_names(owner, nested) || !valid_names(repo, false) {
             return Err(invalid(InvalidIssue::Malformed));
@@ -81,7 +82,7 @@ fn parse_link(text: &str, rest: &str, forges: &Forges) -> Result<IssueRef, Probl
     };
     let (owner, repo, number, kind) = forges
         .match_link(forge.kind, path)
-        .ok_or(invalid(InvalidIssue::NotAnIssueLink))?;
+        .ok_or_else(|| invalid(InvalidIssue::NotAnIssueLink))?;
     let number = issue_number(number).map_err(invalid)?;
     // GitHub and Gitea number issues and pull requests in one sequence (and
     // redirect one link to the other), so there `…/pull/42` is `#42`. GitLab

@@ -76,12 +76,12 @@ pub enum IssueKind {
 
 /// An issue or pull request on a forge: `host`, `owner/repo` and a number.
 ///
-/// Host, owner and repository are kept in one allocation
-/// (`host/owner/repo`, where `owner` may hold slashes for GitLab subgroups)
+/// Host, owner and repository are kept in one text (`host/owner/repo`,
+/// where `owner` may hold slashes for GitLab subgroups), inline when short,
 /// because building a command is on the parser's hot path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IssueRef {
-    text: Box<str>,
+    text: RefText,
     host_end: u32,
     repo_at: u32,
     kind: IssueKind,
@@ -91,17 +91,12 @@ pub struct IssueRef {
 impl IssueRef {
     /// Builds a reference; `host`, `owner` and `repo` must be non-empty.
     pub fn new(host: &str, owner: &str, repo: &str, number: u64, kind: IssueKind) -> IssueRef {
-        let mut text = String::with_capacity(host.len() + owner.len() + repo.len() + 2);
-        text.push_str(host);
-        text.push('/');
-        text.push_str(owner);
-        text.push('/');
-        text.push_str(repo);
+        let text = RefText::joined(host, owner, repo);
         // Chat messages are far below 4 GiB, so offsets fit in 32 bits.
         IssueRef {
             host_end: host.len() as u32,
             repo_at: (host.len() + owner.len() + 2) as u32,
-            text: text.into_boxed_str(),
+            text,
             number,
             kind,
         }
@@ -109,22 +104,22 @@ impl IssueRef {
 
     /// The forge's host, lower case (`github.com`).
     pub fn host(&self) -> &str {
-        &self.text[..self.host_end as usize]
+        &self.text.as_str()[..self.host_end as usize]
     }
 
     /// The owner, which may hold slashes (`group/subgroup` on GitLab).
     pub fn owner(&self) -> &str {
-        &self.text[self.host_end as usize + 1..self.repo_at as usize - 1]
+        &self.text.as_str()[self.host_end as usize + 1..self.repo_at as usize - 1]
     }
 
     /// The repository's name.
     pub fn repo(&self) -> &str {
-        &self.text[self.repo_at as usize..]
+        &self.text.as_str()[self.repo_at as usize..]
     }
 
     /// `owner/repo`.
     pub fn repo_path(&self) -> &str {
-        &self.text[self.host_end as usize + 1..]
+        &self.text.as_str()[self.host_end as usize + 1..]
     }
 
     /// The issue or pull request number, at least 1.
@@ -135,6 +130,66 @@ impl IssueRef {
     /// Issue, or pull / merge request.
     pub fn kind(&self) -> IssueKind {
         self.kind
+    }
+}
+
+/// The most bytes of `host/owner/repo` kept inline: `github.com/` and 33 more.
+const INLINE: usize = 44;
+
+/// `host/owner/repo`, inline up to [`INLINE`] bytes, else on the heap.
+///
+/// An [`IssueRef`] outlives the message it was read from (the dispatcher and the store
+/// keep it), so it cannot borrow from the input; inline storage gives the same: reading a
+/// reference of usual length allocates nothing. `arrayvec` rather than a hand-made buffer.
+#[derive(Clone)]
+enum RefText {
+    Inline(arrayvec::ArrayString<INLINE>),
+    Heap(Box<str>),
+}
+
+impl RefText {
+    fn joined(host: &str, owner: &str, repo: &str) -> RefText {
+        let len = host.len() + owner.len() + repo.len() + 2;
+        if len <= INLINE {
+            let mut text = arrayvec::ArrayString::new();
+            for part in [host, "/", owner, "/", repo] {
+                // Cannot fail: the length was checked above.
+                let _ = text.try_push_str(part);
+            }
+            return RefText::Inline(text);
+        }
+        let mut text = String::with_capacity(len);
+        for part in [host, "/", owner, "/", repo] {
+            text.push_str(part);
+        }
+        RefText::Heap(text.into_boxed_str())
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            RefText::Inline(text) => text,
+            RefText::Heap(text) => text,
+        }
+    }
+}
+
+impl PartialEq for RefText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RefText {}
+
+impl std::hash::Hash for RefText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for RefText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 

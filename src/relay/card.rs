@@ -142,7 +142,10 @@ impl ProgressCard {
             // A replayed or late event says nothing new about a job already seen to end.
             return false;
         }
-        let before = self.clone();
+        // Compared field by field rather than against a clone of the card: this runs for
+        // every event, and only the step and the pull request hold text.
+        let before = (self.state, self.percent, self.started_at, self.finished_at);
+        let mut text_changed = false;
         match &event.kind {
             EventKind::JobCreated | EventKind::JobQueued => self.state = CardState::Queued,
             EventKind::JobStarted => {
@@ -151,11 +154,13 @@ impl ProgressCard {
             }
             EventKind::StepStarted(step) | EventKind::StepCompleted(step) => {
                 self.state = CardState::Running;
-                self.step = Some((
-                    step.index,
-                    step.total,
-                    step.step.clone().unwrap_or_default(),
-                ));
+                let name = step.step.as_deref().unwrap_or_default();
+                let same = matches!(&self.step,
+                    Some((index, total, shown)) if *index == step.index && *total == step.total && shown == name);
+                if !same {
+                    self.step = Some((step.index, step.total, name.to_owned()));
+                    text_changed = true;
+                }
                 if let (Some(index), Some(total)) = (step.index, step.total) {
                     // A completed step counts whole; a started one not yet.
                     let done = if matches!(event.kind, EventKind::StepCompleted(_)) {
@@ -177,14 +182,14 @@ impl ProgressCard {
                 self.finish(CardState::Completed, event.timestamp);
                 self.percent = Some(100);
                 if let Some(pr) = &done.pr_url {
-                    self.set_pr(pr);
+                    text_changed |= self.set_pr(pr);
                 }
             }
             EventKind::JobFailed(_) => self.finish(CardState::Failed, event.timestamp),
             EventKind::JobCancelled(_) => self.finish(CardState::Cancelled, event.timestamp),
             _ => {}
         }
-        *self != before
+        text_changed || (self.state, self.percent, self.started_at, self.finished_at) != before
     }
 
     /// Marks the job final with `state` (from a stream end rather than an event).
@@ -195,10 +200,13 @@ impl ProgressCard {
         }
     }
 
-    fn set_pr(&mut self, url: &str) {
-        if is_web_url(url) {
-            self.pr_url = Some(url.to_owned());
+    /// Shows `url` as the pull request; returns whether that changed the card.
+    fn set_pr(&mut self, url: &str) -> bool {
+        if !is_web_url(url) || self.pr_url.as_deref() == Some(url) {
+            return false;
         }
+        self.pr_url = Some(url.to_owned());
+        true
     }
 
     /// The card as a message, elapsed time counted up to `now` while the job runs.

@@ -75,6 +75,27 @@ fn a_running_card_shows_step_percent_and_elapsed_time() {
 }
 
 #[test]
+fn an_event_that_shows_nothing_new_is_no_change_and_a_renamed_step_is_one() {
+    let mut card = card();
+    let started = |name: &str| {
+        event(
+            "step.started",
+            5,
+            json!({"step": name, "index": 2, "total": 6}),
+        )
+    };
+    assert!(card.apply(&started("Build")));
+    let before = card.clone();
+    assert!(!card.apply(&started("Build")), "the same step again");
+    assert_eq!(card, before);
+    assert!(card.apply(&started("Build again")), "same place, new name");
+    assert!(plain(&card, 6).contains("Step 2/6: Build again"));
+    let pr = json!({"summary": "done", "prUrl": "https://github.com/acme/web/pull/7"});
+    assert!(card.apply(&event("job.completed", 9, pr)));
+    assert!(plain(&card, 9).contains("https://github.com/acme/web/pull/7"));
+}
+
+#[test]
 fn output_never_reaches_the_card() {
     let mut card = card();
     card.apply(&event("job.started", 0, json!({})));

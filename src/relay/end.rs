@@ -76,13 +76,15 @@ impl Relay {
         self.flush().await;
         if self.frozen {
             // Shutdown came first: the job stays unfinished and a restart ends it properly.
+            self.settle().await;
             return RelayEnd::Shutdown;
         }
         self.edit_card(true).await;
         if let RelayEnd::Finished(status) = &relay_end {
             self.react(status).await;
         }
-        self.record().await;
+        self.record();
+        self.settle().await;
         if let Some(status) = finish_as
             && let Err(error) = self.hub.store.finish(&self.job.job_id, &status).await
         {

@@ -10,12 +10,14 @@
 //! - `buttons.rs`: the buttons of a card, from its job's state;
 //! - `render.rs`: [`render_event`], the pure choice and wording of thread messages;
 //! - `pace.rs`: per-channel post slots and batching;
-//! - `send.rs`: posts, edits and reactions with retries.
+//! - `send.rs`: posts, edits and reactions with retries;
+//! - `positions.rs`: relay positions written in group commits by one task.
 
 mod buttons;
 mod card;
 mod end;
 mod pace;
+mod positions;
 mod render;
 mod send;
 mod task;
@@ -87,6 +89,17 @@ pub(crate) struct Hub {
     generations: AtomicU64,
     /// Where relayed events, lag and platform errors are counted, once attached.
     pub(crate) metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+    /// Writes every relay's positions in group commits; started with the first relay (it
+    /// needs the runtime).
+    positions: std::sync::OnceLock<positions::PositionWriter>,
+}
+
+impl Hub {
+    /// The writer of relay positions, started on first use.
+    pub(crate) fn positions(&self) -> &positions::PositionWriter {
+        self.positions
+            .get_or_init(|| positions::PositionWriter::start(self.store.clone()))
+    }
 }
 
 /// A relay that runs.
@@ -122,6 +135,7 @@ impl RelayHub {
                 running: watch::Sender::new(0),
                 generations: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
+                positions: std::sync::OnceLock::new(),
             }),
         }
     }

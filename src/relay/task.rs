@@ -6,11 +6,12 @@
 //! event — so a burst of events never outruns the platform's limits and nothing waits on a
 //! quiet stream.
 //!
-//! Exactly once: a batch's events are recorded (`Store::record_relayed`) only after every
-//! page of the batch was posted; an event shown nowhere is recorded with the next batch or
-//! card edit, never ahead of a message still waiting. What remains: a crash (or an abort at
-//! the shutdown deadline) after a post and before its record repeats that one batch on
-//! restart; the record follows the post immediately to keep that window to one store write.
+//! Exactly once: a batch's events are recorded (in a group commit with other relays' records,
+//! `positions.rs`) only after every page of the batch was posted; an event shown nowhere is
+//! recorded with the next batch or card edit, never ahead of a message still waiting. What
+//! remains: a crash (or an abort at the shutdown deadline) after a post and before its record
+//! repeats that one batch on restart; the record follows the post immediately to keep that
+//! window to one group commit.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -54,8 +55,10 @@ pub(crate) struct Relay {
     pub(crate) batch: Batch,
     /// The last event taken in, with its sequence number.
     pub(crate) position: Option<(EventId, u64)>,
-    /// The sequence number last written to the store.
+    /// The sequence number last handed to the store's writer.
     pub(crate) recorded_seq: u64,
+    /// The last position handed to the writer, until it is known committed.
+    pub(crate) recording: Option<super::positions::Recording>,
     /// A post refused for good: nothing more is posted for this job (logged once).
     pub(crate) muted: bool,
     /// A post was interrupted by shutdown: whether it arrived is unknown, so nothing after
@@ -84,6 +87,7 @@ impl Relay {
             backend,
             card: ProgressCard::new(&job.issue),
             recorded_seq: job.last_event_seq,
+            recording: None,
             position: None,
             hub,
             job,
@@ -170,6 +174,7 @@ impl Relay {
                 biased;
                 () = shutdown.cancelled() => {
                     self.wind_down().await;
+                    self.settle().await;
                     return RelayEnd::Shutdown;
                 }
                 () = at(flush_at) => self.flush().await,
@@ -191,6 +196,7 @@ impl Relay {
             }
             if self.frozen {
                 // Shutdown interrupted a post; nothing more can be recorded safely.
+                self.settle().await;
                 return RelayEnd::Shutdown;
             }
         }
@@ -238,12 +244,18 @@ impl Relay {
             self.card_dirty = true;
             self.shared.show(self.card.state());
         }
-        self.outcome_seen |= matches!(
+        let outcome = matches!(
             event.kind,
             EventKind::JobCompleted(_) | EventKind::JobFailed(_) | EventKind::JobCancelled(_)
         );
+        self.outcome_seen |= outcome;
         let verbosity = *self.verbosity.borrow();
-        let ctx = self.outcome_context(event.timestamp);
+        // Only an outcome's message reads the context; the others need no copy of the name.
+        let ctx = if outcome {
+            self.outcome_context(event.timestamp)
+        } else {
+            OutcomeContext::default()
+        };
         if let Some(metrics) = self.hub.metrics.get() {
             metrics.event_relayed(self.out.thread.platform.name());
         }
@@ -281,7 +293,7 @@ impl Relay {
 
     async fn post_batch(&mut self, stop: Option<&tokio_util::sync::CancellationToken>) {
         if self.batch.decide(Instant::now()) == FlushDecision::Idle {
-            self.record().await;
+            self.record();
             return;
         }
         // The slot reserved when the batch began (it may still lie ahead during wind-down).
@@ -313,25 +325,34 @@ impl Relay {
                 metrics.relay_lag(self.out.thread.platform.name(), lag);
             }
         }
-        self.record().await;
+        self.record();
     }
 
     /// Records the position, when no message of an event up to it still waits.
-    pub(crate) async fn record(&mut self) {
+    pub(crate) fn record(&mut self) {
         let Some((id, seq)) = &self.position else {
             return;
         };
         if self.frozen || !self.batch.is_empty() || *seq <= self.recorded_seq {
             return;
         }
-        match self
-            .hub
-            .store
-            .record_relayed(&self.job.job_id, id.as_str(), *seq)
-            .await
+        let position = crate::store::Position {
+            job_id: self.job.job_id.clone(),
+            event_id: id.as_str().to_owned(),
+            seq: *seq,
+        };
+        self.recorded_seq = *seq;
+        // Grouped with other relays' records into one commit (`positions.rs`); awaited only
+        // by `settle`, so a slow commit does not hold back the next event.
+        self.recording = Some(self.hub.positions().submit(position));
+    }
+
+    /// Waits until the last position handed over is in the store: before the relay stops.
+    pub(crate) async fn settle(&mut self) {
+        if let Some(recording) = self.recording.take()
+            && let Err(error) = recording.committed().await
         {
-            Ok(()) => self.recorded_seq = *seq,
-            Err(error) => tracing::error!(%error, "could not record the relayed position"),
+            tracing::error!(%error, "could not record the relayed position");
         }
     }
 
@@ -348,7 +369,7 @@ impl Relay {
                 .as_ref()
                 .is_some_and(|(t, b)| t == text && *b == buttons)
             {
-                self.record().await;
+                self.record();
                 return;
             }
             let stop = self.hub.shutdown.clone();
@@ -368,7 +389,7 @@ impl Relay {
             }
             self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
         }
-        self.record().await;
+        self.record();
     }
 
     /// Shutdown: post what waits (not interruptible: the hub's deadline bounds it), write the

@@ -275,7 +275,7 @@ fn expect_job(rows: u64, job_id: &str) -> Result<(), StoreError> {
 }
 
 /// `value` as the engines' BIGINT.
-fn to_bigint(what: &'static str, value: u64) -> Result<i64, StoreError> {
+pub(super) fn to_bigint(what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange { what, value })
 }
 

@@ -15,6 +15,8 @@
 //! - `memory.rs` keeps what chat adapters must remember across restarts;
 //! - `jobs.rs` keeps followed jobs and their relay progress;
 //! - `cards.rs` finds a job from its progress card (a button pressed under it);
+//! - `positions.rs` records many relay positions in one transaction
+//!   ([`Store::record_positions`]);
 //! - `job.rs` defines [`FollowedJob`] and [`Verbosity`], and how values are
 //!   spelled in the database;
 //! - `error.rs` defines [`StoreError`].
@@ -26,6 +28,7 @@ mod job;
 mod jobs;
 mod memory;
 mod migrate;
+mod positions;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,6 +38,7 @@ use sqlx::pool::PoolOptions;
 
 pub use error::StoreError;
 pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
+pub use positions::Position;
 
 /// The database engine behind a [`Store`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -186,7 +190,23 @@ impl Target {
                 .max_lifetime(None),
             // SQLite has one writer at a time; a few connections let reads
             // run beside it without queueing every task on the file lock.
-            (Engine::Sqlite, false) => PoolOptions::new().max_connections(4),
+            (Engine::Sqlite, false) => {
+                PoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            // With write-ahead logging, NORMAL syncs at checkpoints instead of at
+                            // every commit: a commit survives a crash of the process (it is in the
+                            // log, handed to the OS), and only a power loss can undo the last few,
+                            // whose commands and events are then handled again. FULL made every
+                            // commit wait for the disk, which bounded the whole bot.
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *connection)
+                                .await
+                                .map(drop)
+                        })
+                    })
+            }
             (Engine::Postgres, _) => PoolOptions::new().max_connections(10),
         }
     }

@@ -23,8 +23,16 @@
 use std::collections::HashSet;
 
 /// How many numbers of a kind a run takes at a time: one store write per
-/// block, and at most a block of numbers skipped by a restart.
+/// block, and at most a block and a half of numbers skipped by a restart
+/// (bot blocks are recorded when the one before is half used).
 pub(crate) const ID_BLOCK: u64 = 1000;
+
+/// The end of the block after the one ending at `until`, `next` being the
+/// last number used: the same for a block recorded ahead of need and for one
+/// recorded when the last ran out, so the two never record different ends.
+fn next_end(next: u64, until: u64) -> u64 {
+    until.max(next + 1) + ID_BLOCK - 1
+}
 
 /// The two numbered kinds of id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +64,9 @@ pub(crate) struct IdRegistry {
     /// recorded (a console with no store numbers freely).
     reserved_message: Option<u64>,
     reserved_bot: Option<u64>,
+    /// Bot ids: the end of a block being recorded ahead of need
+    /// ([`IdRegistry::reservation_due`]), until it is reserved.
+    reserving_bot: Option<u64>,
 }
 
 /// An explicit id that the console had already given to another message.
@@ -103,13 +114,31 @@ impl IdRegistry {
         let until = (*reserved)?;
         // Numbering may skip a few ids given explicitly; a block's margin
         // covers them.
-        (*next + 1 >= until).then(|| *next + ID_BLOCK)
+        (*next + 1 >= until).then(|| next_end(*next, until))
+    }
+
+    /// Bot ids only: the end of the next block once half of the recorded
+    /// one is used, and no other is being recorded. The caller records it
+    /// without holding up other posts, then [`IdRegistry::reserve`]s it:
+    /// posts come from every relay at once, and waiting for a store write at
+    /// the end of each block held all of them up.
+    pub(crate) fn reservation_due(&mut self) -> Option<u64> {
+        let until = self.reserved_bot?;
+        if self.reserving_bot.is_some() || self.next_bot + ID_BLOCK / 2 < until {
+            return None;
+        }
+        let end = next_end(self.next_bot, until);
+        self.reserving_bot = Some(end);
+        Some(end)
     }
 
     /// Numbers of `kind` up to `until` may now be used.
     pub(crate) fn reserve(&mut self, kind: Numbered, until: u64) {
+        if kind == Numbered::Bot && self.reserving_bot == Some(until) {
+            self.reserving_bot = None;
+        }
         let (_, reserved) = self.kind(kind);
-        *reserved = Some(until);
+        *reserved = Some(reserved.map_or(until, |r| r.max(until)));
     }
 
     fn kind(&mut self, kind: Numbered) -> (&mut u64, &mut Option<u64>) {
@@ -168,6 +197,34 @@ mod tests {
         assert_eq!(ids.reservation_needed(Numbered::Bot), Some(2999));
         ids.reserve(Numbered::Bot, 2999);
         assert_eq!(ids.reservation_needed(Numbered::Bot), None);
+        assert_eq!(ids.mint_bot(), "b2000");
+    }
+
+    #[test]
+    fn the_next_bot_block_is_due_at_half_the_block_once() {
+        let mut ids = IdRegistry::default();
+        assert_eq!(ids.reservation_due(), None, "nothing recorded");
+        ids.restore(Numbered::Bot, 1000, 2000);
+        while ids.next_bot < 1499 {
+            ids.mint_bot();
+            assert_eq!(ids.reservation_due(), None);
+        }
+        ids.mint_bot();
+        assert_eq!(ids.reservation_due(), Some(2999));
+        assert_eq!(ids.reservation_due(), None, "one under way is enough");
+        // A block that runs out while it is recorded asks for the same end.
+        while ids.next_bot < 1999 {
+            ids.mint_bot();
+        }
+        assert_eq!(ids.reservation_needed(Numbered::Bot), Some(2999));
+        ids.reserve(Numbered::Bot, 2999);
+        assert_eq!(ids.reservation_needed(Numbered::Bot), None);
+        ids.reserve(Numbered::Bot, 2500);
+        assert_eq!(
+            ids.reserved_bot,
+            Some(2999),
+            "a late, smaller end is kept out"
+        );
         assert_eq!(ids.mint_bot(), "b2000");
     }
 

@@ -8,10 +8,12 @@
 //! - `press.rs`: one input line read as a button press (pure);
 //! - `ids.rs`: message ids, numbered without ever naming two messages;
 //! - `output.rs`: the lines written, and the memory edits need;
+//! - `edit.rs`: which message an edit may change, and its record;
 //! - `dialect.rs`: [`ConsoleDialect`], plain text with mentions neutralized;
 //! - `stdio.rs`: standard input read on a thread that never blocks exit.
 
 mod dialect;
+mod edit;
 mod ids;
 mod input;
 mod output;
@@ -34,7 +36,7 @@ pub use dialect::{ConsoleDialect, neutralize_mentions};
 
 use ids::{ID_BLOCK, IdRegistry, Numbered};
 use input::{InputError, Line};
-use output::{JsonOp, LastShown, Output, Posted};
+use output::{JsonOp, LastShown, Output, Posted, Sink};
 
 /// The console's platform name, in thread references and dedupe keys.
 pub const PLATFORM: Platform = Platform::new("console");
@@ -92,9 +94,13 @@ pub struct Console {
     options: ConsoleOptions,
     /// Taken by [`ChatPlatform::run`]: one reader per console.
     input: Mutex<Option<Input>>,
-    /// Behind an async mutex held for a whole record, so lines from
-    /// concurrent relays never interleave and bot ids appear in order.
-    output: tokio::sync::Mutex<Output>,
+    /// What was written or queued; records are queued under it in the
+    /// order their ids were minted, so bot ids appear in order.
+    output: Mutex<Output>,
+    /// Writes the queued records, many at a time under load.
+    sink: tokio::sync::Mutex<Sink>,
+    /// Held by a post from reserving its id to queueing its record.
+    minting: tokio::sync::Mutex<()>,
     ids: Mutex<IdRegistry>,
     /// Where the blocks of numbered ids are recorded; set by `run`.
     memory: OnceLock<Arc<dyn Memory>>,
@@ -131,7 +137,9 @@ impl Console {
         Console {
             options,
             input: Mutex::new(Some(Box::new(input))),
-            output: tokio::sync::Mutex::new(Output::new(Box::new(output))),
+            output: Mutex::new(Output::new()),
+            sink: tokio::sync::Mutex::new(Sink::new(Box::new(output))),
+            minting: tokio::sync::Mutex::new(()),
             ids: Mutex::new(IdRegistry::default()),
             memory: OnceLock::new(),
             ids_restored: watch::Sender::new(Restore::NotAsked),
@@ -154,6 +162,20 @@ impl Console {
     /// The options this console was built with.
     pub fn options(&self) -> &ConsoleOptions {
         &self.options
+    }
+
+    fn output(&self) -> std::sync::MutexGuard<'_, Output> {
+        // Never held across an await, and nothing panics while holding it.
+        self.output.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Returns once record `number` (and every one before it) is written.
+    async fn written(&self, number: u64) -> Result<(), ChatError> {
+        self.sink
+            .lock()
+            .await
+            .write_through(number, &self.output)
+            .await
     }
 
     fn ids(&self) -> std::sync::MutexGuard<'_, IdRegistry> {
@@ -258,12 +280,18 @@ impl Console {
     }
 
     /// Records the next block of `kind` when the current one is used up.
-    /// Callers mint one at a time: bot ids under the output lock, message
-    /// ids in the one input loop.
+    /// Callers mint one at a time: bot ids under `minting`, message ids in
+    /// the one input loop.
     async fn reserve_ids(&self, kind: Numbered) {
         let Some(until) = self.ids().reservation_needed(kind) else {
             return;
         };
+        self.record_ids(kind, until).await;
+    }
+
+    /// Records `until` as the end of `kind`'s block, then lets numbers up to
+    /// it be used.
+    async fn record_ids(&self, kind: Numbered, until: u64) {
         if let Some(memory) = self.memory.get()
             && let Err(e) = memory
                 .remember(PLATFORM, kind.key(), &until.to_string())
@@ -297,34 +325,50 @@ impl Console {
         if tokio::time::timeout(RESTORE_WAIT, settled).await.is_err() {
             tracing::warn!("console: posting before its ids were restored");
         }
-        let mut out = self.output.lock().await;
+        // One post at a time from here to the queue: a new block of ids is
+        // recorded before its first id is used, and ids appear in order.
+        let minting = self.minting.lock().await;
         self.reserve_ids(Numbered::Bot).await;
-        let id = self.ids().mint_bot();
-        let record = if self.options.json {
-            output::json_line(&JsonOp::Post {
-                channel,
-                thread,
-                id: &id,
-                text,
-                buttons: &output::json_buttons(buttons),
-            })?
-        } else {
-            output::plain_message(channel, thread, &self.options.bot_name, text, false)
-                + &output::plain_buttons(buttons)
+        let due = self.ids().reservation_due();
+        let (id, number) = {
+            let mut out = self.output();
+            let id = self.ids().mint_bot();
+            let (number, lines) = if self.options.json {
+                let op = JsonOp::Post {
+                    channel,
+                    thread,
+                    id: &id,
+                    text,
+                    buttons: &output::json_buttons(buttons),
+                };
+                // A JSON line holds no other line break (text's are escaped).
+                (out.queue_json(&op)?, 1)
+            } else {
+                let record =
+                    output::plain_message(channel, thread, &self.options.bot_name, text, false)
+                        + &output::plain_buttons(buttons);
+                (out.queue(&record), record.matches('\n').count())
+            };
+            out.posted.insert(
+                id.clone(),
+                Posted {
+                    channel: channel.to_owned(),
+                    thread: thread.map(str::to_owned),
+                },
+            );
+            out.last_shown = Some(LastShown {
+                id: id.clone(),
+                lines,
+                input_lines: self.input_lines.load(Ordering::SeqCst),
+            });
+            (id, number)
         };
-        out.write(&record).await?;
-        out.posted.insert(
-            id.clone(),
-            Posted {
-                channel: channel.to_owned(),
-                thread: thread.map(str::to_owned),
-            },
-        );
-        out.last_shown = Some(LastShown {
-            id: id.clone(),
-            lines: record.matches('\n').count(),
-            input_lines: self.input_lines.load(Ordering::SeqCst),
-        });
+        drop(minting);
+        if let Some(until) = due {
+            // Ahead of need, so that no post waits for it (see `reservation_due`).
+            self.record_ids(Numbered::Bot, until).await;
+        }
+        self.written(number).await?;
         Ok(id)
     }
 }
@@ -483,70 +527,8 @@ impl ChatPlatform for Console {
     ) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
-            let mut out = self.output.lock().await;
-            // A message of this run must be the bot's, in this thread (a
-            // top-level message is the root of the thread named by its own
-            // id). A message the console never saw was posted by an earlier
-            // run of the bot, which a restarted bot resumes: like a chat
-            // platform, which keeps messages, the console takes the edit,
-            // and keeps the id from being given to a new post.
-            let posted = match out.posted.get(message_id) {
-                Some(p) => Some(p.clone()),
-                None if self.ids().claim(message_id).is_ok() => {
-                    let earlier = Posted {
-                        channel: thread.channel.clone(),
-                        thread: (message_id != thread.thread).then(|| thread.thread.clone()),
-                    };
-                    out.posted.insert(message_id.to_owned(), earlier.clone());
-                    Some(earlier)
-                }
-                None => None,
-            }
-            .filter(|p| {
-                p.channel == thread.channel
-                    && p.thread.as_deref().unwrap_or(message_id) == thread.thread
-            })
-            .ok_or_else(|| ChatError::NotFound(format!("message {message_id} in {thread}")))?;
-            let input_lines = self.input_lines.load(Ordering::SeqCst);
-            let record = if self.options.json {
-                output::json_line(&JsonOp::Edit {
-                    channel: &posted.channel,
-                    thread: posted.thread.as_deref(),
-                    id: message_id,
-                    text,
-                    buttons: &output::json_buttons(buttons),
-                })?
-            } else {
-                let shown =
-                    |last: &LastShown| last.id == message_id && last.input_lines == input_lines;
-                let body = |updated| {
-                    output::plain_message(
-                        &posted.channel,
-                        posted.thread.as_deref(),
-                        &self.options.bot_name,
-                        text,
-                        updated,
-                    ) + &output::plain_buttons(buttons)
-                };
-                match out.last_shown.as_ref().filter(|last| shown(last)) {
-                    // Up over the old text, clear to the end of the screen,
-                    // and print the new text where the old one stood.
-                    Some(last) if self.options.redraw_in_place => {
-                        format!("\x1b[{}A\x1b[J{}", last.lines, body(false))
-                    }
-                    _ => body(true),
-                }
-            };
-            out.write(&record).await?;
-            out.last_shown = Some(LastShown {
-                id: message_id.to_owned(),
-                // The escape sequence holds no line break (and text cannot
-                // bring an escape of its own, see `output::visible`): every
-                // line break counted is one line on screen.
-                lines: record.matches('\n').count(),
-                input_lines,
-            });
-            Ok(())
+            let number = self.queue_edit(thread, message_id, text, buttons)?;
+            self.written(number).await
         })
     }
 
@@ -557,25 +539,31 @@ impl ChatPlatform for Console {
         reaction: Reaction,
     ) -> ChatFuture<'a, ()> {
         Box::pin(async move {
-            let mut out = self.output.lock().await;
-            // A message this run never saw is one from before a restart (the
-            // command a resumed job answers): mark it as taken, and react.
-            if !self.ids().is_known(message_id) && self.ids().claim(message_id).is_err() {
-                return Err(ChatError::NotFound(format!("message {message_id}")));
-            }
-            let record = if self.options.json {
-                output::json_line(&JsonOp::React {
-                    channel,
-                    id: message_id,
-                    emoji: reaction.short_name(),
-                })?
-            } else {
-                output::plain_reaction(channel, message_id, reaction.unicode())
+            let number = {
+                let mut out = self.output();
+                // A message this run never saw is one from before a restart (the
+                // command a resumed job answers): mark it as taken, and react.
+                if !self.ids().is_known(message_id) && self.ids().claim(message_id).is_err() {
+                    return Err(ChatError::NotFound(format!("message {message_id}")));
+                }
+                let number = if self.options.json {
+                    out.queue_json(&JsonOp::React {
+                        channel,
+                        id: message_id,
+                        emoji: reaction.short_name(),
+                    })?
+                } else {
+                    out.queue(&output::plain_reaction(
+                        channel,
+                        message_id,
+                        reaction.unicode(),
+                    ))
+                };
+                // Anything printed below a message means it is no longer last.
+                out.last_shown = None;
+                number
             };
-            out.write(&record).await?;
-            // Anything printed below a message means it is no longer last.
-            out.last_shown = None;
-            Ok(())
+            self.written(number).await
         })
     }
 

@@ -2,10 +2,10 @@
 //! person, and the memory of what it wrote that edits need (which bot
 //! message is where, and which one is on screen last).
 //!
-//! The formatting is pure (`json_line`, `plain_message`, `plain_reaction`);
-//! [`Output`] does the writing, one whole record per `write_all` + `flush`,
-//! and is only ever used behind the console's mutex, so records never
-//! interleave.
+//! The formatting is pure (`plain_message`, `plain_reaction`, and
+//! `JsonOp`'s serialization);
+//! [`Output`] queues whole records in order and [`Sink`] writes what is
+//! queued, so records never interleave.
 
 use std::collections::HashMap;
 
@@ -73,14 +73,6 @@ pub(crate) fn plain_buttons(buttons: &[Button]) -> String {
         .map(|b| format!("[{}]", visible(&b.label).replace('\n', " ")))
         .collect();
     format!("  {}\n", labels.join(" "))
-}
-
-/// `op` as one line of JSON, line break included.
-pub(crate) fn json_line(op: &JsonOp<'_>) -> Result<String, ChatError> {
-    let mut line = serde_json::to_string(op)
-        .map_err(|e| ChatError::Unavailable(format!("console output: {e}")))?;
-    line.push('\n');
-    Ok(line)
 }
 
 /// A bot message for a person: `[c1 › m1] mosaic: text`, or the header
@@ -158,32 +150,101 @@ pub(crate) struct LastShown {
     pub input_lines: u64,
 }
 
-/// The writer, and what the console has written through it.
+/// What the console has written or queued, and what edits need. Kept behind a plain mutex,
+/// never across an await: records are formatted and queued under it, in the order their ids
+/// were minted, and written by [`Sink`].
 pub(crate) struct Output {
-    writer: Box<dyn AsyncWrite + Send + Unpin>,
     pub posted: HashMap<String, Posted>,
     pub last_shown: Option<LastShown>,
+    /// Records queued and not yet taken by a writer, in order.
+    pending: Vec<u8>,
+    /// The number of the last record queued (records are numbered from 1).
+    queued: u64,
 }
 
 impl Output {
-    pub(crate) fn new(writer: Box<dyn AsyncWrite + Send + Unpin>) -> Output {
+    pub(crate) fn new() -> Output {
         Output {
-            writer,
             posted: HashMap::new(),
             last_shown: None,
+            pending: Vec::new(),
+            queued: 0,
         }
     }
 
-    /// Writes one record whole and flushes it, so a script reading the other
-    /// end sees each line as soon as it exists.
-    pub(crate) async fn write(&mut self, record: &str) -> Result<(), ChatError> {
-        let unavailable =
-            |e: std::io::Error| ChatError::Unavailable(format!("console output: {e}"));
-        self.writer
-            .write_all(record.as_bytes())
-            .await
-            .map_err(unavailable)?;
-        self.writer.flush().await.map_err(unavailable)
+    /// Queues one record; returns its number, for [`Sink::write_through`].
+    pub(crate) fn queue(&mut self, record: &str) -> u64 {
+        self.pending.extend_from_slice(record.as_bytes());
+        self.queued += 1;
+        self.queued
+    }
+
+    /// Queues `op` as one line of JSON, line break included, serialized in place.
+    pub(crate) fn queue_json(&mut self, op: &JsonOp<'_>) -> Result<u64, ChatError> {
+        let start = self.pending.len();
+        if let Err(e) = serde_json::to_writer(&mut self.pending, op) {
+            self.pending.truncate(start);
+            return Err(ChatError::Unavailable(format!("console output: {e}")));
+        }
+        self.pending.push(b'\n');
+        self.queued += 1;
+        Ok(self.queued)
+    }
+}
+
+/// The writer. Whoever holds it writes every record queued so far with one `write_all` and
+/// one `flush`, so that under load many records share one write (stdout's writes go through
+/// Tokio's blocking pool: one hand-over per write) while a lone record is written at once.
+pub(crate) struct Sink {
+    writer: Box<dyn AsyncWrite + Send + Unpin>,
+    /// The number of the last record written (or failed).
+    written: u64,
+    /// The buffer swapped with `Output::pending`, so that neither is reallocated.
+    spare: Vec<u8>,
+    /// The first record whose write failed, and why: it and every later one fail.
+    failed: Option<(u64, String)>,
+}
+
+impl Sink {
+    pub(crate) fn new(writer: Box<dyn AsyncWrite + Send + Unpin>) -> Sink {
+        Sink {
+            writer,
+            written: 0,
+            spare: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Returns once record `number` is written and flushed, writing it (and whatever else
+    /// is queued in `output`) unless another caller already did.
+    pub(crate) async fn write_through(
+        &mut self,
+        number: u64,
+        output: &std::sync::Mutex<Output>,
+    ) -> Result<(), ChatError> {
+        if self.written < number {
+            let first = self.written + 1;
+            {
+                let mut out = output
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                std::mem::swap(&mut out.pending, &mut self.spare);
+                self.written = out.queued;
+            }
+            let written = self.writer.write_all(&self.spare).await;
+            let flushed = match written {
+                Ok(()) => self.writer.flush().await,
+                Err(e) => Err(e),
+            };
+            self.spare.clear();
+            if let (Err(e), None) = (flushed, &self.failed) {
+                self.failed = Some((first, format!("console output: {e}")));
+            }
+        }
+        match &self.failed {
+            Some((from, why)) if number >= *from => Err(ChatError::Unavailable(why.clone())),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -192,44 +253,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_post_at_top_level_has_no_thread_key() {
-        let line = json_line(&JsonOp::Post {
-            channel: "c1",
-            thread: None,
-            id: "b1",
-            text: "hi",
-            buttons: &[],
-        });
-        assert_eq!(
-            line,
-            Ok("{\"op\":\"post\",\"channel\":\"c1\",\"id\":\"b1\",\"text\":\"hi\"}\n".into())
-        );
-    }
-
-    #[test]
     fn buttons_follow_the_text_by_id_and_label() {
         let buttons = [
             Button::new("cancel", "Cancel", mosaic_chat::ButtonStyle::Danger),
             Button::new("quiet", "Quiet", mosaic_chat::ButtonStyle::Default),
         ];
-        let line = json_line(&JsonOp::Edit {
+        let mut out = Output::new();
+        let number = out.queue_json(&JsonOp::Edit {
             channel: "c1",
             thread: Some("m1"),
             id: "b1",
             text: "hi",
             buttons: &json_buttons(&buttons),
         });
+        assert_eq!(number, Ok(1));
         assert_eq!(
-            line,
-            Ok(concat!(
+            String::from_utf8_lossy(&out.pending),
+            concat!(
                 r#"{"op":"edit","channel":"c1","thread":"m1","id":"b1","text":"hi","#,
                 r#""buttons":[{"id":"cancel","label":"Cancel"},{"id":"quiet","label":"Quiet"}]}"#,
                 "\n"
             )
-            .into())
         );
         assert_eq!(plain_buttons(&buttons), "  [Cancel] [Quiet]\n");
         assert_eq!(plain_buttons(&[]), "");
+    }
+
+    #[test]
+    fn a_post_at_top_level_has_no_thread_key() {
+        let mut out = Output::new();
+        let number = out.queue_json(&JsonOp::Post {
+            channel: "c1",
+            thread: None,
+            id: "b1",
+            text: "hi\nthere",
+            buttons: &[],
+        });
+        assert_eq!(number, Ok(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.pending),
+            "{\"op\":\"post\",\"channel\":\"c1\",\"id\":\"b1\",\"text\":\"hi\\nthere\"}\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,417 @@
+//! Whole-binary relay bench: N jobs through the release `mosaic-bot console --json`, against
+//! `mosaic-sim` in its own process, as a team's admin would run them. Run by hand:
+//!
+//! ```sh
+//! eval "$(.ci/postgres | tail -n 1)"   # optional: the PostgreSQL half
+//! cargo bench --bench relay            # N = 500, 2,000, 5,000 on SQLite and PostgreSQL
+//! RELAY_N=2000 RELAY_ENGINES=sqlite cargo bench --bench relay
+//! ```
+//!
+//! `RELAY_BOT_BIN` and `SIM_BIN` run other builds of the bot and the simulator (an earlier
+//! commit's, to compare).
+//!
+//! Each job has a channel of its own (`fix bench/relay#i` in channel `ci`, then `verbose` in
+//! its thread, so that every event becomes a chat line) and plays the simulator's `bench`
+//! script: 22 events, 4 a second (`--tick-ms 250`), so 2,000 jobs are 8,000 events a second.
+//! Jobs start spread evenly over `RELAY_SPREAD_MS` (5 s), as real ones do. Every run has a
+//! fresh simulator, bot and database. Per run it reports:
+//! - idle RSS (the bot after start-up, before any input), peak RSS (VmHWM), and RSS per job
+//!   above idle: (peak − idle) / N;
+//! - event → stdout-line latency: the arrival instant of the first `post` line showing an
+//!   event minus the event's own timestamp (the simulator's emit instant, in microseconds with
+//!   `--precise-timestamps`; same machine clock). `job.created` is left out: it is emitted
+//!   before the job's relay exists;
+//! - CPU seconds of the bot (user + system, from `/proc`);
+//! - lost and repeated events: each event of each job (fetched from the simulator at the end)
+//!   emitted after its thread's `verbose` reply must show exactly once in the thread; one
+//!   emitted before may show once or not at all (it may have been taken in at the default
+//!   verbosity): those not shown are counted as `early`.
+//!
+//! The bot's log (its default level) goes to a file, as under a supervisor. Beside each run
+//! the bench prints the load average: the machine is shared, so wall-clock latencies are only
+//! comparable at similar load.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::StreamExt;
+use serde_json::Value;
+
+mod support;
+use support::bot::{Database, Watch, runtime};
+use support::{Histogram, env_u64};
+
+const TOKEN: &str = "bench-token";
+const WORKSPACE: &str = "00000000-0000-4000-8000-0000000000be";
+const OWNER: &str = "bench";
+const REPO: &str = "relay";
+
+fn main() {
+    // `cargo bench` passes `--bench`; this is not a libtest harness, so any other argument
+    // (a filter) is ignored.
+    let sizes: Vec<usize> = std::env::var("RELAY_N")
+        .unwrap_or_else(|_| "500,2000,5000".to_owned())
+        .split(',')
+        .map(|n| n.trim().parse().expect("RELAY_N is a list of numbers"))
+        .collect();
+    let engines = std::env::var("RELAY_ENGINES").unwrap_or_else(|_| "sqlite,postgres".to_owned());
+    let sim = support::sim_binary();
+    // `RELAY_BOT_BIN` runs another build of the bot (an earlier commit's, to compare).
+    let bot = std::env::var("RELAY_BOT_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mosaic-bot").to_owned());
+    let mut rows = Vec::new();
+    for engine in engines.split(',').map(str::trim) {
+        for &n in &sizes {
+            let Some(db) = Database::fresh(engine, n) else {
+                continue;
+            };
+            eprintln!("relay bench: {engine}, {n} jobs …");
+            let row = run(&bot, &sim, &db, n);
+            eprintln!("{}", row.line());
+            rows.push(row);
+        }
+    }
+    println!();
+    println!("{}", Row::header());
+    for row in &rows {
+        println!("{}", row.line());
+    }
+    if rows.iter().any(|r| r.lost + r.repeated > 0) {
+        eprintln!("events were lost or repeated");
+        std::process::exit(1);
+    }
+}
+
+/// One run's figures.
+struct Row {
+    engine: String,
+    jobs: usize,
+    load: String,
+    idle_kib: u64,
+    peak_kib: u64,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+    samples: u64,
+    cpu_s: f64,
+    wall_s: f64,
+    lost: usize,
+    repeated: usize,
+    unshown_early: usize,
+}
+
+impl Row {
+    fn header() -> String {
+        format!(
+            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>4} | {:>4} | {:>5}",
+            "engine",
+            "jobs",
+            "load (1/5 min)",
+            "idle RSS",
+            "peak RSS",
+            "RSS/job",
+            "p50",
+            "p99",
+            "max",
+            "events",
+            "CPU s",
+            "lost",
+            "rep.",
+            "early"
+        )
+    }
+
+    fn line(&self) -> String {
+        let per_job = (self.peak_kib.saturating_sub(self.idle_kib) as f64) / self.jobs as f64;
+        format!(
+            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
+            self.engine,
+            self.jobs,
+            self.load,
+            self.idle_kib / 1024,
+            self.peak_kib / 1024,
+            per_job,
+            self.p50_us as f64 / 1000.0,
+            self.p99_us as f64 / 1000.0,
+            self.max_us / 1000,
+            self.samples,
+            self.cpu_s,
+            self.lost,
+            self.repeated,
+            self.unshown_early,
+            self.wall_s,
+        )
+    }
+}
+
+/// One output line of the bot and when it arrived.
+struct Arrived {
+    at: SystemTime,
+    line: String,
+}
+
+/// One measured run: a fresh simulator and bot, `n` jobs.
+fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let (mut sim, url) = support::start_sim(
+        sim_bin,
+        &[
+            "--tick-ms",
+            "250",
+            "--precise-timestamps",
+            "--script",
+            "bench",
+            "--token",
+            TOKEN,
+            "--workspace",
+            WORKSPACE,
+        ],
+    );
+    let log = tempfile::NamedTempFile::new().expect("a log file");
+    let mut child = Command::new(bot)
+        .args(["console", "--json", "--backend", &url, "--token", TOKEN])
+        .args(["--workspace", WORKSPACE])
+        .env("MOSAIC__STORE__URL", &db.url)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log.reopen().expect("the log file"))
+        .spawn()
+        .expect("the bot starts");
+    let pid = child.id();
+    let lines = read_lines(&mut child);
+    let watch = Watch::start(pid);
+
+    // Idle: started, store open, nothing followed.
+    std::thread::sleep(Duration::from_millis(1500));
+    let idle_kib = watch.rss_now();
+
+    let started = Instant::now();
+    let spread = Duration::from_millis(env_u64("RELAY_SPREAD_MS", 5000));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    for i in 0..n {
+        let due = spread.mul_f64(i as f64 / n as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        let input = format!(
+            "{{\"id\":\"f{i}\",\"channel\":\"c{i}\",\"user\":\"bench\",\"text\":\"@mosaic fix {OWNER}/{REPO}#{}\"}}\n\
+             {{\"id\":\"v{i}\",\"channel\":\"c{i}\",\"thread\":\"f{i}\",\"user\":\"bench\",\"text\":\"@mosaic verbose\"}}\n",
+            i + 1
+        );
+        stdin.write_all(input.as_bytes()).expect("the bot reads");
+    }
+    // End of input: the bot exits once every relay it started has ended.
+    drop(stdin);
+    let lines = lines.join().expect("the reader thread");
+    let (peak_kib, cpu_s) = watch.stop();
+    let status = child.wait().expect("the bot exits");
+    let wall_s = started.elapsed().as_secs_f64();
+    assert!(
+        status.success(),
+        "the bot failed ({status}); log: {}",
+        log.path().display()
+    );
+
+    let events = runtime().block_on(fetch_events(&url, n));
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let Score {
+        latencies: histogram,
+        lost,
+        repeated,
+        unshown_early,
+    } = score(&lines, &events);
+    if lost + repeated > 0 {
+        let kept = log.keep().map(|(_, p)| p.display().to_string());
+        eprintln!("the bot's log is kept: {}", kept.unwrap_or_default());
+    }
+    Row {
+        engine: db.engine.clone(),
+        jobs: n,
+        load,
+        idle_kib,
+        peak_kib,
+        p50_us: histogram.percentile(0.50),
+        p99_us: histogram.percentile(0.99),
+        max_us: histogram.max(),
+        samples: histogram.count(),
+        cpu_s,
+        wall_s,
+        lost,
+        repeated,
+        unshown_early,
+    }
+}
+
+/// Reads the bot's output on a thread of its own, stamping each line as it arrives.
+fn read_lines(child: &mut Child) -> std::thread::JoinHandle<Vec<Arrived>> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        for line in BufReader::with_capacity(1 << 16, stdout).lines() {
+            let Ok(line) = line else { break };
+            out.push(Arrived {
+                at: SystemTime::now(),
+                line,
+            });
+        }
+        out
+    })
+}
+
+/// One job's events as the simulator stored them: (type, payload, emit instant).
+type JobEvents = Vec<(String, Value, SystemTime)>;
+
+/// Every job's events, by the channel its fix was typed in.
+async fn fetch_events(url: &str, n: usize) -> HashMap<String, JobEvents> {
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        client
+            .get(format!("{url}{path}"))
+            .bearer_auth(TOKEN)
+            .header("X-Workspace-Id", WORKSPACE)
+            .send()
+    };
+    futures_util::stream::iter(0..n)
+        .map(|i| async move {
+            let list: Value = get(format!(
+                "/runner-jobs?owner={OWNER}&repo={REPO}&issue={}&limit=1",
+                i + 1
+            ))
+            .await
+            .expect("the simulator answers")
+            .json()
+            .await
+            .expect("a job list");
+            let id = list["data"][0]["id"]
+                .as_str()
+                .expect("the job exists")
+                .to_owned();
+            let events: Value = get(format!("/runner-jobs/{id}/events"))
+                .await
+                .expect("the simulator answers")
+                .json()
+                .await
+                .expect("an event list");
+            let events = events
+                .as_array()
+                .expect("an event list")
+                .iter()
+                .map(|e| {
+                    let at = e["timestamp"]
+                        .as_str()
+                        .and_then(|t| humantime::parse_rfc3339(t).ok())
+                        .expect("a timestamp");
+                    (
+                        e["type"].as_str().unwrap_or("").to_owned(),
+                        e["payload"].clone(),
+                        at,
+                    )
+                })
+                .collect();
+            (format!("c{i}"), events)
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await
+}
+
+/// The text that shows `kind` with `payload` in a thread (verbose), and nothing else of the
+/// bench script's: the script gives every event a distinct text.
+fn signature(kind: &str, p: &Value) -> String {
+    let s = |key: &str| p[key].as_str().unwrap_or("").to_owned();
+    match kind {
+        "job.created" => "Job created".to_owned(),
+        "job.queued" => "Job queued".to_owned(),
+        "job.started" => "Job started".to_owned(),
+        "step.started" => format!("{}/{}: {}", p["index"], p["total"], s("step")),
+        "step.completed" => format!("{}/{} done: {}", p["index"], p["total"], s("step")),
+        "step.progress" => s("message"),
+        "step.output" => s("text"),
+        "ai.tool_called" => s("input"),
+        "ai.tokens_used" => format!("Tokens used: {} in", p["input"]),
+        "ai.artifact_created" => format!("{}: {}", s("kind"), s("name")),
+        "job.completed" => s("summary"),
+        other => panic!("the bench script has no `{other}` event"),
+    }
+}
+
+/// What the bot's threads showed, against what the jobs emitted.
+struct Score {
+    latencies: Histogram,
+    lost: usize,
+    repeated: usize,
+    /// Events emitted before their thread's `verbose` took effect and not shown: allowed
+    /// (such an event is not one the thread shows), and not in the latencies.
+    unshown_early: usize,
+}
+
+/// What the `verbose` command answers once the thread's relay shows every event.
+const VERBOSE_REPLY: &str = "This thread now shows every event";
+
+/// Latencies of every shown event, and how many were lost and repeated.
+///
+/// An event emitted after the thread's `verbose` reply arrived must show exactly once; one
+/// emitted before may have been taken in at the old verbosity, so it shows once or not at
+/// all. No event may show twice.
+fn score(lines: &[Arrived], events: &HashMap<String, JobEvents>) -> Score {
+    let mut posts: HashMap<String, Vec<(SystemTime, String)>> = HashMap::new();
+    for arrived in lines {
+        let Ok(op) = serde_json::from_str::<Value>(&arrived.line) else {
+            continue;
+        };
+        if op["op"] == "post" {
+            let channel = op["channel"].as_str().unwrap_or("").to_owned();
+            let text = op["text"].as_str().unwrap_or("").to_owned();
+            posts.entry(channel).or_default().push((arrived.at, text));
+        }
+    }
+    let mut score = Score {
+        latencies: Histogram::new(),
+        lost: 0,
+        repeated: 0,
+        unshown_early: 0,
+    };
+    for (channel, job_events) in events {
+        let thread_posts = posts.get(channel).map_or(&[][..], Vec::as_slice);
+        let verbose_at = thread_posts
+            .iter()
+            .find(|(_, text)| text.starts_with(VERBOSE_REPLY))
+            .map(|(at, _)| *at);
+        for (kind, payload, emitted) in job_events {
+            let wanted = signature(kind, payload);
+            let mut shown = thread_posts
+                .iter()
+                .filter(|(_, text)| text.contains(&wanted))
+                .map(|(at, text)| (at, text.matches(&wanted).count()));
+            let first = shown.next();
+            let times: usize =
+                first.iter().map(|(_, c)| c).sum::<usize>() + shown.map(|(_, c)| c).sum::<usize>();
+            let must_show = verbose_at.is_some_and(|at| *emitted > at);
+            match times {
+                1 => {}
+                0 if !must_show => score.unshown_early += 1,
+                0 => {
+                    score.lost += 1;
+                    if score.lost <= 3 {
+                        eprintln!(
+                            "lost in {channel}: {kind} `{wanted}`; the thread shows {thread_posts:?}"
+                        );
+                    }
+                }
+                more => score.repeated += more - 1,
+            }
+            if let (Some((at, _)), false) = (first, kind == "job.created") {
+                score
+                    .latencies
+                    .record(at.duration_since(*emitted).unwrap_or_default());
+            }
+        }
+    }
+    score
+}

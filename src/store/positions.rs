@@ -1,0 +1,97 @@
+//! Relay positions in groups: many jobs' "relayed up to here" written in one transaction, so
+//! that thousands of relays cost one commit between them instead of one each (SQLite has a
+//! single writer and syncs every commit).
+
+use super::jobs::to_bigint;
+use super::{Store, StoreError, now};
+
+/// One relay position for [`Store::record_positions`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The followed job.
+    pub job_id: String,
+    /// The last event relayed.
+    pub event_id: String,
+    /// Its sequence number in the job.
+    pub seq: u64,
+}
+
+/// Rows per statement in [`Store::record_positions`]: 3 parameters each, well below the
+/// smallest limit of the two engines (SQLite's 32,766 parameters).
+const POSITIONS_PER_STATEMENT: usize = 500;
+
+impl Store {
+    /// Records many relay positions in one transaction (a group commit): what
+    /// [`record_relayed`](Store::record_relayed) does for one, with the same monotonic rule,
+    /// at the cost of one commit for all. A job named twice keeps its highest `seq`. Jobs the
+    /// store does not follow are ignored (the single-row form reports them).
+    pub async fn record_positions(&self, positions: &[Position]) -> Result<(), StoreError> {
+        let mut newest: Vec<&Position> = Vec::with_capacity(positions.len());
+        {
+            let mut at: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::with_capacity(positions.len());
+            for position in positions {
+                to_bigint("event sequence", position.seq)?;
+                match at.get(position.job_id.as_str()) {
+                    Some(&i) if newest[i].seq >= position.seq => {}
+                    Some(&i) => newest[i] = position,
+                    None => {
+                        at.insert(&position.job_id, newest.len());
+                        newest.push(position);
+                    }
+                }
+            }
+        }
+        if newest.is_empty() {
+            return Ok(());
+        }
+        let now = now();
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::engine("record_positions"))?;
+        for chunk in newest.chunks(POSITIONS_PER_STATEMENT) {
+            let sql = positions_statement(chunk.len());
+            // Not kept prepared: the text differs with the number of rows, and would crowd the
+            // connection's statement cache out.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(now);
+            for position in chunk {
+                // Checked above: every seq fits.
+                let seq = to_bigint("event sequence", position.seq)?;
+                query = query
+                    .bind(position.job_id.as_str())
+                    .bind(position.event_id.as_str())
+                    .bind(seq);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::engine("record_positions"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::engine("record_positions"))
+    }
+}
+
+/// `UPDATE … FROM (VALUES …)` for `rows` positions: portable to both engines, which both name
+/// the columns of a `VALUES` list `column1`, `column2`, … (SQLite has no column aliases).
+fn positions_statement(rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::from(
+        "UPDATE followed_jobs SET last_event_id = v.column2, last_event_seq = v.column3, \
+         updated_at = $1 FROM (VALUES ",
+    );
+    for row in 0..rows {
+        let first = 2 + 3 * row;
+        let sep = if row == 0 { "" } else { ", " };
+        let _ = write!(sql, "{sep}(${first}, ${}, ${})", first + 1, first + 2);
+    }
+    sql.push_str(
+        ") AS v WHERE followed_jobs.job_id = v.column1 AND followed_jobs.last_event_seq < v.column3",
+    );
+    sql
+}

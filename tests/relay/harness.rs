@@ -285,8 +285,10 @@ pub fn transcript(chat: &Chat, thread_name: &str, reaction: Option<Reaction>) ->
     }
 }
 
-/// Posts in one channel kept the platform's interval, as the fake took them (a little slack
-/// for timer granularity and the trip over loopback).
+/// Posts in one channel kept the platform's interval, as the fake took them. The trip over
+/// loopback delays one post more than the next now and then (seen at 14 ms apart for 20 ms
+/// on a loaded 2-core machine), so a single gap may shrink by half; over the whole run the
+/// posts must still average the interval, which a relay that bursts cannot do.
 pub fn assert_paced(chat: &Chat) {
     let interval = chat.mm.limits().post_interval;
     let posts: Vec<_> = chat
@@ -299,8 +301,17 @@ pub fn assert_paced(chat: &Chat) {
     for pair in posts.windows(2) {
         let gap = pair[1] - pair[0];
         assert!(
-            gap + Duration::from_millis(5) >= interval,
+            gap * 2 >= interval,
             "two posts in one channel {gap:?} apart"
+        );
+    }
+    if let (Some(first), Some(last)) = (posts.first(), posts.last()) {
+        let gaps = u32::try_from(posts.len() - 1).expect("a few posts");
+        let span = *last - *first;
+        assert!(
+            span + interval >= interval * gaps,
+            "{} posts within {span:?}: faster than one per {interval:?}",
+            posts.len()
         );
     }
 }

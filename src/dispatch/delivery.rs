@@ -21,6 +21,10 @@ use mosaic_chat::Inbound;
 
 use super::{DEDUPE_TTL, Dispatcher};
 
+// The dedupe must outlive every message the window lets in, or a late
+// re-delivery would be read again.
+const _: () = assert!(crate::config::MAX_CATCH_UP.as_secs() < DEDUPE_TTL.as_secs());
+
 /// What the dispatcher does with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Delivery {

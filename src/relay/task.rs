@@ -50,7 +50,8 @@ pub(crate) struct Relay {
     pub(crate) shared: Arc<CardShared>,
     /// Whether someone asked to cancel the job (the card drops Cancel).
     pub(crate) cancelling: watch::Receiver<bool>,
-    /// The card keeps no button whatever its state (the backend refused the bot).
+    /// The card keeps no button whatever its state: the platform shows none, or the
+    /// backend refused the bot.
     pub(crate) no_buttons: bool,
     pub(crate) batch: Batch,
     /// The last event taken in, with its sequence number.
@@ -83,7 +84,7 @@ impl Relay {
         Relay {
             cancelling: shared.cancelling.subscribe(),
             shared,
-            no_buttons: false,
+            no_buttons: !out.chat.renders_buttons(),
             backend,
             card: ProgressCard::new(&job.issue),
             recorded_seq: job.last_event_seq,

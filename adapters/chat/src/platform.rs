@@ -179,6 +179,15 @@ pub trait ChatPlatform: Send + Sync + 'static {
         drop(presses);
     }
 
+    /// Whether this platform shows the buttons of
+    /// [`post_with_buttons`](ChatPlatform::post_with_buttons) and
+    /// [`edit_with_buttons`](ChatPlatform::edit_with_buttons). The core
+    /// skips an edit that would change only the buttons of a platform that
+    /// shows none: each edit counts against the platform's rate limit.
+    fn renders_buttons(&self) -> bool {
+        false
+    }
+
     /// Receives messages addressed to the bot and sends each to
     /// `ctx.inbox`, until `ctx.shutdown` is cancelled or the platform fails
     /// for good; catches up on what was written while it was not listening.

@@ -484,6 +484,10 @@ impl ChatPlatform for Console {
         *self.presses.lock().unwrap_or_else(PoisonError::into_inner) = Some(presses);
     }
 
+    fn renders_buttons(&self) -> bool {
+        true
+    }
+
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
         self.post_with_buttons(thread, text, &[])
     }

@@ -47,7 +47,9 @@ fn chars(value: Option<&Value>) -> usize {
 fn button(at: &str, e: &Value, action_ids: &mut HashSet<String>, problems: &mut Vec<String>) {
     match e.get("text") {
         Some(text) if text["type"] == "plain_text" => text_object(at, text, 75, problems),
-        other => problems.push(format!("{at}: a button's text must be plain_text: {other:?}")),
+        other => problems.push(format!(
+            "{at}: a button's text must be plain_text: {other:?}"
+        )),
     }
     if let Some(id) = e.get("action_id") {
         let n = chars(Some(id));

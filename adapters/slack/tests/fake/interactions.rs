@@ -174,10 +174,11 @@ impl FakeSlack {
     }
 
     /// `user` clicks `action_id` under `ts`, delivered over Socket Mode;
-    /// returns the envelope's id.
-    pub fn press(&self, ts: &str, action_id: &str, user: &str) -> String {
+    /// returns the payload sent.
+    pub fn press(&self, ts: &str, action_id: &str, user: &str) -> Value {
         let payload = self.press_payload(ts, action_id, user);
-        self.envelope("interactive", payload)
+        self.envelope("interactive", payload.clone());
+        payload
     }
 
     /// The form Slack posts to the interactivity Request URL for `payload`.
@@ -203,7 +204,9 @@ impl FakeSlack {
         frame["retry_reason"] = json!("timeout");
         let frame = frame.to_string();
         world.unacked.push((id.to_owned(), frame.clone()));
-        world.sockets.retain(|tx| tx.send(Some(frame.clone())).is_ok());
+        world
+            .sockets
+            .retain(|tx| tx.send(Some(frame.clone())).is_ok());
     }
 
     /// What was answered through the `response_url` of the press Slack sent

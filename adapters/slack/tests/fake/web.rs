@@ -375,7 +375,12 @@ pub(super) async fn respond_to_press(
         };
         record(&s, sent);
     } else if body["response_type"] == "ephemeral" {
-        record(&s, Sent::Ephemeral { text: field(&body, "text") });
+        record(
+            &s,
+            Sent::Ephemeral {
+                text: field(&body, "text"),
+            },
+        );
     } else {
         // `in_channel`, or no type: a message everyone in the channel sees.
         let sent = Sent::Post {

@@ -263,3 +263,28 @@ async fn a_signed_press_over_http_is_taken_and_forged_unsigned_or_stale_ones_are
     assert_eq!(fake.sent().len(), 1, "the card alone: {:#?}", fake.sent());
     assert_conforms(&fake.calls());
 }
+
+#[test]
+fn the_manifest_turns_interactivity_on_and_names_its_request_url() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/slack-app-manifest.yml"
+    );
+    let manifest = std::fs::read_to_string(path).expect("the manifest");
+    let settings = manifest
+        .split("\nsettings:\n")
+        .nth(1)
+        .expect("a settings section");
+    let interactivity = settings
+        .split("  interactivity:\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("settings.interactivity");
+    assert_eq!(interactivity.trim(), "is_enabled: true");
+    assert!(
+        manifest.contains(&format!(
+            "settings.interactivity.request_url:       https://BOT-HOST{INTERACTIVITY_PATH}"
+        )),
+        "the HTTP mode's Request URL is told"
+    );
+}

@@ -33,15 +33,13 @@ fn is_card(text: &str) -> bool {
 /// Waits for the card of a job in the thread `root` (other than `not`);
 /// returns its `ts`.
 async fn card_under(fake: &FakeSlack, root: &str, not: Option<&str>) -> String {
-    let card = fake
-        .until("the card", |f| {
-            posts(&f.sent())
-                .into_iter()
-                .find(|(ts, t, m)| *t == Some(root) && is_card(m) && Some(*ts) != not)
-                .map(|(ts, _, _)| ts.to_owned())
-        })
-        .await;
-    card
+    fake.until("the card", |f| {
+        posts(&f.sent())
+            .into_iter()
+            .find(|(ts, t, m)| *t == Some(root) && is_card(m) && Some(*ts) != not)
+            .map(|(ts, _, _)| ts.to_owned())
+    })
+    .await
 }
 
 /// Waits until the card `ts` shows exactly the buttons `want`.

@@ -45,6 +45,7 @@
 //! - `blocks.rs`: messages as Block Kit (the card as a section and a context line);
 //! - `events.rs`: events and slash commands read into [`Inbound`]s (pure);
 //! - `presses.rs`: `block_actions` payloads read into [`Press`]es (pure);
+//! - `delivery.rs`: messages and presses handed to the core once each, with their roles;
 //! - `groups.rs`: the user groups each user is in, read with `usergroups.list`
 //!   and cached, which fill [`Inbound::roles`];
 //! - `socket.rs`: Socket Mode (hello, acks, `disconnect`, reconnects);
@@ -55,6 +56,7 @@
 mod blocks;
 mod budget;
 mod connector;
+mod delivery;
 mod dialect;
 mod events;
 mod groups;
@@ -205,70 +207,6 @@ impl Slack {
 
     async fn bot_user(&self) -> Result<&String, ChatError> {
         self.bot_user.get_or_try_init(|| self.web.auth_test()).await
-    }
-
-    /// Records `key`; false when a message with it was handled before.
-    fn first_time(&self, key: &str) -> bool {
-        self.handled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key)
-    }
-
-    /// Sends `inbound` to the inbox, with its author's user groups as its
-    /// roles, unless this delivery (the message as created, or one edit of
-    /// it) was handed on already: Slack sends a mention as `app_mention` and
-    /// as `message`, and again after a retry. Whether an edit is acted on is
-    /// the dispatcher's rule, so each edit is handed on once.
-    async fn deliver(&self, inbox: &mpsc::Sender<Inbound>, mut inbound: Inbound) -> bool {
-        let delivery = match &inbound.edit {
-            Some(mark) => format!("{}#edited:{mark}", inbound.dedupe_key),
-            None => inbound.dedupe_key.clone(),
-        };
-        if !self.first_time(&delivery) {
-            tracing::debug!(key = %inbound.dedupe_key, "a Slack message delivered again was skipped");
-            return true;
-        }
-        inbound.roles = self.groups.of(&self.web, &inbound.user.id).await;
-        inbox.send(inbound).await.is_ok()
-    }
-
-    /// Sends `press` to the core, with its presser's user groups as its
-    /// roles, unless it was handed on already (a Socket Mode envelope
-    /// re-sent because its ack came late carries the same press).
-    async fn deliver_press(&self, presses: &mpsc::Sender<Press>, mut press: Press) -> bool {
-        if !self.first_time(&press.dedupe_key) {
-            tracing::debug!(key = %press.dedupe_key, "a Slack button press delivered again was skipped");
-            return true;
-        }
-        press.roles = self.groups.of(&self.web, &press.user.id).await;
-        presses.send(press).await.is_ok()
-    }
-
-    /// Hands on what one envelope or request carried: a message to the
-    /// inbox, presses to the core's press channel. False once the core no
-    /// longer listens.
-    async fn hand_on(
-        &self,
-        inbox: &mpsc::Sender<Inbound>,
-        presses: Option<&mpsc::Sender<Press>>,
-        delivery: socket::Delivery,
-    ) -> bool {
-        match delivery {
-            socket::Delivery::Message(inbound) => self.deliver(inbox, inbound).await,
-            socket::Delivery::Presses(pressed) => {
-                let Some(presses) = presses else {
-                    tracing::warn!("a Slack button press arrived, and nothing takes presses");
-                    return true;
-                };
-                for press in pressed {
-                    if !self.deliver_press(presses, press).await {
-                        return false;
-                    }
-                }
-                true
-            }
-        }
     }
 
     /// A refusal to post in a conversation the bot is not in (a `/mosaic`

@@ -48,8 +48,8 @@ pub struct PayloadForm {
 pub fn presses_of(event: &SlackInteractionEvent) -> Vec<Press> {
     match event {
         SlackInteractionEvent::BlockActions(actions) => block_actions_presses(actions),
-        other => {
-            tracing::debug!(kind = ?std::mem::discriminant(other), "a Slack interaction that is no button press was skipped");
+        _ => {
+            tracing::debug!("a Slack interaction that is no button press was skipped");
             Vec::new()
         }
     }

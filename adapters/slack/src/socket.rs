@@ -59,7 +59,8 @@ enum Envelope {
 
 /// What an envelope hands on.
 pub(crate) enum Delivery {
-    Message(Inbound),
+    // Boxed: an `Inbound` is ten times the size of the presses' `Vec`.
+    Message(Box<Inbound>),
     Presses(Vec<Press>),
 }
 
@@ -279,7 +280,7 @@ async fn session(
             }
             Envelope::Disconnect => return SessionEnd::Refresh,
             Envelope::Interactive { payload } => interactive_presses(*payload),
-            other => envelope_inbound(slack, other, &text).map(Delivery::Message),
+            other => envelope_inbound(slack, other, &text).map(|i| Delivery::Message(Box::new(i))),
         };
         if let Some(delivery) = delivery
             && inbox.send(delivery).is_err()

@@ -3,6 +3,10 @@
 //! `/mosaic` arrives as a slash command, and the bot answers through the Web
 //! API (`chat.postMessage` in a thread by `thread_ts`, `chat.update` for the
 //! progress card, `reactions.add`), in Block Kit with a plain-text fallback.
+//! The card's buttons are a Block Kit `actions` block; their presses arrive
+//! as `block_actions` interactions (an `interactive` Socket Mode envelope,
+//! or a signed form to the interactivity Request URL) and are answered
+//! privately through their `response_url`.
 //!
 //! Built on slack-morphism 2.31 with `default-features = false` and its
 //! `signature-verifier` feature: its models (events, slash commands, Web API

@@ -252,3 +252,33 @@ async fn the_buttons_of_a_card_resumed_after_a_restart_still_work() {
     assert!(fake.press_answers().is_empty());
     assert_conforms(&fake.calls());
 }
+
+#[tokio::test]
+async fn a_press_gets_the_permissions_of_the_pressers_user_groups() {
+    let fake = FakeSlack::start().await;
+    let sim = Sim::start(sim_config(40)).await.expect("sim");
+    fake.set_user_groups(&[("S0OPS", &[BOB])]);
+    let config = "[permissions.slack.verbose]\nroles = [\"slack:S0OPS\"]\n";
+    let bot = start_with(&fake, &sim, config);
+    fake.wait_connected(1).await;
+    let root = fake.mention(None, "<@UBOT0001> fix acme/web#42");
+    let card = card_under(&fake, &root, None).await;
+    until_buttons(&fake, &card, &["cancel", "verbose", "quiet"]).await;
+
+    // Alice is in no group the rule names: refused privately, by the rule's name.
+    let alices = fake.press(&card, "verbose", ALICE);
+    let refusal = private_answer(&fake, &alices).await;
+    assert!(
+        refusal.starts_with("You may not use `verbose`: `permissions.slack.verbose`"),
+        "{refusal}"
+    );
+    assert_eq!(fake.buttons_of(&card), ["cancel", "verbose", "quiet"]);
+    // Bob is in S0OPS: his press acts, in the card's thread.
+    fake.press(&card, "verbose", BOB);
+    reply_in(&fake, &root, "This thread now shows").await;
+    until_buttons(&fake, &card, &["cancel", "quiet"]).await;
+    bot.stop().await.expect("a clean stop");
+    assert_eq!(fake.press_answers().len(), 1, "{:#?}", fake.press_answers());
+    assert_eq!(requests(&sim, "POST", "/runner-jobs"), 1, "one job");
+    assert_conforms(&fake.calls());
+}

@@ -70,7 +70,15 @@ impl Slack {
             Delivery::Message(inbound) => self.deliver(inbox, *inbound).await,
             Delivery::Presses(pressed) => {
                 let Some(presses) = presses else {
-                    tracing::warn!("a Slack button press arrived, and nothing takes presses");
+                    for press in &pressed {
+                        tracing::warn!(
+                            platform = %press.platform,
+                            channel = %press.channel,
+                            message = %press.message_id,
+                            button = %press.button,
+                            "a Slack button press arrived, and nothing takes presses"
+                        );
+                    }
                     return true;
                 };
                 for press in pressed {

@@ -412,6 +412,27 @@ impl FakeDiscord {
             .and_then(|i| i.answered)
     }
 
+    /// The bot's messages in `channel` that ever showed a button, oldest first.
+    pub fn cards_in(&self, channel: u64) -> Vec<u64> {
+        let shown: HashSet<u64> = self
+            .inner
+            .interactions
+            .lock()
+            .expect("interactions")
+            .shown
+            .iter()
+            .map(|(message, _)| *message)
+            .collect();
+        let messages = self.inner.messages.lock().expect("messages");
+        messages
+            .iter()
+            .filter(|(id, m)| {
+                shown.contains(id) && m["channel_id"].as_str() == Some(&channel.to_string())
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The components message `id` carries now (`[]`: none).
     pub fn components_of(&self, id: u64) -> Value {
         self.inner

@@ -15,7 +15,7 @@ use super::{Call, Inner, perm};
 
 /// An error as Discord words it: a JSON body with its code and message
 /// (topics/opcodes-and-status-codes, "JSON Error Codes").
-fn error(status: u16, code: u64, message: &str) -> Response {
+pub(super) fn error(status: u16, code: u64, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,
@@ -141,6 +141,11 @@ pub(super) async fn rest(
         | ("POST", ["webhooks", app, token]) => {
             if let Some(refused) = inner.refuse_webhook(app, token) {
                 return refused;
+            }
+            if method == Method::PATCH
+                && let Some(card) = inner.updated_message(token)
+            {
+                return inner.edit_original(card, &body);
             }
             let id = inner.snowflake().to_string();
             axum::Json(json!({ "id": id })).into_response()

@@ -334,3 +334,51 @@ async fn the_fake_refuses_second_and_late_answers() {
     assert_eq!(code(followup), 10015);
     assert_eq!(fake.answered(late), None);
 }
+
+/// The table every test's calls are walked against knows components and
+/// the callback types as Discord's OpenAPI description has them.
+#[test]
+fn the_operations_table_checks_components_and_callback_types() {
+    use fake::openapi::check;
+    let call = |method: &str, path: &str, body: Value| Call {
+        method: method.into(),
+        path: path.into(),
+        query: String::new(),
+        body,
+    };
+    let post = |components: Value| {
+        check(&call(
+            "POST",
+            "/channels/1/messages",
+            json!({ "content": "x", "components": components }),
+        ))
+    };
+    let button = json!({ "type": 2, "style": 4, "custom_id": "cancel", "label": "Cancel" });
+    assert_eq!(
+        post(json!([{ "type": 1, "components": [button] }])),
+        Ok("create_message")
+    );
+    assert!(
+        post(json!([{ "components": [button] }])).is_err(),
+        "a row's type"
+    );
+    assert!(
+        post(json!([{ "type": 1, "components": [{ "type": 2, "customid": "x", "style": 1 }] }]))
+            .is_err(),
+        "no such field of a button"
+    );
+    assert!(
+        post(json!([{ "type": 1, "components": [{ "type": 2, "custom_id": "x" }] }])).is_err(),
+        "a button's style"
+    );
+    let callback = |body: Value| check(&call("POST", "/interactions/1/t/callback", body));
+    assert_eq!(
+        callback(json!({ "type": 6, "data": null })),
+        Ok("create_interaction_response")
+    );
+    assert!(
+        callback(json!({ "type": 3 })).is_err(),
+        "no callback type 3"
+    );
+    assert!(callback(json!({ "type": 6, "flags": 64 })).is_err());
+}

@@ -315,7 +315,11 @@ async fn the_buttons_of_a_card_answered_in_the_channel_work() {
     let replies = calls
         .iter()
         .filter(|c| {
-            in_thread(c, CHANNEL) && c.body["message_reference"]["message_id"] == root.to_string()
+            in_thread(c, CHANNEL)
+                && c.body["message_reference"]["message_id"]
+                    .as_str()
+                    .and_then(|m| m.parse().ok())
+                    == Some(root)
         })
         .count();
     assert!(replies >= 2, "{calls:#?}");

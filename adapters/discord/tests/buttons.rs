@@ -62,6 +62,19 @@ async fn job_thread(c: &mut Connected) -> (Inbound, ThreadRef) {
     (inbound, thread)
 }
 
+/// A job's thread and its card posted there with `buttons`: the card's id as
+/// the adapter returned it, and as a number.
+async fn card_in_thread(c: &mut Connected, buttons: &[Button]) -> (ThreadRef, String, u64) {
+    let (_, thread) = job_thread(c).await;
+    let card = c
+        .discord
+        .post_with_buttons(&thread, "card", buttons)
+        .await
+        .expect("posted");
+    let card_id = card.parse().expect("an id");
+    (thread, card, card_id)
+}
+
 async fn next_press(presses: &mut mpsc::Receiver<Press>) -> Press {
     tokio::time::timeout(PATIENCE, presses.recv())
         .await
@@ -85,13 +98,7 @@ fn ids(components: &Value) -> Vec<String> {
 async fn buttons_are_an_action_row_changed_and_removed_by_edits() {
     let (mut c, presses) = connect_taking_presses().await;
     assert!(c.discord.renders_buttons());
-    let (_, thread) = job_thread(&mut c).await;
-    let card = c
-        .discord
-        .post_with_buttons(&thread, "card", &[cancel(), quiet()])
-        .await
-        .expect("posted");
-    let card_id: u64 = card.parse().expect("an id");
+    let (thread, card, card_id) = card_in_thread(&mut c, &[cancel(), quiet()]).await;
     assert_eq!(ids(&c.fake.components_of(card_id)), ["cancel", "quiet"]);
 
     c.discord
@@ -190,13 +197,7 @@ async fn buttons_discord_would_refuse_are_refused_as_discord_does() {
 #[tokio::test]
 async fn a_press_is_deferred_at_once_and_handed_on_where_the_card_was_posted() {
     let (mut c, mut presses) = connect_taking_presses().await;
-    let (_, thread) = job_thread(&mut c).await;
-    let card = c
-        .discord
-        .post_with_buttons(&thread, "card", &[cancel(), quiet()])
-        .await
-        .expect("posted");
-    let card_id: u64 = card.parse().expect("an id");
+    let (thread, card, card_id) = card_in_thread(&mut c, &[cancel(), quiet()]).await;
     let interaction = c.fake.press(card_id, "cancel", ALICE, Some(&[11, 12]));
     let press = next_press(&mut presses).await;
 
@@ -263,15 +264,8 @@ async fn a_press_is_deferred_at_once_and_handed_on_where_the_card_was_posted() {
 #[tokio::test]
 async fn a_press_delivered_twice_is_handed_on_twice_with_one_dedupe_key() {
     let (mut c, mut presses) = connect_taking_presses().await;
-    let (_, thread) = job_thread(&mut c).await;
-    let card = c
-        .discord
-        .post_with_buttons(&thread, "card", &[cancel()])
-        .await
-        .expect("posted");
-    let interaction = c
-        .fake
-        .press(card.parse().expect("an id"), "cancel", ALICE, Some(&[]));
+    let (_, _, card) = card_in_thread(&mut c, &[cancel()]).await;
+    let interaction = c.fake.press(card, "cancel", ALICE, Some(&[]));
     let first = next_press(&mut presses).await;
     c.fake.redeliver(interaction);
     let again = next_press(&mut presses).await;

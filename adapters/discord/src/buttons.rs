@@ -11,7 +11,7 @@
 //! finds the card's job. The presser is answered privately by ephemeral
 //! followups through the interaction's token ([`press_handle`]).
 
-use mosaic_chat::{Button, ButtonStyle, ChatError, Press, UserRef};
+use mosaic_chat::{Button, ButtonStyle, ChatError, ChatPlatform, Press, ThreadRef, UserRef};
 use serde_json::Value;
 use serenity::all::{
     ButtonStyle as Style, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow,
@@ -87,6 +87,35 @@ impl Rest {
 }
 
 impl Discord {
+    /// Posts `text` in `thread` with `buttons` (none: a plain post).
+    pub(crate) async fn post_buttons(
+        &self,
+        thread: &ThreadRef,
+        text: &str,
+        buttons: &[Button],
+    ) -> Result<String, ChatError> {
+        if buttons.is_empty() {
+            return self.post(thread, text).await;
+        }
+        self.check_length(text)?;
+        let components = components(buttons)?;
+        let target = self.target(thread, text).await?;
+        self.send_with(&target, text, Some(&components)).await
+    }
+
+    /// Replaces the text and the buttons of message `message_id` of `thread`.
+    pub(crate) async fn edit_buttons(
+        &self,
+        thread: &ThreadRef,
+        message_id: &str,
+        text: &str,
+        buttons: &[Button],
+    ) -> Result<(), ChatError> {
+        let components = components(buttons)?;
+        self.edit_in(thread, message_id, text, Some(&components))
+            .await
+    }
+
     /// A person pressed a button under one of the bot's messages: answered
     /// at once, then handed to the core on `presses` (none: nothing takes
     /// presses, and the press is only answered).

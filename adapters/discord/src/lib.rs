@@ -375,15 +375,7 @@ impl ChatPlatform for Discord {
         text: &'a str,
         buttons: &'a [Button],
     ) -> ChatFuture<'a, String> {
-        Box::pin(async move {
-            if buttons.is_empty() {
-                return self.post(thread, text).await;
-            }
-            self.check_length(text)?;
-            let components = buttons::components(buttons)?;
-            let target = self.target(thread, text).await?;
-            self.send_with(&target, text, Some(&components)).await
-        })
+        Box::pin(self.post_buttons(thread, text, buttons))
     }
 
     /// No buttons sends `components: []`, which removes those the message had.
@@ -394,11 +386,7 @@ impl ChatPlatform for Discord {
         text: &'a str,
         buttons: &'a [Button],
     ) -> ChatFuture<'a, ()> {
-        Box::pin(async move {
-            let components = buttons::components(buttons)?;
-            self.edit_in(thread, message_id, text, Some(&components))
-                .await
-        })
+        Box::pin(self.edit_buttons(thread, message_id, text, buttons))
     }
 
     fn react<'a>(

@@ -28,6 +28,9 @@ pub enum Failure {
     Store { action: Action, error: StoreError },
     /// The chat platform refused to start a thread.
     Platform { action: Action, error: ChatError },
+    /// The bot may not post where it would answer (`error` names the
+    /// missing permission), so nothing was started.
+    CannotAnswer { action: Action, error: ChatError },
     /// A permission (`permission`, its configuration key) does not let this
     /// user do it here.
     Denied {
@@ -89,6 +92,10 @@ impl Failure {
             )),
             Failure::Platform { action, error } => line(format!(
                 "I could not open a thread here ({error}), so I did not {}.",
+                doing(*action)
+            )),
+            Failure::CannotAnswer { action, error } => line(format!(
+                "I may not post here ({error}), so I did not {}. An admin can grant me the permission in the channel's settings.",
                 doing(*action)
             )),
             Failure::Denied {

@@ -54,12 +54,16 @@ impl Discord {
         if self.known_thread(root).await.is_some() {
             return Ok(in_thread);
         }
-        // An interaction in this channel said what the bot may do there.
-        if lock(&self.permissions).lacks(channel, Permission::CreatePublicThreads) {
-            self.tell_missing(channel, Permission::CreatePublicThreads)
-                .await;
-            self.answer_in_channel(root).await;
-            return Ok(in_channel);
+        // Known before asking: a thread it may not make, or not post in.
+        for needed in [
+            Permission::CreatePublicThreads,
+            Permission::SendMessagesInThreads,
+        ] {
+            if self.lacks(channel, needed).await {
+                self.tell_missing(channel, needed).await;
+                self.answer_in_channel(root).await;
+                return Ok(in_channel);
+            }
         }
         let name = thread_name(first_text, &self.options.bot_name);
         match self.rest.start_thread(channel, root, &name).await {
@@ -98,13 +102,28 @@ impl Discord {
 
     /// Posts `text` at `target`; a refusal is told in the channel.
     pub(crate) async fn send(&self, target: &Target, text: &str) -> Result<String, ChatError> {
-        match self.rest.send(target.channel, text, target.reply_to).await {
+        let missing = if target.in_thread() {
+            Permission::SendMessagesInThreads
+        } else {
+            Permission::SendMessages
+        };
+        // Known to be refused: not asked.
+        self.ensure(target.parent, target.parent, &[missing])
+            .await?;
+        // A reply needs Read Message History (resources/message, "Create
+        // Message"); without it the answer stands unlinked.
+        let reply_to = match target.reply_to {
+            Some(_)
+                if self
+                    .lacks(target.parent, Permission::ReadMessageHistory)
+                    .await =>
+            {
+                None
+            }
+            reply_to => reply_to,
+        };
+        match self.rest.send(target.channel, text, reply_to).await {
             Err(e @ ChatError::Forbidden(_)) => {
-                let missing = if target.in_thread() {
-                    Permission::SendMessagesInThreads
-                } else {
-                    Permission::SendMessages
-                };
                 self.tell_missing(target.parent, missing).await;
                 Err(e)
             }
@@ -120,14 +139,6 @@ impl Discord {
     ) -> Result<ThreadRef, ChatError> {
         self.check_length(text)?;
         let channel_id = parse_id("channel", channel)?;
-        // Known from an interaction: no message, no job, and the refusal
-        // goes to the one who asked.
-        if lock(&self.permissions).lacks(channel_id, Permission::SendMessages) {
-            return Err(ChatError::Forbidden(format!(
-                "discord: missing the {} permission in channel {channel}",
-                Permission::SendMessages.label()
-            )));
-        }
         let top = Target {
             channel: channel_id,
             parent: channel_id,
@@ -154,7 +165,10 @@ impl Discord {
             permission = permission.label(),
             "discord: missing a permission in this channel; telling it there"
         );
-        if permission == Permission::SendMessages {
+        // A notice the channel would refuse is not sent: the log says it.
+        if permission == Permission::SendMessages
+            || self.lacks(channel, Permission::SendMessages).await
+        {
             return;
         }
         if let Err(e) = self.rest.send(channel, &notice(permission), None).await {

@@ -9,8 +9,14 @@ use std::collections::{HashMap, HashSet};
 /// topics/permissions, "Bitwise Permission Flags").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
+    /// Without it the bot sees nothing of a channel, and may do nothing there.
+    ViewChannel,
     /// Reacting needs it, and Read Message History.
     AddReactions,
+    /// Reading what was written while the bot was away, and reacting.
+    /// Discord answers a history read without it with no messages, not an
+    /// error (resources/message, "Get Channel Messages").
+    ReadMessageHistory,
     SendMessages,
     /// Threads inherit every permission from their parent but this one
     /// (topics/permissions, "Inherited Permissions (Threads)").
@@ -23,7 +29,9 @@ impl Permission {
     pub fn bit(self) -> u64 {
         match self {
             Permission::AddReactions => 1 << 6,
+            Permission::ViewChannel => 1 << 10,
             Permission::SendMessages => 1 << 11,
+            Permission::ReadMessageHistory => 1 << 16,
             Permission::CreatePublicThreads => 1 << 35,
             Permission::SendMessagesInThreads => 1 << 38,
         }
@@ -32,7 +40,9 @@ impl Permission {
     /// The name Discord's server settings show.
     pub fn label(self) -> &'static str {
         match self {
+            Permission::ViewChannel => "View Channel",
             Permission::AddReactions => "Add Reactions",
+            Permission::ReadMessageHistory => "Read Message History",
             Permission::SendMessages => "Send Messages",
             Permission::SendMessagesInThreads => "Send Messages in Threads",
             Permission::CreatePublicThreads => "Create Public Threads",
@@ -42,7 +52,11 @@ impl Permission {
     /// What the bot could not do without it, for the notice.
     fn doing(self) -> &'static str {
         match self {
+            Permission::ViewChannel => "see this channel",
             Permission::AddReactions => "react to commands (👀, ✅, ❌)",
+            Permission::ReadMessageHistory => {
+                "read commands written while I was away, nor react to commands"
+            }
             Permission::SendMessages => "answer in this channel",
             Permission::SendMessagesInThreads => "answer in threads of this channel",
             Permission::CreatePublicThreads => {
@@ -74,7 +88,8 @@ const REMEMBERED: usize = 10_000;
 #[derive(Debug, Default)]
 pub struct Permissions {
     /// Channel → the bot's permissions there, as the last interaction in it
-    /// said (`app_permissions`).
+    /// said (`app_permissions`): asked only for a channel whose permissions
+    /// cannot be computed (its guild not told yet).
     known: HashMap<u64, u64>,
     /// (channel, permission) pairs already told.
     told: HashSet<(u64, Permission)>,

@@ -251,6 +251,19 @@ mod tests {
     }
 
     #[test]
+    fn a_place_the_bot_may_not_answer_is_named_with_its_permission() {
+        let error = ChatError::Forbidden("missing the Send Messages permission".into());
+        let words = text(Failure::CannotAnswer {
+            action: Action::Fix,
+            error,
+        });
+        assert!(
+            words.contains("Send Messages") && words.contains("did not start the job"),
+            "{words}"
+        );
+    }
+
+    #[test]
     fn each_backend_failure_says_what_happened_and_what_to_do() {
         let backend = |action, error| text(Failure::Backend { action, error });
         assert_eq!(

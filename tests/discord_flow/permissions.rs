@@ -28,9 +28,10 @@ fn reactions_on(calls: &[Call], channel: u64, message: u64) -> Vec<&str> {
 #[tokio::test]
 async fn a_mention_where_the_bot_may_not_post_starts_no_job_and_gets_a_cross() {
     let world = World::start().await;
-    world
-        .fake
-        .deny(OTHER_CHANNEL, perm::SEND_MESSAGES | perm::CREATE_PUBLIC_THREADS);
+    world.fake.deny(
+        OTHER_CHANNEL,
+        perm::SEND_MESSAGES | perm::CREATE_PUBLIC_THREADS,
+    );
     let id = world
         .fake
         .say(OTHER_CHANNEL, &format!("<@{BOT_ID}> fix acme/web#80"));
@@ -41,9 +42,15 @@ async fn a_mention_where_the_bot_may_not_post_starts_no_job_and_gets_a_cross() {
 
     assert_eq!(jobs, 0, "no job where nobody would see it");
     let eyes = format!("/channels/{OTHER_CHANNEL}/messages/{id}{EYES}");
-    assert_eq!(reactions_on(&calls, OTHER_CHANNEL, id), [eyes.as_str(), cross.as_str()]);
+    assert_eq!(
+        reactions_on(&calls, OTHER_CHANNEL, id),
+        [eyes.as_str(), cross.as_str()]
+    );
     assert!(posts_in(&calls, OTHER_CHANNEL).is_empty(), "{calls:#?}");
-    assert!(!calls.iter().any(|c| c.path.ends_with("/threads")), "{calls:#?}");
+    assert!(
+        !calls.iter().any(|c| c.path.ends_with("/threads")),
+        "{calls:#?}"
+    );
     assert_only_expected(&calls);
 }
 

@@ -132,3 +132,69 @@ async fn a_history_the_bot_may_not_read_is_told_once_and_its_job_still_runs() {
     assert_milestones_once(&calls, id);
     assert_only_expected(&calls);
 }
+
+#[tokio::test]
+async fn a_notice_is_not_repeated_after_a_restart_but_told_anew_once_granted_and_lost() {
+    let world = World::start().await;
+    let notice = format!("/channels/{CHANNEL}/messages");
+    let told = |c: &Call| {
+        c.method == "POST" && c.path == notice && content(c).contains("**Read Message History**")
+    };
+    let other = format!("/channels/{OTHER_CHANNEL}/messages");
+    // A catch-up reads the channels in id order: once the other channel
+    // is read, this one's turn has passed.
+    let other_read = |c: &Call| c.method == "GET" && c.path == other;
+    world.fake.deny(CHANNEL, perm::READ_MESSAGE_HISTORY);
+    world.fake.guild_available_again();
+    let (at, _) = world.fake.expect("the notice", 0, told).await;
+    world
+        .fake
+        .expect("that catch-up's end", at, other_read)
+        .await;
+
+    let mark = world.fake.calls().len();
+    let world = world.restart(|_| {}).await;
+    let (read, _) = world
+        .fake
+        .expect("the catch-up after the restart", mark, other_read)
+        .await;
+    let calls = world.fake.calls();
+    assert!(
+        !calls[mark..read]
+            .iter()
+            .any(|c| told(c) || (c.method == "GET" && c.path == notice)),
+        "known refused and told before the restart: neither read nor told: {calls:#?}"
+    );
+
+    // Granted again, and seen so by a catch-up.
+    world.fake.overwrite(
+        CHANNEL,
+        Overwrite {
+            id: BOT_ID,
+            kind: 1,
+            allow: 0,
+            deny: 0,
+        },
+    );
+    let mark = world.fake.calls().len();
+    world.fake.guild_available_again();
+    let (at, _) = world
+        .fake
+        .expect("its history read", mark, |c| {
+            c.method == "GET" && c.path == notice
+        })
+        .await;
+    world
+        .fake
+        .expect("that catch-up's end", at, other_read)
+        .await;
+    // Lost again: told again.
+    world.fake.deny(CHANNEL, perm::READ_MESSAGE_HISTORY);
+    let mark = world.fake.calls().len();
+    world.fake.guild_available_again();
+    world.fake.expect("the notice again", mark, told).await;
+    let calls = world.finish().await;
+
+    assert_eq!(calls.iter().filter(|c| told(c)).count(), 2, "{calls:#?}");
+    assert_only_expected(&calls);
+}

@@ -27,7 +27,7 @@ fn unix_now() -> i64 {
 impl Discord {
     /// What the bot may do in `channel` (a thread: in its parent, as a
     /// thread), as computed; `None` while it is not known.
-    async fn computed(&self, channel: u64) -> Option<Here> {
+    pub(crate) async fn computed(&self, channel: u64) -> Option<Here> {
         let bot = (*self.bot_user.borrow())?;
         let now = unix_now();
         if let Some(here) = lock(&self.guilds).here(bot, channel, now) {

@@ -154,25 +154,43 @@ impl Discord {
         Ok(thread)
     }
 
-    /// Says once in `channel` that `permission` is missing there; logged
-    /// when even that cannot be posted.
+    /// Says once in `channel` that `permission` is missing there (once
+    /// across restarts too, until it is granted again); logged when even
+    /// that cannot be posted.
     pub(crate) async fn tell_missing(&self, channel: u64, permission: Permission) {
         if !lock(&self.permissions).first_refusal(channel, permission) {
             return;
         }
-        tracing::error!(
-            channel,
-            permission = permission.label(),
-            "discord: missing a permission in this channel; telling it there"
-        );
+        let label = permission.label();
         // A notice the channel would refuse is not sent: the log says it.
         if permission == Permission::SendMessages
             || self.lacks(channel, Permission::SendMessages).await
         {
+            tracing::error!(
+                channel,
+                permission = label,
+                "discord: missing a permission in this channel, and may not post there to tell it"
+            );
             return;
         }
-        if let Err(e) = self.rest.send(channel, &notice(permission), None).await {
-            tracing::error!(channel, error = %e, "discord: cannot tell the channel what is missing");
+        if self.told_before(channel, permission).await {
+            tracing::warn!(
+                channel,
+                permission = label,
+                "discord: missing a permission in this channel (told there before a restart)"
+            );
+            return;
+        }
+        tracing::error!(
+            channel,
+            permission = label,
+            "discord: missing a permission in this channel; telling it there"
+        );
+        match self.rest.send(channel, &notice(permission), None).await {
+            Ok(_) => self.keep_told(channel, permission).await,
+            Err(e) => {
+                tracing::error!(channel, error = %e, "discord: cannot tell the channel what is missing");
+            }
         }
     }
 

@@ -36,10 +36,14 @@ pub(crate) async fn catch_up(
         .copied()
         .unwrap_or(RunContext::DEFAULT_CATCH_UP);
     let floor = snowflake::at(SystemTime::now() - window);
+    // What the bot may read is its own: its id comes with READY, whose
+    // handler serenity may run after this guild's.
+    let _ = discord.bot_user.subscribe().wait_for(Option::is_some).await;
     for channel in channels {
         // Discord answers a read without Read Message History with no
         // messages, not an error: known, it is told instead of read.
         let told_in = discord.known_thread(channel).await.unwrap_or(channel);
+        discord.forget_granted(channel).await;
         if discord.history_refused(channel, told_in).await {
             continue;
         }

@@ -12,6 +12,7 @@
 //!   permissions told in the channel;
 //! - `places.rs`: threads, message locations, guilds and managed roles learnt;
 //! - `permission.rs`: the permissions the bot needs, and which were told;
+//! - `told.rs`: which were told, kept across restarts;
 //! - `perms.rs`: the bot's permissions per channel, computed as Discord does;
 //! - `ability.rs`: what the bot may do where, asked before acting, and the
 //!   events that change it;
@@ -41,6 +42,7 @@ mod perms;
 mod places;
 mod rest;
 mod snowflake;
+mod told;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};

@@ -1,7 +1,8 @@
 //! The permissions the bot needs, by the action that needs them, and which
 //! refusals have been told in which channel (each once per channel and
-//! permission: a channel where the bot may not react would otherwise get
-//! a notice for every command).
+//! permission until it is granted again: a channel where the bot may not
+//! react would otherwise get a notice for every command). What was told is
+//! also kept across restarts (`told.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +26,16 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Every permission the bot uses.
+    pub const ALL: [Permission; 6] = [
+        Permission::ViewChannel,
+        Permission::AddReactions,
+        Permission::ReadMessageHistory,
+        Permission::SendMessages,
+        Permission::SendMessagesInThreads,
+        Permission::CreatePublicThreads,
+    ];
+
     /// The bit in a permission set.
     pub fn bit(self) -> u64 {
         match self {
@@ -121,6 +132,12 @@ impl Permissions {
             self.told.clear();
         }
         self.told.insert((channel, permission))
+    }
+
+    /// Records that `permission` is granted in `channel` again: a later
+    /// refusal is told anew.
+    pub fn granted(&mut self, channel: u64, permission: Permission) {
+        self.told.remove(&(channel, permission));
     }
 }
 

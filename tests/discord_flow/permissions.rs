@@ -8,23 +8,6 @@ use crate::harness::*;
 
 const CROSS: &str = "/reactions/%E2%9D%8C/@me";
 
-fn posts_in(calls: &[Call], channel: u64) -> Vec<&Call> {
-    let path = format!("/channels/{channel}/messages");
-    calls
-        .iter()
-        .filter(|c| c.method == "POST" && c.path == path)
-        .collect()
-}
-
-fn reactions_on(calls: &[Call], channel: u64, message: u64) -> Vec<&str> {
-    let prefix = format!("/channels/{channel}/messages/{message}/reactions/");
-    calls
-        .iter()
-        .filter(|c| c.path.starts_with(&prefix))
-        .map(|c| c.path.as_str())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_mention_where_the_bot_may_not_post_starts_no_job_and_gets_a_cross() {
     let world = World::start().await;

@@ -7,14 +7,6 @@ use std::time::Duration;
 use crate::fake::*;
 use crate::harness::*;
 
-fn posts_in(calls: &[Call], channel: u64) -> Vec<&Call> {
-    let path = format!("/channels/{channel}/messages");
-    calls
-        .iter()
-        .filter(|c| c.method == "POST" && c.path == path)
-        .collect()
-}
-
 fn threads_made(calls: &[Call]) -> usize {
     calls
         .iter()

@@ -32,8 +32,7 @@ fn the_fakes_payloads_deserialize_in_serenity() {
             roles.map(<[u64]>::len)
         );
     }
-    let guild =
-        serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
+    let guild = serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
     // What the bot's permissions are computed from: its member with its
     // managed role, the roles' permissions, the owner.
     let bot = serenity::all::UserId::new(BOT_ID);

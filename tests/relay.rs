@@ -8,6 +8,8 @@
 mod fake;
 #[path = "relay/harness.rs"]
 mod harness;
+#[path = "relay/edits.rs"]
+mod edits;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,7 @@
 //!
 //! - this file: [`RelayHub`], which starts, tracks and stops the relays;
 //! - `task.rs`: one relay's loop (stream in, posts and edits out, store records);
+//! - `card_edit.rs`: the card's edits, run beside the loop;
 //! - `end.rs`: how a relay ends (outcome, final card, reaction, store);
 //! - `card.rs`: [`ProgressCard`], the pure card;
 //! - `buttons.rs`: the buttons of a card, from its job's state;
@@ -15,6 +16,7 @@
 
 mod buttons;
 mod card;
+mod card_edit;
 mod end;
 mod pace;
 mod positions;

@@ -27,6 +27,7 @@ pub(crate) enum SendError {
 }
 
 /// Where one relay sends, and how.
+#[derive(Clone)]
 pub(crate) struct Outbox {
     pub(crate) chat: Arc<dyn ChatPlatform>,
     pub(crate) thread: ThreadRef,

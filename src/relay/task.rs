@@ -46,6 +46,8 @@ pub(crate) struct Relay {
     /// The card's text and buttons as last written: an edit that would not change them is
     /// skipped, since every edit counts against the platform's rate limit.
     pub(crate) card_text: Option<(String, Vec<mosaic_chat::Button>)>,
+    /// The card's edit on the wire, run beside the loop (`card_edit.rs`).
+    pub(crate) editing: Option<super::card_edit::Editing>,
     /// What the card carries, as the hub answers presses from it.
     pub(crate) shared: Arc<CardShared>,
     /// Whether someone asked to cancel the job (the card drops Cancel).
@@ -98,6 +100,7 @@ impl Relay {
             card_broken: false,
             next_card_edit: Instant::now(),
             card_text: None,
+            editing: None,
             batch: Batch::default(),
             muted: false,
             frozen: false,
@@ -118,7 +121,7 @@ impl Relay {
 
     /// The card as it should show now: its text and its buttons. Also tells the hub the
     /// state, for the presses it checks.
-    fn card_now(&self) -> (Vec<String>, Vec<mosaic_chat::Button>) {
+    pub(crate) fn card_now(&self) -> (Vec<String>, Vec<mosaic_chat::Button>) {
         self.shared.show(self.card.state());
         let buttons = if self.no_buttons {
             Vec::new()
@@ -173,7 +176,8 @@ impl Relay {
         let mut stream = self.backend.follow(self.job_id(), resume);
         loop {
             let flush_at = self.batch.wake_at();
-            let edit_at = (self.card_dirty && !self.card_broken).then_some(self.next_card_edit);
+            let edit_at = (self.card_dirty && !self.card_broken && self.editing.is_none())
+                .then_some(self.next_card_edit);
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {
@@ -182,7 +186,8 @@ impl Relay {
                     return RelayEnd::Shutdown;
                 }
                 () = at(flush_at) => Box::pin(self.flush()).await,
-                () = at(edit_at) => Box::pin(self.edit_card(true)).await,
+                () = at(edit_at) => self.start_edit(),
+                done = super::card_edit::edited(&mut self.editing) => self.edit_done(done),
                 () = Self::settings_changed(&mut self.verbosity, &mut self.cancelling) => {
                     self.card_dirty = true;
                 }
@@ -363,33 +368,21 @@ impl Relay {
     /// Writes the card's current state (waiting for its edit interval), then records the
     /// position if nothing waits to be posted.
     pub(crate) async fn edit_card(&mut self, interruptible: bool) {
+        // An edit still on the wire lands first: two edits of one card never race.
+        self.finish_edit().await;
         self.card_dirty = false;
         if let (Some(id), false) = (self.job.card_message_id.clone(), self.card_broken) {
             tokio::time::sleep_until(self.next_card_edit).await;
-            let (pages, buttons) = self.card_now();
-            let text = pages.first().map_or("", String::as_str);
-            if self
-                .card_text
-                .as_ref()
-                .is_some_and(|(t, b)| t == text && *b == buttons)
-            {
+            let Some((text, buttons)) = self.card_change() else {
                 self.record();
                 return;
-            }
+            };
             let stop = self.hub.shutdown.clone();
             let stop = interruptible.then_some(&stop);
-            match self.out.edit(&id, text, &buttons, stop).await {
-                Ok(()) => self.card_text = Some((text.to_owned(), buttons)),
+            match self.out.edit(&id, &text, &buttons, stop).await {
+                Ok(()) => self.card_text = Some((text, buttons)),
                 Err(SendError::Interrupted) => {}
-                Err(SendError::Refused(error)) => {
-                    tracing::error!(
-                        %error,
-                        platform = %self.out.thread.platform,
-                        channel = %self.out.thread.channel,
-                        "the progress card refused an edit; no longer editing it"
-                    );
-                    self.card_broken = true;
-                }
+                Err(SendError::Refused(error)) => self.card_refused(&error),
             }
             self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
         }
@@ -402,6 +395,7 @@ impl Relay {
         if self.frozen {
             return;
         }
+        self.finish_edit().await;
         self.post_batch(None).await;
         if self.card_dirty && !self.frozen {
             self.edit_card(false).await;

@@ -241,7 +241,10 @@ mod tests {
         ];
         let props = props("https://bot/mattermost/action", &key, "c1", "r1", &buttons);
         let actions = props["attachments"][0]["actions"].as_array().unwrap();
-        let styles: Vec<&str> = actions.iter().map(|a| a["style"].as_str().unwrap()).collect();
+        let styles: Vec<&str> = actions
+            .iter()
+            .map(|a| a["style"].as_str().unwrap())
+            .collect();
         assert_eq!(styles, ["danger", "primary", "default"]);
         assert_eq!(actions[0]["name"], "Cancel");
         assert_eq!(actions[0]["type"], "button");

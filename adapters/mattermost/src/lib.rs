@@ -195,7 +195,11 @@ impl Mattermost {
     /// cards carry no buttons here, or the key could not be had (logged:
     /// the card goes without them, and its next edit brings them).
     async fn button_props(&self, thread: &ThreadRef, buttons: &[Button]) -> Option<Value> {
-        let actions = self.options.actions.as_ref().filter(|_| self.buttons_on())?;
+        let actions = self
+            .options
+            .actions
+            .as_ref()
+            .filter(|_| self.buttons_on())?;
         let mut key = self.key.subscribe();
         let key = match tokio::time::timeout(KEY_WAIT, key.wait_for(Option::is_some)).await {
             Ok(Ok(key)) => key.clone()?,
@@ -338,9 +342,7 @@ impl ChatPlatform for Mattermost {
         Box::pin(async move {
             self.check_length(text)?;
             let props = self.button_props(thread, buttons).await;
-            self.rest
-                .patch_post(message_id, text, props.as_ref())
-                .await
+            self.rest.patch_post(message_id, text, props.as_ref()).await
         })
     }
 

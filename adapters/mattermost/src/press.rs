@@ -134,7 +134,10 @@ pub(crate) async fn press(State(route): State<PressRoute>, body: Bytes) -> Respo
         Ok(request) => request,
         Err(e) => {
             tracing::warn!(error = %e, "a button press that is no PostActionIntegrationRequest: refused");
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": "not a button press"})))
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "not a button press"})),
+            )
                 .into_response();
         }
     };

@@ -275,7 +275,11 @@ impl FakeMattermost {
                 .into_iter()
                 .find(|a| a["id"] == action_id && a["integration"].is_object())
             else {
-                return failed("api.post.do_action.action_id.app_error", None, action_id.into());
+                return failed(
+                    "api.post.do_action.action_id.app_error",
+                    None,
+                    action_id.into(),
+                );
             };
             world.next_id += 1;
             let channel = post["channel_id"].as_str().unwrap_or("").to_owned();
@@ -299,12 +303,17 @@ impl FakeMattermost {
                 "data_source": "",
                 "context": action["integration"]["context"],
             });
-            let url = action["integration"]["url"].as_str().unwrap_or("").to_owned();
+            let url = action["integration"]["url"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
             (
                 request,
                 url,
                 root,
-                world.integration_timeout.unwrap_or(DEFAULT_INTEGRATION_TIMEOUT),
+                world
+                    .integration_timeout
+                    .unwrap_or(DEFAULT_INTEGRATION_TIMEOUT),
                 world.allowed_internal.clone(),
             )
         };

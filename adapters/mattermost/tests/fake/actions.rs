@@ -238,6 +238,34 @@ impl FakeMattermost {
         client_view(&self.stored_post(id))
     }
 
+    /// Waits until post `id` carries exactly the actions `want` (by id).
+    pub async fn wait_actions(&self, id: &str, want: &[&str]) -> Value {
+        self.until(&format!("post {id} with the buttons {want:?}"), |f| {
+            let post = f.stored_post(id);
+            let actions = actions_of(&post);
+            let ids: Vec<&str> = actions.iter().filter_map(|a| a["id"].as_str()).collect();
+            (ids == want).then(|| post.clone())
+        })
+        .await
+    }
+
+    /// While set, a click waits after the server read its post and action,
+    /// before calling the integration: `DoPostActionWithCookie` reads the
+    /// post first, so an edit landing meanwhile (the bot removing the
+    /// button) does not stop the call.
+    pub fn hold_clicks(&self, hold: bool) {
+        self.shared.world().clicks_held = hold;
+        self.shared.changed.notify_waiters();
+    }
+
+    /// How many clicks are held (see [`FakeMattermost::hold_clicks`]).
+    pub async fn wait_clicks_held(&self, n: usize) {
+        self.until(&format!("{n} clicks held"), |f| {
+            (f.shared.world().clicks_waiting >= n).then_some(())
+        })
+        .await;
+    }
+
     /// Every click that reached the integration or was refused, in order.
     pub fn clicks(&self) -> Vec<Clicked> {
         self.shared.world().clicks.clone()
@@ -317,6 +345,7 @@ impl FakeMattermost {
                 world.allowed_internal.clone(),
             )
         };
+        self.while_held().await;
         const FAILED: &str = "api.post.do_action.action_integration.app_error";
         if let Some(forbidden) = forbidden_host(&url, &allowed) {
             return failed(FAILED, None, forbidden);
@@ -371,6 +400,34 @@ impl FakeMattermost {
         Clicked::Answered {
             ephemeral_text,
             updated,
+        }
+    }
+
+    async fn while_held(&self) {
+        let mut counted = false;
+        loop {
+            let changed = self.shared.changed.notified();
+            let newly_counted = {
+                let mut world = self.shared.world();
+                if !world.clicks_held {
+                    if counted {
+                        world.clicks_waiting -= 1;
+                    }
+                    return;
+                }
+                let newly = !counted;
+                if newly {
+                    world.clicks_waiting += 1;
+                    counted = true;
+                }
+                newly
+            };
+            if newly_counted {
+                // Told once only: a click that woke itself would never yield.
+                self.shared.changed.notify_waiters();
+                continue;
+            }
+            changed.await;
         }
     }
 

@@ -145,6 +145,10 @@ struct World {
     may_post_ephemeral: bool,
     /// Button clicks that reached the integration, and how each ended.
     clicks: Vec<Clicked>,
+    /// While set, clicks wait between reading the post and calling the
+    /// integration; how many wait so.
+    clicks_held: bool,
+    clicks_waiting: usize,
 }
 
 /// How many times the bot asked for users (not itself), team members and channels.
@@ -450,6 +454,11 @@ impl FakeMattermost {
             (f.shared.world().sent.len() >= n).then_some(())
         })
         .await;
+    }
+
+    /// Waits until everything sent so far satisfies `ready`.
+    pub async fn until_sent(&self, what: &str, ready: impl Fn(&[Sent]) -> bool) {
+        self.until(what, |f| ready(&f.sent()).then_some(())).await;
     }
 
     /// Waits for the first thing sent that `matches`, and returns it.

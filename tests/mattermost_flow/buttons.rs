@@ -298,3 +298,44 @@ async fn after_a_restart_mid_job_the_cards_buttons_keep_their_token_and_work() {
         "{sent:#?}"
     );
 }
+
+#[tokio::test]
+async fn serve_draws_buttons_from_its_configuration_and_never_logs_their_secret() {
+    let (fake, sim) = world(40).await;
+    fake.allow_untrusted_internal("127.0.0.1");
+    let listen = free_addr().to_string();
+    let actions_url = format!("http://{listen}{}", mosaic_mattermost::ACTION_PATH);
+    let secret = "actions-SECRET-value";
+    let served = crate::daemon_on::Served::start(
+        &sim,
+        &[
+            ("MOSAIC__MATTERMOST__URL", &fake.url()),
+            ("MOSAIC__MATTERMOST__TOKEN", crate::fake::BOT_TOKEN),
+            ("MOSAIC__MATTERMOST__SLASH_LISTEN", &listen),
+            ("MOSAIC__MATTERMOST__ACTIONS_URL", &actions_url),
+            ("MOSAIC__MATTERMOST__ACTIONS_SECRET", secret),
+        ],
+    );
+    fake.wait_authenticated(1).await;
+    let root = fake.user_post(CHANNEL, None, "@mosaic-bot fix acme/web#42");
+    let card = card_of(&fake, &root).await;
+    let posted = actions_of(&fake.stored_post(&card));
+    assert!(
+        posted
+            .iter()
+            .all(|a| a["integration"]["url"] == actions_url.as_str()),
+        "{posted:?}"
+    );
+    let clicked = fake.click(&card, "cancel", ALICE).await;
+    assert!(answered_publicly(&clicked), "{clicked:?}");
+    fake.wait_actions(&card, &["retry"]).await;
+    sim.wait_final(JOB_1).await;
+    let logs = served.kill().await;
+    assert_eq!(backend(&sim, "POST", "/cancel"), 1);
+    crate::daemon_on::assert_no_secret(&logs, &[secret, crate::fake::BOT_TOKEN]);
+    for post in posts(&fake.sent()) {
+        let stored = fake.stored_post(post.0).to_string();
+        assert!(!stored.contains(secret), "the secret is no token: {stored}");
+    }
+    fake.recorder().assert_conforms();
+}

@@ -73,18 +73,19 @@ pub(super) fn client_view(post: &Value) -> Value {
     post
 }
 
-/// A post's props as the server stores them, or the 400 it answers. Each
+/// A post's props as the server stores them, or why it refuses them
+/// (answered with [`invalid`]'s 400). Each
 /// action without an id gets one (model/post.go `GenerateActionIds`:
 /// `NewId()`, 26 lowercase letters and digits); each action is checked as
 /// model/slack_attachment.go `IsValid` checks it through
 /// model/integration_action.go `PostAction.IsValid`: a name, a style among
 /// default/primary/success/good/warning/danger (or a hex colour), a type
 /// `button` or `select`, an integration with an http(s) URL.
-pub(super) fn prepare_props(props: Option<&Value>) -> Result<Value, Response> {
+pub(super) fn prepare_props(props: Option<&Value>) -> Result<Value, String> {
     let mut props = match props {
         None | Some(Value::Null) => return Ok(json!({})),
         Some(props @ Value::Object(_)) => props.clone(),
-        Some(_) => return Err(invalid("props is not an object")),
+        Some(_) => return Err("props is not an object".into()),
     };
     let mut generated = 0u64;
     let Some(attachments) = props["attachments"].as_array_mut() else {
@@ -100,7 +101,7 @@ pub(super) fn prepare_props(props: Option<&Value>) -> Result<Value, Response> {
                 action["id"] = json!(format!("genid{generated:021}"));
             }
             if let Some(problem) = action_problem(action) {
-                return Err(invalid(&problem));
+                return Err(problem);
             }
         }
     }
@@ -128,7 +129,8 @@ fn action_problem(action: &Value) -> Option<String> {
     None
 }
 
-fn invalid(detail: &str) -> Response {
+/// The 400 for props the server refuses.
+pub(super) fn invalid(detail: &str) -> Response {
     let body = json!({"id": "model.post.is_valid.attachments.app_error", "message": detail, "status_code": 400});
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::actions::{client_view, prepare_props};
+use super::actions::{client_view, invalid, prepare_props};
 use super::{
     ALICE, BOB, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, CHANNEL2, DM_CHANNEL, Sent, Shared, TEAM,
     TEAM2, add_post,
@@ -245,7 +245,7 @@ pub(super) async fn create_post(
     }
     let props = match prepare_props(body.get("props")) {
         Ok(props) => props,
-        Err(refused) => return refused,
+        Err(problem) => return invalid(&problem),
     };
     let id = add_post(&s, BOT_ID, &channel, &root_id, &message, props.clone());
     record(
@@ -281,7 +281,7 @@ pub(super) async fn patch_post(
     let props = match body.get("props").map(|p| prepare_props(Some(p))) {
         None => None,
         Some(Ok(props)) => Some(props),
-        Some(Err(refused)) => return refused,
+        Some(Err(problem)) => return invalid(&problem),
     };
     {
         let mut world = s.world();

@@ -7,6 +7,7 @@
 //! and permission.
 
 use mosaic_chat::{ChatError, ThreadRef};
+use serde_json::Value;
 
 use crate::permission::{Permission, notice};
 use crate::{Discord, PLATFORM, lock, parse_id, thread_name};
@@ -54,12 +55,16 @@ impl Discord {
         if self.known_thread(root).await.is_some() {
             return Ok(in_thread);
         }
-        // An interaction in this channel said what the bot may do there.
-        if lock(&self.permissions).lacks(channel, Permission::CreatePublicThreads) {
-            self.tell_missing(channel, Permission::CreatePublicThreads)
-                .await;
-            self.answer_in_channel(root).await;
-            return Ok(in_channel);
+        // Known before asking: a thread it may not make, or not post in.
+        for needed in [
+            Permission::CreatePublicThreads,
+            Permission::SendMessagesInThreads,
+        ] {
+            if self.lacks(channel, needed).await {
+                self.tell_missing(channel, needed).await;
+                self.answer_in_channel(root).await;
+                return Ok(in_channel);
+            }
         }
         let name = thread_name(first_text, &self.options.bot_name);
         match self.rest.start_thread(channel, root, &name).await {
@@ -98,18 +103,70 @@ impl Discord {
 
     /// Posts `text` at `target`; a refusal is told in the channel.
     pub(crate) async fn send(&self, target: &Target, text: &str) -> Result<String, ChatError> {
-        match self.rest.send(target.channel, text, target.reply_to).await {
+        self.send_with(target, text, None).await
+    }
+
+    /// As [`Discord::send`], the message carrying `components` when given.
+    pub(crate) async fn send_with(
+        &self,
+        target: &Target,
+        text: &str,
+        components: Option<&Value>,
+    ) -> Result<String, ChatError> {
+        let missing = if target.in_thread() {
+            Permission::SendMessagesInThreads
+        } else {
+            Permission::SendMessages
+        };
+        // Known to be refused: not asked.
+        self.ensure(target.parent, target.parent, &[missing])
+            .await?;
+        // A reply needs Read Message History (resources/message, "Create
+        // Message"); without it the answer stands unlinked.
+        let reply_to = match target.reply_to {
+            Some(_)
+                if self
+                    .lacks(target.parent, Permission::ReadMessageHistory)
+                    .await =>
+            {
+                None
+            }
+            reply_to => reply_to,
+        };
+        let sent = self
+            .rest
+            .send_with(target.channel, text, reply_to, components)
+            .await;
+        match sent {
             Err(e @ ChatError::Forbidden(_)) => {
-                let missing = if target.in_thread() {
-                    Permission::SendMessagesInThreads
-                } else {
-                    Permission::SendMessages
-                };
                 self.tell_missing(target.parent, missing).await;
                 Err(e)
             }
             sent => sent,
         }
+    }
+
+    /// Replaces the text of message `message_id` of `thread`, and its
+    /// `components` when given.
+    pub(crate) async fn edit_in(
+        &self,
+        thread: &ThreadRef,
+        message_id: &str,
+        text: &str,
+        components: Option<&Value>,
+    ) -> Result<(), ChatError> {
+        self.check_length(text)?;
+        let message = parse_id("message", message_id)?;
+        let root = parse_id("message", &thread.thread)?;
+        // The root message stands in the channel, and so does every
+        // message of a job answered there; the rest stand in the
+        // thread, whose channel id is the root's id.
+        let channel = if message == root || self.answers_in_channel(root).await {
+            parse_id("channel", &thread.channel)?
+        } else {
+            root
+        };
+        self.rest.edit(channel, message, text, components).await
     }
 
     /// A new message at the top of `channel`, and the thread for its job.
@@ -120,14 +177,6 @@ impl Discord {
     ) -> Result<ThreadRef, ChatError> {
         self.check_length(text)?;
         let channel_id = parse_id("channel", channel)?;
-        // Known from an interaction: no message, no job, and the refusal
-        // goes to the one who asked.
-        if lock(&self.permissions).lacks(channel_id, Permission::SendMessages) {
-            return Err(ChatError::Forbidden(format!(
-                "discord: missing the {} permission in channel {channel}",
-                Permission::SendMessages.label()
-            )));
-        }
         let top = Target {
             channel: channel_id,
             parent: channel_id,
@@ -143,22 +192,43 @@ impl Discord {
         Ok(thread)
     }
 
-    /// Says once in `channel` that `permission` is missing there; logged
-    /// when even that cannot be posted.
+    /// Says once in `channel` that `permission` is missing there (once
+    /// across restarts too, until it is granted again); logged when even
+    /// that cannot be posted.
     pub(crate) async fn tell_missing(&self, channel: u64, permission: Permission) {
         if !lock(&self.permissions).first_refusal(channel, permission) {
             return;
         }
-        tracing::error!(
-            channel,
-            permission = permission.label(),
-            "discord: missing a permission in this channel; telling it there"
-        );
-        if permission == Permission::SendMessages {
+        let label = permission.label();
+        // A notice the channel would refuse is not sent: the log says it.
+        if permission == Permission::SendMessages
+            || self.lacks(channel, Permission::SendMessages).await
+        {
+            tracing::error!(
+                channel,
+                permission = label,
+                "discord: missing a permission in this channel, and may not post there to tell it"
+            );
             return;
         }
-        if let Err(e) = self.rest.send(channel, &notice(permission), None).await {
-            tracing::error!(channel, error = %e, "discord: cannot tell the channel what is missing");
+        if self.told_before(channel, permission).await {
+            tracing::warn!(
+                channel,
+                permission = label,
+                "discord: missing a permission in this channel (told there before a restart)"
+            );
+            return;
+        }
+        tracing::error!(
+            channel,
+            permission = label,
+            "discord: missing a permission in this channel; telling it there"
+        );
+        match self.rest.send(channel, &notice(permission), None).await {
+            Ok(_) => self.keep_told(channel, permission).await,
+            Err(e) => {
+                tracing::error!(channel, error = %e, "discord: cannot tell the channel what is missing");
+            }
         }
     }
 

@@ -1,17 +1,17 @@
 //! The gateway side: serenity's events turned into [`Inbound`] messages,
 //! and its shard's stage into the platform's [`Connection`]. Only messages
-//! that mention the bot, and the `/mosaic` command, go on; bots (the bot
-//! itself included) are ignored.
+//! that mention the bot, and the `/mosaic` command, go on (presses of the
+//! bot's buttons: `buttons.rs`); bots (the bot itself included) are ignored.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mosaic_chat::{Connection, ConnectionState, Inbound, UserRef};
+use mosaic_chat::{Connection, ConnectionState, Inbound, Press, UserRef};
 use serenity::all::{
     ChannelType, CommandDataOption, CommandDataOptionValue, CommandInteraction, ConnectionStage,
-    Context, EventHandler, Guild, Interaction, Message, MessageUpdateEvent, Ready, ResumedEvent,
-    RoleId, ShardManager, ShardStageUpdateEvent,
+    Context, EventHandler, Guild, Interaction, Message, MessageUpdateEvent, PartialChannel, Ready,
+    ResumedEvent, RoleId, ShardManager, ShardStageUpdateEvent,
 };
 use serenity::async_trait;
 use tokio::sync::mpsc;
@@ -61,6 +61,8 @@ pub(crate) async fn watch_shards(
 pub struct Handler {
     pub discord: Arc<Discord>,
     pub inbox: mpsc::Sender<Inbound>,
+    /// Where presses of the bot's buttons go, when the core takes them.
+    pub presses: Option<mpsc::Sender<Press>>,
 }
 
 #[async_trait]
@@ -96,12 +98,14 @@ impl EventHandler for Handler {
     /// which replays what was missed), and when a guild comes back from an
     /// outage: then the bot catches up on the guild's channels.
     async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
-        let text_channels: Vec<u64> = guild
+        let mut text_channels: Vec<u64> = guild
             .channels
             .values()
             .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
             .map(|c| c.id.get())
             .collect();
+        // Caught up on in a steady order, oldest channel first.
+        text_channels.sort_unstable();
         let mut missed = text_channels.clone();
         missed.extend(guild.threads.iter().map(|t| t.id.get()));
         let managed_roles = guild
@@ -116,6 +120,7 @@ impl EventHandler for Handler {
                     .await;
             }
         }
+        lock(&self.discord.guilds).learn_guild(&guild);
         lock(&self.discord.places).learn_guild_contents(
             guild.id.get(),
             text_channels,
@@ -179,8 +184,12 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
-        let Interaction::Command(command) = interaction else {
-            return;
+        let command = match interaction {
+            Interaction::Command(command) => command,
+            Interaction::Component(pressed) => {
+                return self.discord.pressed(pressed, self.presses.as_ref()).await;
+            }
+            _ => return,
         };
         if command.data.name != self.discord.command_name || command.user.bot {
             return;
@@ -270,19 +279,7 @@ impl Discord {
     /// may do there, checked before a job starts.
     async fn slash_inbound(&self, command: &CommandInteraction) -> Inbound {
         let here = command.channel_id.get();
-        let parent = command
-            .channel
-            .as_ref()
-            .filter(|c| {
-                matches!(
-                    c.kind,
-                    ChannelType::PublicThread
-                        | ChannelType::PrivateThread
-                        | ChannelType::NewsThread
-                )
-            })
-            .and_then(|c| c.parent_id)
-            .map(|p| p.get());
+        let parent = command.channel.as_ref().and_then(thread_parent);
         if let Some(parent) = parent {
             self.learn_thread(here, parent).await;
         }
@@ -298,6 +295,17 @@ impl Discord {
         inbound.thread = parent.map(|_| here.to_string());
         inbound
     }
+}
+
+/// The parent of an interaction's channel when it is a thread: its partial
+/// channel says so (interactions/receiving-and-responding, "Interaction
+/// Object").
+pub(crate) fn thread_parent(channel: &PartialChannel) -> Option<u64> {
+    let thread = matches!(
+        channel.kind,
+        ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+    );
+    thread.then_some(channel.parent_id?.get())
 }
 
 /// The message a `/mosaic` invocation stands for.
@@ -344,7 +352,7 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
 }
 
 /// Role ids as the core matches them: decimal strings.
-fn role_ids(roles: &[RoleId]) -> Vec<String> {
+pub(crate) fn role_ids(roles: &[RoleId]) -> Vec<String> {
     roles.iter().map(|r| r.get().to_string()).collect()
 }
 

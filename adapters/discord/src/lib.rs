@@ -12,9 +12,15 @@
 //!   permissions told in the channel;
 //! - `places.rs`: threads, message locations, guilds and managed roles learnt;
 //! - `permission.rs`: the permissions the bot needs, and which were told;
+//! - `told.rs`: which were told, kept across restarts;
+//! - `perms.rs`: the bot's permissions per channel, computed as Discord does;
+//! - `ability.rs`: what the bot may do where, asked before acting, and the
+//!   events that change it;
 //! - `order.rs`: per-channel order of what serenity's handlers deliver;
 //! - `commands.rs`: the application command's definition and invocations;
 //! - `interactions.rs`: which deferred responses are answered;
+//! - `buttons.rs`: the card's buttons as message components, and presses
+//!   of them (component interactions) as [`Press`]es;
 //! - `mention.rs`: the bot's mentions rewritten to `@name` (pure);
 //! - `dialect.rs`: [`DiscordDialect`], Discord Markdown with text escaped.
 //!
@@ -23,7 +29,9 @@
 //! channel id is the same number. A thread made otherwise (a forum post,
 //! "Create Thread") is `{parent, thread id}` alike.
 
+mod ability;
 mod answer;
+mod buttons;
 mod catch_up;
 mod commands;
 mod dialect;
@@ -33,20 +41,22 @@ mod kept;
 mod mention;
 mod order;
 mod permission;
+mod perms;
 mod places;
 mod rest;
 mod snowflake;
+mod told;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Memory, Platform, Reaction, RunContext, Secret, ThreadRef,
+    Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
+    Limits, Memory, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
 };
 use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 pub use dialect::DiscordDialect;
 pub use rest::message_body;
@@ -123,8 +133,13 @@ pub struct Discord {
     guilds_told: watch::Sender<HashSet<u64>>,
     places: Mutex<Places>,
     permissions: Mutex<Permissions>,
+    /// Each guild's roles, channels and the bot's member, for permissions.
+    guilds: Mutex<perms::Guilds>,
     /// Deferred interactions answered so far.
     interactions: Mutex<Interactions>,
+    /// Where presses go, from [`ChatPlatform::accept_presses`] until `run`
+    /// hands it to the gateway's handler.
+    presses: Mutex<Option<mpsc::Sender<Press>>>,
     order: Order,
     /// The gateway's, as serenity reports its shard.
     connection: ConnectionState,
@@ -158,7 +173,9 @@ impl Discord {
             guilds_told: watch::channel(HashSet::new()).0,
             places: Mutex::new(Places::default()),
             permissions: Mutex::new(Permissions::default()),
+            guilds: Mutex::new(perms::Guilds::default()),
             interactions: Mutex::new(Interactions::default()),
+            presses: Mutex::new(None),
             order: Order::default(),
             connection: ConnectionState::new(),
             memory: OnceLock::new(),
@@ -296,14 +313,21 @@ impl ChatPlatform for Discord {
             }
             // Only unprivileged intents: the content of a message that
             // mentions the bot arrives without MESSAGE_CONTENT; GUILDS brings
-            // each guild's roles, among them the bot's managed role.
+            // each guild's roles (among them the bot's managed role),
+            // channels with their overwrites and threads, for the bot's
+            // permissions; the bot's own GUILD_MEMBER_UPDATE comes without
+            // GUILD_MEMBERS (events/gateway, "Caveats").
             let intents = GatewayIntents::GUILD_MESSAGES | GatewayIntents::GUILDS;
             let handler = gateway::Handler {
                 discord: Arc::clone(&self),
                 inbox,
+                presses: lock(&self.presses).take(),
             };
             let mut client = ClientBuilder::new_with_http(http_client(&self.options), intents)
                 .event_handler(handler)
+                .event_handler(ability::GuildWatch {
+                    discord: Arc::clone(&self),
+                })
                 .await
                 .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?;
             if let Some(url) = &self.options.gateway_url {
@@ -348,20 +372,37 @@ impl ChatPlatform for Discord {
         message_id: &'a str,
         text: &'a str,
     ) -> ChatFuture<'a, ()> {
-        Box::pin(async move {
-            self.check_length(text)?;
-            let message = parse_id("message", message_id)?;
-            let root = parse_id("message", &thread.thread)?;
-            // The root message stands in the channel, and so does every
-            // message of a job answered there; the rest stand in the
-            // thread, whose channel id is the root's id.
-            let channel = if message == root || self.answers_in_channel(root).await {
-                parse_id("channel", &thread.channel)?
-            } else {
-                root
-            };
-            self.rest.edit(channel, message, text).await
-        })
+        Box::pin(self.edit_in(thread, message_id, text, None))
+    }
+
+    /// Keeps `presses` for the gateway's handler, which `run` makes.
+    fn accept_presses(&self, presses: mpsc::Sender<Press>) {
+        *lock(&self.presses) = Some(presses);
+    }
+
+    fn renders_buttons(&self) -> bool {
+        true
+    }
+
+    /// The card's buttons as one action row of message components.
+    fn post_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, String> {
+        Box::pin(self.post_buttons(thread, text, buttons))
+    }
+
+    /// No buttons sends `components: []`, which removes those the message had.
+    fn edit_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(self.edit_buttons(thread, message_id, text, buttons))
     }
 
     fn react<'a>(
@@ -375,6 +416,8 @@ impl ChatPlatform for Discord {
             let named = parse_id("channel", channel)?;
             // A command typed inside a thread stands in the thread.
             let here = self.location(message).await.unwrap_or(named);
+            let needed = [Permission::ReadMessageHistory, Permission::AddReactions];
+            self.ensure(here, named, &needed).await?;
             match self.rest.react(here, message, reaction.unicode()).await {
                 Err(e @ ChatError::Forbidden(_)) => {
                     self.tell_missing(named, Permission::AddReactions).await;
@@ -385,18 +428,23 @@ impl ChatPlatform for Discord {
         })
     }
 
+    /// Refused when the bot's computed permissions (or the last
+    /// interaction's) say it may not post there.
+    fn can_answer<'a>(&'a self, channel: &'a str, thread: Option<&'a str>) -> ChatFuture<'a, ()> {
+        Box::pin(self.can_answer_in(channel, thread))
+    }
+
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
-            let Some((handle, (application, token))) = to
+            let Some((application, token, first)) = to
                 .reply_handle
                 .as_deref()
-                .and_then(|h| Some((h, h.split_once(':')?)))
+                .and_then(|h| lock(&self.interactions).route(h))
             else {
                 return self.post(&to.reply_thread(), text).await.map(drop);
             };
             let application = parse_id("application", application)?;
-            let first = lock(&self.interactions).answer(handle);
             self.rest.respond(application, token, first, text).await
         })
     }

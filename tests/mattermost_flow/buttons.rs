@@ -326,6 +326,9 @@ async fn serve_draws_buttons_from_its_configuration_and_never_logs_their_secret(
             .all(|a| a["integration"]["url"] == actions_url.as_str()),
         "{posted:?}"
     );
+    // Clicked once the relay follows the card (it edits it from step 1 on).
+    fake.expect("step 1", |s| message(s).contains("Step 1/6"))
+        .await;
     let clicked = fake.click(&card, "cancel", ALICE).await;
     assert!(answered_publicly(&clicked), "{clicked:?}");
     fake.wait_actions(&card, &["retry"]).await;

@@ -34,7 +34,6 @@ use mosaic_chat::{
     Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
     Limits, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
 };
-use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, watch};
 
 pub use dialect::{MattermostDialect, neutralize_mentions};
@@ -156,11 +155,6 @@ pub struct Mattermost {
     pending: Pending,
 }
 
-/// How long a post or edit with buttons waits for `run` to have the key:
-/// it is read from the memory first thing, so this is never reached unless
-/// the store hangs.
-const KEY_WAIT: Duration = Duration::from_secs(10);
-
 impl Mattermost {
     /// A Mattermost platform; nothing is contacted until it runs or sends.
     pub fn new(options: MattermostOptions) -> Result<Mattermost, ChatError> {
@@ -187,55 +181,8 @@ impl Mattermost {
 
     /// Whether cards carry buttons: actions configured, and a listener
     /// for their clicks.
-    fn buttons_on(&self) -> bool {
+    pub(crate) fn buttons_on(&self) -> bool {
         self.options.actions.is_some() && self.options.slash.is_some()
-    }
-
-    /// The props carrying `buttons` under a card in `thread`; `None` when
-    /// cards carry no buttons here, or the key could not be had (logged:
-    /// the card goes without them, and its next edit brings them).
-    async fn button_props(&self, thread: &ThreadRef, buttons: &[Button]) -> Option<Value> {
-        let actions = self
-            .options
-            .actions
-            .as_ref()
-            .filter(|_| self.buttons_on())?;
-        let mut key = self.key.subscribe();
-        let key = match tokio::time::timeout(KEY_WAIT, key.wait_for(Option::is_some)).await {
-            Ok(Ok(key)) => key.clone()?,
-            _ => {
-                tracing::error!(channel = %thread.channel, thread = %thread.thread, "the buttons' key is not loaded; the card goes without buttons");
-                return None;
-            }
-        };
-        Some(actions::props(
-            &actions.url,
-            &key,
-            &thread.channel,
-            &thread.thread,
-            buttons,
-        ))
-    }
-
-    /// A private answer to a press whose click was answered already: an
-    /// ephemeral post, or, for a bot that may not make one (Mattermost gives
-    /// `create_post_ephemeral` to system admins only), a post in the thread.
-    async fn answer_press_late(&self, to: &Inbound, text: &str) -> Result<(), ChatError> {
-        let thread = to.reply_thread();
-        let ephemeral = self
-            .rest
-            .create_ephemeral(&to.user.id, &thread.channel, &thread.thread, text)
-            .await;
-        match ephemeral {
-            Err(ChatError::Forbidden(why)) => {
-                tracing::info!(channel = %thread.channel, thread = %thread.thread, %why, "a late answer to a button press goes in the thread: the bot may not post ephemeral messages");
-                self.rest
-                    .create_post(&thread.channel, Some(&thread.thread), text, None)
-                    .await
-                    .map(drop)
-            }
-            other => other,
-        }
     }
 
     /// The options this platform was built with.

@@ -81,20 +81,8 @@ pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), Chat
         catch_up,
     } = ctx;
     // Before anything can post a card: its buttons need the key.
-    let presses = match &mm.options.actions {
-        Some(actions) if mm.options.slash.is_some() => {
-            let key = crate::actions::load_key(actions.secret.as_ref(), memory.as_ref()).await;
-            mm.key.send_replace(Some(key.clone()));
-            Some(crate::press::PressRoute {
-                mm: Arc::clone(&mm),
-                key,
-            })
-        }
-        _ => None,
-    };
-    // The core's press sender is dropped when listening ends, so the core
-    // sees this platform's presses end with it.
-    let _presses_guard = PressesGuard(Arc::clone(&mm));
+    let presses = crate::press::route(&mm, memory.as_ref()).await;
+    let _presses_guard = crate::press::PressesGuard(Arc::clone(&mm));
     let Some(me) = whoami(&mm, &shutdown).await? else {
         return Ok(());
     };
@@ -138,19 +126,6 @@ pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), Chat
     let ended = listener.listen().await;
     listener.remember(true).await;
     ended
-}
-
-/// Drops the core's press sender when `run` ends, however it ends.
-struct PressesGuard(Arc<Mattermost>);
-
-impl Drop for PressesGuard {
-    fn drop(&mut self) {
-        self.0
-            .presses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-    }
 }
 
 impl Listener {

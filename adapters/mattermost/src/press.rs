@@ -16,6 +16,10 @@
 //! `edit_with_buttons`, one writer in order, and every client sees that edit
 //! over the WebSocket at once; an `update` here would be a second writer
 //! that could put back an older card over a newer one.
+//!
+//! Also here, the adapter's side of that exchange: the key read when `run`
+//! starts, the props a card is posted or edited with, and a private answer
+//! that comes after the click was answered.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,12 +31,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use mosaic_chat::{ChatError, Press, UserRef};
+use mosaic_chat::{Button, ChatError, Inbound, Memory, Press, ThreadRef, UserRef};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::actions::{ActionContext, ActionKey};
+use crate::actions::{self, ActionContext, ActionKey};
 use crate::{Mattermost, PLATFORM};
 
 /// The path the actions' `integration.url` must reach.
@@ -98,6 +102,94 @@ impl Pending {
         self.lock()
             .get(handle)
             .is_some_and(|tx| tx.send(text.to_owned()).is_ok())
+    }
+}
+
+/// How long a post or edit with buttons waits for `run` to have the key:
+/// it is read from the memory first thing, so this is never reached unless
+/// the store hangs.
+const KEY_WAIT: Duration = Duration::from_secs(10);
+
+/// The route of the card buttons' clicks, once `run` has read their key
+/// (before anything can post a card); `None` when cards carry no buttons.
+pub(crate) async fn route(mm: &Arc<Mattermost>, memory: &dyn Memory) -> Option<PressRoute> {
+    let actions = mm.options.actions.as_ref().filter(|_| mm.buttons_on())?;
+    let key = actions::load_key(actions.secret.as_ref(), memory).await;
+    mm.key.send_replace(Some(key.clone()));
+    Some(PressRoute {
+        mm: Arc::clone(mm),
+        key,
+    })
+}
+
+/// Drops the core's press sender when `run` ends, however it ends, so the
+/// core sees this platform's presses end with it.
+pub(crate) struct PressesGuard(pub Arc<Mattermost>);
+
+impl Drop for PressesGuard {
+    fn drop(&mut self) {
+        self.0
+            .presses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}
+
+impl Mattermost {
+    /// The props carrying `buttons` under a card in `thread`; `None` when
+    /// cards carry no buttons here, or the key could not be had (logged:
+    /// the card goes without them, and its next edit brings them).
+    pub(crate) async fn button_props(
+        &self,
+        thread: &ThreadRef,
+        buttons: &[Button],
+    ) -> Option<Value> {
+        let actions = self
+            .options
+            .actions
+            .as_ref()
+            .filter(|_| self.buttons_on())?;
+        let mut key = self.key.subscribe();
+        let key = match tokio::time::timeout(KEY_WAIT, key.wait_for(Option::is_some)).await {
+            Ok(Ok(key)) => key.clone()?,
+            _ => {
+                tracing::error!(channel = %thread.channel, thread = %thread.thread, "the buttons' key is not loaded; the card goes without buttons");
+                return None;
+            }
+        };
+        Some(actions::props(
+            &actions.url,
+            &key,
+            &thread.channel,
+            &thread.thread,
+            buttons,
+        ))
+    }
+
+    /// A private answer to a press whose click was answered already: an
+    /// ephemeral post, or, for a bot that may not make one (Mattermost gives
+    /// `create_post_ephemeral` to system admins only), a post in the thread.
+    pub(crate) async fn answer_press_late(
+        &self,
+        to: &Inbound,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let thread = to.reply_thread();
+        let ephemeral = self
+            .rest
+            .create_ephemeral(&to.user.id, &thread.channel, &thread.thread, text)
+            .await;
+        match ephemeral {
+            Err(ChatError::Forbidden(why)) => {
+                tracing::info!(channel = %thread.channel, thread = %thread.thread, %why, "a late answer to a button press goes in the thread: the bot may not post ephemeral messages");
+                self.rest
+                    .create_post(&thread.channel, Some(&thread.thread), text, None)
+                    .await
+                    .map(drop)
+            }
+            other => other,
+        }
     }
 }
 

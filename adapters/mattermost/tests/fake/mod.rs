@@ -4,8 +4,8 @@
 //! that change as the server's do (`history.rs`: replies, reactions, edits
 //! with pre-edit copies, deletes, `posts?since=`); a `/mosaic` command per
 //! team (`commands.rs`); interactive message buttons (`actions.rs`: actions
-//! kept with their integration, stripped from what clients see, a click by a
-//! user POSTed to the integration URL and its answer applied); every
+//! kept with their integration, stripped from what clients see; `click.rs`:
+//! a click by a user POSTed to the integration URL and its answer applied); every
 //! request recorded (`record.rs`) and held
 //! against the published API description (`conformance.rs`). It records everything the
 //! bot sends and counts its lookups of users, team members and channels,
@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 mod actions;
+mod click;
 mod commands;
 pub mod conformance;
 mod history;
@@ -36,7 +37,9 @@ use tokio::sync::{Notify, mpsc};
 
 // Used by the root crate's whole-flow tests, not by every includer.
 #[allow(unused_imports)]
-pub use actions::{Clicked, actions_of};
+pub use actions::actions_of;
+#[allow(unused_imports)]
+pub use click::Clicked;
 #[allow(unused_imports)]
 pub use commands::{Executed, command_token};
 #[allow(unused_imports)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use mosaic_chat::ChatPlatform;
 use mosaic_console::{Console, ConsoleOptions};
 use mosaic_discord::{Discord, DiscordOptions};
-use mosaic_mattermost::{Mattermost, MattermostOptions, SlashOptions};
+use mosaic_mattermost::{ActionOptions, Mattermost, MattermostOptions, SlashOptions};
 use mosaic_slack::{HttpOptions, Slack, SlackOptions};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -78,6 +78,10 @@ fn mattermost(config: &MattermostConfig, bot_name: &str) -> Result<Mattermost, S
     options.slash = config.slash.as_ref().map(|(listen, tokens)| SlashOptions {
         listen: *listen,
         tokens: tokens.clone(),
+    });
+    options.actions = config.actions.as_ref().map(|(url, secret)| ActionOptions {
+        url: url.clone(),
+        secret: secret.clone(),
     });
     Mattermost::new(options).map_err(|e| format!("cannot set up Mattermost: {e}"))
 }

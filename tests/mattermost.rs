@@ -6,6 +6,8 @@
 #[path = "../adapters/mattermost/tests/fake/mod.rs"]
 mod fake;
 
+#[path = "mattermost_flow/buttons.rs"]
+mod buttons;
 #[path = "mattermost_flow/catch_up.rs"]
 mod catch_up;
 #[path = "support/daemon_on.rs"]

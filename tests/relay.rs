@@ -419,7 +419,9 @@ async fn mentions_in_job_output_are_escaped() {
         .sent()
         .iter()
         .map(|s| match s {
-            Sent::Post { message, .. } | Sent::Patch { message, .. } => message.clone(),
+            Sent::Post { message, .. }
+            | Sent::Patch { message, .. }
+            | Sent::EphemeralPost { message, .. } => message.clone(),
             Sent::Reaction { .. } | Sent::Ephemeral { .. } => String::new(),
         })
         .collect();

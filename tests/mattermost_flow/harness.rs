@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mosaic_bot::daemon::DaemonError;
 use mosaic_chat::{ChatPlatform, Secret};
-use mosaic_mattermost::{Mattermost, MattermostOptions, SlashOptions};
+use mosaic_mattermost::{ACTION_PATH, ActionOptions, Mattermost, MattermostOptions, SlashOptions};
 use mosaic_sim::Sim;
 
 use crate::daemon_on::Daemon;
@@ -74,6 +74,40 @@ pub fn start_with_tokens(fake: &FakeMattermost, sim: &Sim, tokens: &[String]) ->
     start_configured(fake, sim, "", tokens, "sqlite::memory:")
 }
 
+/// As [`start_with`], keeping the bot's state at `store_url`, with the card
+/// buttons on: their action URL on the listener at `listen` (chosen first:
+/// the URL is written into every card; a restarted bot keeps it), which the
+/// fake (as an admin would) allows as an internal host.
+pub fn start_with_buttons(
+    fake: &FakeMattermost,
+    sim: &Sim,
+    config: &str,
+    store_url: &str,
+    listen: SocketAddr,
+) -> Bot {
+    fake.allow_untrusted_internal("127.0.0.1");
+    let actions = ActionOptions {
+        url: format!("http://{listen}{ACTION_PATH}"),
+        secret: None,
+    };
+    let mut options = options(fake, listen, &[slash_token()]);
+    options.actions = Some(actions);
+    start_options(fake, sim, config, store_url, options)
+}
+
+fn options(fake: &FakeMattermost, listen: SocketAddr, tokens: &[String]) -> MattermostOptions {
+    let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
+    options.slash = Some(SlashOptions {
+        listen,
+        tokens: tokens.iter().map(Secret::new).collect(),
+    });
+    // Short enough to see several card edits in a fast simulated job.
+    options.limits.edit_interval = Duration::from_millis(20);
+    options.reconnect_min = Duration::from_millis(20);
+    options.reconnect_max = Duration::from_millis(200);
+    options
+}
+
 fn start_configured(
     fake: &FakeMattermost,
     sim: &Sim,
@@ -81,15 +115,17 @@ fn start_configured(
     tokens: &[String],
     store_url: &str,
 ) -> Bot {
-    let mut options = MattermostOptions::new(&fake.url(), Secret::new(BOT_TOKEN), "mosaic");
-    options.slash = Some(SlashOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        tokens: tokens.iter().map(Secret::new).collect(),
-    });
-    // Short enough to see several card edits in a fast simulated job.
-    options.limits.edit_interval = Duration::from_millis(20);
-    options.reconnect_min = Duration::from_millis(20);
-    options.reconnect_max = Duration::from_millis(200);
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    start_options(fake, sim, config, store_url, options(fake, listen, tokens))
+}
+
+fn start_options(
+    fake: &FakeMattermost,
+    sim: &Sim,
+    config: &str,
+    store_url: &str,
+    options: MattermostOptions,
+) -> Bot {
     let mm = Arc::new(Mattermost::new(options).expect("the adapter builds"));
     let daemon = Daemon::start_with(
         sim,
@@ -127,6 +163,7 @@ pub fn message(sent: &Sent) -> &str {
     match sent {
         Sent::Post { message, .. } | Sent::Patch { message, .. } => message,
         Sent::Ephemeral { text } => text,
+        Sent::EphemeralPost { message, .. } => message,
         Sent::Reaction { .. } => "",
     }
 }

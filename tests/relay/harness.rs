@@ -273,7 +273,9 @@ pub fn transcript(chat: &Chat, thread_name: &str, reaction: Option<Reaction>) ->
                     reactions.push(emoji.as_str());
                 }
             }
-            Sent::Ephemeral { .. } => panic!("the relay answers nobody privately: {s:?}"),
+            Sent::Ephemeral { .. } | Sent::EphemeralPost { .. } => {
+                panic!("the relay answers nobody privately: {s:?}")
+            }
         }
     }
     let expected: Vec<&str> = reaction.into_iter().map(Reaction::short_name).collect();

@@ -201,6 +201,14 @@ mod tests {
     }
 
     #[test]
+    fn the_cards_progress_bar_is_plain_text_markdown_leaves_alone() {
+        let out = one(Markup::new().line([Span::text("Step 3/6 "), Span::progress(50)]));
+        assert_eq!(out, "Step 3/6 ▰▰▰▰▰▱▱▱▱▱ 50%");
+        let done = one(Markup::new().line([Span::progress(100)]));
+        assert_eq!(done, "▰▰▰▰▰▰▰▰▰▰ 100%");
+    }
+
+    #[test]
     fn links_keep_their_url_and_escape_their_label() {
         let out = one(Markup::new().line([Span::link("PR *57*", "https://x/pull/57")]));
         assert_eq!(out, "[PR \\*57\\*](https://x/pull/57)");

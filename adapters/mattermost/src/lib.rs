@@ -10,28 +10,38 @@
 //! - `rest.rs`: the REST v4 calls and their errors (429, 401, …);
 //! - `roles.rs`: the author's system and team roles, looked up and cached,
 //!   which fill [`Inbound::roles`];
-//! - `slash.rs`: the slash command endpoint (token checked in constant time);
+//! - `slash.rs`: the HTTP listener: the slash command endpoint (token
+//!   checked in constant time) and the action route of `press.rs`;
+//! - `actions.rs`: the card's buttons as interactive message actions, each
+//!   with a token the bot issued; `press.rs`: a click verified and handed to
+//!   the core as a [`Press`], its private answer in the click's response;
 //! - `dialect.rs`: [`MattermostDialect`], Markdown that pings nobody.
 
+mod actions;
 mod dialect;
 mod events;
 mod listen;
+mod press;
 mod rest;
 mod roles;
 mod slash;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, RunContext, Secret, ThreadRef,
+    Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
+    Limits, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
 };
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::{OnceCell, mpsc, watch};
 
 pub use dialect::{MattermostDialect, neutralize_mentions};
+pub use press::ACTION_PATH;
 pub use slash::SLASH_PATH;
+
+use actions::ActionKey;
+use press::Pending;
 
 use rest::{Rest, User};
 use roles::Roles;
@@ -53,6 +63,19 @@ pub struct SlashOptions {
     pub tokens: Vec<Secret>,
 }
 
+/// The card's buttons: where Mattermost sends their clicks, and what the
+/// tokens in them are made with.
+#[derive(Debug, Clone)]
+pub struct ActionOptions {
+    /// The URL Mattermost POSTs a click to: the slash listener's
+    /// [`ACTION_PATH`] as the Mattermost server reaches it, e.g.
+    /// `https://bot.example.com/mattermost/action`.
+    pub url: String,
+    /// The secret the tokens are made with; `None`: one generated once and
+    /// kept in the core's memory.
+    pub secret: Option<Secret>,
+}
+
 /// How the adapter reaches its server and behaves.
 #[derive(Debug, Clone)]
 pub struct MattermostOptions {
@@ -63,8 +86,16 @@ pub struct MattermostOptions {
     /// The name the command parser expects (`mosaic`): the bot account's own
     /// `@username` in a post is rewritten to it.
     pub bot_name: String,
-    /// The slash command endpoint, if one is configured.
+    /// The slash command endpoint, if one is configured: the HTTP listener
+    /// the button clicks arrive on too.
     pub slash: Option<SlashOptions>,
+    /// The card's buttons; `None` (or no listener): cards carry none, and
+    /// the commands stay typeable.
+    pub actions: Option<ActionOptions>,
+    /// How long a click's request waits for the core's private answer,
+    /// which then comes back as its `ephemeral_text` (well inside
+    /// Mattermost's `OutgoingIntegrationRequestsTimeout`, 30 s by default).
+    pub press_answer_wait: Duration,
     /// What the relay must stay within.
     pub limits: Limits,
     /// How often the bot pings the server over the WebSocket.
@@ -88,6 +119,8 @@ impl MattermostOptions {
             token,
             bot_name: bot_name.to_owned(),
             slash: None,
+            actions: None,
+            press_answer_wait: Duration::from_secs(2),
             limits: Limits {
                 max_message_chars: MAX_POST_CHARS,
                 post_interval: Duration::ZERO,
@@ -114,6 +147,12 @@ pub struct Mattermost {
     slash_addr: watch::Sender<Option<SocketAddr>>,
     /// The WebSocket's: connected while authenticated.
     connection: ConnectionState,
+    /// The key of the buttons' tokens, once `run` has it.
+    key: watch::Sender<Option<ActionKey>>,
+    /// Where verified presses go, from `accept_presses` until `run` ends.
+    presses: Mutex<Option<mpsc::Sender<Press>>>,
+    /// Presses waiting for the core's private answer.
+    pending: Pending,
 }
 
 impl Mattermost {
@@ -127,7 +166,23 @@ impl Mattermost {
             me: OnceCell::new(),
             slash_addr: watch::channel(None).0,
             connection: ConnectionState::new(),
+            key: watch::channel(None).0,
+            presses: Mutex::new(None),
+            pending: Pending::default(),
         })
+    }
+
+    fn press_sender(&self) -> Option<mpsc::Sender<Press>> {
+        self.presses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether cards carry buttons: actions configured, and a listener
+    /// for their clicks.
+    pub(crate) fn buttons_on(&self) -> bool {
+        self.options.actions.is_some() && self.options.slash.is_some()
     }
 
     /// The options this platform was built with.
@@ -170,6 +225,16 @@ impl ChatPlatform for Mattermost {
         &MattermostDialect
     }
 
+    fn accept_presses(&self, presses: mpsc::Sender<Press>) {
+        *self.presses.lock().unwrap_or_else(|e| e.into_inner()) = Some(presses);
+    }
+
+    /// With `actions` and the listener configured: interactive message
+    /// buttons under the card.
+    fn renders_buttons(&self) -> bool {
+        self.buttons_on()
+    }
+
     /// Connected from the WebSocket's authentication until it drops, goes
     /// silent or cannot be reopened. The slash endpoint does not count:
     /// mentions arrive only over the WebSocket.
@@ -190,15 +255,48 @@ impl ChatPlatform for Mattermost {
             // A top-level post's thread is named by its own id: `root_id`
             // is that id either way.
             self.rest
-                .create_post(&thread.channel, Some(&thread.thread), text)
+                .create_post(&thread.channel, Some(&thread.thread), text, None)
                 .await
+        })
+    }
+
+    fn post_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, String> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            let props = match buttons {
+                [] => None,
+                _ => self.button_props(thread, buttons).await,
+            };
+            self.rest
+                .create_post(&thread.channel, Some(&thread.thread), text, props.as_ref())
+                .await
+        })
+    }
+
+    /// The text, and the buttons all replaced: none leaves the card without.
+    fn edit_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(async move {
+            self.check_length(text)?;
+            let props = self.button_props(thread, buttons).await;
+            self.rest.patch_post(message_id, text, props.as_ref()).await
         })
     }
 
     fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef> {
         Box::pin(async move {
             self.check_length(text)?;
-            let id = self.rest.create_post(channel, None, text).await?;
+            let id = self.rest.create_post(channel, None, text, None).await?;
             Ok(ThreadRef {
                 platform: PLATFORM,
                 channel: channel.to_owned(),
@@ -215,7 +313,7 @@ impl ChatPlatform for Mattermost {
     ) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
-            self.rest.patch_post(message_id, text).await
+            self.rest.patch_post(message_id, text, None).await
         })
     }
 
@@ -234,16 +332,23 @@ impl ChatPlatform for Mattermost {
     }
 
     /// A slash command is answered through its `response_url`, seen by its
-    /// author alone; a mention is answered in its thread.
+    /// author alone; a press in its click's response while the click waits,
+    /// later as an ephemeral post; a mention in its thread.
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
             match &to.reply_handle {
+                Some(handle) if press::is_press_handle(handle) => {
+                    if self.pending.deliver(handle, text) {
+                        return Ok(());
+                    }
+                    self.answer_press_late(to, text).await
+                }
                 Some(url) => self.rest.respond_ephemeral(url, text).await,
                 None => {
                     let thread = to.reply_thread();
                     self.rest
-                        .create_post(&thread.channel, Some(&thread.thread), text)
+                        .create_post(&thread.channel, Some(&thread.thread), text, None)
                         .await
                         .map(drop)
                 }

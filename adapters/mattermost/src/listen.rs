@@ -80,6 +80,9 @@ pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), Chat
         memory,
         catch_up,
     } = ctx;
+    // Before anything can post a card: its buttons need the key.
+    let presses = crate::press::route(&mm, memory.as_ref()).await;
+    let _presses_guard = crate::press::PressesGuard(Arc::clone(&mm));
     let Some(me) = whoami(&mm, &shutdown).await? else {
         return Ok(());
     };
@@ -94,6 +97,7 @@ pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), Chat
             options.tokens.clone(),
             inbox.clone(),
             Arc::clone(&mm.roles),
+            presses,
             slash_stop,
         )
         .await?;

@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::events::Post;
 
@@ -115,28 +115,69 @@ impl Rest {
         self.get_json(&format!("/channels/{id}")).await
     }
 
-    /// Creates a post; `root_id` puts it in that thread. Returns its id.
+    /// Creates a post; `root_id` puts it in that thread, `props` (the card's
+    /// buttons) go with it. Returns its id.
     pub async fn create_post(
         &self,
         channel_id: &str,
         root_id: Option<&str>,
         message: &str,
+        props: Option<&Value>,
     ) -> Result<String, ChatError> {
-        let body = json!({
+        let mut body = json!({
             "channel_id": channel_id,
             "root_id": root_id.unwrap_or(""),
             "message": message,
         });
+        if let Some(props) = props {
+            body["props"] = props.clone();
+        }
         let request = self.authed(self.http.post(self.url("/posts")).json(&body));
         let created: Created = read_json(send(request).await?).await?;
         Ok(created.id)
     }
 
-    /// Replaces the text of a post.
-    pub async fn patch_post(&self, post_id: &str, message: &str) -> Result<(), ChatError> {
+    /// Replaces the text of a post and, when `props` are given, all its
+    /// props (a patch's props replace the post's whole; without them the
+    /// post keeps its own, buttons included).
+    pub async fn patch_post(
+        &self,
+        post_id: &str,
+        message: &str,
+        props: Option<&Value>,
+    ) -> Result<(), ChatError> {
         let url = self.url(&format!("/posts/{post_id}/patch"));
-        let request = self.authed(self.http.put(url).json(&json!({ "message": message })));
+        let mut body = json!({ "message": message });
+        if let Some(props) = props {
+            body["props"] = props.clone();
+        }
+        let request = self.authed(self.http.put(url).json(&body));
         send(request).await.map(drop)
+    }
+
+    /// One post, by id (its props come without their actions' integrations).
+    pub async fn post(&self, post_id: &str) -> Result<Post, ChatError> {
+        self.get_json(&format!("/posts/{post_id}")).await
+    }
+
+    /// Posts `message` in `channel_id` (thread `root_id`) seen by `user_id`
+    /// alone. Needs `create_post_ephemeral`, which Mattermost gives system
+    /// admins only: a bot without it gets [`ChatError::Forbidden`].
+    pub async fn create_ephemeral(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        root_id: &str,
+        message: &str,
+    ) -> Result<(), ChatError> {
+        let body = json!({
+            "user_id": user_id,
+            "post": { "channel_id": channel_id, "root_id": root_id, "message": message },
+        });
+        let url = self.url("/posts/ephemeral");
+        send(self.authed(self.http.post(url).json(&body)))
+            .await
+            .map(drop)
     }
 
     /// Puts the emoji `emoji_name` on a post, as `user_id` (the bot).

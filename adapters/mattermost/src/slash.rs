@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::PLATFORM;
+use crate::press::{self, ACTION_PATH, PressRoute};
 use crate::roles::Roles;
 
 /// The path Mattermost's slash command points at.
@@ -44,13 +45,15 @@ struct Endpoint {
     counter: Arc<AtomicU64>,
 }
 
-/// Binds `addr` and serves the slash command until `shutdown`; returns the
-/// address bound (a port of 0 is chosen by the system).
+/// Binds `addr` and serves the slash command (and, given `presses`, the
+/// buttons' action route) until `shutdown`; returns the address bound (a
+/// port of 0 is chosen by the system).
 pub async fn serve(
     addr: SocketAddr,
     tokens: Vec<Secret>,
     inbox: mpsc::Sender<Inbound>,
     roles: Arc<Roles>,
+    presses: Option<PressRoute>,
     shutdown: CancellationToken,
 ) -> Result<SocketAddr, ChatError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -63,9 +66,17 @@ pub async fn serve(
         roles,
         counter: Arc::new(AtomicU64::new(0)),
     };
-    let app = Router::new()
+    let mut app = Router::new()
         .route(SLASH_PATH, post(command))
         .with_state(endpoint);
+    if let Some(route) = presses {
+        app = app.merge(
+            Router::new()
+                .route(ACTION_PATH, post(press::press))
+                .with_state(route),
+        );
+        tracing::info!(addr = %bound, path = ACTION_PATH, "serving the Mattermost card buttons");
+    }
     tracing::info!(addr = %bound, path = SLASH_PATH, "serving the Mattermost slash command");
     tokio::spawn(async move {
         let served = axum::serve(listener, app)

@@ -100,6 +100,22 @@ const ROUTES: &[Route] = &[
         auth: Auth::Bearer,
     },
     Route {
+        method: "GET",
+        path: "/api/v4/posts/{post_id}",
+        source: "posts.yaml GetPost",
+        query: &["include_deleted"],
+        body: None,
+        auth: Auth::Bearer,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v4/posts/ephemeral",
+        source: "posts.yaml CreatePostEphemeral (required: user_id, post)",
+        query: &[],
+        body: Some((&["user_id", "post"], &["user_id"])),
+        auth: Auth::Bearer,
+    },
+    Route {
         method: "PUT",
         path: "/api/v4/posts/{post_id}/patch",
         source: "posts.yaml PatchPost",

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::actions::client_view;
 use super::{
     ALICE, BOT_ID, BOT_USERNAME, CHANNEL2, DM_CHANNEL, FakeMattermost, TEAM, TEAM2, World,
     broadcast,
@@ -19,7 +20,7 @@ pub(super) fn tick(world: &mut World) -> i64 {
     world.clock
 }
 
-fn team_of(channel: &str) -> &'static str {
+pub(super) fn team_of(channel: &str) -> &'static str {
     match channel {
         DM_CHANNEL => "",
         CHANNEL2 => TEAM2,
@@ -27,8 +28,9 @@ fn team_of(channel: &str) -> &'static str {
     }
 }
 
-/// Stores a post created at `create_at` and tells the connected sockets
-/// (`posted`, the post as a JSON string). Returns its id.
+/// Stores a post created at `create_at` with `props` (kept whole, action
+/// integrations included) and tells the connected sockets (`posted`, the
+/// post as a JSON string, integrations stripped). Returns its id.
 pub(super) fn insert_post(
     world: &mut World,
     user: &str,
@@ -36,6 +38,7 @@ pub(super) fn insert_post(
     root_id: &str,
     text: &str,
     create_at: i64,
+    props: Value,
 ) -> String {
     world.next_id += 1;
     let id = format!("post{:022}", world.next_id);
@@ -43,6 +46,7 @@ pub(super) fn insert_post(
         "id": id, "channel_id": channel, "root_id": root_id, "user_id": user,
         "message": text, "create_at": create_at, "update_at": create_at,
         "edit_at": 0, "delete_at": 0, "original_id": "", "type": "",
+        "props": props,
     });
     // post_store.go SaveMultiple: a reply sets its root's UpdateAt
     // (`UPDATE Posts SET UpdateAt = ? WHERE Id = ?RootId`).
@@ -57,7 +61,9 @@ pub(super) fn insert_post(
     let event = json!({
         "event": "posted",
         "data": {
-            "post": post.to_string(),
+            // model/post.go `ToJSON`: the post is sent with
+            // `StripActionIntegrations()` applied.
+            "post": client_view(&post).to_string(),
             "mentions": serde_json::to_string(&mentions).unwrap_or_default(),
             "channel_type": if channel == DM_CHANNEL { "D" } else { "O" },
             "team_id": team_of(channel),
@@ -82,8 +88,15 @@ fn touch(world: &mut World, id: &str, at: i64) {
 /// gets the new text, `edit_at` and `update_at`; its old version is saved as
 /// a new post (new id, old text) with `delete_at` and `update_at` set and
 /// `original_id` naming the post. The sockets get `post_edited`
-/// (app/post.go UpdatePost). Returns the edited post, if there is one.
-pub(super) fn edit_post(world: &mut World, id: &str, text: &str) -> Option<Value> {
+/// (app/post.go UpdatePost). `props`, when given, replace the post's whole
+/// props (model/post.go `Patch`: `if patch.Props != nil { o.Props = *patch.Props }`);
+/// otherwise they stay. Returns the edited post, if there is one.
+pub(super) fn edit_post(
+    world: &mut World,
+    id: &str,
+    text: &str,
+    props: Option<Value>,
+) -> Option<Value> {
     let now = tick(world);
     let index = world
         .posts
@@ -97,13 +110,16 @@ pub(super) fn edit_post(world: &mut World, id: &str, text: &str) -> Option<Value
     old["update_at"] = json!(now);
     let post = &mut world.posts[index];
     post["message"] = json!(text);
+    if let Some(props) = props {
+        post["props"] = props;
+    }
     post["edit_at"] = json!(now);
     post["update_at"] = json!(now);
     let edited = post.clone();
     world.posts.push(old);
     let event = json!({
         "event": "post_edited",
-        "data": { "post": edited.to_string() },
+        "data": { "post": client_view(&edited).to_string() },
         "broadcast": { "channel_id": edited["channel_id"] },
         "seq": world.next_id,
     });
@@ -140,15 +156,17 @@ pub(super) fn posts_since(world: &World, channel: &str, since: i64) -> Value {
     changed.sort_by_key(|p| std::cmp::Reverse(p["create_at"].as_i64().unwrap_or(0)));
     let order: Vec<&Value> = changed.iter().map(|p| &p["id"]).collect();
     let mut by_id = serde_json::Map::new();
+    // A post list is encoded with its posts' integrations stripped
+    // (model/post_list.go `EncodeJSON`).
     for post in &changed {
-        by_id.insert(id_of(post), (*post).clone());
+        by_id.insert(id_of(post), client_view(post));
         let root = post["root_id"].as_str().unwrap_or("");
         if let Some(root) = world
             .posts
             .iter()
             .find(|p| !root.is_empty() && p["id"] == root)
         {
-            by_id.insert(id_of(root), root.clone());
+            by_id.insert(id_of(root), client_view(root));
         }
     }
     json!({"order": order, "posts": by_id})
@@ -179,6 +197,7 @@ impl FakeMattermost {
             root_id.unwrap_or(""),
             text,
             written,
+            json!({}),
         );
         world.sockets = sockets;
         drop(world);
@@ -188,7 +207,7 @@ impl FakeMattermost {
 
     /// Alice edits her post `id` to `text`.
     pub fn user_edit(&self, id: &str, text: &str) {
-        let edited = edit_post(&mut self.shared.world(), id, text);
+        let edited = edit_post(&mut self.shared.world(), id, text, None);
         assert!(edited.is_some(), "no post {id} to edit");
         self.shared.changed.notify_waiters();
     }
@@ -211,7 +230,7 @@ impl FakeMattermost {
         post["update_at"] = json!(now);
         let event = json!({
             "event": "post_deleted",
-            "data": { "post": post.to_string() },
+            "data": { "post": client_view(post).to_string() },
             "broadcast": { "channel_id": post["channel_id"] },
             "seq": 0,
         });

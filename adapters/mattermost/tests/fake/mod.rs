@@ -3,7 +3,10 @@
 //! `posted` and `post_edited` events with the post as a JSON string); posts
 //! that change as the server's do (`history.rs`: replies, reactions, edits
 //! with pre-edit copies, deletes, `posts?since=`); a `/mosaic` command per
-//! team (`commands.rs`); every request recorded (`record.rs`) and held
+//! team (`commands.rs`); interactive message buttons (`actions.rs`: actions
+//! kept with their integration, stripped from what clients see; `click.rs`:
+//! a click by a user POSTed to the integration URL and its answer applied); every
+//! request recorded (`record.rs`) and held
 //! against the published API description (`conformance.rs`). It records everything the
 //! bot sends and counts its lookups of users, team members and channels,
 //! and the sockets it refused; a test posts as a user, gives users roles,
@@ -14,6 +17,8 @@
 //! `#[path = "../adapters/mattermost/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
+mod actions;
+mod click;
 mod commands;
 pub mod conformance;
 mod history;
@@ -32,6 +37,10 @@ use tokio::sync::{Notify, mpsc};
 
 // Used by the root crate's whole-flow tests, not by every includer.
 #[allow(unused_imports)]
+pub use actions::actions_of;
+#[allow(unused_imports)]
+pub use click::Clicked;
+#[allow(unused_imports)]
 pub use commands::{Executed, command_token};
 #[allow(unused_imports)]
 pub use record::Recorded;
@@ -44,6 +53,8 @@ pub const BOT_ID: &str = "botuserid000000000000000001";
 pub const BOT_USERNAME: &str = "mosaic-bot";
 /// The user tests post as.
 pub const ALICE: &str = "aliceuserid0000000000000001";
+/// Another user, who clicks buttons under alice's jobs.
+pub const BOB: &str = "bobuserid000000000000000001";
 /// The channel tests post in, and its team.
 pub const CHANNEL: &str = "townsquare00000000000000001";
 pub const TEAM: &str = "teamid000000000000000000001";
@@ -76,6 +87,14 @@ pub enum Sent {
     },
     Ephemeral {
         text: String,
+    },
+    /// A post only `user_id` sees: an action's `ephemeral_text`, or one made
+    /// through `POST /api/v4/posts/ephemeral`.
+    EphemeralPost {
+        user_id: String,
+        channel: String,
+        root_id: String,
+        message: String,
     },
 }
 
@@ -121,6 +140,18 @@ struct World {
     posts_queries: usize,
     /// `ServiceSettings.SiteURL`: the fake's own URL unless a test unsets it.
     site_url: Option<String>,
+    /// `ServiceSettings.AllowedUntrustedInternalConnections`, split.
+    allowed_internal: Vec<String>,
+    /// `ServiceSettings.OutgoingIntegrationRequestsTimeout` (30 s unless set).
+    integration_timeout: Option<Duration>,
+    /// Whether the bot holds `create_post_ephemeral` (system admins only).
+    may_post_ephemeral: bool,
+    /// Button clicks that reached the integration, and how each ended.
+    clicks: Vec<Clicked>,
+    /// While set, clicks wait between reading the post and calling the
+    /// integration; how many wait so.
+    clicks_held: bool,
+    clicks_waiting: usize,
 }
 
 /// How many times the bot asked for users (not itself), team members and channels.
@@ -183,6 +214,8 @@ impl FakeMattermost {
             .route("/api/v4/channels/{id}/posts", get(channel_posts))
             .route("/api/v4/teams/{team}/members/{user}", get(team_member))
             .route("/api/v4/posts", post(create_post))
+            .route("/api/v4/posts/ephemeral", post(actions::create_ephemeral))
+            .route("/api/v4/posts/{id}", get(actions::get_post))
             .route("/api/v4/posts/{id}/patch", put(patch_post))
             .route("/api/v4/reactions", post(react))
             .route("/hooks/commands/{id}", post(respond))
@@ -220,7 +253,14 @@ impl FakeMattermost {
     /// Alice posts `text` in `channel` (in the thread `root_id`, if given);
     /// connected sockets get a `posted` event. Returns the post's id.
     pub fn user_post(&self, channel: &str, root_id: Option<&str>, text: &str) -> String {
-        let id = add_post(&self.shared, ALICE, channel, root_id.unwrap_or(""), text);
+        let id = add_post(
+            &self.shared,
+            ALICE,
+            channel,
+            root_id.unwrap_or(""),
+            text,
+            serde_json::json!({}),
+        );
         self.shared.changed.notify_waiters();
         id
     }
@@ -419,6 +459,11 @@ impl FakeMattermost {
         .await;
     }
 
+    /// Waits until everything sent so far satisfies `ready`.
+    pub async fn until_sent(&self, what: &str, ready: impl Fn(&[Sent]) -> bool) {
+        self.until(what, |f| ready(&f.sent()).then_some(())).await;
+    }
+
     /// Waits for the first thing sent that `matches`, and returns it.
     pub async fn expect(&self, what: &str, matches: impl Fn(&Sent) -> bool) -> Sent {
         self.until(what, |f| f.sent().into_iter().find(|s| matches(s)))
@@ -426,10 +471,17 @@ impl FakeMattermost {
     }
 }
 
-fn add_post(shared: &Shared, user: &str, channel: &str, root_id: &str, text: &str) -> String {
+fn add_post(
+    shared: &Shared,
+    user: &str,
+    channel: &str,
+    root_id: &str,
+    text: &str,
+    props: Value,
+) -> String {
     let mut world = shared.world();
     let now = history::tick(&mut world);
-    history::insert_post(&mut world, user, channel, root_id, text, now)
+    history::insert_post(&mut world, user, channel, root_id, text, now, props)
 }
 
 /// Sends `event` to every connected socket, forgetting those gone.

@@ -10,13 +10,24 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::actions::{client_view, invalid, prepare_props};
 use super::{
-    ALICE, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, CHANNEL2, DM_CHANNEL, Sent, Shared, TEAM,
+    ALICE, BOB, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, CHANNEL2, DM_CHANNEL, Sent, Shared, TEAM,
     TEAM2, add_post,
 };
 
+/// A user's username, by id.
+pub(super) fn username(id: &str) -> &'static str {
+    match id {
+        ALICE => "alice",
+        BOB => "bob",
+        BOT_ID => BOT_USERNAME,
+        _ => "someone",
+    }
+}
+
 /// A 401 to answer, unless the bot's token is given and accepted.
-fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+pub(super) fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -80,7 +91,7 @@ fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response()
 }
 
-fn record(shared: &Shared, sent: Sent) {
+pub(super) fn record(shared: &Shared, sent: Sent) {
     let mut world = shared.world();
     world.sent.push(sent);
     world.sent_at.push(tokio::time::Instant::now());
@@ -103,13 +114,7 @@ pub(super) async fn user(
     if let Some(r) = check_token(&s, &headers) {
         return r;
     }
-    let name = if id == ALICE {
-        "alice"
-    } else if id == BOT_ID {
-        BOT_USERNAME
-    } else {
-        "someone"
-    };
+    let name = username(&id);
     let roles = {
         let mut world = s.world();
         world.lookups.users += 1;
@@ -238,7 +243,11 @@ pub(super) async fn create_post(
         )
             .into_response();
     }
-    let id = add_post(&s, BOT_ID, &channel, &root_id, &message);
+    let props = match prepare_props(body.get("props")) {
+        Ok(props) => props,
+        Err(problem) => return invalid(&problem),
+    };
+    let id = add_post(&s, BOT_ID, &channel, &root_id, &message, props.clone());
     record(
         &s,
         Sent::Post {
@@ -250,11 +259,10 @@ pub(super) async fn create_post(
     );
     // Taken, and its answer held on the wire (see `hold_posts`).
     tokio::time::sleep(delay).await;
-    (
-        StatusCode::CREATED,
-        Json(json!({"id": id, "channel_id": channel, "root_id": root_id})),
-    )
-        .into_response()
+    // The created post comes back as any post does: `EncodeJSON` strips
+    // the actions' integrations (model/post.go).
+    let created = json!({"id": id, "channel_id": channel, "root_id": root_id, "props": props});
+    (StatusCode::CREATED, Json(client_view(&created))).into_response()
 }
 
 pub(super) async fn patch_post(
@@ -270,6 +278,11 @@ pub(super) async fn patch_post(
         return unavailable();
     }
     let message = body["message"].as_str().unwrap_or("").to_owned();
+    let props = match body.get("props").map(|p| prepare_props(Some(p))) {
+        None => None,
+        Some(Ok(props)) => Some(props),
+        Some(Err(problem)) => return invalid(&problem),
+    };
     {
         let mut world = s.world();
         let mine = world
@@ -278,7 +291,7 @@ pub(super) async fn patch_post(
             .any(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID);
         // A patch is an edit like any other (app/post.go PatchPost →
         // UpdatePost): a pre-edit copy is kept and `post_edited` sent.
-        if !mine || super::history::edit_post(&mut world, &id, &message).is_none() {
+        if !mine || super::history::edit_post(&mut world, &id, &message, props).is_none() {
             return (
                 StatusCode::NOT_FOUND,
                 Json(json!({"id": "app.post.get.app_error"})),

@@ -24,8 +24,8 @@ use crate::backend::{BackendClient, BackendConfig, BackendError, Backends};
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Lanes};
 use crate::metrics::Metrics;
-use crate::relay::{Platforms, RelayHub};
-use crate::store::{Store, StoreError};
+use crate::relay::{LeaseError, Platforms, RelayHub, Replica};
+use crate::store::{Engine, Store, StoreError};
 
 /// How long relays get to persist and stop once shutdown begins.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
@@ -52,6 +52,17 @@ pub enum DaemonError {
     },
     #[error("every chat platform stopped")]
     PlatformsStopped,
+    #[error(
+        "the SQLite store {path} is in use by another running mosaic-bot (it holds {path}.lock): a SQLite file serves one process; to run several replicas, share a PostgreSQL database (store.url = \"postgres://…\")"
+    )]
+    SqliteInUse { path: String },
+    #[error("cannot lock the SQLite store {path} for this process ({path}.lock): {source}")]
+    SqliteLock {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
 }
 
 /// How a run of the daemon behaves.
@@ -106,6 +117,8 @@ pub async fn run(
         return Err(DaemonError::NoPlatform);
     }
     let store = Store::open(config.store_url.expose()).await?;
+    // Held until this function returns; the OS lets go of it if the process dies.
+    let _sqlite_lock = lock_sqlite(&store)?;
     adopt_old_jobs(&config, &store).await?;
     let by_name: Platforms = platforms
         .iter()
@@ -121,6 +134,7 @@ pub async fn run(
         by_name.clone(),
         config.bot_name.clone(),
         shutdown.child_token(),
+        Replica::new(&config.replicas.id, config.replicas.lease),
     );
     hub.attach_metrics(Arc::clone(&metrics));
     let dispatcher = Dispatcher::new(
@@ -168,11 +182,20 @@ pub async fn run(
     drop(inbox);
     drop(presses_to);
 
-    match hub.resume_all().await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(relays = n, "resumed unfinished relays"),
-        Err(e) => tracing::error!(error = %e, "cannot resume unfinished relays"),
-    }
+    // A store only this process can use (SQLite) has no other replica: every unfinished job
+    // is this one's at once. The keeper outlives the relays' shutdown, renewing their leases
+    // while they persist.
+    let keeper_stop = CancellationToken::new();
+    let exclusive = store.engine() == Engine::Sqlite;
+    let keeper = match hub.start_leases(exclusive, keeper_stop.clone()).await {
+        Ok(keeper) => keeper,
+        Err(e) => {
+            shutdown.cancel();
+            hub.shutdown(SHUTDOWN_DEADLINE).await;
+            store.close().await;
+            return Err(e.into());
+        }
+    };
 
     let lanes = Lanes::new(dispatcher, shutdown.child_token());
     let mut result = Ok(());
@@ -218,8 +241,37 @@ pub async fn run(
     tracing::info!("shutting down");
     shutdown.cancel();
     hub.shutdown(SHUTDOWN_DEADLINE).await;
+    keeper_stop.cancel();
+    if let Err(e) = keeper.await {
+        tracing::error!(error = %e, "the relay lease keeper failed");
+    }
     store.close().await;
     result
+}
+
+/// An exclusive lock on `<file>.lock` beside a SQLite store's file: a second process on the
+/// same file (a second replica) is refused, since SQLite cannot share its work.
+fn lock_sqlite(store: &Store) -> Result<Option<std::fs::File>, DaemonError> {
+    let Some(file) = store.sqlite_file() else {
+        return Ok(None);
+    };
+    let path = file.display().to_string();
+    let mut lock_path = file.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| DaemonError::SqliteLock {
+            path: path.clone(),
+            source,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::SqliteInUse { path }),
+        Err(std::fs::TryLockError::Error(source)) => Err(DaemonError::SqliteLock { path, source }),
+    }
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -139,7 +139,7 @@ impl Relay {
         }
         if let Err(super::send::SendError::Refused(error)) = self
             .out
-            .react(message, reaction, Some(&self.hub.shutdown))
+            .react(message, reaction, Some(&self.stop))
             .await
         {
             tracing::warn!(%error, "could not react to the command message");

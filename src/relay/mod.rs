@@ -11,11 +11,13 @@
 //! - `render.rs`: [`render_event`], the pure choice and wording of thread messages;
 //! - `pace.rs`: per-channel post slots and batching;
 //! - `send.rs`: posts, edits and reactions with retries;
-//! - `positions.rs`: relay positions written in group commits by one task.
+//! - `positions.rs`: relay positions written in group commits by one task;
+//! - `lease.rs`: which relays this replica runs: leases taken, renewed, handed back, lost.
 
 mod buttons;
 mod card;
 mod end;
+mod lease;
 mod pace;
 mod positions;
 mod render;
@@ -37,6 +39,7 @@ pub use buttons::{
     CANCEL, QUIET, RETRY, VERBOSE, button_action, button_label, card_buttons, stored_buttons,
 };
 pub use card::{CardState, ProgressCard};
+pub use lease::{LeaseError, Replica};
 pub use end::{DELETED, UNAUTHORIZED, deleted_message, gave_up_message, unauthorized_message};
 pub use pace::{Batch, ChannelPacer, FlushDecision};
 pub use render::{
@@ -45,7 +48,7 @@ pub use render::{
 };
 
 use crate::backend::{Backends, JobStatus};
-use crate::store::{FollowedJob, Store, StoreError, Verbosity};
+use crate::store::{FollowedJob, Store, Verbosity};
 use send::Outbox;
 use task::Relay;
 
@@ -63,8 +66,12 @@ pub enum RelayEnd {
     Unauthorized,
     /// The backend stayed unreachable; the job stays unfinished for a restart to resume.
     GaveUp,
-    /// The hub shut down; the job stays unfinished for a restart to resume.
+    /// The hub shut down, or handed the job to another replica; the job stays unfinished for
+    /// a restart (or the other replica) to resume.
     Shutdown,
+    /// This replica could not renew the job's lease in time: it stopped at once, posting
+    /// nothing more, for the replica that takes the lease over to resume.
+    LeaseLost,
 }
 
 /// Starts, tracks and stops the relays of every followed job. Cheap to clone.
@@ -92,6 +99,11 @@ pub(crate) struct Hub {
     /// Writes every relay's positions in group commits; started with the first relay (it
     /// needs the runtime).
     positions: std::sync::OnceLock<positions::PositionWriter>,
+    /// Who this replica is: the holder of its leases.
+    pub(crate) replica: Replica,
+    /// Jobs whose lease this replica holds without relaying them (the backend stayed
+    /// unreachable, or the job's workspace is not configured) until it stops.
+    pub(crate) parked: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Hub {
@@ -112,6 +124,12 @@ struct Running {
     card: Arc<buttons::CardShared>,
     /// Taken by `shutdown` to wait for the task.
     task: Option<JoinHandle<()>>,
+    /// Stops this relay alone (a child of the hub's shutdown).
+    stop: CancellationToken,
+    /// Cancelled with `stop` when the lease is lost: the relay posts nothing more.
+    lost: CancellationToken,
+    /// When the relay started: a renewal read before it cannot know its lease.
+    started: tokio::time::Instant,
 }
 
 impl RelayHub {
@@ -122,6 +140,7 @@ impl RelayHub {
         platforms: Platforms,
         bot_name: String,
         shutdown: CancellationToken,
+        replica: Replica,
     ) -> RelayHub {
         RelayHub {
             hub: Arc::new(Hub {
@@ -136,12 +155,15 @@ impl RelayHub {
                 generations: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
                 positions: std::sync::OnceLock::new(),
+                replica,
+                parked: Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }
 
-    /// Starts relaying a job already inserted in the store (`Store::insert_job`); no-op if its
-    /// relay already runs, or after shutdown began. Spawns a task: call it inside a Tokio
+    /// Starts relaying a job already inserted in the store (`Store::insert_job`) whose lease
+    /// this replica holds ([`take_lease`](RelayHub::take_lease)); no-op if its relay already
+    /// runs, or after shutdown began. Spawns a task: call it inside a Tokio
     /// runtime. A job whose platform or workspace is not configured is logged and not
     /// followed.
     pub fn follow(&self, job: FollowedJob) {
@@ -160,7 +182,7 @@ impl RelayHub {
         };
         let Some(backend) = hub.backends.get(&job.workspace).cloned() else {
             // New jobs come with their workspace's client; only a resumed one can lack it,
-            // and `resume_all` reports that in the thread.
+            // and the lease keeper reports that in the thread (`lease.rs`).
             tracing::error!(job = %job.job_id, workspace = %job.workspace, "the job's backend workspace is not configured; cannot relay this job");
             return;
         };
@@ -187,6 +209,8 @@ impl RelayHub {
             metrics: hub.metrics.get().cloned(),
         };
         let card = Arc::new(buttons::CardShared::new());
+        let stop = hub.shutdown.child_token();
+        let lost = CancellationToken::new();
         let relay = Relay::new(
             Arc::clone(hub),
             job,
@@ -194,17 +218,20 @@ impl RelayHub {
             out,
             verbosity_rx,
             Arc::clone(&card),
+            (stop.clone(), lost.clone()),
         );
         let leave = Leave {
             hub: Arc::clone(hub),
             job_id: job_id.clone(),
             generation,
         };
+        let (ended_hub, ended_id) = (Arc::clone(hub), job_id.clone());
         // Spawned under the lock: the task's `Leave` cannot remove the entry before it exists.
         let task = tokio::spawn(
             async move {
                 let _leave = leave;
-                relay.run().await;
+                let end = relay.run().await;
+                lease::relay_ended(&ended_hub, &ended_id, &end).await;
             }
             .instrument(span),
         );
@@ -216,28 +243,12 @@ impl RelayHub {
                 verbosity,
                 card,
                 task: Some(task),
+                stop,
+                lost,
+                started: tokio::time::Instant::now(),
             },
         );
         hub.running.send_replace(relays.len());
-    }
-
-    /// Resumes every unfinished job of the store; returns how many relays it started. Called
-    /// once at start.
-    pub async fn resume_all(&self) -> Result<usize, StoreError> {
-        let jobs = self.hub.store.unfinished().await?;
-        let mut started = 0;
-        for job in jobs {
-            if self.hub.backends.get(&job.workspace).is_none() {
-                if let Some(chat) = self.hub.platforms.get(&job.thread.platform) {
-                    unknown_workspace(chat.as_ref(), &job).await;
-                }
-                continue;
-            }
-            let known = self.hub.platforms.contains_key(&job.thread.platform);
-            self.follow(job);
-            started += usize::from(known && !self.hub.shutdown.is_cancelled());
-        }
-        Ok(started)
     }
 
     /// The thread's verbosity changed (already stored by the caller): its running relays apply
@@ -326,7 +337,7 @@ impl RelayHub {
 /// A job whose workspace the configuration no longer has cannot be followed (no token for
 /// it). It stays unfinished in the store, so that a restart with the workspace configured
 /// again resumes it; until then the thread and the log say why nothing moves.
-async fn unknown_workspace(chat: &dyn ChatPlatform, job: &FollowedJob) {
+pub(crate) async fn unknown_workspace(chat: &dyn ChatPlatform, job: &FollowedJob) {
     tracing::error!(
         job = %job.job_id,
         workspace = %job.workspace,

@@ -128,7 +128,7 @@ pub async fn run(
     for backend in backends.iter() {
         backend.attach_metrics(Arc::clone(&metrics));
     }
-    let hub = RelayHub::new(
+    let hub = RelayHub::for_replica(
         store.clone(),
         backends.clone(),
         by_name.clone(),

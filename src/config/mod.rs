@@ -35,7 +35,7 @@ pub use discord::{DiscordConfig, DiscordSection};
 use mattermost::validate_mattermost;
 pub use mattermost::{MattermostConfig, MattermostSection, TokenList};
 use replicas::validate_replicas;
-pub use replicas::{ReplicasConfig, ReplicasSection};
+pub use replicas::{DEFAULT_LEASE_SECS, ReplicasConfig, ReplicasSection};
 use slack::validate_slack;
 pub use slack::{SlackConfig, SlackSection};
 

@@ -48,7 +48,7 @@ pub use render::{
 };
 
 use crate::backend::{Backends, JobStatus};
-use crate::store::{FollowedJob, Store, Verbosity};
+use crate::store::{FollowedJob, Store, StoreError, Verbosity};
 use send::Outbox;
 use task::Relay;
 
@@ -133,8 +133,24 @@ struct Running {
 }
 
 impl RelayHub {
-    /// A hub with no relay running. `shutdown` stops every relay when cancelled.
+    /// A hub with no relay running. `shutdown` stops every relay when cancelled. Its leases
+    /// are held as replica `mosaic-PID` with the default lease.
     pub fn new(
+        store: Store,
+        backends: Backends,
+        platforms: Platforms,
+        bot_name: String,
+        shutdown: CancellationToken,
+    ) -> RelayHub {
+        let replica = Replica::new(
+            &format!("mosaic-{}", std::process::id()),
+            Duration::from_secs(crate::config::DEFAULT_LEASE_SECS),
+        );
+        RelayHub::for_replica(store, backends, platforms, bot_name, shutdown, replica)
+    }
+
+    /// As [`new`](RelayHub::new), holding leases as `replica`.
+    pub fn for_replica(
         store: Store,
         backends: Backends,
         platforms: Platforms,
@@ -249,6 +265,26 @@ impl RelayHub {
             },
         );
         hub.running.send_replace(relays.len());
+    }
+
+    /// Resumes every unfinished job of the store, leases aside; returns how many relays it
+    /// started. For a hub used alone (tests); the daemon's leases decide instead
+    /// ([`start_leases`](RelayHub::start_leases)).
+    pub async fn resume_all(&self) -> Result<usize, StoreError> {
+        let jobs = self.hub.store.unfinished().await?;
+        let mut started = 0;
+        for job in jobs {
+            if self.hub.backends.get(&job.workspace).is_none() {
+                if let Some(chat) = self.hub.platforms.get(&job.thread.platform) {
+                    unknown_workspace(chat.as_ref(), &job).await;
+                }
+                continue;
+            }
+            let known = self.hub.platforms.contains_key(&job.thread.platform);
+            self.follow(job);
+            started += usize::from(known && !self.hub.shutdown.is_cancelled());
+        }
+        Ok(started)
     }
 
     /// The thread's verbosity changed (already stored by the caller): its running relays apply

@@ -383,8 +383,8 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
     )
 }
 
-/// 200 when the store answers and every platform is connected; 503 otherwise. The
-/// body says which part is not ready.
+/// 200 when the store answers, every platform is connected and the relay leases are renewed;
+/// 503 otherwise. The body says which part is not ready, and what this replica holds.
 async fn ready(State(health): State<Health>) -> impl IntoResponse {
     let store = match health.store.ping().await {
         Ok(()) => "ok".to_owned(),
@@ -393,7 +393,16 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
     let platforms = health.platforms.snapshot();
     let connected = Connection::Connected.as_str();
     let all_connected = !platforms.is_empty() && platforms.iter().all(|(_, s)| *s == connected);
-    let status = if store == "ok" && all_connected {
+    let relays = &health.relays;
+    // A replica that cannot renew its leases has stopped relaying: not ready.
+    let leases_ok = !relays.leases_failing();
+    let replica = serde_json::json!({
+        "id": relays.replica_id(),
+        "leases": if leases_ok { "renewed" } else { "failing" },
+        "leases_held": relays.leases_held(),
+        "relays": relays.running(),
+    });
+    let status = if store == "ok" && all_connected && leases_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -402,6 +411,6 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
         .into_iter()
         .map(|(p, s)| (p.name().to_owned(), s.into()))
         .collect();
-    let body = serde_json::json!({ "store": store, "platforms": platforms });
+    let body = serde_json::json!({ "store": store, "platforms": platforms, "replica": replica });
     (status, axum::Json(body))
 }

@@ -1,24 +1,13 @@
-//! Which relays this replica runs, when several replicas share one PostgreSQL store.
+//! Which relays this replica runs, when several replicas share one PostgreSQL store: this
+//! replica's identity, its leases taken for new jobs, and how a relay stops when its lease is
+//! lost (at once, posting nothing more) or handed back (as a shutdown would, then released).
+//! The keeper task that renews and claims leases is `keeper.rs`.
 //!
-//! Each followed job is relayed by the replica holding its lease row (`Store::take_lease`).
-//! The keeper task here renews this replica's heartbeat and leases together every tick, and
-//! from the same renewal:
-//! - starts a relay for each lease held and not relayed (taken by a claim, or regained);
-//! - stops, at once, a relay whose lease is no longer this replica's;
-//! - claims leases nobody holds (new jobs of a replica that died before relaying them,
-//!   expired leases of a dead replica) up to its share, `ceil(unfinished / live replicas)`,
-//!   and hands relays back (gracefully) when it holds well over its share, so a new replica
-//!   gets work;
-//! - applies a verbosity changed on another replica to the relays it runs.
-//!
-//! Never two relays of one job: a replica that has not renewed for two thirds of the lease
-//! stops every relay without posting more, and aborts what still runs at five sixths, before
-//! the lease (counted from the renewal's start, by the database's clock, which can only be
-//! later) expires and another replica may take it. On SQLite a single process holds the file
-//! (`daemon.rs` locks it), so the same code runs with one replica.
+//! On SQLite a single process holds the file (`daemon.rs` locks it), so the same code runs
+//! with one replica.
 
-use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -26,12 +15,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::keeper::{Keeper, MAX_TICK};
 use super::{Hub, RelayEnd, RelayHub};
-use crate::store::{FollowedJob, Renewal, StoreError};
-
-/// The longest pause between two ticks of the keeper: a dead replica's jobs are claimed
-/// within its lease and this.
-const MAX_TICK: Duration = Duration::from_secs(1);
+use crate::store::{FollowedJob, StoreError};
 
 /// This replica as its leases name it.
 #[derive(Clone, Debug)]
@@ -64,7 +50,7 @@ impl Replica {
     }
 
     /// How often the keeper renews and claims.
-    fn tick(&self) -> Duration {
+    pub(super) fn tick(&self) -> Duration {
         (self.lease / 3).min(MAX_TICK)
     }
 }
@@ -118,18 +104,31 @@ impl RelayHub {
             tracing::warn!(replica = %replica.id, "this replica id is held by another process; waiting for it to expire");
             tokio::time::sleep(replica.tick()).await;
         }
-        let mut keeper = Keeper {
-            hub: self.clone(),
-            last_renewed: Instant::now(),
-        };
+        let mut keeper = Keeper::new(self.clone());
         keeper.renew().await;
         tracing::info!(replica = %replica.id, relays = self.running(), lease = ?replica.lease, "holding relay leases");
         Ok(tokio::spawn(keeper.run(stop)))
     }
 
+    /// This replica's id.
+    pub fn replica_id(&self) -> &str {
+        &self.hub.replica.id
+    }
+
+    /// How many leases this replica held at its last renewal.
+    pub fn leases_held(&self) -> usize {
+        self.hub.leases_held.load(Ordering::Relaxed)
+    }
+
+    /// Whether renewals have failed long enough that every relay was stopped (until one
+    /// succeeds).
+    pub fn leases_failing(&self) -> bool {
+        self.hub.leases_failing.load(Ordering::Relaxed)
+    }
+
     /// Stops the relay of `job_id` at once, posting nothing more, and aborts it at `abort_at`
     /// if it still runs (an answer awaited on the wire).
-    fn lose(&self, job_id: &str, abort_at: Instant) {
+    pub(super) fn lose(&self, job_id: &str, abort_at: Instant) {
         let relays = self
             .hub
             .relays
@@ -157,7 +156,7 @@ impl RelayHub {
 
     /// Stops the relay of `job_id` as a shutdown would (posting what waits, recording), then
     /// hands its lease back for another replica to take.
-    async fn hand_back(&self, job_id: &str) {
+    pub(super) async fn hand_back(&self, job_id: &str) {
         // Parked meanwhile, so that the keeper does not restart it before the lease is back.
         park(&self.hub, job_id);
         let task = {
@@ -187,7 +186,7 @@ impl RelayHub {
     }
 
     /// The jobs whose relays run now, with when each started.
-    fn running_since(&self) -> Vec<(String, Instant)> {
+    pub(super) fn running_since(&self) -> Vec<(String, Instant)> {
         let relays = self
             .hub
             .relays
@@ -201,7 +200,7 @@ impl RelayHub {
 
     /// Applies the stored verbosity of a job whose relay runs here (it may have been changed
     /// through another replica).
-    fn sync_verbosity(&self, job: &FollowedJob) {
+    pub(super) fn sync_verbosity(&self, job: &FollowedJob) {
         let relays = self
             .hub
             .relays
@@ -234,210 +233,9 @@ pub(super) async fn relay_ended(hub: &Arc<Hub>, job_id: &str, end: &RelayEnd) {
     }
 }
 
-fn park(hub: &Hub, job_id: &str) {
+pub(super) fn park(hub: &Hub, job_id: &str) {
     hub.parked
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(job_id.to_owned());
-}
-
-/// The keeper task's state.
-struct Keeper {
-    hub: RelayHub,
-    /// When the last successful renewal was sent.
-    last_renewed: Instant,
-}
-
-impl Keeper {
-    async fn run(mut self, stop: CancellationToken) {
-        let replica = self.hub.hub.replica.clone();
-        let tick = replica.tick();
-        loop {
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => break,
-                () = tokio::time::sleep(tick) => {}
-            }
-            let danger = self.last_renewed + replica.lease * 2 / 3;
-            // A renewal may hang (the database unreachable): it is given until the danger
-            // point, or a tick once that has passed.
-            let limit = danger.max(Instant::now() + tick);
-            let renewed = tokio::select! {
-                () = self.renew() => true,
-                () = tokio::time::sleep_until(limit) => false,
-            };
-            if !renewed {
-                tracing::warn!("renewing the relay leases timed out");
-                if let Some(metrics) = self.hub.hub.metrics.get() {
-                    metrics.lease_renew_failed();
-                }
-            }
-            if Instant::now() >= self.last_renewed + replica.lease * 2 / 3 {
-                self.lose_all();
-            }
-        }
-        let store = &self.hub.hub.store;
-        match store.retire_replica(&replica.id, &replica.instance).await {
-            Ok(()) => tracing::info!(replica = %replica.id, "handed every relay lease back"),
-            Err(error) => {
-                tracing::warn!(%error, "could not hand the relay leases back; they expire instead");
-            }
-        }
-    }
-
-    /// No renewal for too long: every relay stops before its lease can expire.
-    fn lose_all(&self) {
-        let replica = &self.hub.hub.replica;
-        let abort_at = self.last_renewed + replica.lease * 5 / 6;
-        let running = self.hub.running_since();
-        if !running.is_empty() {
-            tracing::error!(
-                relays = running.len(),
-                "the relay leases could not be renewed in time; stopping every relay"
-            );
-        }
-        for (job_id, _) in running {
-            self.hub.lose(&job_id, abort_at);
-        }
-    }
-
-    /// One renewal, and what follows from it.
-    async fn renew(&mut self) {
-        let hub = &self.hub.hub;
-        let replica = &hub.replica;
-        let sent = Instant::now();
-        let metrics = hub.metrics.get();
-        match hub
-            .store
-            .renew(&replica.id, &replica.instance, replica.lease)
-            .await
-        {
-            Ok(Some(renewal)) => {
-                self.last_renewed = sent;
-                self.reconcile(renewal, sent).await;
-            }
-            Ok(None) => {
-                if let Some(metrics) = metrics {
-                    metrics.lease_renew_failed();
-                }
-                tracing::error!(replica = %replica.id, "another process took this replica's id; stopping every relay");
-                self.last_renewed = sent - replica.lease;
-                self.lose_all();
-                // Taken back once the other process is gone; until then, nothing is held.
-                let _ = hub
-                    .store
-                    .register_replica(&replica.id, &replica.instance, replica.lease)
-                    .await;
-            }
-            Err(error) => {
-                if let Some(metrics) = metrics {
-                    metrics.lease_renew_failed();
-                }
-                tracing::warn!(%error, "could not renew the relay leases");
-            }
-        }
-    }
-
-    /// Brings the relays running here in line with the leases held.
-    async fn reconcile(&mut self, renewal: Renewal, sent: Instant) {
-        let hub = &self.hub.hub;
-        let held: HashSet<&str> = renewal.held.iter().map(|j| j.job_id.as_str()).collect();
-        for (job_id, started) in self.hub.running_since() {
-            // A relay started after the renewal was read may hold a lease it could not see.
-            if started < sent && !held.contains(job_id.as_str()) {
-                self.hub.lose(&job_id, Instant::now());
-            }
-        }
-        let running: HashSet<String> = self
-            .hub
-            .running_since()
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        let parked = hub
-            .parked
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        for job in &renewal.held {
-            if running.contains(&job.job_id) {
-                self.hub.sync_verbosity(job);
-            } else if !parked.contains(&job.job_id) {
-                self.start(job.clone()).await;
-            }
-        }
-        if let Some(metrics) = hub.metrics.get() {
-            metrics.set_leases_held(renewal.held.len());
-        }
-        if hub.shutdown.is_cancelled() {
-            return;
-        }
-        let share = renewal.unfinished.div_ceil(renewal.live_replicas);
-        let held = renewal.held.len() as u64;
-        if held < share {
-            self.claim(share - held).await;
-        } else if held > share + 1 && renewal.live_replicas > 1 {
-            self.shed(held - share, &running);
-        }
-    }
-
-    /// Claims up to `n` unheld leases and starts their relays.
-    async fn claim(&mut self, n: u64) {
-        let hub = &self.hub.hub;
-        let replica = &hub.replica;
-        let claimed = match hub.store.claim_leases(&replica.id, replica.lease, n).await {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(%error, "could not claim relay leases");
-                return;
-            }
-        };
-        let takeovers = claimed.iter().filter(|c| c.takeover).count() as u64;
-        if takeovers > 0 {
-            tracing::info!(takeovers, "took over relays whose holder let the lease expire");
-            if let Some(metrics) = hub.metrics.get() {
-                metrics.lease_takeovers(takeovers);
-            }
-        }
-        for claim in claimed {
-            match hub.store.job(&claim.job_id).await {
-                Ok(Some(job)) if !job.ended => self.start(job).await,
-                Ok(_) => {}
-                Err(error) => {
-                    // The lease is renewed with the others and the relay started next tick.
-                    tracing::warn!(%error, job = %claim.job_id, "could not read a claimed job");
-                }
-            }
-        }
-    }
-
-    /// Hands `n` relays back, the newest first, for replicas under their share to take.
-    fn shed(&self, n: u64, running: &HashSet<String>) {
-        let mut newest: Vec<(String, Instant)> = self
-            .hub
-            .running_since()
-            .into_iter()
-            .filter(|(id, _)| running.contains(id))
-            .collect();
-        newest.sort_by_key(|(_, started)| std::cmp::Reverse(*started));
-        for (job_id, _) in newest.into_iter().take(usize::try_from(n).unwrap_or(0)) {
-            tracing::info!(job = %job_id, "handing a relay back: this replica holds more than its share");
-            let hub = self.hub.clone();
-            tokio::spawn(async move { hub.hand_back(&job_id).await });
-        }
-    }
-
-    /// Starts the relay of a held job; one that cannot run here (its workspace is not
-    /// configured) is said so in its thread and parked.
-    async fn start(&self, job: FollowedJob) {
-        let hub = &self.hub.hub;
-        if hub.backends.get(&job.workspace).is_none() {
-            if let Some(chat) = hub.platforms.get(&job.thread.platform) {
-                super::unknown_workspace(chat.as_ref(), &job).await;
-            }
-            park(hub, &job.job_id);
-            return;
-        }
-        self.hub.follow(job);
-    }
 }

@@ -12,11 +12,13 @@
 //! - `pace.rs`: per-channel post slots and batching;
 //! - `send.rs`: posts, edits and reactions with retries;
 //! - `positions.rs`: relay positions written in group commits by one task;
-//! - `lease.rs`: which relays this replica runs: leases taken, renewed, handed back, lost.
+//! - `lease.rs`: this replica's leases: taken for new jobs, handed back, lost;
+//! - `keeper.rs`: the task that renews, claims and sheds leases.
 
 mod buttons;
 mod card;
 mod end;
+mod keeper;
 mod lease;
 mod pace;
 mod positions;
@@ -104,6 +106,10 @@ pub(crate) struct Hub {
     /// Jobs whose lease this replica holds without relaying them (the backend stayed
     /// unreachable, or the job's workspace is not configured) until it stops.
     pub(crate) parked: Mutex<std::collections::HashSet<String>>,
+    /// How many leases the last renewal found held.
+    pub(crate) leases_held: std::sync::atomic::AtomicUsize,
+    /// Renewals have failed for so long that every relay was stopped.
+    pub(crate) leases_failing: std::sync::atomic::AtomicBool,
 }
 
 impl Hub {
@@ -173,6 +179,8 @@ impl RelayHub {
                 positions: std::sync::OnceLock::new(),
                 replica,
                 parked: Mutex::new(std::collections::HashSet::new()),
+                leases_held: std::sync::atomic::AtomicUsize::new(0),
+                leases_failing: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

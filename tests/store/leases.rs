@@ -1,0 +1,107 @@
+//! Replicas and relay leases: taken once, renewed by their holder only, claimed when free or
+//! expired (counted as takeovers then), handed back on a graceful stop; a replica id held by a
+//! live process refused to another.
+
+use std::time::Duration;
+
+use crate::support::{Db, issue, job, thread};
+
+/// A lease that cannot expire during a test, and one that is over at once.
+const LONG: Duration = Duration::from_secs(3600);
+const GONE: Duration = Duration::ZERO;
+
+pub async fn a_lease_is_taken_once_until_it_expires(db: &Db) {
+    let store = db.open().await;
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(!store.take_lease("j1", "r2", LONG).await.expect("asks"));
+    assert_eq!(store.lease_holder("j1").await.expect("reads").as_deref(), Some("r1"));
+    assert!(store.take_lease("j2", "r1", GONE).await.expect("takes"));
+    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes over"));
+    assert_eq!(store.lease_holder("j2").await.expect("reads").as_deref(), Some("r2"));
+}
+
+pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
+    let store = db.open().await;
+    for (id, n) in [("j1", 1), ("j2", 2), ("j3", 3)] {
+        store
+            .insert_job(&job(id, thread("c", id), issue(n)))
+            .await
+            .expect("inserted");
+    }
+    assert!(store.register_replica("r1", "i1", LONG).await.expect("registers"));
+    assert!(store.register_replica("r2", "i2", LONG).await.expect("registers"));
+    assert!(store.register_replica("dead", "i3", GONE).await.expect("registers"));
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
+    store.finish("j2", "COMPLETED").await.expect("finished");
+    let renewal = store.renew("r1", "i1", LONG).await.expect("renews").expect("ours");
+    let held: Vec<&str> = renewal.held.iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(held, ["j1"]);
+    assert_eq!(renewal.live_replicas, 2, "the expired one does not count");
+    assert_eq!(renewal.unfinished, 2);
+    // Another process under the same id renews nothing.
+    assert_eq!(store.renew("r1", "other", LONG).await.expect("asks"), None);
+}
+
+pub async fn a_live_replica_id_is_refused_to_another_process(db: &Db) {
+    let store = db.open().await;
+    assert!(store.register_replica("r1", "i1", LONG).await.expect("registers"));
+    assert!(store.register_replica("r1", "i1", LONG).await.expect("again"));
+    assert!(!store.register_replica("r1", "i2", LONG).await.expect("refused"));
+    assert!(store.register_replica("r2", "i3", GONE).await.expect("registers"));
+    assert!(store.register_replica("r2", "i4", LONG).await.expect("expired: taken"));
+}
+
+pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
+    let store = db.open().await;
+    for (id, n) in [("j1", 1), ("j2", 2), ("j3", 3), ("j4", 4)] {
+        store
+            .insert_job(&job(id, thread("c", id), issue(n)))
+            .await
+            .expect("inserted");
+    }
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(store.take_lease("j2", "dead", GONE).await.expect("takes"));
+    store.finish("j4", "COMPLETED").await.expect("finished");
+    let first = store.claim_leases("r2", LONG, 1).await.expect("claims");
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].job_id, "j2");
+    assert!(first[0].takeover, "an expired lease is taken over");
+    let rest = store.claim_leases("r3", LONG, 10).await.expect("claims");
+    assert_eq!(rest.len(), 1, "only j3 is free: {rest:?}");
+    assert_eq!(rest[0].job_id, "j3");
+    assert!(!rest[0].takeover);
+    assert!(store.claim_leases("r3", LONG, 10).await.expect("claims").is_empty());
+    // Concurrent claimers never share a lease.
+    for (id, n) in (10..30).map(|n| (format!("k{n}"), n)) {
+        store
+            .insert_job(&job(&id, thread("c", &id), issue(n)))
+            .await
+            .expect("inserted");
+    }
+    let claims = (0..4).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_leases(&format!("c{i}"), LONG, 20).await })
+    });
+    let mut all = Vec::new();
+    for claim in claims {
+        all.extend(claim.await.expect("joins").expect("claims"));
+    }
+    let mut ids: Vec<String> = all.into_iter().map(|c| c.job_id).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!((before, ids.len()), (20, 20), "each of the 20 claimed once");
+}
+
+pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
+    let store = db.open().await;
+    assert!(store.register_replica("r1", "i1", LONG).await.expect("registers"));
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
+    store.release_lease("j2", "r1").await.expect("not its lease: kept");
+    assert_eq!(store.lease_holder("j2").await.expect("reads").as_deref(), Some("r2"));
+    store.retire_replica("r1", "i1").await.expect("retires");
+    assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
+    assert!(store.register_replica("r1", "i9", LONG).await.expect("the id is free"));
+}

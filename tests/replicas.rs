@@ -10,6 +10,8 @@
 mod fake;
 #[path = "replicas/cluster.rs"]
 mod cluster;
+#[path = "replicas/proxy.rs"]
+mod proxy;
 #[path = "store/support.rs"]
 #[allow(dead_code)]
 mod support;
@@ -207,6 +209,97 @@ fn thread_of_card<'a>(sent: &'a [Sent], id: &str) -> Option<&'a str> {
         } if post == id => Some(root_id.as_str()),
         _ => None,
     })
+}
+
+/// A replica cut off from the database (its statements hang) stops every relay two thirds
+/// into its lease, before the lease can expire; the other replica takes the jobs over once
+/// it has, so two relays of one job never run together. What the cut-off replica posted in
+/// the meantime could not be recorded, so the taker may show those lines again (the window
+/// between a post and its record); nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_cut_off_from_the_database_stops_relaying_before_its_lease_expires() {
+    let Some(mut cluster) = Cluster::start("cutoff", 1, 200).await else {
+        return;
+    };
+    let proxy = proxy::Proxy::start(cluster.db_server()).await;
+    let cut = cluster.add_replica("cut", proxy.addr).await;
+    let roots = cluster.post_fixes(8);
+    let until = Instant::now() + Duration::from_secs(60);
+    // Both hold relays (a replica over its share hands some back).
+    let cut_jobs = loop {
+        let holders = cluster.holders().await;
+        let cut_jobs: HashSet<String> = holders
+            .iter()
+            .filter(|(_, h)| *h == "cut")
+            .map(|(j, _)| j.clone())
+            .collect();
+        if !cut_jobs.is_empty() && holders.len() == 8 && cards(&cluster.fake.sent()) == 8 {
+            break cut_jobs;
+        }
+        assert!(Instant::now() < until, "both replicas relay: {holders:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(cluster.metric(cut, "mosaic_jobs_followed").await >= 1.0);
+    proxy.pause(true);
+    let paused_at = Instant::now();
+    // Its relays stop before its lease (at most a lease after the pause) can expire.
+    loop {
+        if cluster.metric(cut, "mosaic_jobs_followed").await == 0.0 {
+            break;
+        }
+        assert!(
+            paused_at.elapsed() < Duration::from_secs(LEASE_SECS),
+            "the cut-off replica still relays when its lease may expire"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = paused_at.elapsed();
+    assert!(cluster.metric(cut, "mosaic_relay_lease_renew_failures_total").await >= 1.0);
+    // The other replica takes each job over once the lease has expired, not before.
+    let jobs = cluster.jobs().await;
+    let threads: HashSet<&str> = cut_jobs.iter().map(|j| jobs[j].as_str()).collect();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let holders = cluster.holders().await;
+        if cut_jobs
+            .iter()
+            .all(|j| holders.get(j).is_none_or(|h| h == "r1"))
+        {
+            break;
+        }
+        assert!(Instant::now() < until, "r1 takes the jobs over: {holders:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = cluster.fake.sent();
+    let first_after_stop = cluster
+        .fake
+        .sent_timed()
+        .into_iter()
+        .filter(|(at, _)| at.duration_since(paused_at) >= stopped)
+        .filter(|(_, s)| {
+            let thread = match s {
+                Sent::Post { root_id, .. } => Some(root_id.as_str()),
+                Sent::Patch { id, .. } => thread_of_card(&all, id),
+                _ => None,
+            };
+            thread.is_some_and(|t| threads.contains(t))
+        })
+        .map(|(at, _)| at.duration_since(paused_at))
+        .min();
+    println!(
+        "cut off: relays stopped {stopped:?} after the pause; first sign of the taker {first_after_stop:?} (lease {LEASE_SECS} s)"
+    );
+    if let Some(first) = first_after_stop {
+        assert!(
+            first >= Duration::from_secs(LEASE_SECS) - Duration::from_secs(1),
+            "nothing reaches the cut-off replica's threads between its stop and the takeover"
+        );
+    }
+    proxy.pause(false);
+    cluster.wait_all_ended(8, Duration::from_secs(120)).await;
+    cluster.stop_all().await;
+    let repeated = cluster.assert_each_shown(&jobs, &roots, &cut_jobs);
+    println!("lines shown again after the takeover: {repeated}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

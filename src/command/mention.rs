@@ -7,18 +7,21 @@ use std::ops::Range;
 
 use super::markup;
 
-/// The byte offset just past the first mention of `name` on `line` that is
-/// not inside one of `code` (ranges relative to the message; `line_start` is
-/// the line's offset in it).
+/// The byte offset just past the first mention of `name` on `line`, at or
+/// after byte `from`, that is not inside one of `code` (ranges relative to
+/// the message; `line_start` is the line's offset in it).
 pub(crate) fn find(
     line: &str,
+    from: usize,
     name: &str,
     line_start: usize,
     code: &[Range<usize>],
 ) -> Option<usize> {
     let bytes = line.as_bytes();
     let name_bytes = name.as_bytes();
-    memchr::memchr_iter(b'@', bytes).find_map(|at| {
+    let rest = bytes.get(from..)?;
+    memchr::memchr_iter(b'@', rest).find_map(|i| {
+        let at = from + i;
         let end = at + 1 + name_bytes.len();
         let named = bytes
             .get(at + 1..end)
@@ -59,7 +62,7 @@ mod tests {
     use super::*;
 
     fn at(line: &str) -> Option<usize> {
-        find(line, "mosaic", 0, &[])
+        find(line, 0, "mosaic", 0, &[])
     }
 
     #[test]
@@ -91,12 +94,13 @@ mod tests {
     fn mentions_inside_code_do_not_count() {
         let line = "`@mosaic` @mosaic";
         assert_eq!(
-            find(line, "mosaic", 0, &[Range { start: 0, end: 9 }]),
+            find(line, 0, "mosaic", 0, &[Range { start: 0, end: 9 }]),
             Some(17)
         );
         assert_eq!(
             find(
                 line,
+                0,
                 "mosaic",
                 100,
                 &[Range {
@@ -110,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_non_ascii_name_matches_exactly() {
-        assert_eq!(find("@mosaïc fix", "mosaïc", 0, &[]), Some(8));
-        assert_eq!(find("@mosaicfix", "mosaïc", 0, &[]), None);
+        assert_eq!(find("@mosaïc fix", 0, "mosaïc", 0, &[]), Some(8));
+        assert_eq!(find("@mosaicfix", 0, "mosaïc", 0, &[]), None);
     }
 }

@@ -112,15 +112,21 @@ impl Iterator for Commands<'_> {
             let text = self.text;
             // Jump straight to the next `@`: lines without one cost nothing
             // but the count of their line breaks.
-            let Some(at) = memchr::memchr(b'@', &text.as_bytes()[from..]).map(|i| from + i) else {
+            let bytes = text.as_bytes();
+            let Some(at) = memchr::memchr(b'@', &bytes[from..]).map(|i| from + i) else {
                 self.next = None;
                 return None;
             };
-            let line_start =
-                memchr::memrchr(b'\n', &text.as_bytes()[from..at]).map_or(from, |i| from + i + 1);
-            self.lines_before += bytecount::count(&text.as_bytes()[from..line_start], b'\n');
-            let line_end =
-                memchr::memchr(b'\n', &text.as_bytes()[at..]).map_or(text.len(), |i| at + i);
+            // A mention at the start of the unread text (the usual message) needs no look back.
+            let line_start = if at == from {
+                from
+            } else {
+                memchr::memrchr(b'\n', &bytes[from..at]).map_or(from, |i| from + i + 1)
+            };
+            if line_start > from {
+                self.lines_before += bytecount::count(&bytes[from..line_start], b'\n');
+            }
+            let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |i| at + i);
             self.next = (line_end < text.len()).then_some(line_end + 1);
             self.lines_before += 1;
             let line = &text[line_start..line_end];
@@ -132,7 +138,9 @@ impl Iterator for Commands<'_> {
             // on cannot make this line's mention code.
             let bot_name = self.ctx.bot_name;
             let code = self.code_through(line_end);
-            if let Some(end) = mention::find(line, bot_name, line_start, code) {
+            // The line's first `@` is known: the search for a mention starts there.
+            let first_at = at - line_start;
+            if let Some(end) = mention::find(line, first_at, bot_name, line_start, code) {
                 return Some(self.parsed(self.lines_before, &line[end..]));
             }
         }
@@ -181,7 +189,7 @@ impl Commands<'_> {
                 continue;
             }
             // `/mosaic @mosaic fix #1` is tolerated: skip a leading mention.
-            let skip = mention::find(line, self.ctx.bot_name, 0, &[])
+            let skip = mention::find(line, 0, self.ctx.bot_name, 0, &[])
                 .filter(|end| *end == self.ctx.bot_name.len() + 1)
                 .unwrap_or(0);
             return Some(self.parsed(self.lines_before, &line[skip..]));
@@ -207,7 +215,7 @@ impl Commands<'_> {
 fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
     // `@mosaic, fix` and `@mosaic: fix`: the punctuation after the mention
     // is not a word; `Words` skips the white space.
-    let text = text.trim_start_matches([',', ':', ';']);
+    let text = text.trim_start_matches(|c| matches!(c, ',' | ':' | ';'));
     let mut words = Words::new(text);
     let Some((_, word)) = words.next_meaningful() else {
         // A bare mention: the short help.

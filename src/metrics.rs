@@ -173,7 +173,8 @@ impl Metrics {
 
     /// How many relay leases this replica holds now.
     pub fn set_leases_held(&self, held: usize) {
-        self.leases_held.set(i64::try_from(held).unwrap_or(i64::MAX));
+        self.leases_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
     /// Relay leases taken over from a holder that let them expire.

@@ -61,7 +61,9 @@ fn check_config_prints_everything_with_secrets_masked() {
 
 #[test]
 fn check_config_shows_the_replica_and_refuses_a_bad_lease() {
-    let file = config(&format!("{BACKEND}[replicas]\nid = \"bot-2\"\nlease_secs = 5\n"));
+    let file = config(&format!(
+        "{BACKEND}[replicas]\nid = \"bot-2\"\nlease_secs = 5\n"
+    ));
     let out = bot(
         &["--config", file.path().to_str().unwrap(), "check-config"],
         &[("MOSAIC__BACKEND__TOKEN", "t")],

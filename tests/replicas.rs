@@ -6,18 +6,18 @@
 //! The PostgreSQL tests need `MOSAIC_TEST_POSTGRES_URL` (`eval "$(.ci/postgres | tail -n 1)"`);
 //! without it each says it is skipped.
 
-#[path = "../adapters/mattermost/tests/fake/mod.rs"]
-mod fake;
 #[path = "replicas/cluster.rs"]
 mod cluster;
+#[path = "support/daemon_on.rs"]
+#[allow(dead_code)]
+mod daemon_on;
+#[path = "../adapters/mattermost/tests/fake/mod.rs"]
+mod fake;
 #[path = "replicas/proxy.rs"]
 mod proxy;
 #[path = "store/support.rs"]
 #[allow(dead_code)]
 mod support;
-#[path = "support/daemon_on.rs"]
-#[allow(dead_code)]
-mod daemon_on;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -127,12 +127,18 @@ async fn a_killed_replicas_jobs_are_taken_over_within_the_lease_and_shown_once()
     );
     let holders = cluster.holders().await;
     for job in &victim_jobs {
-        assert_ne!(holders.get(job), Some(&victim), "{job} is held by a live replica");
+        assert_ne!(
+            holders.get(job),
+            Some(&victim),
+            "{job} is held by a live replica"
+        );
     }
     let mut takeovers = 0.0;
     for i in 0..cluster.replicas.len() {
         if cluster.replicas[i].is_some() {
-            takeovers += cluster.metric(i, "mosaic_relay_lease_takeovers_total").await;
+            takeovers += cluster
+                .metric(i, "mosaic_relay_lease_takeovers_total")
+                .await;
         }
     }
     assert!(
@@ -161,17 +167,12 @@ async fn kill_in_a_quiet_moment(cluster: &mut Cluster) -> (String, Vec<String>, 
         for (job, holder) in &holders {
             per.entry(holder.as_str()).or_default().push(job.clone());
         }
-        let Some((victim, victim_jobs)) = per.into_iter().max_by_key(|(_, jobs)| jobs.len())
-        else {
+        let Some((victim, victim_jobs)) = per.into_iter().max_by_key(|(_, jobs)| jobs.len()) else {
             panic!("no job is held: the jobs ended before the kill");
         };
         let victim = victim.to_owned();
         let index = (0..cluster.replicas.len())
-            .find(|&i| {
-                cluster.replicas[i]
-                    .as_ref()
-                    .is_some_and(|r| r.id == victim)
-            })
+            .find(|&i| cluster.replicas[i].as_ref().is_some_and(|r| r.id == victim))
             .expect("the holder runs");
         let jobs = cluster.jobs().await;
         let roots: HashSet<&str> = victim_jobs.iter().map(|j| jobs[j].as_str()).collect();
@@ -254,7 +255,12 @@ async fn a_replica_cut_off_from_the_database_stops_relaying_before_its_lease_exp
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stopped = paused_at.elapsed();
-    assert!(cluster.metric(cut, "mosaic_relay_lease_renew_failures_total").await >= 1.0);
+    assert!(
+        cluster
+            .metric(cut, "mosaic_relay_lease_renew_failures_total")
+            .await
+            >= 1.0
+    );
     // The other replica takes each job over once the lease has expired, not before.
     let jobs = cluster.jobs().await;
     let threads: HashSet<&str> = cut_jobs.iter().map(|j| jobs[j].as_str()).collect();
@@ -267,7 +273,10 @@ async fn a_replica_cut_off_from_the_database_stops_relaying_before_its_lease_exp
         {
             break;
         }
-        assert!(Instant::now() < until, "r1 takes the jobs over: {holders:?}");
+        assert!(
+            Instant::now() < until,
+            "r1 takes the jobs over: {holders:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let all = cluster.fake.sent();

@@ -215,7 +215,7 @@ impl Commands<'_> {
 fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
     // `@mosaic, fix` and `@mosaic: fix`: the punctuation after the mention
     // is not a word; `Words` skips the white space.
-    let text = text.trim_start_matches(|c| matches!(c, ',' | ':' | ';'));
+    let text = text.trim_start_matches([',', ':', ';']);
     let mut words = Words::new(text);
     let Some((_, word)) = words.next_meaningful() else {
         // A bare mention: the short help.

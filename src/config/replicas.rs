@@ -73,9 +73,8 @@ pub(super) fn validate_replicas(section: ReplicasSection) -> Result<ReplicasConf
     }
     let (id, id_given) = match section.id {
         Some(id) => {
-            let good = !id.is_empty()
-                && id.len() <= 100
-                && id.chars().all(|c| c.is_ascii_graphic());
+            let good =
+                !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_graphic());
             if !good {
                 return Err(ConfigError::Key {
                     key: "replicas.id".into(),

@@ -137,10 +137,8 @@ impl Relay {
         if self.muted {
             return;
         }
-        if let Err(super::send::SendError::Refused(error)) = self
-            .out
-            .react(message, reaction, Some(&self.stop))
-            .await
+        if let Err(super::send::SendError::Refused(error)) =
+            self.out.react(message, reaction, Some(&self.stop)).await
         {
             tracing::warn!(%error, "could not react to the command message");
         }

@@ -192,7 +192,10 @@ impl Keeper {
         };
         let takeovers = claimed.iter().filter(|c| c.takeover).count() as u64;
         if takeovers > 0 {
-            tracing::info!(takeovers, "took over relays whose holder let the lease expire");
+            tracing::info!(
+                takeovers,
+                "took over relays whose holder let the lease expire"
+            );
             if let Some(metrics) = hub.metrics.get() {
                 metrics.lease_takeovers(takeovers);
             }

@@ -140,7 +140,8 @@ impl RelayHub {
         tracing::warn!(job = %job_id, "this replica's lease of the job is lost; stopping its relay");
         running.lost.cancel();
         running.stop.cancel();
-        let (hub, job_id, generation) = (Arc::clone(&self.hub), job_id.to_owned(), running.generation);
+        let (hub, job_id, generation) =
+            (Arc::clone(&self.hub), job_id.to_owned(), running.generation);
         tokio::spawn(async move {
             tokio::time::sleep_until(abort_at).await;
             let relays = hub.relays.lock().unwrap_or_else(PoisonError::into_inner);

@@ -41,8 +41,8 @@ pub use buttons::{
     CANCEL, QUIET, RETRY, VERBOSE, button_action, button_label, card_buttons, stored_buttons,
 };
 pub use card::{CardState, ProgressCard};
-pub use lease::{LeaseError, Replica};
 pub use end::{DELETED, UNAUTHORIZED, deleted_message, gave_up_message, unauthorized_message};
+pub use lease::{LeaseError, Replica};
 pub use pace::{Batch, ChannelPacer, FlushDecision};
 pub use render::{
     MAX_OUTPUT_LINE_CHARS, MAX_OUTPUT_LINES, OutcomeContext, clean_output, format_elapsed,

@@ -217,12 +217,8 @@ impl Store {
             .map_err(StoreError::engine("claim_leases"))?;
         rows.iter()
             .map(|row| {
-                let job_id: String = row
-                    .try_get(0)
-                    .map_err(StoreError::engine("claim_leases"))?;
-                let taken: i64 = row
-                    .try_get(1)
-                    .map_err(StoreError::engine("claim_leases"))?;
+                let job_id: String = row.try_get(0).map_err(StoreError::engine("claim_leases"))?;
+                let taken: i64 = row.try_get(1).map_err(StoreError::engine("claim_leases"))?;
                 Ok(Claimed {
                     job_id,
                     takeover: taken > 1,

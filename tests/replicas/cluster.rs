@@ -104,7 +104,10 @@ impl Cluster {
         cmd.envs([
             ("MOSAIC__BACKEND__URL", self.sim.base_url()),
             ("MOSAIC__BACKEND__TOKEN", self.sim.token().to_owned()),
-            ("MOSAIC__BACKEND__WORKSPACE", self.sim.workspace().to_owned()),
+            (
+                "MOSAIC__BACKEND__WORKSPACE",
+                self.sim.workspace().to_owned(),
+            ),
             ("MOSAIC__STORE__URL", store_url),
             ("MOSAIC__MATTERMOST__URL", self.fake.url()),
             ("MOSAIC__MATTERMOST__TOKEN", BOT_TOKEN.to_owned()),
@@ -327,7 +330,7 @@ impl Cluster {
                 } => {
                     assert_eq!(channel, CHANNEL);
                     assert!(roots_set.contains(root_id.as_str()), "stray post: {s:?}");
-                    if cards.get(root_id.as_str()).is_none() {
+                    if !cards.contains_key(root_id.as_str()) {
                         cards.insert(root_id, id);
                         last_card.insert(id, message);
                     } else {
@@ -381,7 +384,10 @@ impl Cluster {
                 shown.retain(|line| seen.insert(line.clone()));
                 repeated += before - shown.len();
             }
-            assert_eq!(shown, expected, "job {job_id}: every milestone once, in order");
+            assert_eq!(
+                shown, expected,
+                "job {job_id}: every milestone once, in order"
+            );
         }
         assert!(lines.is_empty(), "posts in unknown threads: {lines:?}");
         repeated

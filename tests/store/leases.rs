@@ -14,10 +14,21 @@ pub async fn a_lease_is_taken_once_until_it_expires(db: &Db) {
     let store = db.open().await;
     assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
     assert!(!store.take_lease("j1", "r2", LONG).await.expect("asks"));
-    assert_eq!(store.lease_holder("j1").await.expect("reads").as_deref(), Some("r1"));
+    assert_eq!(
+        store.lease_holder("j1").await.expect("reads").as_deref(),
+        Some("r1")
+    );
     assert!(store.take_lease("j2", "r1", GONE).await.expect("takes"));
-    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes over"));
-    assert_eq!(store.lease_holder("j2").await.expect("reads").as_deref(), Some("r2"));
+    assert!(
+        store
+            .take_lease("j2", "r2", LONG)
+            .await
+            .expect("takes over")
+    );
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r2")
+    );
 }
 
 pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
@@ -28,13 +39,32 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
             .await
             .expect("inserted");
     }
-    assert!(store.register_replica("r1", "i1", LONG).await.expect("registers"));
-    assert!(store.register_replica("r2", "i2", LONG).await.expect("registers"));
-    assert!(store.register_replica("dead", "i3", GONE).await.expect("registers"));
+    assert!(
+        store
+            .register_replica("r1", "i1", LONG)
+            .await
+            .expect("registers")
+    );
+    assert!(
+        store
+            .register_replica("r2", "i2", LONG)
+            .await
+            .expect("registers")
+    );
+    assert!(
+        store
+            .register_replica("dead", "i3", GONE)
+            .await
+            .expect("registers")
+    );
     assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
     assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
     store.finish("j2", "COMPLETED").await.expect("finished");
-    let renewal = store.renew("r1", "i1", LONG).await.expect("renews").expect("ours");
+    let renewal = store
+        .renew("r1", "i1", LONG)
+        .await
+        .expect("renews")
+        .expect("ours");
     let held: Vec<&str> = renewal.held.iter().map(|j| j.job_id.as_str()).collect();
     assert_eq!(held, ["j1"]);
     assert_eq!(renewal.live_replicas, 2, "the expired one does not count");
@@ -45,11 +75,36 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
 
 pub async fn a_live_replica_id_is_refused_to_another_process(db: &Db) {
     let store = db.open().await;
-    assert!(store.register_replica("r1", "i1", LONG).await.expect("registers"));
-    assert!(store.register_replica("r1", "i1", LONG).await.expect("again"));
-    assert!(!store.register_replica("r1", "i2", LONG).await.expect("refused"));
-    assert!(store.register_replica("r2", "i3", GONE).await.expect("registers"));
-    assert!(store.register_replica("r2", "i4", LONG).await.expect("expired: taken"));
+    assert!(
+        store
+            .register_replica("r1", "i1", LONG)
+            .await
+            .expect("registers")
+    );
+    assert!(
+        store
+            .register_replica("r1", "i1", LONG)
+            .await
+            .expect("again")
+    );
+    assert!(
+        !store
+            .register_replica("r1", "i2", LONG)
+            .await
+            .expect("refused")
+    );
+    assert!(
+        store
+            .register_replica("r2", "i3", GONE)
+            .await
+            .expect("registers")
+    );
+    assert!(
+        store
+            .register_replica("r2", "i4", LONG)
+            .await
+            .expect("expired: taken")
+    );
 }
 
 pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
@@ -71,7 +126,13 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
     assert_eq!(rest.len(), 1, "only j3 is free: {rest:?}");
     assert_eq!(rest[0].job_id, "j3");
     assert!(!rest[0].takeover);
-    assert!(store.claim_leases("r3", LONG, 10).await.expect("claims").is_empty());
+    assert!(
+        store
+            .claim_leases("r3", LONG, 10)
+            .await
+            .expect("claims")
+            .is_empty()
+    );
     // Concurrent claimers never share a lease.
     for (id, n) in (10..30).map(|n| (format!("k{n}"), n)) {
         store
@@ -96,12 +157,28 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
 
 pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
     let store = db.open().await;
-    assert!(store.register_replica("r1", "i1", LONG).await.expect("registers"));
+    assert!(
+        store
+            .register_replica("r1", "i1", LONG)
+            .await
+            .expect("registers")
+    );
     assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
     assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
-    store.release_lease("j2", "r1").await.expect("not its lease: kept");
-    assert_eq!(store.lease_holder("j2").await.expect("reads").as_deref(), Some("r2"));
+    store
+        .release_lease("j2", "r1")
+        .await
+        .expect("not its lease: kept");
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r2")
+    );
     store.retire_replica("r1", "i1").await.expect("retires");
     assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
-    assert!(store.register_replica("r1", "i9", LONG).await.expect("the id is free"));
+    assert!(
+        store
+            .register_replica("r1", "i9", LONG)
+            .await
+            .expect("the id is free")
+    );
 }

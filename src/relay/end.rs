@@ -79,7 +79,10 @@ impl Relay {
             self.settle().await;
             return RelayEnd::Shutdown;
         }
-        self.edit_card(true).await;
+        // From here the job is over: a stop (shutdown, a hand-back to another replica) must
+        // not cut the final card or the reaction, since no later relay would make them. The
+        // shutdown deadline, or a lost lease's abort, bounds the waits.
+        self.edit_card(false).await;
         if let RelayEnd::Finished(status) = &relay_end {
             self.react(status).await;
         }
@@ -138,7 +141,7 @@ impl Relay {
             return;
         }
         if let Err(super::send::SendError::Refused(error)) =
-            self.out.react(message, reaction, Some(&self.stop)).await
+            self.out.react(message, reaction, None).await
         {
             tracing::warn!(%error, "could not react to the command message");
         }

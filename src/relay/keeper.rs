@@ -4,8 +4,8 @@
 //! - stops, at once, a relay whose lease is no longer this replica's;
 //! - claims leases nobody holds (new jobs of a replica that died before relaying them,
 //!   expired leases of a dead replica) up to its share, `ceil(unfinished / live replicas)`,
-//!   and hands relays back (gracefully) when it holds more than its share + 1, so that a new
-//!   replica gets work;
+//!   and hands relays back (gracefully) when it holds more than its share and a margin (a
+//!   quarter of it, at least 2), so that a new replica gets work;
 //! - applies a verbosity changed through another replica to the relays it runs.
 //!
 //! Never two relays of one job: a replica that has not renewed for two thirds of the lease
@@ -174,7 +174,8 @@ impl Keeper {
         let held = renewal.held.len() as u64;
         if held < share {
             self.claim(share - held).await;
-        } else if held > share + 1 && renewal.live_replicas > 1 {
+        } else if held > share + (share / 4).max(2) && renewal.live_replicas > 1 {
+            // The margin keeps relays from moving as jobs end unevenly across replicas.
             self.shed(held - share, &running);
         }
     }

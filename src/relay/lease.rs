@@ -158,17 +158,19 @@ impl RelayHub {
     /// Stops the relay of `job_id` as a shutdown would (posting what waits, recording), then
     /// hands its lease back for another replica to take.
     pub(super) async fn hand_back(&self, job_id: &str) {
-        // Parked meanwhile, so that the keeper does not restart it before the lease is back.
-        park(&self.hub, job_id);
         let task = {
             let mut relays = self
                 .hub
                 .relays
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
+            // A relay that ended meanwhile has settled its lease itself (`relay_ended`).
             let Some(running) = relays.get_mut(job_id) else {
                 return;
             };
+            // Parked meanwhile, so that the keeper does not restart it before the lease is
+            // back.
+            park(&self.hub, job_id);
             running.stop.cancel();
             running.task.take()
         };

@@ -251,6 +251,29 @@ impl Cluster {
         .collect()
     }
 
+    /// Waits until the relays have settled: every job's card recorded, and the same holder
+    /// for every unfinished job across 1.2 s (more than a renewal tick: no claim or hand-back
+    /// under way); returns the holders.
+    pub async fn settled(&self) -> HashMap<String, String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let before = self.holders().await;
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            let unrecorded = self
+                .query("SELECT COUNT(*) FROM followed_jobs WHERE card_message_id IS NULL")
+                .await[0]
+                .get::<i64, _>(0);
+            let after = self.holders().await;
+            if before == after && unrecorded == 0 && !after.is_empty() {
+                return after;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the relays never settle: {after:?}"
+            );
+        }
+    }
+
     /// How many jobs have not ended.
     pub async fn unfinished(&self) -> usize {
         let rows = self

@@ -52,15 +52,8 @@ pub enum DaemonError {
     },
     #[error("every chat platform stopped")]
     PlatformsStopped,
-    #[error(
-        "the SQLite store {path} is in use by another running mosaic-bot (it holds {path}.lock): a SQLite file serves one process; to run several replicas, share a PostgreSQL database (store.url = \"postgres://…\")"
-    )]
-    SqliteInUse { path: String },
-    #[error("cannot lock the SQLite store {path} for this process ({path}.lock): {source}")]
-    SqliteLock {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    SqliteLock(#[from] crate::store::LockError),
     #[error(transparent)]
     Lease(#[from] LeaseError),
 }
@@ -118,7 +111,7 @@ pub async fn run(
     }
     let store = Store::open(config.store_url.expose()).await?;
     // Held until this function returns; the OS lets go of it if the process dies.
-    let _sqlite_lock = lock_sqlite(&store)?;
+    let _sqlite_lock = store.lock_for_this_process()?;
     adopt_old_jobs(&config, &store).await?;
     let by_name: Platforms = platforms
         .iter()
@@ -247,31 +240,6 @@ pub async fn run(
     }
     store.close().await;
     result
-}
-
-/// An exclusive lock on `<file>.lock` beside a SQLite store's file: a second process on the
-/// same file (a second replica) is refused, since SQLite cannot share its work.
-fn lock_sqlite(store: &Store) -> Result<Option<std::fs::File>, DaemonError> {
-    let Some(file) = store.sqlite_file() else {
-        return Ok(None);
-    };
-    let path = file.display().to_string();
-    let mut lock_path = file.as_os_str().to_owned();
-    lock_path.push(".lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|source| DaemonError::SqliteLock {
-            path: path.clone(),
-            source,
-        })?;
-    match lock.try_lock() {
-        Ok(()) => Ok(Some(lock)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::SqliteInUse { path }),
-        Err(std::fs::TryLockError::Error(source)) => Err(DaemonError::SqliteLock { path, source }),
-    }
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -235,7 +235,7 @@ impl Keeper {
         let hub = &self.hub.hub;
         if hub.backends.get(&job.workspace).is_none() {
             if let Some(chat) = hub.platforms.get(&job.thread.platform) {
-                super::unknown_workspace(chat.as_ref(), &job).await;
+                super::lease::unknown_workspace(chat.as_ref(), &job).await;
             }
             park(hub, &job.job_id);
             return;

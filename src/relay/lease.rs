@@ -242,3 +242,27 @@ pub(super) fn park(hub: &Hub, job_id: &str) {
         .unwrap_or_else(PoisonError::into_inner)
         .insert(job_id.to_owned());
 }
+
+/// A job whose workspace the configuration no longer has cannot be followed (no token for
+/// it). It stays unfinished in the store, so that a restart with the workspace configured
+/// again resumes it; until then the thread and the log say why nothing moves.
+pub(crate) async fn unknown_workspace(chat: &dyn mosaic_chat::ChatPlatform, job: &FollowedJob) {
+    tracing::error!(
+        job = %job.job_id,
+        workspace = %job.workspace,
+        "the job's backend workspace is not configured; cannot relay this job"
+    );
+    let text = format!(
+        "I cannot follow job {} any more: its backend workspace ({}) is not in my configuration. \
+         An admin can add it back under [workspaces]; I resume from where I stopped.",
+        job.job_id,
+        if job.workspace.is_empty() {
+            "none recorded"
+        } else {
+            &job.workspace
+        }
+    );
+    if let Err(error) = chat.post(&job.thread, &text).await {
+        tracing::error!(%error, "cannot say in the thread why the job is not followed");
+    }
+}

@@ -284,7 +284,7 @@ impl RelayHub {
         for job in jobs {
             if self.hub.backends.get(&job.workspace).is_none() {
                 if let Some(chat) = self.hub.platforms.get(&job.thread.platform) {
-                    unknown_workspace(chat.as_ref(), &job).await;
+                    lease::unknown_workspace(chat.as_ref(), &job).await;
                 }
                 continue;
             }
@@ -375,30 +375,6 @@ impl RelayHub {
             }
         }
         self.idle().await;
-    }
-}
-
-/// A job whose workspace the configuration no longer has cannot be followed (no token for
-/// it). It stays unfinished in the store, so that a restart with the workspace configured
-/// again resumes it; until then the thread and the log say why nothing moves.
-pub(crate) async fn unknown_workspace(chat: &dyn ChatPlatform, job: &FollowedJob) {
-    tracing::error!(
-        job = %job.job_id,
-        workspace = %job.workspace,
-        "the job's backend workspace is not configured; cannot relay this job"
-    );
-    let text = format!(
-        "I cannot follow job {} any more: its backend workspace ({}) is not in my configuration. \
-         An admin can add it back under [workspaces]; I resume from where I stopped.",
-        job.job_id,
-        if job.workspace.is_empty() {
-            "none recorded"
-        } else {
-            &job.workspace
-        }
-    );
-    if let Err(error) = chat.post(&job.thread, &text).await {
-        tracing::error!(%error, "cannot say in the thread why the job is not followed");
     }
 }
 

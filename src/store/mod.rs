@@ -17,6 +17,7 @@
 //! - `cards.rs` finds a job from its progress card (a button pressed under it);
 //! - `leases.rs` keeps replicas' heartbeats and relay leases (several replicas on
 //!   PostgreSQL);
+//! - `lock.rs` keeps a SQLite file to one process;
 //! - `positions.rs` records many relay positions in one transaction
 //!   ([`Store::record_positions`]);
 //! - `job.rs` defines [`FollowedJob`] and [`Verbosity`], and how values are
@@ -29,6 +30,7 @@ mod error;
 mod job;
 mod jobs;
 mod leases;
+mod lock;
 mod memory;
 mod migrate;
 mod positions;
@@ -42,6 +44,7 @@ use sqlx::pool::PoolOptions;
 pub use error::StoreError;
 pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
 pub use leases::{Claimed, Renewal};
+pub use lock::LockError;
 pub use positions::Position;
 
 /// The database engine behind a [`Store`].

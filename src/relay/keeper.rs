@@ -1,5 +1,6 @@
 //! The lease keeper: the task that renews this replica's heartbeat and leases together every
-//! tick, and from the same renewal:
+//! third of a lease, reads them (on a shared store) every tick in between, and from what it
+//! reads:
 //! - starts a relay for each lease held and not relayed (taken by a claim, or regained);
 //! - stops, at once, a relay whose lease is no longer this replica's;
 //! - claims leases nobody holds (new jobs of a replica that died before relaying them,
@@ -34,19 +35,32 @@ pub(super) struct Keeper {
     hub: RelayHub,
     /// When the last successful renewal was sent.
     last_renewed: Instant,
+    /// When the last renewal was tried.
+    last_attempt: Instant,
+    /// No other replica can share the store (SQLite): nothing to claim between renewals.
+    exclusive: bool,
 }
 
 impl Keeper {
-    pub(super) fn new(hub: RelayHub) -> Keeper {
+    pub(super) fn new(hub: RelayHub, exclusive: bool) -> Keeper {
         Keeper {
             hub,
             last_renewed: Instant::now(),
+            last_attempt: Instant::now(),
+            exclusive,
         }
     }
 
     pub(super) async fn run(mut self, stop: CancellationToken) {
         let replica = self.hub.hub.replica.clone();
-        let tick = replica.tick();
+        // Lease rows are written every third of a lease; between renewals a shared store is
+        // read every tick, for claims and verbosity changes.
+        let renew_every = replica.lease / 3;
+        let tick = if self.exclusive {
+            renew_every
+        } else {
+            replica.tick()
+        };
         loop {
             tokio::select! {
                 biased;
@@ -57,15 +71,19 @@ impl Keeper {
             // A renewal may hang (the database unreachable): it is given until the danger
             // point, or a tick once that has passed.
             let limit = danger.max(Instant::now() + tick);
-            let renewed = tokio::select! {
-                () = self.renew() => true,
-                () = tokio::time::sleep_until(limit) => false,
-            };
-            if !renewed {
-                tracing::warn!("renewing the relay leases timed out");
-                if let Some(metrics) = self.hub.hub.metrics.get() {
-                    metrics.lease_renew_failed();
+            if self.last_attempt + renew_every <= Instant::now() + tick / 2 {
+                let renewed = tokio::select! {
+                    () = self.renew() => true,
+                    () = tokio::time::sleep_until(limit) => false,
+                };
+                if !renewed {
+                    tracing::warn!("renewing the relay leases timed out");
+                    if let Some(metrics) = self.hub.hub.metrics.get() {
+                        metrics.lease_renew_failed();
+                    }
                 }
+            } else {
+                let _ = tokio::time::timeout_at(limit, self.look()).await;
             }
             if Instant::now() >= self.last_renewed + replica.lease * 2 / 3 {
                 self.lose_all();
@@ -97,11 +115,22 @@ impl Keeper {
         }
     }
 
+    /// Reads what a renewal would report, without renewing, and acts on it.
+    async fn look(&mut self) {
+        let hub = &self.hub.hub;
+        let sent = Instant::now();
+        match hub.store.look(&hub.replica.id).await {
+            Ok(renewal) => self.reconcile(renewal, sent).await,
+            Err(error) => tracing::warn!(%error, "could not read the relay leases"),
+        }
+    }
+
     /// One renewal, and what follows from it.
     pub(super) async fn renew(&mut self) {
         let hub = &self.hub.hub;
         let replica = &hub.replica;
         let sent = Instant::now();
+        self.last_attempt = sent;
         let metrics = hub.metrics.get();
         match hub
             .store
@@ -111,7 +140,6 @@ impl Keeper {
             Ok(Some(renewal)) => {
                 self.last_renewed = sent;
                 hub.leases_failing.store(false, Ordering::Relaxed);
-                hub.leases_held.store(renewal.held.len(), Ordering::Relaxed);
                 self.reconcile(renewal, sent).await;
             }
             Ok(None) => {
@@ -119,7 +147,7 @@ impl Keeper {
                     metrics.lease_renew_failed();
                 }
                 tracing::error!(replica = %replica.id, "another process took this replica's id; stopping every relay");
-                self.last_renewed = sent - replica.lease;
+                self.last_renewed = sent.checked_sub(replica.lease).unwrap_or(self.last_renewed);
                 self.lose_all();
                 // Taken back once the other process is gone; until then, nothing is held.
                 let _ = hub
@@ -139,7 +167,15 @@ impl Keeper {
     /// Brings the relays running here in line with the leases held.
     async fn reconcile(&mut self, renewal: Renewal, sent: Instant) {
         let hub = &self.hub.hub;
-        let held: HashSet<&str> = renewal.held.iter().map(|j| j.job_id.as_str()).collect();
+        hub.leases_held.store(renewal.held.len(), Ordering::Relaxed);
+        if let Some(metrics) = hub.metrics.get() {
+            metrics.set_leases_held(renewal.held.len());
+        }
+        if hub.leases_failing.load(Ordering::Relaxed) {
+            // Nothing starts until a renewal succeeds again.
+            return;
+        }
+        let held: HashSet<&str> = renewal.held.iter().map(|(id, _)| id.as_str()).collect();
         for (job_id, started) in self.hub.running_since() {
             // A relay started after the renewal was read may hold a lease it could not see.
             if started < sent && !held.contains(job_id.as_str()) {
@@ -157,15 +193,12 @@ impl Keeper {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        for job in &renewal.held {
-            if running.contains(&job.job_id) {
-                self.hub.sync_verbosity(job);
-            } else if !parked.contains(&job.job_id) {
-                self.start(job.clone()).await;
+        for (job_id, verbosity) in &renewal.held {
+            if running.contains(job_id) {
+                self.hub.sync_verbosity(job_id, *verbosity);
+            } else if !parked.contains(job_id) {
+                self.start_held(job_id).await;
             }
-        }
-        if let Some(metrics) = hub.metrics.get() {
-            metrics.set_leases_held(renewal.held.len());
         }
         if hub.shutdown.is_cancelled() {
             return;
@@ -177,6 +210,16 @@ impl Keeper {
         } else if held > share + (share / 4).max(2) && renewal.live_replicas > 1 {
             // The margin keeps relays from moving as jobs end unevenly across replicas.
             self.shed(held - share, &running);
+        }
+    }
+
+    /// Starts the relay of a job whose lease is held, reading it from the store.
+    async fn start_held(&self, job_id: &str) {
+        match self.hub.hub.store.job(job_id).await {
+            Ok(Some(job)) if !job.ended => self.start(job).await,
+            Ok(_) => {}
+            // Tried again at the next tick.
+            Err(error) => tracing::warn!(%error, job = %job_id, "could not read a held job"),
         }
     }
 
@@ -202,14 +245,7 @@ impl Keeper {
             }
         }
         for claim in claimed {
-            match hub.store.job(&claim.job_id).await {
-                Ok(Some(job)) if !job.ended => self.start(job).await,
-                Ok(_) => {}
-                Err(error) => {
-                    // The lease is renewed with the others and the relay started next tick.
-                    tracing::warn!(%error, job = %claim.job_id, "could not read a claimed job");
-                }
-            }
+            self.start_held(&claim.job_id).await;
         }
     }
 

@@ -104,7 +104,7 @@ impl RelayHub {
             tracing::warn!(replica = %replica.id, "this replica id is held by another process; waiting for it to expire");
             tokio::time::sleep(replica.tick()).await;
         }
-        let mut keeper = Keeper::new(self.clone());
+        let mut keeper = Keeper::new(self.clone(), exclusive);
         keeper.renew().await;
         tracing::info!(replica = %replica.id, relays = self.running(), lease = ?replica.lease, "holding relay leases");
         Ok(tokio::spawn(keeper.run(stop)))
@@ -203,16 +203,16 @@ impl RelayHub {
 
     /// Applies the stored verbosity of a job whose relay runs here (it may have been changed
     /// through another replica).
-    pub(super) fn sync_verbosity(&self, job: &FollowedJob) {
+    pub(super) fn sync_verbosity(&self, job_id: &str, verbosity: crate::store::Verbosity) {
         let relays = self
             .hub
             .relays
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(running) = relays.get(&job.job_id) {
+        if let Some(running) = relays.get(job_id) {
             running.verbosity.send_if_modified(|v| {
-                let changed = *v != job.verbosity;
-                *v = job.verbosity;
+                let changed = *v != verbosity;
+                *v = verbosity;
                 changed
             });
         }

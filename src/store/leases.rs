@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::jobs::{decode, job_columns};
-use super::{Engine, FollowedJob, Store, StoreError};
+use super::{Engine, Store, StoreError, Verbosity};
 
 /// The database's "now" in unix epoch milliseconds, as SQL.
 fn now_ms(engine: Engine) -> &'static str {
@@ -29,8 +28,9 @@ fn millis(duration: Duration) -> i64 {
 /// What one renewal found, for the replica to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Renewal {
-    /// The unfinished jobs whose lease this replica holds (renewed just now).
-    pub held: Vec<FollowedJob>,
+    /// The unfinished jobs whose lease this replica holds, oldest first, with their thread's
+    /// verbosity (it may have been changed through another replica).
+    pub held: Vec<(String, Verbosity)>,
     /// Replicas whose heartbeat has not expired, this one included.
     pub live_replicas: u64,
     /// Jobs not ended, whoever relays them.
@@ -123,39 +123,21 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::engine("renew"))?;
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            job_columns!(),
-            " FROM followed_jobs WHERE ended = 0 AND job_id IN \
-             (SELECT job_id FROM relay_leases WHERE holder = $1) ORDER BY insertion, job_id"
-        ))
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::engine("renew"))?;
-        let held = rows
-            .iter()
-            .map(|row| decode(row, "renew"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let counts = format!(
-            "SELECT (SELECT COUNT(*) FROM replicas WHERE expires_ms > {now}), \
-             (SELECT COUNT(*) FROM followed_jobs WHERE ended = 0)"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(counts))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::engine("renew"))?;
-        let count = |i: usize| -> Result<u64, StoreError> {
-            let n: i64 = row.try_get(i).map_err(StoreError::engine("renew"))?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        };
-        let renewal = Renewal {
-            held,
-            live_replicas: count(0)?.max(1),
-            unfinished: count(1)?,
-        };
+        let renewal = look(&mut *tx, self.engine, id).await?;
         tx.commit().await.map_err(StoreError::engine("renew"))?;
         Ok(Some(renewal))
+    }
+
+    /// What [`renew`](Store::renew) reports, without renewing: read between renewals, so that
+    /// claims and verbosity changes are seen every tick while lease rows are written only a
+    /// few times per lease.
+    pub async fn look(&self, id: &str) -> Result<Renewal, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::engine("look"))?;
+        look(&mut *connection, self.engine, id).await
     }
 
     /// Takes the lease of `job_id` for `holder` for `ttl`, if nobody holds it or its lease
@@ -276,4 +258,50 @@ impl Store {
             .transpose()
             .map_err(StoreError::engine("lease_holder"))
     }
+}
+
+/// The leases `id` holds and the counts a share is computed from, read on `connection`.
+async fn look(
+    connection: &mut sqlx::AnyConnection,
+    engine: Engine,
+    id: &str,
+) -> Result<Renewal, StoreError> {
+    let failed = || StoreError::engine("look");
+    let rows = sqlx::query(
+        "SELECT job_id, verbosity FROM followed_jobs WHERE ended = 0 AND job_id IN \
+         (SELECT job_id FROM relay_leases WHERE holder = $1) ORDER BY insertion, job_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(failed())?;
+    let mut held = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let job_id: String = row.try_get(0).map_err(failed())?;
+        let verbosity: String = row.try_get(1).map_err(failed())?;
+        let verbosity = verbosity.parse().map_err(|_| StoreError::Corrupt {
+            job_id: job_id.clone(),
+            column: "verbosity",
+            value: verbosity.clone(),
+        })?;
+        held.push((job_id, verbosity));
+    }
+    let now = now_ms(engine);
+    let counts = format!(
+        "SELECT (SELECT COUNT(*) FROM replicas WHERE expires_ms > {now}), \
+         (SELECT COUNT(*) FROM followed_jobs WHERE ended = 0)"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(counts))
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(failed())?;
+    let count = |i: usize| -> Result<u64, StoreError> {
+        let n: i64 = row.try_get(i).map_err(failed())?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    Ok(Renewal {
+        held,
+        live_replicas: count(0)?.max(1),
+        unfinished: count(1)?,
+    })
 }

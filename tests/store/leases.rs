@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use mosaic_bot::store::Verbosity;
+
 use crate::support::{Db, issue, job, thread};
 
 /// A lease that cannot expire during a test, and one that is over at once.
@@ -65,8 +67,17 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
         .await
         .expect("renews")
         .expect("ours");
-    let held: Vec<&str> = renewal.held.iter().map(|j| j.job_id.as_str()).collect();
+    let held: Vec<&str> = renewal.held.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(held, ["j1"]);
+    assert_eq!(renewal.held[0].1, Verbosity::Milestones);
+    // A look between renewals reports the same, and sees a verbosity changed meanwhile.
+    store
+        .set_verbosity(&thread("c", "j1"), Verbosity::Verbose)
+        .await
+        .expect("set");
+    let look = store.look("r1").await.expect("reads");
+    assert_eq!(look.held, [("j1".to_owned(), Verbosity::Verbose)]);
+    assert_eq!((look.live_replicas, look.unfinished), (2, 2));
     assert_eq!(renewal.live_replicas, 2, "the expired one does not count");
     assert_eq!(renewal.unfinished, 2);
     // Another process under the same id renews nothing.

@@ -24,5 +24,8 @@ CREATE TABLE replicas (
     -- Random per process: tells a replica from another process started with
     -- the same id while it still lives.
     instance    TEXT   NOT NULL,
+    -- The chat platforms it runs, as `,discord,slack,`: a job is claimed only by a
+    -- replica running its platform, and shared among those.
+    platforms   TEXT   NOT NULL,
     expires_ms  BIGINT NOT NULL
 );

@@ -4,7 +4,8 @@
 //! - starts a relay for each lease held and not relayed (taken by a claim, or regained);
 //! - stops, at once, a relay whose lease is no longer this replica's;
 //! - claims leases nobody holds (new jobs of a replica that died before relaying them,
-//!   expired leases of a dead replica) up to its share, `ceil(unfinished / live replicas)`,
+//!   expired leases of a dead replica) on the platforms it runs, up to its share (per
+//!   platform, `ceil(unfinished jobs / live replicas running the platform)`),
 //!   and hands relays back (gracefully) when it holds more than its share and a margin (a
 //!   quarter of it, at least 2), so that a new replica gets work;
 //! - applies a verbosity changed through another replica to the relays it runs.
@@ -119,7 +120,11 @@ impl Keeper {
     async fn look(&mut self) {
         let hub = &self.hub.hub;
         let sent = Instant::now();
-        match hub.store.look(&hub.replica.id).await {
+        match hub
+            .store
+            .look(&hub.replica.id, &self.hub.platform_names())
+            .await
+        {
             Ok(renewal) => self.reconcile(renewal, sent).await,
             Err(error) => tracing::warn!(%error, "could not read the relay leases"),
         }
@@ -134,7 +139,12 @@ impl Keeper {
         let metrics = hub.metrics.get();
         match hub
             .store
-            .renew(&replica.id, &replica.instance, replica.lease)
+            .renew(
+                &replica.id,
+                &replica.instance,
+                replica.lease,
+                &self.hub.platform_names(),
+            )
             .await
         {
             Ok(Some(renewal)) => {
@@ -152,7 +162,12 @@ impl Keeper {
                 // Taken back once the other process is gone; until then, nothing is held.
                 let _ = hub
                     .store
-                    .register_replica(&replica.id, &replica.instance, replica.lease)
+                    .register_replica(
+                        &replica.id,
+                        &replica.instance,
+                        replica.lease,
+                        &self.hub.platform_names(),
+                    )
                     .await;
             }
             Err(error) => {
@@ -203,7 +218,7 @@ impl Keeper {
         if hub.shutdown.is_cancelled() {
             return;
         }
-        let share = renewal.unfinished.div_ceil(renewal.live_replicas);
+        let share = renewal.share;
         let held = renewal.held.len() as u64;
         if held < share {
             self.claim(share - held).await;
@@ -227,7 +242,12 @@ impl Keeper {
     async fn claim(&mut self, n: u64) {
         let hub = &self.hub.hub;
         let replica = &hub.replica;
-        let claimed = match hub.store.claim_leases(&replica.id, replica.lease, n).await {
+        let platforms = self.hub.platform_names();
+        let claimed = match hub
+            .store
+            .claim_leases(&replica.id, replica.lease, n, &platforms)
+            .await
+        {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(%error, "could not claim relay leases");

@@ -93,7 +93,12 @@ impl RelayHub {
         // A process that died with this id keeps it until its heartbeat expires.
         let give_up = Instant::now() + replica.lease + MAX_TICK;
         while !store
-            .register_replica(&replica.id, &replica.instance, replica.lease)
+            .register_replica(
+                &replica.id,
+                &replica.instance,
+                replica.lease,
+                &self.platform_names(),
+            )
             .await?
         {
             if Instant::now() >= give_up {
@@ -108,6 +113,13 @@ impl RelayHub {
         keeper.renew().await;
         tracing::info!(replica = %replica.id, relays = self.running(), lease = ?replica.lease, "holding relay leases");
         Ok(tokio::spawn(keeper.run(stop)))
+    }
+
+    /// The names of the platforms this replica runs: the jobs it may relay.
+    pub(super) fn platform_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.hub.platforms.keys().map(|p| p.name()).collect();
+        names.sort_unstable();
+        names
     }
 
     /// This replica's id.

@@ -33,8 +33,9 @@ pub struct Renewal {
     pub held: Vec<(String, Verbosity)>,
     /// Replicas whose heartbeat has not expired, this one included.
     pub live_replicas: u64,
-    /// Jobs not ended, whoever relays them.
-    pub unfinished: u64,
+    /// How many relays this replica should hold: for each platform it runs, the platform's
+    /// unfinished jobs divided among the live replicas running it (rounded up).
+    pub share: u64,
 }
 
 /// A lease taken by [`Store::claim_leases`].
@@ -46,25 +47,28 @@ pub struct Claimed {
 }
 
 impl Store {
-    /// Registers replica `id` (this process: `instance`) as alive for `ttl`. False when
-    /// another process with the same id is alive: ids must be unique.
+    /// Registers replica `id` (this process: `instance`, running `platforms`) as alive for
+    /// `ttl`. False when another process with the same id is alive: ids must be unique.
     pub async fn register_replica(
         &self,
         id: &str,
         instance: &str,
         ttl: Duration,
+        platforms: &[&str],
     ) -> Result<bool, StoreError> {
         let now = now_ms(self.engine);
         let sql = format!(
-            "INSERT INTO replicas (replica_id, instance, expires_ms) VALUES ($1, $2, {now} + $3) \
+            "INSERT INTO replicas (replica_id, instance, platforms, expires_ms) \
+             VALUES ($1, $2, $4, {now} + $3) \
              ON CONFLICT (replica_id) DO UPDATE SET instance = excluded.instance, \
-             expires_ms = excluded.expires_ms \
+             platforms = excluded.platforms, expires_ms = excluded.expires_ms \
              WHERE replicas.instance = excluded.instance OR replicas.expires_ms <= {now}"
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .bind(instance)
             .bind(millis(ttl))
+            .bind(format!(",{},", platforms.join(",")))
             .execute(&self.pool)
             .await
             .map_err(StoreError::engine("register_replica"))?;
@@ -98,6 +102,7 @@ impl Store {
         id: &str,
         instance: &str,
         ttl: Duration,
+        platforms: &[&str],
     ) -> Result<Option<Renewal>, StoreError> {
         let now = now_ms(self.engine);
         let ttl = millis(ttl);
@@ -123,7 +128,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::engine("renew"))?;
-        let renewal = look(&mut *tx, self.engine, id).await?;
+        let renewal = look(&mut *tx, self.engine, id, platforms).await?;
         tx.commit().await.map_err(StoreError::engine("renew"))?;
         Ok(Some(renewal))
     }
@@ -131,13 +136,13 @@ impl Store {
     /// What [`renew`](Store::renew) reports, without renewing: read between renewals, so that
     /// claims and verbosity changes are seen every tick while lease rows are written only a
     /// few times per lease.
-    pub async fn look(&self, id: &str) -> Result<Renewal, StoreError> {
+    pub async fn look(&self, id: &str, platforms: &[&str]) -> Result<Renewal, StoreError> {
         let mut connection = self
             .pool
             .acquire()
             .await
             .map_err(StoreError::engine("look"))?;
-        look(&mut *connection, self.engine, id).await
+        look(&mut *connection, self.engine, id, platforms).await
     }
 
     /// Takes the lease of `job_id` for `holder` for `ttl`, if nobody holds it or its lease
@@ -166,34 +171,45 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Takes up to `limit` leases of unfinished jobs that nobody holds or whose lease expired,
-    /// oldest jobs first, for `holder` for `ttl`. Concurrent claimers never take the same one.
+    /// Takes up to `limit` leases of unfinished jobs on `platforms` that nobody holds or whose
+    /// lease expired, oldest jobs first, for `holder` for `ttl`. Concurrent claimers never
+    /// take the same one.
     pub async fn claim_leases(
         &self,
         holder: &str,
         ttl: Duration,
         limit: u64,
+        platforms: &[&str],
     ) -> Result<Vec<Claimed>, StoreError> {
-        if limit == 0 {
+        if limit == 0 || platforms.is_empty() {
             return Ok(Vec::new());
         }
         let now = now_ms(self.engine);
+        let on_platforms = (0..platforms.len())
+            .map(|i| format!("${}", i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
         // SQLite reads `ON` after a join as the join's, unless the SELECT has a WHERE (it has).
         let sql = format!(
             "INSERT INTO relay_leases (job_id, holder, expires_ms, taken) \
              SELECT f.job_id, $1, {now} + $2, 1 FROM followed_jobs f \
              LEFT JOIN relay_leases l ON l.job_id = f.job_id \
-             WHERE f.ended = 0 AND (l.job_id IS NULL OR l.expires_ms <= {now}) \
+             WHERE f.ended = 0 AND f.platform IN ({on_platforms}) \
+             AND (l.job_id IS NULL OR l.expires_ms <= {now}) \
              ORDER BY f.insertion, f.job_id LIMIT $3 \
              ON CONFLICT (job_id) DO UPDATE SET holder = excluded.holder, \
              expires_ms = excluded.expires_ms, taken = relay_leases.taken + 1 \
              WHERE relay_leases.expires_ms <= {now} \
              RETURNING job_id, taken"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder)
             .bind(millis(ttl))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        for platform in platforms {
+            query = query.bind(*platform);
+        }
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::engine("claim_leases"))?;
@@ -260,11 +276,12 @@ impl Store {
     }
 }
 
-/// The leases `id` holds and the counts a share is computed from, read on `connection`.
+/// The leases `id` holds and its share, read on `connection`.
 async fn look(
     connection: &mut sqlx::AnyConnection,
     engine: Engine,
     id: &str,
+    platforms: &[&str],
 ) -> Result<Renewal, StoreError> {
     let failed = || StoreError::engine("look");
     let rows = sqlx::query(
@@ -286,22 +303,39 @@ async fn look(
         })?;
         held.push((job_id, verbosity));
     }
-    let now = now_ms(engine);
-    let counts = format!(
-        "SELECT (SELECT COUNT(*) FROM replicas WHERE expires_ms > {now}), \
-         (SELECT COUNT(*) FROM followed_jobs WHERE ended = 0)"
+    let unfinished = sqlx::query(
+        "SELECT platform, COUNT(*) FROM followed_jobs WHERE ended = 0 GROUP BY platform",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(failed())?;
+    let live = format!(
+        "SELECT platforms FROM replicas WHERE expires_ms > {}",
+        now_ms(engine)
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(counts))
-        .fetch_one(&mut *connection)
+    let live: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(live))
+        .fetch_all(&mut *connection)
         .await
+        .map_err(failed())?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
         .map_err(failed())?;
-    let count = |i: usize| -> Result<u64, StoreError> {
-        let n: i64 = row.try_get(i).map_err(failed())?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
+    let mut share = 0;
+    for row in &unfinished {
+        let platform: String = row.try_get(0).map_err(failed())?;
+        let jobs: i64 = row.try_get(1).map_err(failed())?;
+        if !platforms.contains(&platform.as_str()) {
+            continue;
+        }
+        let mark = format!(",{platform},");
+        // This replica counts even if its heartbeat is late.
+        let running = live.iter().filter(|p| p.contains(&mark)).count().max(1) as u64;
+        share += u64::try_from(jobs).unwrap_or(0).div_ceil(running);
+    }
     Ok(Renewal {
         held,
-        live_replicas: count(0)?.max(1),
-        unfinished: count(1)?,
+        live_replicas: (live.len() as u64).max(1),
+        share,
     })
 }

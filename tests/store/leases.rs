@@ -11,6 +11,8 @@ use crate::support::{Db, issue, job, thread};
 /// A lease that cannot expire during a test, and one that is over at once.
 const LONG: Duration = Duration::from_secs(3600);
 const GONE: Duration = Duration::ZERO;
+/// The platform of the jobs `support::job` makes.
+const CONSOLE: &[&str] = &["console"];
 
 pub async fn a_lease_is_taken_once_until_it_expires(db: &Db) {
     let store = db.open().await;
@@ -43,19 +45,19 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
     }
     assert!(
         store
-            .register_replica("r1", "i1", LONG)
+            .register_replica("r1", "i1", LONG, CONSOLE)
             .await
             .expect("registers")
     );
     assert!(
         store
-            .register_replica("r2", "i2", LONG)
+            .register_replica("r2", "i2", LONG, CONSOLE)
             .await
             .expect("registers")
     );
     assert!(
         store
-            .register_replica("dead", "i3", GONE)
+            .register_replica("dead", "i3", GONE, CONSOLE)
             .await
             .expect("registers")
     );
@@ -63,7 +65,7 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
     assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
     store.finish("j2", "COMPLETED").await.expect("finished");
     let renewal = store
-        .renew("r1", "i1", LONG)
+        .renew("r1", "i1", LONG, CONSOLE)
         .await
         .expect("renews")
         .expect("ours");
@@ -75,44 +77,60 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
         .set_verbosity(&thread("c", "j1"), Verbosity::Verbose)
         .await
         .expect("set");
-    let look = store.look("r1").await.expect("reads");
+    let look = store.look("r1", CONSOLE).await.expect("reads");
     assert_eq!(look.held, [("j1".to_owned(), Verbosity::Verbose)]);
-    assert_eq!((look.live_replicas, look.unfinished), (2, 2));
+    // Two unfinished jobs on the console, two live replicas running it: one each.
+    assert_eq!((look.live_replicas, look.share), (2, 1));
     assert_eq!(renewal.live_replicas, 2, "the expired one does not count");
-    assert_eq!(renewal.unfinished, 2);
+    assert_eq!(renewal.share, 1);
+    // A replica running another platform alone has no share of these jobs.
+    assert!(
+        store
+            .register_replica("slack-only", "i5", LONG, &["slack"])
+            .await
+            .expect("registers")
+    );
+    let other = store.look("slack-only", &["slack"]).await.expect("reads");
+    assert_eq!((other.live_replicas, other.share), (3, 0));
     // Another process under the same id renews nothing.
-    assert_eq!(store.renew("r1", "other", LONG).await.expect("asks"), None);
+    assert_eq!(
+        store
+            .renew("r1", "other", LONG, CONSOLE)
+            .await
+            .expect("asks"),
+        None
+    );
 }
 
 pub async fn a_live_replica_id_is_refused_to_another_process(db: &Db) {
     let store = db.open().await;
     assert!(
         store
-            .register_replica("r1", "i1", LONG)
+            .register_replica("r1", "i1", LONG, CONSOLE)
             .await
             .expect("registers")
     );
     assert!(
         store
-            .register_replica("r1", "i1", LONG)
+            .register_replica("r1", "i1", LONG, CONSOLE)
             .await
             .expect("again")
     );
     assert!(
         !store
-            .register_replica("r1", "i2", LONG)
+            .register_replica("r1", "i2", LONG, CONSOLE)
             .await
             .expect("refused")
     );
     assert!(
         store
-            .register_replica("r2", "i3", GONE)
+            .register_replica("r2", "i3", GONE, CONSOLE)
             .await
             .expect("registers")
     );
     assert!(
         store
-            .register_replica("r2", "i4", LONG)
+            .register_replica("r2", "i4", LONG, CONSOLE)
             .await
             .expect("expired: taken")
     );
@@ -129,17 +147,31 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
     assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
     assert!(store.take_lease("j2", "dead", GONE).await.expect("takes"));
     store.finish("j4", "COMPLETED").await.expect("finished");
-    let first = store.claim_leases("r2", LONG, 1).await.expect("claims");
+    let first = store
+        .claim_leases("r2", LONG, 1, CONSOLE)
+        .await
+        .expect("claims");
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(first[0].job_id, "j2");
     assert!(first[0].takeover, "an expired lease is taken over");
-    let rest = store.claim_leases("r3", LONG, 10).await.expect("claims");
+    // Nothing is claimed for a platform the claimer does not run.
+    assert!(
+        store
+            .claim_leases("r9", LONG, 10, &["slack"])
+            .await
+            .expect("claims")
+            .is_empty()
+    );
+    let rest = store
+        .claim_leases("r3", LONG, 10, CONSOLE)
+        .await
+        .expect("claims");
     assert_eq!(rest.len(), 1, "only j3 is free: {rest:?}");
     assert_eq!(rest[0].job_id, "j3");
     assert!(!rest[0].takeover);
     assert!(
         store
-            .claim_leases("r3", LONG, 10)
+            .claim_leases("r3", LONG, 10, CONSOLE)
             .await
             .expect("claims")
             .is_empty()
@@ -153,7 +185,11 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
     }
     let claims = (0..4).map(|i| {
         let store = store.clone();
-        tokio::spawn(async move { store.claim_leases(&format!("c{i}"), LONG, 20).await })
+        tokio::spawn(async move {
+            store
+                .claim_leases(&format!("c{i}"), LONG, 20, CONSOLE)
+                .await
+        })
     });
     let mut all = Vec::new();
     for claim in claims {
@@ -170,7 +206,7 @@ pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
     let store = db.open().await;
     assert!(
         store
-            .register_replica("r1", "i1", LONG)
+            .register_replica("r1", "i1", LONG, CONSOLE)
             .await
             .expect("registers")
     );
@@ -188,7 +224,7 @@ pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
     assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
     assert!(
         store
-            .register_replica("r1", "i9", LONG)
+            .register_replica("r1", "i9", LONG, CONSOLE)
             .await
             .expect("the id is free")
     );

@@ -10,6 +10,8 @@ mod fake;
 #[path = "discord_flow/harness.rs"]
 mod harness;
 
+#[path = "discord_flow/buttons.rs"]
+mod buttons;
 #[path = "discord_flow/catch_up.rs"]
 mod catch_up;
 #[path = "discord_flow/threads.rs"]

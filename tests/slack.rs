@@ -8,6 +8,8 @@ mod fake;
 
 #[path = "slack_flow/behaves.rs"]
 mod behaves;
+#[path = "slack_flow/buttons.rs"]
+mod buttons;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
 #[path = "slack_flow/harness.rs"]

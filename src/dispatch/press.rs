@@ -92,7 +92,8 @@ impl Dispatcher {
             Some(&job.thread.thread),
             &format!("@{} {word}", self.inner.config.bot_name),
         );
-        let carried = self.carried(&job).await;
+        let mut job = job;
+        let carried = self.carried(&mut job).await;
         let (Some(action), true) = (action, carried.iter().any(|b| b.id == press.button)) else {
             let retried = self.retried(&job, action).await;
             let answer = not_carried(&press.button, action, &job, &carried, retried);
@@ -143,13 +144,24 @@ impl Dispatcher {
         }
     }
 
-    /// The buttons the card of `job` carries now: its running relay's, else the store's.
-    async fn carried(&self, job: &FollowedJob) -> Vec<Button> {
-        let mut buttons = self
-            .inner
-            .relays
-            .card_buttons(&job.job_id)
-            .unwrap_or_else(|| stored_buttons(job));
+    /// The buttons the card of `job` carries now: its running relay's, else the store's as
+    /// they stand now. A relay records its job's end before it leaves, so a relay that ended
+    /// since `job` was read (a press as the job ends) has left it stale: `job` is read again.
+    async fn carried(&self, job: &mut FollowedJob) -> Vec<Button> {
+        let running = self.inner.relays.card_buttons(&job.job_id);
+        let mut buttons = match running {
+            Some(buttons) => buttons,
+            None => {
+                match self.inner.store.job(&job.job_id).await {
+                    Ok(Some(now)) => *job = now,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the job again; judging the press by what was read")
+                    }
+                }
+                stored_buttons(job)
+            }
+        };
         if self.retried(job, Some(Action::Retry)).await.is_some() {
             // Its retry runs (or ran) already: a second press must not start another.
             buttons.retain(|b| b.id != RETRY);

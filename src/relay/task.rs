@@ -164,16 +164,19 @@ impl Relay {
     pub(crate) async fn run(mut self) -> RelayEnd {
         let shutdown = self.stop.clone();
         let job_id = self.job_id();
+        // Every step below that waits on the platform, the store or the backend is boxed: a
+        // relay spends its life waiting for the next event, and unboxed, its task kept room
+        // for the largest of those steps all along (~7 KB a followed job, massif).
         // Fetched once for what the card shows before any event: status, times, issue link.
         // A failure is not fatal: the stream says what became of the job.
         tokio::select! {
             () = shutdown.cancelled() => return RelayEnd::Shutdown,
-            fetched = self.backend.job(&job_id) => match fetched {
+            fetched = Box::pin(self.backend.job(&job_id)) => match fetched {
                 Ok(job) => self.card.apply_job(&job),
                 Err(error) => tracing::warn!(%error, "could not fetch the job for its card"),
             },
         }
-        if !self.ensure_card().await {
+        if !Box::pin(self.ensure_card()).await {
             return RelayEnd::Shutdown;
         }
         let resume = self.job.last_event_id.clone().map(EventId::new);
@@ -188,30 +191,30 @@ impl Relay {
                         // Another replica may resume the job any moment: post nothing more.
                         return RelayEnd::LeaseLost;
                     }
-                    self.wind_down().await;
-                    self.settle().await;
+                    Box::pin(self.wind_down()).await;
+                    Box::pin(self.settle()).await;
                     return RelayEnd::Shutdown;
                 }
-                () = at(flush_at) => self.flush().await,
-                () = at(edit_at) => self.edit_card(true).await,
+                () = at(flush_at) => Box::pin(self.flush()).await,
+                () = at(edit_at) => Box::pin(self.edit_card(true)).await,
                 () = Self::settings_changed(&mut self.verbosity, &mut self.cancelling) => {
                     self.card_dirty = true;
                 }
                 item = stream.next() => match item {
                     Some(Followed::Event(event)) => self.take(event),
-                    Some(Followed::End(end)) => return self.end(end).await,
+                    Some(Followed::End(end)) => return Box::pin(self.end(end)).await,
                     None => {
                         let end = StreamEnd::GaveUp {
                             attempts: 0,
                             last_error: "the event stream ended without saying why".into(),
                         };
-                        return self.end(end).await;
+                        return Box::pin(self.end(end)).await;
                     }
                 },
             }
             if self.frozen {
                 // Shutdown interrupted a post; nothing more can be recorded safely.
-                self.settle().await;
+                Box::pin(self.settle()).await;
                 return RelayEnd::Shutdown;
             }
         }

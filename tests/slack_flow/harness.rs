@@ -46,6 +46,16 @@ pub fn start(fake: &FakeSlack, sim: &Sim) -> Bot {
 
 /// As [`start`], with `config` as the configuration file.
 pub fn start_with(fake: &FakeSlack, sim: &Sim, config: &str) -> Bot {
+    start_on(fake, sim, "sqlite::memory:", config)
+}
+
+/// As [`start`], keeping the bot's state at `store_url` (a restart on the
+/// same store resumes its jobs).
+pub fn start_stored(fake: &FakeSlack, sim: &Sim, store_url: &str) -> Bot {
+    start_on(fake, sim, store_url, "")
+}
+
+fn start_on(fake: &FakeSlack, sim: &Sim, store_url: &str, config: &str) -> Bot {
     let mut options = SlackOptions::new(Secret::new(BOT_TOKEN), "mosaic");
     options.api_url = fake.api_url();
     options.app_token = Some(Secret::new(APP_TOKEN));
@@ -61,7 +71,7 @@ pub fn start_with(fake: &FakeSlack, sim: &Sim, config: &str) -> Bot {
     let slack = Arc::new(Slack::new(options).expect("the adapter builds"));
     let daemon = Daemon::start_with(
         sim,
-        "sqlite::memory:",
+        store_url,
         Arc::clone(&slack) as Arc<dyn ChatPlatform>,
         config,
     );

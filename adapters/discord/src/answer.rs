@@ -7,6 +7,7 @@
 //! and permission.
 
 use mosaic_chat::{ChatError, ThreadRef};
+use serde_json::Value;
 
 use crate::permission::{Permission, notice};
 use crate::{Discord, PLATFORM, lock, parse_id, thread_name};
@@ -98,7 +99,21 @@ impl Discord {
 
     /// Posts `text` at `target`; a refusal is told in the channel.
     pub(crate) async fn send(&self, target: &Target, text: &str) -> Result<String, ChatError> {
-        match self.rest.send(target.channel, text, target.reply_to).await {
+        self.send_with(target, text, None).await
+    }
+
+    /// As [`Discord::send`], the message carrying `components` when given.
+    pub(crate) async fn send_with(
+        &self,
+        target: &Target,
+        text: &str,
+        components: Option<&Value>,
+    ) -> Result<String, ChatError> {
+        let sent = self
+            .rest
+            .send_with(target.channel, text, target.reply_to, components)
+            .await;
+        match sent {
             Err(e @ ChatError::Forbidden(_)) => {
                 let missing = if target.in_thread() {
                     Permission::SendMessagesInThreads
@@ -110,6 +125,29 @@ impl Discord {
             }
             sent => sent,
         }
+    }
+
+    /// Replaces the text of message `message_id` of `thread`, and its
+    /// `components` when given.
+    pub(crate) async fn edit_in(
+        &self,
+        thread: &ThreadRef,
+        message_id: &str,
+        text: &str,
+        components: Option<&Value>,
+    ) -> Result<(), ChatError> {
+        self.check_length(text)?;
+        let message = parse_id("message", message_id)?;
+        let root = parse_id("message", &thread.thread)?;
+        // The root message stands in the channel, and so does every
+        // message of a job answered there; the rest stand in the
+        // thread, whose channel id is the root's id.
+        let channel = if message == root || self.answers_in_channel(root).await {
+            parse_id("channel", &thread.channel)?
+        } else {
+            root
+        };
+        self.rest.edit(channel, message, text, components).await
     }
 
     /// A new message at the top of `channel`, and the thread for its job.

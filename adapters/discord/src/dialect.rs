@@ -102,6 +102,21 @@ mod tests {
     }
 
     #[test]
+    fn the_progress_bar_shows_as_drawn_beside_escaped_text() {
+        use mosaic_chat::{Markup, Span, markup::render};
+        let card = Markup::new().line([
+            Span::text("Step 2/6 - tests"),
+            Span::text(" "),
+            Span::progress(50),
+        ]);
+        // Nothing in the bar is Markdown: it reaches Discord as drawn.
+        assert_eq!(
+            render(&card, &DiscordDialect, 2000),
+            [r"Step 2/6 \- tests ▰▰▰▰▰▱▱▱▱▱ 50%"]
+        );
+    }
+
+    #[test]
     fn links_keep_their_url_and_escape_the_label() {
         let mut out = String::new();
         DiscordDialect.link(&mut out, "PR *1*", "https://x/pull/1");

@@ -1,17 +1,17 @@
 //! The gateway side: serenity's events turned into [`Inbound`] messages,
 //! and its shard's stage into the platform's [`Connection`]. Only messages
-//! that mention the bot, and the `/mosaic` command, go on; bots (the bot
-//! itself included) are ignored.
+//! that mention the bot, and the `/mosaic` command, go on (presses of the
+//! bot's buttons: `buttons.rs`); bots (the bot itself included) are ignored.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mosaic_chat::{Connection, ConnectionState, Inbound, UserRef};
+use mosaic_chat::{Connection, ConnectionState, Inbound, Press, UserRef};
 use serenity::all::{
     ChannelType, CommandDataOption, CommandDataOptionValue, CommandInteraction, ConnectionStage,
-    Context, EventHandler, Guild, Interaction, Message, MessageUpdateEvent, Ready, ResumedEvent,
-    RoleId, ShardManager, ShardStageUpdateEvent,
+    Context, EventHandler, Guild, Interaction, Message, MessageUpdateEvent, PartialChannel, Ready,
+    ResumedEvent, RoleId, ShardManager, ShardStageUpdateEvent,
 };
 use serenity::async_trait;
 use tokio::sync::mpsc;
@@ -61,6 +61,8 @@ pub(crate) async fn watch_shards(
 pub struct Handler {
     pub discord: Arc<Discord>,
     pub inbox: mpsc::Sender<Inbound>,
+    /// Where presses of the bot's buttons go, when the core takes them.
+    pub presses: Option<mpsc::Sender<Press>>,
 }
 
 #[async_trait]
@@ -179,8 +181,12 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
-        let Interaction::Command(command) = interaction else {
-            return;
+        let command = match interaction {
+            Interaction::Command(command) => command,
+            Interaction::Component(pressed) => {
+                return self.discord.pressed(pressed, self.presses.as_ref()).await;
+            }
+            _ => return,
         };
         if command.data.name != self.discord.command_name || command.user.bot {
             return;
@@ -270,19 +276,7 @@ impl Discord {
     /// may do there, checked before a job starts.
     async fn slash_inbound(&self, command: &CommandInteraction) -> Inbound {
         let here = command.channel_id.get();
-        let parent = command
-            .channel
-            .as_ref()
-            .filter(|c| {
-                matches!(
-                    c.kind,
-                    ChannelType::PublicThread
-                        | ChannelType::PrivateThread
-                        | ChannelType::NewsThread
-                )
-            })
-            .and_then(|c| c.parent_id)
-            .map(|p| p.get());
+        let parent = command.channel.as_ref().and_then(thread_parent);
         if let Some(parent) = parent {
             self.learn_thread(here, parent).await;
         }
@@ -298,6 +292,17 @@ impl Discord {
         inbound.thread = parent.map(|_| here.to_string());
         inbound
     }
+}
+
+/// The parent of an interaction's channel when it is a thread: its partial
+/// channel says so (interactions/receiving-and-responding, "Interaction
+/// Object").
+pub(crate) fn thread_parent(channel: &PartialChannel) -> Option<u64> {
+    let thread = matches!(
+        channel.kind,
+        ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+    );
+    thread.then_some(channel.parent_id?.get())
 }
 
 /// The message a `/mosaic` invocation stands for.
@@ -344,7 +349,7 @@ fn slash_inbound(command: &CommandInteraction) -> Inbound {
 }
 
 /// Role ids as the core matches them: decimal strings.
-fn role_ids(roles: &[RoleId]) -> Vec<String> {
+pub(crate) fn role_ids(roles: &[RoleId]) -> Vec<String> {
     roles.iter().map(|r| r.get().to_string()).collect()
 }
 

@@ -15,6 +15,8 @@
 //! - `order.rs`: per-channel order of what serenity's handlers deliver;
 //! - `commands.rs`: the application command's definition and invocations;
 //! - `interactions.rs`: which deferred responses are answered;
+//! - `buttons.rs`: the card's buttons as message components, and presses
+//!   of them (component interactions) as [`Press`]es;
 //! - `mention.rs`: the bot's mentions rewritten to `@name` (pure);
 //! - `dialect.rs`: [`DiscordDialect`], Discord Markdown with text escaped.
 //!
@@ -24,6 +26,7 @@
 //! "Create Thread") is `{parent, thread id}` alike.
 
 mod answer;
+mod buttons;
 mod catch_up;
 mod commands;
 mod dialect;
@@ -42,11 +45,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Memory, Platform, Reaction, RunContext, Secret, ThreadRef,
+    Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
+    Limits, Memory, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
 };
 use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 pub use dialect::DiscordDialect;
 pub use rest::message_body;
@@ -125,6 +128,9 @@ pub struct Discord {
     permissions: Mutex<Permissions>,
     /// Deferred interactions answered so far.
     interactions: Mutex<Interactions>,
+    /// Where presses go, from [`ChatPlatform::accept_presses`] until `run`
+    /// hands it to the gateway's handler.
+    presses: Mutex<Option<mpsc::Sender<Press>>>,
     order: Order,
     /// The gateway's, as serenity reports its shard.
     connection: ConnectionState,
@@ -159,6 +165,7 @@ impl Discord {
             places: Mutex::new(Places::default()),
             permissions: Mutex::new(Permissions::default()),
             interactions: Mutex::new(Interactions::default()),
+            presses: Mutex::new(None),
             order: Order::default(),
             connection: ConnectionState::new(),
             memory: OnceLock::new(),
@@ -301,6 +308,7 @@ impl ChatPlatform for Discord {
             let handler = gateway::Handler {
                 discord: Arc::clone(&self),
                 inbox,
+                presses: lock(&self.presses).take(),
             };
             let mut client = ClientBuilder::new_with_http(http_client(&self.options), intents)
                 .event_handler(handler)
@@ -348,20 +356,37 @@ impl ChatPlatform for Discord {
         message_id: &'a str,
         text: &'a str,
     ) -> ChatFuture<'a, ()> {
-        Box::pin(async move {
-            self.check_length(text)?;
-            let message = parse_id("message", message_id)?;
-            let root = parse_id("message", &thread.thread)?;
-            // The root message stands in the channel, and so does every
-            // message of a job answered there; the rest stand in the
-            // thread, whose channel id is the root's id.
-            let channel = if message == root || self.answers_in_channel(root).await {
-                parse_id("channel", &thread.channel)?
-            } else {
-                root
-            };
-            self.rest.edit(channel, message, text).await
-        })
+        Box::pin(self.edit_in(thread, message_id, text, None))
+    }
+
+    /// Keeps `presses` for the gateway's handler, which `run` makes.
+    fn accept_presses(&self, presses: mpsc::Sender<Press>) {
+        *lock(&self.presses) = Some(presses);
+    }
+
+    fn renders_buttons(&self) -> bool {
+        true
+    }
+
+    /// The card's buttons as one action row of message components.
+    fn post_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, String> {
+        Box::pin(self.post_buttons(thread, text, buttons))
+    }
+
+    /// No buttons sends `components: []`, which removes those the message had.
+    fn edit_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, ()> {
+        Box::pin(self.edit_buttons(thread, message_id, text, buttons))
     }
 
     fn react<'a>(
@@ -388,15 +413,14 @@ impl ChatPlatform for Discord {
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
-            let Some((handle, (application, token))) = to
+            let Some((application, token, first)) = to
                 .reply_handle
                 .as_deref()
-                .and_then(|h| Some((h, h.split_once(':')?)))
+                .and_then(|h| lock(&self.interactions).route(h))
             else {
                 return self.post(&to.reply_thread(), text).await.map(drop);
             };
             let application = parse_id("application", application)?;
-            let first = lock(&self.interactions).answer(handle);
             self.rest.respond(application, token, first, text).await
         })
     }

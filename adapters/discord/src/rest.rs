@@ -32,7 +32,7 @@ impl Rest {
         Rest { http }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         route: Route<'_>,
         method: LightMethod,
@@ -86,6 +86,17 @@ impl Rest {
         content: &str,
         reply_to: Option<u64>,
     ) -> Result<String, ChatError> {
+        self.send_with(channel, content, reply_to, None).await
+    }
+
+    /// As [`Rest::send`], the message carrying `components` when given.
+    pub async fn send_with(
+        &self,
+        channel: u64,
+        content: &str,
+        reply_to: Option<u64>,
+        components: Option<&Value>,
+    ) -> Result<String, ChatError> {
         let route = Route::ChannelMessages {
             channel_id: ChannelId::new(channel),
         };
@@ -98,19 +109,32 @@ impl Rest {
                 "fail_if_not_exists": false,
             });
         }
+        if let Some(components) = components {
+            body["components"] = components.clone();
+        }
         let reply = self
             .call(route, LightMethod::Post, Some(&body), &channel.to_string())
             .await?;
         id_of(&reply)
     }
 
-    /// Replaces a message's content.
-    pub async fn edit(&self, channel: u64, message: u64, content: &str) -> Result<(), ChatError> {
+    /// Replaces a message's content, and its `components` when given (`[]`
+    /// removes them; without, they stay).
+    pub async fn edit(
+        &self,
+        channel: u64,
+        message: u64,
+        content: &str,
+        components: Option<&Value>,
+    ) -> Result<(), ChatError> {
         let route = Route::ChannelMessage {
             channel_id: ChannelId::new(channel),
             message_id: MessageId::new(message),
         };
-        let body = message_body(content);
+        let mut body = message_body(content);
+        if let Some(components) = components {
+            body["components"] = components.clone();
+        }
         self.call(route, LightMethod::Patch, Some(&body), &channel.to_string())
             .await
             .map(drop)

@@ -128,6 +128,20 @@ mod tests {
     }
 
     #[test]
+    fn the_cards_progress_bar_is_plain_text_in_mrkdwn() {
+        // Slack has no progress element: the bar is text, and none of its
+        // characters means anything to mrkdwn.
+        let out = one(Markup::new().line([
+            Span::text("Step 2/6 · "),
+            Span::progress(50),
+            Span::text(" · "),
+            Span::progress(100),
+        ]));
+        assert_eq!(out, "Step 2/6 · ▰▰▰▰▰▱▱▱▱▱ 50% · ▰▰▰▰▰▰▰▰▰▰ 100%");
+        assert!(!out.contains(['*', '_', '`', '~', '<', '&']), "{out}");
+    }
+
+    #[test]
     fn code_blocks_cannot_be_closed_from_inside() {
         let out = one(Markup::new().code_block("a\n```\nb"));
         assert_eq!(out.matches("```").count(), 2, "{out}");

@@ -3,6 +3,10 @@
 //! `/mosaic` arrives as a slash command, and the bot answers through the Web
 //! API (`chat.postMessage` in a thread by `thread_ts`, `chat.update` for the
 //! progress card, `reactions.add`), in Block Kit with a plain-text fallback.
+//! The card's buttons are a Block Kit `actions` block; their presses arrive
+//! as `block_actions` interactions (an `interactive` Socket Mode envelope,
+//! or a signed form to the interactivity Request URL) and are answered
+//! privately through their `response_url`.
 //!
 //! Built on slack-morphism 2.31 with `default-features = false` and its
 //! `signature-verifier` feature: its models (events, slash commands, Web API
@@ -44,20 +48,24 @@
 //! - `budget.rs`: the workspace's `chat.update` budget (Tier 3), shared by every card;
 //! - `blocks.rs`: messages as Block Kit (the card as a section and a context line);
 //! - `events.rs`: events and slash commands read into [`Inbound`]s (pure);
+//! - `presses.rs`: `block_actions` payloads read into [`Press`]es (pure);
+//! - `delivery.rs`: messages and presses handed to the core once each, with their roles;
 //! - `groups.rs`: the user groups each user is in, read with `usergroups.list`
 //!   and cached, which fill [`Inbound::roles`];
 //! - `socket.rs`: Socket Mode (hello, acks, `disconnect`, reconnects);
-//! - `http.rs`: the Events API and slash command endpoint (signed requests);
+//! - `http.rs`: the Events API, slash command and interactivity endpoint (signed requests);
 //! - `signature.rs`: the request signature check (slack-morphism's verifier);
 //! - `dialect.rs`: [`MrkdwnDialect`], Slack's mrkdwn that pings nobody.
 
 mod blocks;
 mod budget;
 mod connector;
+mod delivery;
 mod dialect;
 mod events;
 mod groups;
 mod http;
+mod presses;
 mod signature;
 mod socket;
 mod web;
@@ -67,16 +75,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mosaic_chat::{
-    ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound, Limits,
-    Platform, Reaction, RunContext, Secret, ThreadRef,
+    Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
+    Limits, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
 };
 use tokio::sync::{OnceCell, mpsc, watch};
 
-pub use blocks::{SECTION_MAX_CHARS, blocks_of};
+pub use blocks::{SECTION_MAX_CHARS, blocks_of, blocks_with_buttons};
 pub use budget::Budget;
 pub use dialect::{MrkdwnDialect, escape};
 pub use events::{normalize_text, ts_instant};
-pub use http::{COMMANDS_PATH, EVENTS_PATH};
+pub use http::{COMMANDS_PATH, EVENTS_PATH, INTERACTIVITY_PATH};
 pub use signature::{sign, verify};
 
 use groups::UserGroups;
@@ -162,6 +170,9 @@ pub struct Slack {
     /// Messages already sent to the inbox, by dedupe key, across Socket Mode
     /// sessions and the HTTP endpoint.
     handled: Mutex<Handled>,
+    /// Where button presses go, from the core's `accept_presses` until
+    /// `run` takes it (so the core's channel closes when `run` ends).
+    presses: Mutex<Option<mpsc::Sender<Press>>>,
     /// The HTTP endpoint's bound address, once it listens.
     http_addr: watch::Sender<Option<SocketAddr>>,
     /// Socket Mode's `hello`s and losses when it is on, else the HTTP
@@ -179,6 +190,7 @@ impl Slack {
             web,
             bot_user: OnceCell::new(),
             handled: Mutex::default(),
+            presses: Mutex::default(),
             http_addr: watch::channel(None).0,
             connection: ConnectionState::new(),
         })
@@ -199,32 +211,6 @@ impl Slack {
 
     async fn bot_user(&self) -> Result<&String, ChatError> {
         self.bot_user.get_or_try_init(|| self.web.auth_test()).await
-    }
-
-    /// Records `key`; false when a message with it was handled before.
-    fn first_time(&self, key: &str) -> bool {
-        self.handled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key)
-    }
-
-    /// Sends `inbound` to the inbox, with its author's user groups as its
-    /// roles, unless this delivery (the message as created, or one edit of
-    /// it) was handed on already: Slack sends a mention as `app_mention` and
-    /// as `message`, and again after a retry. Whether an edit is acted on is
-    /// the dispatcher's rule, so each edit is handed on once.
-    async fn deliver(&self, inbox: &mpsc::Sender<Inbound>, mut inbound: Inbound) -> bool {
-        let delivery = match &inbound.edit {
-            Some(mark) => format!("{}#edited:{mark}", inbound.dedupe_key),
-            None => inbound.dedupe_key.clone(),
-        };
-        if !self.first_time(&delivery) {
-            tracing::debug!(key = %inbound.dedupe_key, "a Slack message delivered again was skipped");
-            return true;
-        }
-        inbound.roles = self.groups.of(&self.web, &inbound.user.id).await;
-        inbox.send(inbound).await.is_ok()
     }
 
     /// A refusal to post in a conversation the bot is not in (a `/mosaic`
@@ -270,6 +256,17 @@ impl ChatPlatform for Slack {
         &MrkdwnDialect
     }
 
+    /// Kept until `run` starts, which hands it to Socket Mode and the HTTP
+    /// endpoint.
+    fn accept_presses(&self, presses: mpsc::Sender<Press>) {
+        *self.presses.lock().unwrap_or_else(|e| e.into_inner()) = Some(presses);
+    }
+
+    /// Block Kit `actions` under the message.
+    fn renders_buttons(&self) -> bool {
+        true
+    }
+
     /// With Socket Mode, connected from a socket's `hello` until it is lost
     /// or refreshed; with the HTTP endpoint alone, once it listens.
     fn connection(&self) -> Connection {
@@ -282,6 +279,11 @@ impl ChatPlatform for Slack {
         let RunContext {
             inbox, shutdown, ..
         } = ctx;
+        let presses = self
+            .presses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         Box::pin(async move {
             let bot_user = socket::whoami(&self, &shutdown).await?;
             let Some(bot_user) = bot_user else {
@@ -293,12 +295,18 @@ impl ChatPlatform for Slack {
             let http_stop = shutdown.child_token();
             let _http_guard = http_stop.clone().drop_guard();
             if let Some(options) = &self.options.http {
-                let addr =
-                    http::serve(Arc::clone(&self), options, inbox.clone(), http_stop).await?;
+                let addr = http::serve(
+                    Arc::clone(&self),
+                    options,
+                    inbox.clone(),
+                    presses.clone(),
+                    http_stop,
+                )
+                .await?;
                 self.http_addr.send_replace(Some(addr));
             }
             if self.options.app_token.is_some() {
-                socket::run(Arc::clone(&self), inbox, shutdown).await
+                socket::run(Arc::clone(&self), inbox, presses, shutdown).await
             } else {
                 // Slack pushes to a bound endpoint whenever it likes: there
                 // is no connection to lose.
@@ -310,12 +318,21 @@ impl ChatPlatform for Slack {
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
+        self.post_with_buttons(thread, text, &[])
+    }
+
+    fn post_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, String> {
         Box::pin(async move {
             self.check_length(text)?;
             // A top-level message's `ts` names its thread: replying with it
             // as `thread_ts` starts the thread.
             self.web
-                .post_message(&thread.channel, Some(&thread.thread), text)
+                .post_message(&thread.channel, Some(&thread.thread), text, buttons)
                 .await
         })
     }
@@ -325,7 +342,7 @@ impl ChatPlatform for Slack {
             self.check_length(text)?;
             let ts = self
                 .web
-                .post_message(channel, None, text)
+                .post_message(channel, None, text, &[])
                 .await
                 .map_err(|e| self.not_a_member(e))?;
             Ok(ThreadRef {
@@ -336,15 +353,29 @@ impl ChatPlatform for Slack {
         })
     }
 
+    /// Replaces the text; the message keeps no button (Slack replaces all
+    /// of a message's blocks).
     fn edit<'a>(
         &'a self,
         thread: &'a ThreadRef,
         message_id: &'a str,
         text: &'a str,
     ) -> ChatFuture<'a, ()> {
+        self.edit_with_buttons(thread, message_id, text, &[])
+    }
+
+    fn edit_with_buttons<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        message_id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
-            self.web.update(&thread.channel, message_id, text).await
+            self.web
+                .update(&thread.channel, message_id, text, buttons)
+                .await
         })
     }
 
@@ -361,8 +392,9 @@ impl ChatPlatform for Slack {
         })
     }
 
-    /// A slash command is answered through its `response_url`, seen by its
-    /// author alone; a mention is answered in its thread.
+    /// A slash command or a button press is answered through its
+    /// `response_url`, seen by its author alone (the card a press came from
+    /// stays as it is); a mention is answered in its thread.
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {
         Box::pin(async move {
             self.check_length(text)?;
@@ -371,7 +403,7 @@ impl ChatPlatform for Slack {
                 None => {
                     let thread = to.reply_thread();
                     self.web
-                        .post_message(&thread.channel, Some(&thread.thread), text)
+                        .post_message(&thread.channel, Some(&thread.thread), text, &[])
                         .await
                         .map(drop)
                 }

@@ -1,9 +1,11 @@
 //! Socket Mode: `apps.connections.open` (with the app-level token) gives a
 //! WebSocket URL; Slack greets with `hello`, then sends envelopes, each acked
 //! with its `envelope_id` the moment it is read (Slack re-sends an envelope
-//! not acked within a few seconds); what it carries is then handed, in
-//! order, to a task of its own that reads the author's user groups and
-//! waits for room in the inbox, so the socket is never held up. A `disconnect`
+//! not acked within a few seconds, with `retry_attempt` and `retry_reason`);
+//! what it carries (a message, a slash command, or the button presses of an
+//! `interactive` envelope) is then handed, in order, to a task of its own
+//! that reads the author's user groups and waits for room in the inbox or
+//! the presses' channel, so the socket is never held up. A `disconnect`
 //! (Slack refreshes connections every few hours) opens a new connection at
 //! once; a dropped one is reopened with capped, jittered backoff.
 
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
-use mosaic_chat::{ChatError, Connection, Inbound};
+use mosaic_chat::{ChatError, Connection, Inbound, Press};
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::{SlackCommandEvent, SlackPushEventCallback};
 use tokio::sync::mpsc;
@@ -20,7 +22,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Slack, SlackOptions, events};
+use crate::{Slack, SlackOptions, events, presses};
 
 /// How often the bot pings Slack, to find a dead connection.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
@@ -44,9 +46,22 @@ enum Envelope {
     SlashCommands {
         payload: Box<SlackCommandEvent>,
     },
-    /// `interactive` and whatever Slack adds: acked, not read.
+    /// A user interacted with the app: read as slack-morphism's
+    /// `SlackInteractionEvent` apart, so that a payload it cannot read is
+    /// told in the log rather than skipped as an unknown frame.
+    Interactive {
+        payload: Box<serde_json::Value>,
+    },
+    /// Whatever Slack adds: acked, not read.
     #[serde(other)]
     Other,
+}
+
+/// What an envelope hands on.
+pub(crate) enum Delivery {
+    // Boxed: an `Inbound` is ten times the size of the presses' `Vec`.
+    Message(Box<Inbound>),
+    Presses(Vec<Press>),
 }
 
 /// An envelope's acknowledgement, and the one field read to send it.
@@ -112,19 +127,20 @@ pub(crate) async fn whoami(
 pub(crate) async fn run(
     slack: Arc<Slack>,
     inbox: mpsc::Sender<Inbound>,
+    presses: Option<mpsc::Sender<Press>>,
     shutdown: CancellationToken,
 ) -> Result<(), ChatError> {
     // Envelopes are handed on by a task of their own, in order, so the
     // socket is read (and the next envelope acked) while a message waits
     // for its author's user groups or for room in the inbox.
-    let (handed, mut to_hand) = mpsc::unbounded_channel::<Inbound>();
+    let (handed, mut to_hand) = mpsc::unbounded_channel::<Delivery>();
     let worker = {
         let (slack, shutdown) = (Arc::clone(&slack), shutdown.clone());
         tokio::spawn(async move {
-            while let Some(inbound) = to_hand.recv().await {
+            while let Some(delivery) = to_hand.recv().await {
                 let delivered = tokio::select! {
                     () = shutdown.cancelled() => return,
-                    delivered = slack.deliver(&inbox, inbound) => delivered,
+                    delivered = slack.hand_on(&inbox, presses.as_ref(), delivery) => delivered,
                 };
                 if !delivered {
                     return;
@@ -178,7 +194,7 @@ fn lost(greeted: bool, reason: String) -> SessionEnd {
 /// One Socket Mode connection, from `apps.connections.open` until it ends.
 async fn session(
     slack: &Slack,
-    inbox: &mpsc::UnboundedSender<Inbound>,
+    inbox: &mpsc::UnboundedSender<Delivery>,
     shutdown: &CancellationToken,
 ) -> SessionEnd {
     let Some(app_token) = &slack.options.app_token else {
@@ -256,19 +272,34 @@ async fn session(
                 continue;
             }
         };
-        let inbound = match envelope {
+        let delivery = match envelope {
             Envelope::Hello => {
                 greeted = true;
                 slack.connection.set(Connection::Connected);
                 None
             }
             Envelope::Disconnect => return SessionEnd::Refresh,
-            other => envelope_inbound(slack, other, &text),
+            Envelope::Interactive { payload } => interactive_presses(*payload),
+            other => envelope_inbound(slack, other, &text).map(|i| Delivery::Message(Box::new(i))),
         };
-        if let Some(inbound) = inbound
-            && inbox.send(inbound).is_err()
+        if let Some(delivery) = delivery
+            && inbox.send(delivery).is_err()
         {
             return SessionEnd::InboxClosed;
+        }
+    }
+}
+
+/// The button presses of an `interactive` envelope, if any.
+fn interactive_presses(payload: serde_json::Value) -> Option<Delivery> {
+    match serde_json::from_value(payload) {
+        Ok(event) => {
+            let presses = presses::presses_of(&event);
+            (!presses.is_empty()).then_some(Delivery::Presses(presses))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "an interaction Slack sent over Socket Mode could not be read; skipped");
+            None
         }
     }
 }

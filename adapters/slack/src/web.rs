@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use mosaic_chat::{ChatError, Secret};
+use mosaic_chat::{Button, ChatError, Secret};
 use reqwest::StatusCode;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use url::Url;
 
-use crate::blocks::blocks_of;
+use crate::blocks::blocks_with_buttons;
 use crate::budget::{Budget, Window};
 use crate::connector::ReqwestConnector;
 
@@ -53,17 +53,32 @@ fn token_of(secret: &Secret) -> SlackApiToken {
     SlackApiToken::new(SlackApiTokenValue::new(secret.expose().to_owned()))
 }
 
-/// The message content the bot sends: the blocks, and the text as the
-/// notification fallback. Links are not unfurled (the bot's links are pull
-/// requests and issues, which need no preview cards).
-fn content(text: &str) -> SlackMessageContent {
-    let blocks = blocks_of(text);
+/// The message content the bot sends: the blocks (with `buttons` under the
+/// text), and the text as the notification fallback. Links are not unfurled
+/// (the bot's links are pull requests and issues, which need no preview
+/// cards).
+fn content(text: &str, buttons: &[Button]) -> SlackMessageContent {
+    let blocks = blocks_with_buttons(text, buttons);
     let content = SlackMessageContent::new().with_text(text.to_owned());
     if blocks.is_empty() {
         content
     } else {
         content.with_blocks(blocks)
     }
+}
+
+/// An answer through a `response_url` seen by the presser (or the slash
+/// command's author) alone, which never replaces the message the button is
+/// under: without `replace_original: false` an answer to a press could
+/// take the card's place
+/// (<https://api.slack.com/interactivity/handling#message_responses>).
+/// slack-morphism's webhook request has `replace_original` but no
+/// `response_type`, hence this wrapper.
+#[derive(serde::Serialize)]
+struct EphemeralAnswer {
+    #[serde(flatten)]
+    request: SlackApiPostWebhookMessageRequest,
+    response_type: SlackMessageResponseType,
 }
 
 impl WebApi {
@@ -102,14 +117,16 @@ impl WebApi {
         Ok(opened.url.0)
     }
 
-    /// `chat.postMessage`; `thread_ts` puts it in that thread. Returns its `ts`.
+    /// `chat.postMessage` with `buttons` under the text; `thread_ts` puts it
+    /// in that thread. Returns its `ts`.
     pub async fn post_message(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
         text: &str,
+        buttons: &[Button],
     ) -> Result<String, ChatError> {
-        let request = SlackApiChatPostMessageRequest::new(channel.into(), content(text))
+        let request = SlackApiChatPostMessageRequest::new(channel.into(), content(text, buttons))
             .opt_thread_ts(thread_ts.map(SlackTs::from))
             .with_unfurl_links(false)
             .with_unfurl_media(false);
@@ -118,11 +135,25 @@ impl WebApi {
         Ok(posted.ts.0)
     }
 
-    /// `chat.update`: replaces the message `ts`, when the workspace's
-    /// budget has room for it.
-    pub async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<(), ChatError> {
+    /// `chat.update`: replaces the message `ts` and its buttons with
+    /// `buttons`, when the workspace's budget has room for it (an edit for
+    /// the buttons alone draws on it like any other).
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        buttons: &[Button],
+    ) -> Result<(), ChatError> {
         self.updates.acquire().await;
-        let request = SlackApiChatUpdateRequest::new(channel.into(), content(text), ts.into());
+        let mut content = content(text, buttons);
+        // `chat.update` keeps a message's blocks when none are sent
+        // (<https://api.slack.com/methods/chat.update>, `blocks`): an empty
+        // list removes them, buttons included.
+        if content.blocks.is_none() {
+            content = content.with_blocks(Vec::new());
+        }
+        let request = SlackApiChatUpdateRequest::new(channel.into(), content, ts.into());
         let answer = self.session().chat_update(&request).await;
         answer
             .map(drop)
@@ -172,15 +203,19 @@ impl WebApi {
         Ok(link.permalink.into())
     }
 
-    /// Answers a slash command through its `response_url`, seen only by
-    /// its author. The URL is Slack's own and takes no token.
+    /// Answers a slash command or a button press through its
+    /// `response_url`, seen only by its author. The URL is Slack's own and
+    /// takes no token.
     pub async fn respond_ephemeral(&self, response_url: &str, text: &str) -> Result<(), ChatError> {
         let url = Url::parse(response_url).map_err(|e| ChatError::Rejected {
             code: "bad_response_url".to_owned(),
-            message: format!("the slash command's response_url is not a URL: {e}"),
+            message: format!("the response_url is not a URL: {e}"),
         })?;
-        let body = SlackCommandEventResponse::new(content(text))
-            .with_response_type(SlackMessageResponseType::Ephemeral);
+        let body = EphemeralAnswer {
+            request: SlackApiPostWebhookMessageRequest::new(content(text, &[]))
+                .with_replace_original(false),
+            response_type: SlackMessageResponseType::Ephemeral,
+        };
         let span = tracing::Span::current();
         let context = SlackClientApiCallContext {
             rate_control_params: None,

@@ -123,7 +123,8 @@ async fn a_thread_cannot_start_where_the_bot_is_not_a_member_and_the_error_says_
     assert_eq!(fake.sent().len(), 1, "{:#?}", fake.sent());
 }
 
-/// Edits `cards` cards `edits` times each, all at once; returns the errors.
+/// Posts `cards` cards and edits each `edits` times, all at once; returns
+/// the edits' errors.
 async fn edit_in_parallel(slack: &Arc<Slack>, cards: usize, edits: usize) -> Vec<ChatError> {
     let mut tasks = Vec::new();
     for card in 0..cards {
@@ -135,9 +136,14 @@ async fn edit_in_parallel(slack: &Arc<Slack>, cards: usize, edits: usize) -> Vec
                 thread: format!("1.{card}"),
             };
             let mut errors = Vec::new();
+            // Slack updates only messages that exist (`message_not_found`).
+            let ts = slack
+                .post(&thread, &format!("⏳ *Queued* · card {card}"))
+                .await
+                .expect("the card is posted");
             for edit in 0..edits {
                 let text = format!("🔧 *Running* · card {card}\nStep {edit}/{edits}");
-                if let Err(e) = slack.edit(&thread, &format!("2.{card}"), &text).await {
+                if let Err(e) = slack.edit(&thread, &ts, &text).await {
                     errors.push(e);
                 }
             }

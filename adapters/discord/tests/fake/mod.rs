@@ -2,7 +2,8 @@
 //! behaviour beside its documentation page): the REST routes the adapter
 //! uses, recorded call by call (`rest.rs`), and a gateway WebSocket
 //! (`gateway.rs`); messages, threads and the bot's permissions as Discord
-//! keeps them; the operations Discord's OpenAPI description allows
+//! keeps them; buttons (`components.rs`), presses and interaction answers
+//! (`interactions.rs`); the operations Discord's OpenAPI description allows
 //! (`openapi.rs`).
 //! Shared by the adapter's tests and the root `tests/discord.rs` (through
 //! `#[path]`), so it uses no serenity type.
@@ -20,11 +21,15 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+mod components;
 mod gateway;
+mod interactions;
 pub mod openapi;
 mod payloads;
 mod rest;
 
+pub use components::custom_ids;
+pub use interactions::ANSWER_WITHIN;
 pub use payloads::{guild_payload, interaction_payload, message_payload, timestamp_of};
 
 /// The bot's user id, application id, guild and channel in the fake.
@@ -113,6 +118,8 @@ struct Inner {
     /// Channel → the permissions an overwrite denies the bot there.
     denied: Mutex<HashMap<u64, u64>>,
     gateway: Mutex<Gateway>,
+    /// Interactions dispatched and how they were answered; buttons shown.
+    interactions: Mutex<interactions::Interactions>,
     /// Failures to answer once: (method, path fragment, status).
     failures: Mutex<Vec<(String, String, u16)>>,
     /// While set, gateway connections are refused (503); and how many were.
@@ -150,6 +157,7 @@ impl FakeDiscord {
             ])),
             denied: Mutex::new(HashMap::new()),
             gateway: Mutex::new(Gateway::default()),
+            interactions: Mutex::new(interactions::Interactions::default()),
             failures: Mutex::new(Vec::new()),
             refuse_gateway: AtomicBool::new(false),
             expire_session: AtomicBool::new(false),
@@ -441,6 +449,7 @@ impl FakeDiscord {
                 .unwrap_or(0);
             payload["app_permissions"] = json!((perm::INVITED & !denied).to_string());
         }
+        self.inner.issue(id, &payload);
         self.dispatch("INTERACTION_CREATE", payload);
         id
     }

@@ -126,6 +126,58 @@ const MESSAGE_REFERENCE: Shape = Shape {
     ],
 };
 
+/// A message's action row (legacy layout: the only top-level component
+/// without the IS_COMPONENTS_V2 flag).
+const ACTION_ROW: Shape = Shape {
+    schema: "ActionRowComponentForMessageRequest",
+    required: &["type", "components"],
+    known: &["type", "id", "components"],
+};
+
+const BUTTON: Shape = Shape {
+    schema: "ButtonComponentForMessageRequest",
+    required: &["type", "style"],
+    known: &[
+        "type",
+        "id",
+        "custom_id",
+        "style",
+        "label",
+        "disabled",
+        "url",
+        "sku_id",
+        "emoji",
+    ],
+};
+
+/// The body of `create_interaction_response` is one of several schemas,
+/// told apart by `type`; the bot sends these.
+const CALLBACKS: &[(&[u64], Shape)] = &[
+    (
+        &[4, 5],
+        Shape {
+            schema: "CreateMessageInteractionCallbackRequest",
+            required: &["type"],
+            known: &["type", "data"],
+        },
+    ),
+    (
+        &[6, 7],
+        Shape {
+            schema: "UpdateMessageInteractionCallbackRequest",
+            required: &["type"],
+            known: &["type", "data"],
+        },
+    ),
+];
+
+/// Stands for the union [`CALLBACKS`] in the operations table.
+const CALLBACK: Shape = Shape {
+    schema: "InteractionCallbackRequest (oneOf)",
+    required: &["type"],
+    known: &["type", "data"],
+};
+
 const ALLOWED_MENTIONS: Shape = Shape {
     schema: "MessageAllowedMentionsRequest",
     required: &[],
@@ -206,11 +258,7 @@ pub const OPERATIONS: &[Operation] = &[
         method: "POST",
         path: "/interactions/{interaction_id}/{interaction_token}/callback",
         query: &["with_response"],
-        body: Some(Shape {
-            schema: "CreateMessageInteractionCallbackRequest",
-            required: &["type"],
-            known: &["type", "data"],
-        }),
+        body: Some(CALLBACK),
     },
     Operation {
         operation_id: "update_original_webhook_message",
@@ -262,6 +310,21 @@ fn misfit(shape: &Shape, value: &Value) -> Option<String> {
             return Some(why);
         }
     }
+    if shape.schema == ACTION_ROW.schema {
+        let buttons = object.get("components").and_then(Value::as_array);
+        return buttons
+            .into_iter()
+            .flatten()
+            .find_map(|b| misfit(&BUTTON, b));
+    }
+    if let Some(rows) = object.get("components").filter(|v| !v.is_null()) {
+        let Some(rows) = rows.as_array() else {
+            return Some(format!("{}: `components` is not a list", shape.schema));
+        };
+        if let Some(why) = rows.iter().find_map(|row| misfit(&ACTION_ROW, row)) {
+            return Some(why);
+        }
+    }
     if let Some(options) = object.get("options").and_then(Value::as_array) {
         return options.iter().find_map(|o| misfit(&COMMAND_OPTION, o));
     }
@@ -297,6 +360,15 @@ pub fn check(call: &Call) -> Result<&'static str, String> {
             .iter()
             .find_map(|item| misfit(shape, item))
             .map_or(Ok(operation.operation_id), Err),
+        (Some(shape), body) if shape.schema == CALLBACK.schema => {
+            let kind = body["type"].as_u64().unwrap_or(0);
+            let variant = CALLBACKS
+                .iter()
+                .find(|(kinds, _)| kinds.contains(&kind))
+                .map(|(_, shape)| shape)
+                .ok_or_else(|| format!("{}: no callback of type {kind}", operation.operation_id))?;
+            misfit(variant, body).map_or(Ok(operation.operation_id), Err)
+        }
         (Some(shape), body) => misfit(shape, body).map_or(Ok(operation.operation_id), Err),
     }
 }

@@ -15,7 +15,7 @@ use super::{Call, Inner, perm};
 
 /// An error as Discord words it: a JSON body with its code and message
 /// (topics/opcodes-and-status-codes, "JSON Error Codes").
-fn error(status: u16, code: u64, message: &str) -> Response {
+pub(super) fn error(status: u16, code: u64, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,
@@ -89,11 +89,16 @@ pub(super) async fn rest(
             if inner.channel_of(m) != Some(c) {
                 return unknown_message();
             }
+            if let Some(refused) = super::components::refuse_components(&body) {
+                return refused;
+            }
             let mut messages = inner.messages.lock().expect("messages");
             if let (Some(stored), Some(content)) = (messages.get_mut(&m), body["content"].as_str())
             {
                 stored["content"] = json!(content);
             }
+            drop(messages);
+            inner.keep_components(m, &body);
             axum::Json(json!({ "id": m.to_string(), "channel_id": c.to_string() })).into_response()
         }
         ("PUT", ["channels", c, "messages", m, "reactions", _, "@me"]) => {
@@ -131,8 +136,17 @@ pub(super) async fn rest(
         ("PUT", ["applications", _, "commands"] | ["applications", _, "guilds", _, "commands"]) => {
             register_commands(&body)
         }
-        ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
-        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
+        ("POST", ["interactions", id, token, "callback"]) => inner.callback(id, token, &body),
+        ("PATCH", ["webhooks", app, token, "messages", "@original"])
+        | ("POST", ["webhooks", app, token]) => {
+            if let Some(refused) = inner.refuse_webhook(app, token) {
+                return refused;
+            }
+            if method == Method::PATCH
+                && let Some(card) = inner.updated_message(token)
+            {
+                return inner.edit_original(card, &body);
+            }
             let id = inner.snowflake().to_string();
             axum::Json(json!({ "id": id })).into_response()
         }
@@ -167,11 +181,15 @@ fn create_message(inner: &Inner, channel: u64, body: &Value) -> Response {
     if inner.lacks(place, needed) {
         return missing_permissions();
     }
+    if let Some(refused) = super::components::refuse_components(body) {
+        return refused;
+    }
     let id = inner.snowflake();
     let content = body["content"].as_str().unwrap_or("");
     let message =
         super::payloads::message_payload(id, channel, super::BOT_ID, true, content, Some(&[]));
     inner.messages.lock().expect("messages").insert(id, message);
+    inner.keep_components(id, body);
     axum::Json(json!({ "id": id.to_string(), "channel_id": channel.to_string() })).into_response()
 }
 

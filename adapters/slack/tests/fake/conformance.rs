@@ -11,11 +11,11 @@
 //! an app-level token, no arguments) and a slash command's `response_url`
 //! (<https://api.slack.com/interactivity/handling#message_responses>).
 //!
-//! Blocks follow <https://api.slack.com/reference/block-kit/blocks>: at most
-//! 50 a message; a section's `text` is a text object of at most 3,000
-//! characters; a context holds 1 to 10 elements; a text object is
-//! `mrkdwn` or `plain_text` with a non-empty `text`
-//! (<https://api.slack.com/reference/block-kit/composition-objects#text>).
+//! Blocks (sections, context lines, and the card's `actions` block of
+//! buttons) are held to Block Kit's rules as `block_kit.rs` gives them. A
+//! `response_url` answer to a button press is the same call as a slash
+//! command's (<https://api.slack.com/interactivity/handling#message_responses>:
+//! `response_type`, `replace_original`, …).
 
 use serde_json::Value;
 
@@ -142,54 +142,6 @@ fn present(args: &Value, name: &str) -> bool {
     }
 }
 
-/// What is wrong with a text object at `at`.
-fn text_object(at: &str, text: &Value, problems: &mut Vec<String>) {
-    let kind = text.get("type").and_then(Value::as_str);
-    if !matches!(kind, Some("mrkdwn" | "plain_text")) {
-        problems.push(format!("{at}: a text object's type is {kind:?}"));
-    }
-    let chars = text
-        .get("text")
-        .and_then(Value::as_str)
-        .map_or(0, |t| t.chars().count());
-    if !(1..=3_000).contains(&chars) {
-        problems.push(format!("{at}: text of {chars} characters (1 to 3,000)"));
-    }
-}
-
-/// What is wrong with `blocks` as Block Kit.
-fn blocks(at: &str, blocks: &Value, problems: &mut Vec<String>) {
-    let Some(list) = blocks.as_array() else {
-        problems.push(format!("{at}: blocks is not an array"));
-        return;
-    };
-    if list.len() > 50 {
-        problems.push(format!("{at}: {} blocks (at most 50)", list.len()));
-    }
-    for (i, block) in list.iter().enumerate() {
-        let at = format!("{at} block {i}");
-        match block.get("type").and_then(Value::as_str) {
-            Some("section") => match block.get("text") {
-                Some(text) => text_object(&at, text, problems),
-                None => problems.push(format!("{at}: a section without text or fields")),
-            },
-            Some("context") => {
-                let elements = block.get("elements").and_then(Value::as_array);
-                let n = elements.map_or(0, Vec::len);
-                if !(1..=10).contains(&n) {
-                    problems.push(format!("{at}: {n} context elements (1 to 10)"));
-                }
-                for (j, e) in elements.into_iter().flatten().enumerate() {
-                    text_object(&format!("{at} element {j}"), e, problems);
-                }
-            }
-            other => problems.push(format!(
-                "{at}: a block of type {other:?} the bot never sends"
-            )),
-        }
-    }
-}
-
 /// What is wrong with `call`, by the table; empty when nothing is.
 pub fn problems_of(call: &Call) -> Vec<String> {
     let mut problems = Vec::new();
@@ -220,7 +172,7 @@ pub fn problems_of(call: &Call) -> Vec<String> {
         }
     }
     if let Some(list) = call.args.get("blocks") {
-        blocks(at, list, &mut problems);
+        problems.extend(super::block_kit::problems(at, list));
     }
     problems
 }

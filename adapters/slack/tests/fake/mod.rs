@@ -1,15 +1,20 @@
 //! A fake Slack on 127.0.0.1: the Web API methods the adapter calls
 //! (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`,
-//! `reactions.add`, `usergroups.list`), slash commands' `response_url`, and a Socket Mode
-//! WebSocket (`hello`, envelopes, acks, `disconnect`). It records everything
-//! the bot sends and every ack; a test posts as a user, drops, refreshes or
-//! refuses sockets, holds back their `hello`, and turns on 429s or
-//! `ok:false` answers. Shared with the root test through
+//! `reactions.add`, `usergroups.list`), slash commands' and button presses'
+//! `response_url`s, and a Socket Mode WebSocket (`hello`, envelopes, acks,
+//! `disconnect`, re-sent envelopes). It keeps the bot's messages as Slack
+//! does (blocks checked, refused with `invalid_blocks`, kept by an update
+//! without blocks), records everything the bot sends and every ack; a test
+//! posts as a user, presses a message's buttons (over Socket Mode or as a
+//! form for the HTTP endpoint), drops, refreshes or refuses sockets, holds
+//! back their `hello`, and turns on 429s or `ok:false` answers. Shared with the root test through
 //! `#[path = "../adapters/slack/tests/fake/mod.rs"]`.
 #![allow(dead_code)]
 
+mod block_kit;
 pub mod conformance;
 mod events;
+mod interactions;
 mod socket;
 mod users;
 mod web;
@@ -33,6 +38,8 @@ pub const APP_TOKEN: &str = "xapp-fake-app";
 pub const BOT_USER: &str = "UBOT0001";
 /// The user tests post as, and the channel they post in.
 pub const ALICE: &str = "UALICE01";
+/// Another user, who did not start the tests' jobs.
+pub const BOB: &str = "UBOB0001";
 pub const CHANNEL: &str = "C0CHANNEL";
 /// Where the fake's `chat.getPermalink` links point.
 pub const PERMALINK_BASE: &str = "https://fake.slack.com/archives";
@@ -77,8 +84,30 @@ pub struct Call {
     pub token: Option<String>,
 }
 
+/// A message the bot posted, as Slack keeps it.
+#[derive(Debug, Clone)]
+struct Stored {
+    channel: String,
+    ts: String,
+    text: Value,
+    /// Its blocks now, each with a `block_id` (Slack makes one where the
+    /// app gave none).
+    blocks: Value,
+    /// Every button element it ever showed: a client that has not drawn
+    /// the latest version yet can still press an older one.
+    shown: Vec<Value>,
+}
+
 #[derive(Default)]
 struct World {
+    /// The bot's messages, in the order posted.
+    messages: Vec<Stored>,
+    next_block: u64,
+    /// Presses sent: their `response_url`s' uses, by URL id.
+    response_uses: std::collections::HashMap<String, usize>,
+    next_press: u64,
+    /// What was answered through each press's `response_url` (URL id, body).
+    answers: Vec<(String, Value)>,
     /// Every Web API call, in order.
     calls: Vec<Call>,
     /// Channels the bot is not a member of.
@@ -104,6 +133,8 @@ struct World {
     /// Envelopes sent and not acked yet (id, frame): re-sent on every new
     /// connection, as Slack does; and the ids of those acked.
     unacked: Vec<(String, String)>,
+    /// Every envelope sent (id, frame), for re-sending.
+    sent_envelopes: Vec<(String, String)>,
     acked: Vec<String>,
     rate_limit_next: usize,
     rate_limited: usize,
@@ -191,6 +222,7 @@ impl FakeSlack {
             .route("/api/usergroups.list", get(web::usergroups_list))
             .route("/api/chat.getPermalink", get(web::permalink))
             .route("/response/{id}", post(web::respond))
+            .route("/actions/{id}", post(web::respond_to_press))
             .route("/socket", get(socket::websocket))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -216,6 +248,7 @@ impl FakeSlack {
         let id = format!("env-{}", world.next_envelope);
         let frame = json!({"envelope_id": id, "type": kind, "payload": payload, "accepts_response_payload": false}).to_string();
         world.unacked.push((id.clone(), frame.clone()));
+        world.sent_envelopes.push((id.clone(), frame.clone()));
         world
             .sockets
             .retain(|tx| tx.send(Some(frame.clone())).is_ok());

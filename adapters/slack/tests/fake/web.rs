@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -87,6 +87,18 @@ fn check_write(
     None
 }
 
+/// Slack's refusal of blocks that break Block Kit's rules
+/// (https://api.slack.com/methods/chat.postMessage#errors: `invalid_blocks`,
+/// with what is wrong in `errors`).
+fn invalid_blocks(body: &Value) -> Option<Response> {
+    let blocks = body.get("blocks")?;
+    let problems = super::block_kit::problems("blocks", blocks);
+    if problems.is_empty() {
+        return None;
+    }
+    Some(Json(json!({"ok": false, "error": "invalid_blocks", "errors": problems})).into_response())
+}
+
 fn record(shared: &Shared, sent: Sent) {
     shared.world().sent.push(sent);
     shared.notify();
@@ -154,8 +166,12 @@ pub(super) async fn post_message(
     if let Some(r) = check_write(&s, &headers, "chat.postMessage", &body) {
         return r;
     }
+    if let Some(r) = invalid_blocks(&body) {
+        return r;
+    }
     let ts = s.next_ts();
     let channel = field(&body, "channel");
+    let blocks = s.store_message(&channel, &ts, &body);
     let thread_ts = Some(field(&body, "thread_ts")).filter(|t| !t.is_empty());
     record(
         &s,
@@ -168,7 +184,7 @@ pub(super) async fn post_message(
     );
     let message = json!({
         "type": "message", "subtype": "bot_message", "bot_id": "B1", "user": BOT_USER,
-        "ts": ts, "text": body["text"], "blocks": body.get("blocks").cloned().unwrap_or(json!([])),
+        "ts": ts, "text": body["text"], "blocks": blocks,
     });
     Json(json!({"ok": true, "channel": channel, "ts": ts, "message": message})).into_response()
 }
@@ -184,7 +200,14 @@ pub(super) async fn update(
     if let Some(r) = check_write(&s, &headers, "chat.update", &body) {
         return r;
     }
+    if let Some(r) = invalid_blocks(&body) {
+        return r;
+    }
     let (channel, ts) = (field(&body, "channel"), field(&body, "ts"));
+    let Some(blocks) = s.update_message(&channel, &ts, &body) else {
+        // https://api.slack.com/methods/chat.update#errors
+        return refused("message_not_found");
+    };
     record(
         &s,
         Sent::Update {
@@ -193,8 +216,7 @@ pub(super) async fn update(
             text: field(&body, "text"),
         },
     );
-    let message =
-        json!({"text": body["text"], "blocks": body.get("blocks").cloned().unwrap_or(json!([]))});
+    let message = json!({"text": body["text"], "blocks": blocks});
     Json(
         json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"], "message": message}),
     )
@@ -316,5 +338,58 @@ pub(super) async fn respond(
             text: field(&body, "text"),
         },
     );
+    "ok".into_response()
+}
+
+/// A button press's `response_url`
+/// (https://api.slack.com/interactivity/handling#message_responses): it
+/// takes up to 5 answers within 30 minutes (a sixth is refused); an answer
+/// with `replace_original: true` replaces the message the button is under;
+/// an ephemeral one is shown to the presser alone.
+pub(super) async fn respond_to_press(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    verb: Method,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    log(&s, "response_url", &verb, &headers, body.clone());
+    let Some(message) = s.pressed_message(&id) else {
+        return (StatusCode::NOT_FOUND, "no_such_url").into_response();
+    };
+    {
+        let mut world = s.world();
+        let uses = world.response_uses.entry(id.clone()).or_default();
+        *uses += 1;
+        if *uses > 5 {
+            return (StatusCode::NOT_FOUND, "used_url").into_response();
+        }
+        world.answers.push((id, body.clone()));
+    }
+    if body["replace_original"] == true {
+        s.update_message(&message.0, &message.1, &body);
+        let sent = Sent::Update {
+            channel: message.0,
+            ts: message.1,
+            text: field(&body, "text"),
+        };
+        record(&s, sent);
+    } else if body["response_type"] == "ephemeral" {
+        record(
+            &s,
+            Sent::Ephemeral {
+                text: field(&body, "text"),
+            },
+        );
+    } else {
+        // `in_channel`, or no type: a message everyone in the channel sees.
+        let sent = Sent::Post {
+            ts: s.next_ts(),
+            channel: message.0,
+            thread_ts: None,
+            text: field(&body, "text"),
+        };
+        record(&s, sent);
+    }
     "ok".into_response()
 }

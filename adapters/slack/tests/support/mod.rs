@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, RunContext, Secret};
+use mosaic_chat::{ChatError, ChatPlatform, Connection, Inbound, Press, RunContext, Secret};
 use mosaic_slack::{HttpOptions, Slack, SlackOptions, sign};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +19,8 @@ pub const SIGNING_SECRET: &str = "signing-secret-1";
 pub struct Running {
     pub slack: Arc<Slack>,
     pub inbox: mpsc::Receiver<Inbound>,
+    /// The presses the adapter hands to the core.
+    pub presses: mpsc::Receiver<Press>,
     pub stop: CancellationToken,
     pub task: tokio::task::JoinHandle<Result<(), ChatError>>,
 }
@@ -42,11 +44,14 @@ pub fn start(options: SlackOptions) -> Running {
 
 pub fn run(slack: Arc<Slack>) -> Running {
     let (tx, inbox) = mpsc::channel(16);
+    let (pressed, presses) = mpsc::channel(16);
+    slack.accept_presses(pressed);
     let stop = CancellationToken::new();
     let task = tokio::spawn(Arc::clone(&slack).run(RunContext::new(tx, stop.clone())));
     Running {
         slack,
         inbox,
+        presses,
         stop,
         task,
     }
@@ -60,7 +65,15 @@ impl Running {
             .expect("the inbox is open")
     }
 
-    /// Stops the adapter and proves nothing else reached the inbox.
+    pub async fn next_press(&mut self) -> Press {
+        tokio::time::timeout(PATIENCE, self.presses.recv())
+            .await
+            .expect("a press in time")
+            .expect("the presses' channel is open")
+    }
+
+    /// Stops the adapter and proves nothing else reached the inbox or the
+    /// presses' channel.
     pub async fn stop(mut self) {
         self.stop.cancel();
         let ended = tokio::time::timeout(PATIENCE, self.task)
@@ -71,6 +84,7 @@ impl Running {
             self.inbox.recv().await.is_none(),
             "nothing more in the inbox"
         );
+        assert_eq!(self.presses.recv().await, None, "no other press");
     }
 }
 
@@ -124,4 +138,42 @@ pub fn serde_urlencoded_form(fields: &[(&str, &str)]) -> String {
         .query()
         .unwrap_or("")
         .to_owned()
+}
+
+/// Log lines written while it is the thread's default subscriber (a
+/// `#[tokio::test]` runs every task on its one thread).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Captures the log lines at `warn` and above until the guard is dropped.
+    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
 }

@@ -128,7 +128,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::engine("renew"))?;
-        let renewal = look(&mut *tx, self.engine, id, platforms).await?;
+        let renewal = look(&mut tx, self.engine, id, platforms).await?;
         tx.commit().await.map_err(StoreError::engine("renew"))?;
         Ok(Some(renewal))
     }
@@ -142,7 +142,7 @@ impl Store {
             .acquire()
             .await
             .map_err(StoreError::engine("look"))?;
-        look(&mut *connection, self.engine, id, platforms).await
+        look(&mut connection, self.engine, id, platforms).await
     }
 
     /// Takes the lease of `job_id` for `holder` for `ttl`, if nobody holds it or its lease

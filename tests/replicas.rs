@@ -71,11 +71,7 @@ async fn a_killed_replicas_jobs_are_taken_over_within_the_lease_and_shown_once()
         return;
     };
     let roots = cluster.post_fixes(12);
-    let all_cards = Instant::now() + Duration::from_secs(60);
-    while cards(&cluster.fake.sent()) < 12 {
-        assert!(Instant::now() < all_cards, "every job gets its card");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_cards(&cluster, 12).await;
     // The victim: the replica holding the most relays now.
     let (victim, victim_jobs, killed_at) = kill_in_a_quiet_moment(&mut cluster).await;
     let jobs = cluster.jobs().await;
@@ -196,6 +192,15 @@ async fn kill_in_a_quiet_moment(cluster: &mut Cluster) -> (String, Vec<String>, 
         cluster.kill(index).await;
         let killed_at = Instant::now();
         return (victim, victim_jobs, killed_at);
+    }
+}
+
+/// Waits until `n` jobs have their card.
+async fn wait_cards(cluster: &Cluster, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cards(&cluster.fake.sent()) < n {
+        assert!(Instant::now() < deadline, "every job gets its card");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -326,11 +331,7 @@ async fn a_rolling_restart_mid_job_loses_and_repeats_nothing() {
         return;
     };
     let roots = cluster.post_fixes(12);
-    let all_cards = Instant::now() + Duration::from_secs(60);
-    while cards(&cluster.fake.sent()) < 12 {
-        assert!(Instant::now() < all_cards, "every job gets its card");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_cards(&cluster, 12).await;
     for i in 0..3 {
         let running = cluster.unfinished().await;
         assert!(running > 0, "restart {i} comes mid-job");

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mosaic_bot::store::Verbosity;
+use mosaic_bot::store::{Store, Verbosity};
 
 use crate::support::{Db, issue, job, thread};
 
@@ -13,6 +13,24 @@ const LONG: Duration = Duration::from_secs(3600);
 const GONE: Duration = Duration::ZERO;
 /// The platform of the jobs `support::job` makes.
 const CONSOLE: &[&str] = &["console"];
+
+/// Registers replica `id` (process `instance`) on the console platform.
+async fn register(store: &Store, id: &str, instance: &str, ttl: Duration) -> bool {
+    store
+        .register_replica(id, instance, ttl, CONSOLE)
+        .await
+        .expect("registers")
+}
+
+/// Follows a console job per `(id, issue number)`.
+async fn insert(store: &Store, jobs: &[(&str, u64)]) {
+    for (id, n) in jobs {
+        store
+            .insert_job(&job(id, thread("c", id), issue(*n)))
+            .await
+            .expect("inserted");
+    }
+}
 
 pub async fn a_lease_is_taken_once_until_it_expires(db: &Db) {
     let store = db.open().await;
@@ -37,30 +55,10 @@ pub async fn a_lease_is_taken_once_until_it_expires(db: &Db) {
 
 pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
     let store = db.open().await;
-    for (id, n) in [("j1", 1), ("j2", 2), ("j3", 3)] {
-        store
-            .insert_job(&job(id, thread("c", id), issue(n)))
-            .await
-            .expect("inserted");
-    }
-    assert!(
-        store
-            .register_replica("r1", "i1", LONG, CONSOLE)
-            .await
-            .expect("registers")
-    );
-    assert!(
-        store
-            .register_replica("r2", "i2", LONG, CONSOLE)
-            .await
-            .expect("registers")
-    );
-    assert!(
-        store
-            .register_replica("dead", "i3", GONE, CONSOLE)
-            .await
-            .expect("registers")
-    );
+    insert(&store, &[("j1", 1), ("j2", 2), ("j3", 3)]).await;
+    assert!(register(&store, "r1", "i1", LONG).await, "registers");
+    assert!(register(&store, "r2", "i2", LONG).await, "registers");
+    assert!(register(&store, "dead", "i3", GONE).await, "registers");
     assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
     assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
     store.finish("j2", "COMPLETED").await.expect("finished");
@@ -104,46 +102,16 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
 
 pub async fn a_live_replica_id_is_refused_to_another_process(db: &Db) {
     let store = db.open().await;
-    assert!(
-        store
-            .register_replica("r1", "i1", LONG, CONSOLE)
-            .await
-            .expect("registers")
-    );
-    assert!(
-        store
-            .register_replica("r1", "i1", LONG, CONSOLE)
-            .await
-            .expect("again")
-    );
-    assert!(
-        !store
-            .register_replica("r1", "i2", LONG, CONSOLE)
-            .await
-            .expect("refused")
-    );
-    assert!(
-        store
-            .register_replica("r2", "i3", GONE, CONSOLE)
-            .await
-            .expect("registers")
-    );
-    assert!(
-        store
-            .register_replica("r2", "i4", LONG, CONSOLE)
-            .await
-            .expect("expired: taken")
-    );
+    assert!(register(&store, "r1", "i1", LONG).await, "registers");
+    assert!(register(&store, "r1", "i1", LONG).await, "again");
+    assert!(!register(&store, "r1", "i2", LONG).await, "refused");
+    assert!(register(&store, "r2", "i3", GONE).await, "registers");
+    assert!(register(&store, "r2", "i4", LONG).await, "expired: taken");
 }
 
 pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
     let store = db.open().await;
-    for (id, n) in [("j1", 1), ("j2", 2), ("j3", 3), ("j4", 4)] {
-        store
-            .insert_job(&job(id, thread("c", id), issue(n)))
-            .await
-            .expect("inserted");
-    }
+    insert(&store, &[("j1", 1), ("j2", 2), ("j3", 3), ("j4", 4)]).await;
     assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
     assert!(store.take_lease("j2", "dead", GONE).await.expect("takes"));
     store.finish("j4", "COMPLETED").await.expect("finished");
@@ -177,12 +145,9 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
             .is_empty()
     );
     // Concurrent claimers never share a lease.
-    for (id, n) in (10..30).map(|n| (format!("k{n}"), n)) {
-        store
-            .insert_job(&job(&id, thread("c", &id), issue(n)))
-            .await
-            .expect("inserted");
-    }
+    let more: Vec<(String, u64)> = (10..30).map(|n| (format!("k{n}"), n)).collect();
+    let more: Vec<(&str, u64)> = more.iter().map(|(id, n)| (id.as_str(), *n)).collect();
+    insert(&store, &more).await;
     let claims = (0..4).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -204,12 +169,7 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
 
 pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
     let store = db.open().await;
-    assert!(
-        store
-            .register_replica("r1", "i1", LONG, CONSOLE)
-            .await
-            .expect("registers")
-    );
+    assert!(register(&store, "r1", "i1", LONG).await, "registers");
     assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
     assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
     store
@@ -222,10 +182,5 @@ pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
     );
     store.retire_replica("r1", "i1").await.expect("retires");
     assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
-    assert!(
-        store
-            .register_replica("r1", "i9", LONG, CONSOLE)
-            .await
-            .expect("the id is free")
-    );
+    assert!(register(&store, "r1", "i9", LONG).await, "the id is free");
 }

@@ -197,6 +197,10 @@ impl Keeper {
                 self.hub.lose(&job_id, Instant::now());
             }
         }
+        if hub.shutdown.is_cancelled() {
+            // Relays stopping for the shutdown are not restarted; nothing more is claimed.
+            return;
+        }
         let running: HashSet<String> = self
             .hub
             .running_since()
@@ -214,9 +218,6 @@ impl Keeper {
             } else if !parked.contains(job_id) {
                 self.start_held(job_id).await;
             }
-        }
-        if hub.shutdown.is_cancelled() {
-            return;
         }
         let share = renewal.share;
         let held = renewal.held.len() as u64;

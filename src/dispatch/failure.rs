@@ -28,6 +28,9 @@ pub enum Failure {
     Store { action: Action, error: StoreError },
     /// The chat platform refused to start a thread.
     Platform { action: Action, error: ChatError },
+    /// The bot may not post where it would answer (`error` names the
+    /// missing permission), so nothing was started.
+    CannotAnswer { action: Action, error: ChatError },
     /// A permission (`permission`, its configuration key) does not let this
     /// user do it here.
     Denied {
@@ -89,6 +92,10 @@ impl Failure {
             )),
             Failure::Platform { action, error } => line(format!(
                 "I could not open a thread here ({error}), so I did not {}.",
+                doing(*action)
+            )),
+            Failure::CannotAnswer { action, error } => line(format!(
+                "I may not post here ({error}), so I did not {}. An admin can grant me the permission in the channel's settings.",
                 doing(*action)
             )),
             Failure::Denied {
@@ -241,6 +248,19 @@ mod tests {
 
     fn text(f: Failure) -> String {
         render(&f.words("@mosaic"), &PlainDialect, 10_000).join("\n")
+    }
+
+    #[test]
+    fn a_place_the_bot_may_not_answer_is_named_with_its_permission() {
+        let error = ChatError::Forbidden("missing the Send Messages permission".into());
+        let words = text(Failure::CannotAnswer {
+            action: Action::Fix,
+            error,
+        });
+        assert!(
+            words.contains("Send Messages") && words.contains("did not start the job"),
+            "{words}"
+        );
     }
 
     #[test]

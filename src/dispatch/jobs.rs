@@ -42,6 +42,12 @@ impl Dispatcher {
         let backend_failed = |error| Failure::Backend { action, error };
         self.check_repo(inbound, action, &issue)?;
         let (workspace, backend) = self.channel_workspace(inbound, action)?;
+        // Where the bot may not post, no job starts: its card, progress and
+        // outcome would reach nobody.
+        platform
+            .can_answer(&inbound.channel, inbound.thread.as_deref())
+            .await
+            .map_err(|error| Failure::CannotAnswer { action, error })?;
         if let Some(job) = self
             .inner
             .store

@@ -166,6 +166,13 @@ impl Dispatcher {
             };
             let (reply, counted) = match outcome {
                 Ok(reply) => (reply, CommandOutcome::Ok),
+                // A slash command's private answer still reaches its author;
+                // a message gets what the bot may still do there.
+                Err(Failure::CannotAnswer { error, .. }) if !inbound.slash => {
+                    self.cannot_answer(&inbound, platform.as_ref(), &error)
+                        .await;
+                    (None, CommandOutcome::Refused)
+                }
                 Err(failure) if failure.needs_admin() => {
                     tracing::error!(?action, failure = ?failure, "command failed");
                     (Some(failure.words(&me)), CommandOutcome::Failed)
@@ -260,6 +267,23 @@ impl Dispatcher {
                 tracing::error!(error = %e, "cannot post a reply");
                 return;
             }
+        }
+    }
+
+    /// Tells the author of a command the bot may not answer: ❌ on their
+    /// message, else the log alone; either way the log names what is missing.
+    async fn cannot_answer(
+        &self,
+        inbound: &Inbound,
+        platform: &dyn ChatPlatform,
+        error: &mosaic_chat::ChatError,
+    ) {
+        tracing::warn!(%error, "may not answer here; no job started, telling with ❌");
+        let reacted = platform
+            .react(&inbound.channel, &inbound.message_id, Reaction::Failed)
+            .await;
+        if let Err(e) = reacted {
+            tracing::warn!(%error, reaction = %e, "may not react either: this log is the only report");
         }
     }
 

@@ -9,15 +9,6 @@ use std::time::{Duration, SystemTime};
 use crate::fake::*;
 use crate::harness::*;
 
-fn reactions_on(calls: &[Call], channel: u64, message: u64) -> Vec<&str> {
-    let prefix = format!("/channels/{channel}/messages/{message}/reactions/");
-    calls
-        .iter()
-        .filter(|c| c.path.starts_with(&prefix))
-        .map(|c| c.path.as_str())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_command_typed_while_the_bot_was_stopped_is_acted_on_once_after_start() {
     let world = World::start().await;

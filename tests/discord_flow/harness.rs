@@ -128,6 +128,25 @@ pub fn is_message(call: &Call) -> bool {
         || call.path.starts_with("/webhooks/")
 }
 
+/// The messages the bot posted in `channel` (or thread channel).
+pub fn posts_in(calls: &[Call], channel: u64) -> Vec<&Call> {
+    let path = format!("/channels/{channel}/messages");
+    calls
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == path)
+        .collect()
+}
+
+/// The paths of the bot's reactions on `message` of `channel`, in order.
+pub fn reactions_on(calls: &[Call], channel: u64, message: u64) -> Vec<&str> {
+    let prefix = format!("/channels/{channel}/messages/{message}/reactions/");
+    calls
+        .iter()
+        .filter(|c| c.path.starts_with(&prefix))
+        .map(|c| c.path.as_str())
+        .collect()
+}
+
 pub fn content(call: &Call) -> &str {
     call.body["content"].as_str().unwrap_or("")
 }

@@ -247,6 +247,18 @@ pub trait ChatPlatform: Send + Sync + 'static {
         reaction: Reaction,
     ) -> ChatFuture<'a, ()>;
 
+    /// Whether the bot may answer in `thread` of `channel` (`None`: at the
+    /// channel's top level, where the job's thread is made), as far as the
+    /// platform can tell before anything is posted: the core asks before it
+    /// starts a job. [`ChatError::Forbidden`] names the missing permission.
+    /// A thread the bot may not make is no refusal: the adapter answers in
+    /// the channel then. A platform that cannot tell says yes (the default),
+    /// and a refusal is reported where it happens.
+    fn can_answer<'a>(&'a self, channel: &'a str, thread: Option<&'a str>) -> ChatFuture<'a, ()> {
+        let _ = (channel, thread);
+        Box::pin(async { Ok(()) })
+    }
+
     /// Answers `to` so that only its author sees it where the platform can
     /// (slash commands); elsewhere, in the message's thread.
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()>;

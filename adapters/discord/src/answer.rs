@@ -55,12 +55,16 @@ impl Discord {
         if self.known_thread(root).await.is_some() {
             return Ok(in_thread);
         }
-        // An interaction in this channel said what the bot may do there.
-        if lock(&self.permissions).lacks(channel, Permission::CreatePublicThreads) {
-            self.tell_missing(channel, Permission::CreatePublicThreads)
-                .await;
-            self.answer_in_channel(root).await;
-            return Ok(in_channel);
+        // Known before asking: a thread it may not make, or not post in.
+        for needed in [
+            Permission::CreatePublicThreads,
+            Permission::SendMessagesInThreads,
+        ] {
+            if self.lacks(channel, needed).await {
+                self.tell_missing(channel, needed).await;
+                self.answer_in_channel(root).await;
+                return Ok(in_channel);
+            }
         }
         let name = thread_name(first_text, &self.options.bot_name);
         match self.rest.start_thread(channel, root, &name).await {
@@ -109,17 +113,32 @@ impl Discord {
         text: &str,
         components: Option<&Value>,
     ) -> Result<String, ChatError> {
+        let missing = if target.in_thread() {
+            Permission::SendMessagesInThreads
+        } else {
+            Permission::SendMessages
+        };
+        // Known to be refused: not asked.
+        self.ensure(target.parent, target.parent, &[missing])
+            .await?;
+        // A reply needs Read Message History (resources/message, "Create
+        // Message"); without it the answer stands unlinked.
+        let reply_to = match target.reply_to {
+            Some(_)
+                if self
+                    .lacks(target.parent, Permission::ReadMessageHistory)
+                    .await =>
+            {
+                None
+            }
+            reply_to => reply_to,
+        };
         let sent = self
             .rest
-            .send_with(target.channel, text, target.reply_to, components)
+            .send_with(target.channel, text, reply_to, components)
             .await;
         match sent {
             Err(e @ ChatError::Forbidden(_)) => {
-                let missing = if target.in_thread() {
-                    Permission::SendMessagesInThreads
-                } else {
-                    Permission::SendMessages
-                };
                 self.tell_missing(target.parent, missing).await;
                 Err(e)
             }
@@ -158,14 +177,6 @@ impl Discord {
     ) -> Result<ThreadRef, ChatError> {
         self.check_length(text)?;
         let channel_id = parse_id("channel", channel)?;
-        // Known from an interaction: no message, no job, and the refusal
-        // goes to the one who asked.
-        if lock(&self.permissions).lacks(channel_id, Permission::SendMessages) {
-            return Err(ChatError::Forbidden(format!(
-                "discord: missing the {} permission in channel {channel}",
-                Permission::SendMessages.label()
-            )));
-        }
         let top = Target {
             channel: channel_id,
             parent: channel_id,
@@ -181,22 +192,43 @@ impl Discord {
         Ok(thread)
     }
 
-    /// Says once in `channel` that `permission` is missing there; logged
-    /// when even that cannot be posted.
+    /// Says once in `channel` that `permission` is missing there (once
+    /// across restarts too, until it is granted again); logged when even
+    /// that cannot be posted.
     pub(crate) async fn tell_missing(&self, channel: u64, permission: Permission) {
         if !lock(&self.permissions).first_refusal(channel, permission) {
             return;
         }
-        tracing::error!(
-            channel,
-            permission = permission.label(),
-            "discord: missing a permission in this channel; telling it there"
-        );
-        if permission == Permission::SendMessages {
+        let label = permission.label();
+        // A notice the channel would refuse is not sent: the log says it.
+        if permission == Permission::SendMessages
+            || self.lacks(channel, Permission::SendMessages).await
+        {
+            tracing::error!(
+                channel,
+                permission = label,
+                "discord: missing a permission in this channel, and may not post there to tell it"
+            );
             return;
         }
-        if let Err(e) = self.rest.send(channel, &notice(permission), None).await {
-            tracing::error!(channel, error = %e, "discord: cannot tell the channel what is missing");
+        if self.told_before(channel, permission).await {
+            tracing::warn!(
+                channel,
+                permission = label,
+                "discord: missing a permission in this channel (told there before a restart)"
+            );
+            return;
+        }
+        tracing::error!(
+            channel,
+            permission = label,
+            "discord: missing a permission in this channel; telling it there"
+        );
+        match self.rest.send(channel, &notice(permission), None).await {
+            Ok(_) => self.keep_told(channel, permission).await,
+            Err(e) => {
+                tracing::error!(channel, error = %e, "discord: cannot tell the channel what is missing");
+            }
         }
     }
 

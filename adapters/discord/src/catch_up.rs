@@ -7,7 +7,9 @@
 //! (resources/message, "Get Channel Messages"), never from further back than
 //! the catch-up window, and every mention of the bot goes on as if it had
 //! just arrived. The core decides what is acted on (the window, once per
-//! message); this only reports what Discord holds, with its instants.
+//! message); this only reports what Discord holds, with its instants. A
+//! channel whose history the bot may not read (Discord would answer an
+//! empty list) is not read, and the missing permission is told there once.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -34,7 +36,17 @@ pub(crate) async fn catch_up(
         .copied()
         .unwrap_or(RunContext::DEFAULT_CATCH_UP);
     let floor = snowflake::at(SystemTime::now() - window);
+    // What the bot may read is its own: its id comes with READY, whose
+    // handler serenity may run after this guild's.
+    let _ = discord.bot_user.subscribe().wait_for(Option::is_some).await;
     for channel in channels {
+        // Discord answers a read without Read Message History with no
+        // messages, not an error: known, it is told instead of read.
+        let told_in = discord.known_thread(channel).await.unwrap_or(channel);
+        discord.forget_granted(channel).await;
+        if discord.history_refused(channel, told_in).await {
+            continue;
+        }
         let newest = discord.newest_seen(channel).await.unwrap_or(0);
         let after = newest.max(floor);
         match discord.read_after(channel, after, until, &inbox).await {

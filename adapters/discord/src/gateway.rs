@@ -98,12 +98,14 @@ impl EventHandler for Handler {
     /// which replays what was missed), and when a guild comes back from an
     /// outage: then the bot catches up on the guild's channels.
     async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
-        let text_channels: Vec<u64> = guild
+        let mut text_channels: Vec<u64> = guild
             .channels
             .values()
             .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
             .map(|c| c.id.get())
             .collect();
+        // Caught up on in a steady order, oldest channel first.
+        text_channels.sort_unstable();
         let mut missed = text_channels.clone();
         missed.extend(guild.threads.iter().map(|t| t.id.get()));
         let managed_roles = guild
@@ -118,6 +120,7 @@ impl EventHandler for Handler {
                     .await;
             }
         }
+        lock(&self.discord.guilds).learn_guild(&guild);
         lock(&self.discord.places).learn_guild_contents(
             guild.id.get(),
             text_channels,

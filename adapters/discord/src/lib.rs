@@ -12,6 +12,10 @@
 //!   permissions told in the channel;
 //! - `places.rs`: threads, message locations, guilds and managed roles learnt;
 //! - `permission.rs`: the permissions the bot needs, and which were told;
+//! - `told.rs`: which were told, kept across restarts;
+//! - `perms.rs`: the bot's permissions per channel, computed as Discord does;
+//! - `ability.rs`: what the bot may do where, asked before acting, and the
+//!   events that change it;
 //! - `order.rs`: per-channel order of what serenity's handlers deliver;
 //! - `commands.rs`: the application command's definition and invocations;
 //! - `interactions.rs`: which deferred responses are answered;
@@ -25,6 +29,7 @@
 //! channel id is the same number. A thread made otherwise (a forum post,
 //! "Create Thread") is `{parent, thread id}` alike.
 
+mod ability;
 mod answer;
 mod buttons;
 mod catch_up;
@@ -36,9 +41,11 @@ mod kept;
 mod mention;
 mod order;
 mod permission;
+mod perms;
 mod places;
 mod rest;
 mod snowflake;
+mod told;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -126,6 +133,8 @@ pub struct Discord {
     guilds_told: watch::Sender<HashSet<u64>>,
     places: Mutex<Places>,
     permissions: Mutex<Permissions>,
+    /// Each guild's roles, channels and the bot's member, for permissions.
+    guilds: Mutex<perms::Guilds>,
     /// Deferred interactions answered so far.
     interactions: Mutex<Interactions>,
     /// Where presses go, from [`ChatPlatform::accept_presses`] until `run`
@@ -164,6 +173,7 @@ impl Discord {
             guilds_told: watch::channel(HashSet::new()).0,
             places: Mutex::new(Places::default()),
             permissions: Mutex::new(Permissions::default()),
+            guilds: Mutex::new(perms::Guilds::default()),
             interactions: Mutex::new(Interactions::default()),
             presses: Mutex::new(None),
             order: Order::default(),
@@ -303,7 +313,10 @@ impl ChatPlatform for Discord {
             }
             // Only unprivileged intents: the content of a message that
             // mentions the bot arrives without MESSAGE_CONTENT; GUILDS brings
-            // each guild's roles, among them the bot's managed role.
+            // each guild's roles (among them the bot's managed role),
+            // channels with their overwrites and threads, for the bot's
+            // permissions; the bot's own GUILD_MEMBER_UPDATE comes without
+            // GUILD_MEMBERS (events/gateway, "Caveats").
             let intents = GatewayIntents::GUILD_MESSAGES | GatewayIntents::GUILDS;
             let handler = gateway::Handler {
                 discord: Arc::clone(&self),
@@ -312,6 +325,9 @@ impl ChatPlatform for Discord {
             };
             let mut client = ClientBuilder::new_with_http(http_client(&self.options), intents)
                 .event_handler(handler)
+                .event_handler(ability::GuildWatch {
+                    discord: Arc::clone(&self),
+                })
                 .await
                 .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?;
             if let Some(url) = &self.options.gateway_url {
@@ -400,6 +416,8 @@ impl ChatPlatform for Discord {
             let named = parse_id("channel", channel)?;
             // A command typed inside a thread stands in the thread.
             let here = self.location(message).await.unwrap_or(named);
+            let needed = [Permission::ReadMessageHistory, Permission::AddReactions];
+            self.ensure(here, named, &needed).await?;
             match self.rest.react(here, message, reaction.unicode()).await {
                 Err(e @ ChatError::Forbidden(_)) => {
                     self.tell_missing(named, Permission::AddReactions).await;
@@ -408,6 +426,12 @@ impl ChatPlatform for Discord {
                 done => done,
             }
         })
+    }
+
+    /// Refused when the bot's computed permissions (or the last
+    /// interaction's) say it may not post there.
+    fn can_answer<'a>(&'a self, channel: &'a str, thread: Option<&'a str>) -> ChatFuture<'a, ()> {
+        Box::pin(self.can_answer_in(channel, thread))
     }
 
     fn reply_private<'a>(&'a self, to: &'a Inbound, text: &'a str) -> ChatFuture<'a, ()> {

@@ -1,7 +1,8 @@
 //! The permissions the bot needs, by the action that needs them, and which
 //! refusals have been told in which channel (each once per channel and
-//! permission: a channel where the bot may not react would otherwise get
-//! a notice for every command).
+//! permission until it is granted again: a channel where the bot may not
+//! react would otherwise get a notice for every command). What was told is
+//! also kept across restarts (`told.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,8 +10,14 @@ use std::collections::{HashMap, HashSet};
 /// topics/permissions, "Bitwise Permission Flags").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
+    /// Without it the bot sees nothing of a channel, and may do nothing there.
+    ViewChannel,
     /// Reacting needs it, and Read Message History.
     AddReactions,
+    /// Reading what was written while the bot was away, and reacting.
+    /// Discord answers a history read without it with no messages, not an
+    /// error (resources/message, "Get Channel Messages").
+    ReadMessageHistory,
     SendMessages,
     /// Threads inherit every permission from their parent but this one
     /// (topics/permissions, "Inherited Permissions (Threads)").
@@ -19,11 +26,23 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Every permission the bot uses.
+    pub const ALL: [Permission; 6] = [
+        Permission::ViewChannel,
+        Permission::AddReactions,
+        Permission::ReadMessageHistory,
+        Permission::SendMessages,
+        Permission::SendMessagesInThreads,
+        Permission::CreatePublicThreads,
+    ];
+
     /// The bit in a permission set.
     pub fn bit(self) -> u64 {
         match self {
             Permission::AddReactions => 1 << 6,
+            Permission::ViewChannel => 1 << 10,
             Permission::SendMessages => 1 << 11,
+            Permission::ReadMessageHistory => 1 << 16,
             Permission::CreatePublicThreads => 1 << 35,
             Permission::SendMessagesInThreads => 1 << 38,
         }
@@ -32,7 +51,9 @@ impl Permission {
     /// The name Discord's server settings show.
     pub fn label(self) -> &'static str {
         match self {
+            Permission::ViewChannel => "View Channel",
             Permission::AddReactions => "Add Reactions",
+            Permission::ReadMessageHistory => "Read Message History",
             Permission::SendMessages => "Send Messages",
             Permission::SendMessagesInThreads => "Send Messages in Threads",
             Permission::CreatePublicThreads => "Create Public Threads",
@@ -42,7 +63,11 @@ impl Permission {
     /// What the bot could not do without it, for the notice.
     fn doing(self) -> &'static str {
         match self {
+            Permission::ViewChannel => "see this channel",
             Permission::AddReactions => "react to commands (👀, ✅, ❌)",
+            Permission::ReadMessageHistory => {
+                "read commands written while I was away, nor react to commands"
+            }
             Permission::SendMessages => "answer in this channel",
             Permission::SendMessagesInThreads => "answer in threads of this channel",
             Permission::CreatePublicThreads => {
@@ -74,7 +99,8 @@ const REMEMBERED: usize = 10_000;
 #[derive(Debug, Default)]
 pub struct Permissions {
     /// Channel → the bot's permissions there, as the last interaction in it
-    /// said (`app_permissions`).
+    /// said (`app_permissions`): asked only for a channel whose permissions
+    /// cannot be computed (its guild not told yet).
     known: HashMap<u64, u64>,
     /// (channel, permission) pairs already told.
     told: HashSet<(u64, Permission)>,
@@ -106,6 +132,12 @@ impl Permissions {
             self.told.clear();
         }
         self.told.insert((channel, permission))
+    }
+
+    /// Records that `permission` is granted in `channel` again: a later
+    /// refusal is told anew.
+    pub fn granted(&mut self, channel: u64, permission: Permission) {
+        self.told.remove(&(channel, permission));
     }
 }
 

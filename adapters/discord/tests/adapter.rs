@@ -32,7 +32,15 @@ fn the_fakes_payloads_deserialize_in_serenity() {
             roles.map(<[u64]>::len)
         );
     }
-    serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
+    let guild = serde_json::from_value::<serenity::all::Guild>(guild_payload(9)).expect("a guild");
+    // What the bot's permissions are computed from: its member with its
+    // managed role, the roles' permissions, the owner.
+    let bot = serenity::all::UserId::new(BOT_ID);
+    let roles: Vec<u64> = guild.members[&bot].roles.iter().map(|r| r.get()).collect();
+    assert_eq!(roles, [9]);
+    let role = &guild.roles[&serenity::all::RoleId::new(9)];
+    assert_eq!(role.permissions.bits(), perm::INVITED);
+    assert_eq!(guild.owner_id.get(), ALICE);
 }
 
 /// The table every test's calls are walked against refuses what Discord's

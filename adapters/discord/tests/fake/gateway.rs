@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::payloads::{guild_payload, user};
-use super::{APP_ID, BOT_ID, GUILD_ID, HEARTBEAT_MS, Inner, MANAGED_ROLE, Outgoing};
+use super::payloads::user;
+use super::{APP_ID, BOT_ID, GUILD_ID, HEARTBEAT_MS, Inner, Outgoing};
 
 pub(super) async fn gateway(
     ws: WebSocketUpgrade,
@@ -77,7 +77,7 @@ async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
                                 "application": { "id": APP_ID.to_string(), "flags": 0 } } });
                             gw.seq += 1;
                             let guild = json!({ "op": 0, "t": "GUILD_CREATE", "s": gw.seq,
-                                "d": guild_payload(MANAGED_ROLE) });
+                                "d": inner.guild.lock().expect("guild").payload() });
                             (ready, guild)
                         };
                         send(&mut socket, &ready).await;

@@ -1,9 +1,10 @@
 //! A fake Discord on 127.0.0.1 for tests, doing what Discord does (each
 //! behaviour beside its documentation page): the REST routes the adapter
 //! uses, recorded call by call (`rest.rs`), and a gateway WebSocket
-//! (`gateway.rs`); messages, threads and the bot's permissions as Discord
-//! keeps them; buttons (`components.rs`), presses and interaction answers
-//! (`interactions.rs`); the operations Discord's OpenAPI description allows
+//! (`gateway.rs`); messages and threads as Discord keeps them; the guild's
+//! roles, channel overwrites and the bot's permissions (`guild.rs`); buttons
+//! (`components.rs`), presses and interaction answers (`interactions.rs`);
+//! the operations Discord's OpenAPI description allows
 //! (`openapi.rs`).
 //! Shared by the adapter's tests and the root `tests/discord.rs` (through
 //! `#[path]`), so it uses no serenity type.
@@ -23,12 +24,14 @@ use tokio::sync::{mpsc, watch};
 
 mod components;
 mod gateway;
+mod guild;
 mod interactions;
 pub mod openapi;
 mod payloads;
 mod rest;
 
 pub use components::custom_ids;
+pub use guild::Overwrite;
 pub use interactions::ANSWER_WITHIN;
 pub use payloads::{guild_payload, interaction_payload, message_payload, timestamp_of};
 
@@ -113,10 +116,8 @@ struct Inner {
     threads: Mutex<HashMap<u64, u64>>,
     /// Every message, by id, as Discord stores it (its payload).
     messages: Mutex<BTreeMap<u64, Value>>,
-    /// The guild's channels (not threads) and their types.
-    channel_types: Mutex<HashMap<u64, u64>>,
-    /// Channel → the permissions an overwrite denies the bot there.
-    denied: Mutex<HashMap<u64, u64>>,
+    /// Roles, the bot's member, channels and their overwrites.
+    guild: Mutex<guild::Guild>,
     gateway: Mutex<Gateway>,
     /// Interactions dispatched and how they were answered; buttons shown.
     interactions: Mutex<interactions::Interactions>,
@@ -150,12 +151,7 @@ impl FakeDiscord {
             last_id: AtomicU64::new(0),
             threads: Mutex::new(HashMap::new()),
             messages: Mutex::new(BTreeMap::new()),
-            channel_types: Mutex::new(HashMap::from([
-                (CHANNEL, 0),
-                (OTHER_CHANNEL, 0),
-                (FORUM, 15),
-            ])),
-            denied: Mutex::new(HashMap::new()),
+            guild: Mutex::new(guild::Guild::new(MANAGED_ROLE)),
             gateway: Mutex::new(Gateway::default()),
             interactions: Mutex::new(interactions::Interactions::default()),
             failures: Mutex::new(Vec::new()),
@@ -306,18 +302,6 @@ impl FakeDiscord {
         format!("ws://{}/gateway", self.inner.addr)
     }
 
-    /// An overwrite in `channel` denying the bot `permissions` (`perm::*`);
-    /// threads of the channel inherit it.
-    pub fn deny(&self, channel: u64, permissions: u64) {
-        *self
-            .inner
-            .denied
-            .lock()
-            .expect("denied")
-            .entry(channel)
-            .or_default() |= permissions;
-    }
-
     /// A thread made in `parent` without a message there ("Create Thread",
     /// or a forum post): its id is a new snowflake, not a message's
     /// (resources/channel, "Start Thread without Message").
@@ -439,15 +423,8 @@ impl FakeDiscord {
             if let Some(parent) = parent {
                 payload["channel"] = json!({ "id": channel.to_string(), "type": 11, "parent_id": parent.to_string() });
             }
-            let denied = self
-                .inner
-                .denied
-                .lock()
-                .expect("denied")
-                .get(&parent.unwrap_or(channel))
-                .copied()
-                .unwrap_or(0);
-            payload["app_permissions"] = json!((perm::INVITED & !denied).to_string());
+            let bits = self.inner.bot_permissions(channel);
+            payload["app_permissions"] = json!(bits.to_string());
         }
         self.inner.issue(id, &payload);
         self.dispatch("INTERACTION_CREATE", payload);
@@ -496,11 +473,5 @@ impl Inner {
     fn channel_of(&self, id: u64) -> Option<u64> {
         let messages = self.messages.lock().expect("messages");
         messages.get(&id)?["channel_id"].as_str()?.parse().ok()
-    }
-
-    /// Whether an overwrite denies the bot any of `permissions` in `channel`.
-    fn lacks(&self, channel: u64, permissions: u64) -> bool {
-        let denied = self.denied.lock().expect("denied");
-        denied.get(&channel).is_some_and(|d| d & permissions != 0)
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ALICE, APP_ID, BOT_ID, CHANNEL, FORUM, GUILD_ID, OTHER_CHANNEL};
+use super::{ALICE, APP_ID, GUILD_ID};
 
 /// A user object.
 pub fn user(id: u64, bot: bool) -> Value {
@@ -54,35 +54,10 @@ fn role_strings(roles: &[u64]) -> Vec<String> {
     roles.iter().map(u64::to_string).collect()
 }
 
-/// A GUILD_CREATE payload whose roles hold the bot's managed role `role`.
+/// A GUILD_CREATE payload of the guild tests start with, its bot's
+/// managed role `role` (see `guild.rs`).
 pub fn guild_payload(role: u64) -> Value {
-    let role_json = |id: u64, tags: Value| {
-        json!({
-        "id": id.to_string(), "name": "r", "color": 0, "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null }, "hoist": false, "icon": null,
-        "unicode_emoji": null, "position": 1, "permissions": "0", "managed": true,
-        "mentionable": false, "flags": 0, "tags": tags })
-    };
-    json!({
-        "id": GUILD_ID.to_string(), "name": "guild", "icon": null, "splash": null, "discovery_splash": null,
-        "owner_id": ALICE.to_string(), "afk_channel_id": null, "afk_timeout": 300,
-        "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
-        "roles": [role_json(GUILD_ID, json!({})), role_json(role, json!({ "bot_id": BOT_ID.to_string() }))],
-        "emojis": [], "features": [], "mfa_level": 0, "application_id": null, "system_channel_id": null,
-        "system_channel_flags": 0, "rules_channel_id": null, "max_members": 500000, "vanity_url_code": null,
-        "description": null, "banner": null, "premium_tier": 0, "premium_subscription_count": 0,
-        "preferred_locale": "en-US", "public_updates_channel_id": null, "nsfw_level": 0, "stickers": [],
-        "premium_progress_bar_enabled": false, "joined_at": "2026-01-01T00:00:00.000000+00:00",
-        "large": false, "unavailable": false, "member_count": 2, "voice_states": [], "members": [],
-        "channels": [channel(CHANNEL, 0, "general"), channel(OTHER_CHANNEL, 0, "other"), channel(FORUM, 15, "forum")],
-        "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": []
-    })
-}
-
-/// A guild channel as GUILD_CREATE lists it (resources/channel, "Channel Object").
-fn channel(id: u64, kind: u64, name: &str) -> Value {
-    json!({ "id": id.to_string(), "type": kind, "guild_id": GUILD_ID.to_string(), "name": name,
-            "position": 0, "permission_overwrites": [], "nsfw": false, "parent_id": null,
-            "last_message_id": null, "rate_limit_per_user": 0, "topic": null })
+    super::guild::Guild::new(role).payload()
 }
 
 /// An INTERACTION_CREATE payload for `/mosaic {sub}` by alice. `roles`:

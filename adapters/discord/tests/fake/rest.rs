@@ -28,6 +28,13 @@ fn missing_permissions() -> Response {
     error(403, 50013, "Missing Permissions")
 }
 
+/// A channel the bot may not view: 403 with 50001, "Missing access"
+/// (topics/opcodes-and-status-codes, "JSON Error Codes"), whatever else it
+/// may do there (topics/permissions, "Implicit Permissions").
+fn missing_access() -> Response {
+    error(403, 50001, "Missing Access")
+}
+
 fn unknown_message() -> Response {
     error(404, 10008, "Unknown Message")
 }
@@ -86,6 +93,9 @@ pub(super) async fn rest(
             let (Some(c), Some(m)) = (id(c), id(m)) else {
                 return unknown_message();
             };
+            if inner.lacks(c, perm::VIEW_CHANNEL) {
+                return missing_access();
+            }
             if inner.channel_of(m) != Some(c) {
                 return unknown_message();
             }
@@ -108,6 +118,9 @@ pub(super) async fn rest(
             // resources/message, "Create Reaction": needs READ_MESSAGE_HISTORY,
             // and ADD_REACTIONS for an emoji nobody used yet; the message
             // must be in that channel.
+            if inner.lacks(c, perm::VIEW_CHANNEL) {
+                return missing_access();
+            }
             if inner.lacks(c, perm::READ_MESSAGE_HISTORY | perm::ADD_REACTIONS) {
                 return missing_permissions();
             }
@@ -125,10 +138,17 @@ pub(super) async fn rest(
             let Some(c) = id(c) else {
                 return error(404, 10003, "Unknown Channel");
             };
+            // "If operating on a guild channel, this endpoint requires the
+            // current user to have the VIEW_CHANNEL permission" (resources/channel).
+            let known = inner.guild.lock().expect("guild").kind(c).is_some()
+                || inner.threads.lock().expect("threads").contains_key(&c);
+            if known && inner.lacks(c, perm::VIEW_CHANNEL) {
+                return missing_access();
+            }
             if let Some(p) = inner.threads.lock().expect("threads").get(&c).copied() {
                 return axum::Json(json!({ "id": c.to_string(), "type": 11, "parent_id": p.to_string(), "guild_id": super::GUILD_ID.to_string() })).into_response();
             }
-            match inner.channel_types.lock().expect("types").get(&c).copied() {
+            match inner.guild.lock().expect("guild").kind(c) {
                 Some(kind) => axum::Json(json!({ "id": c.to_string(), "type": kind, "guild_id": super::GUILD_ID.to_string() })).into_response(),
                 None => error(404, 10003, "Unknown Channel"),
             }
@@ -157,7 +177,8 @@ pub(super) async fn rest(
 /// resources/message, "Create Message": SEND_MESSAGES in a channel,
 /// SEND_MESSAGES_IN_THREADS in a thread (topics/permissions, "Inherited
 /// Permissions (Threads)": a thread takes its parent's permissions, but not
-/// SEND_MESSAGES).
+/// SEND_MESSAGES); "when creating a message as a reply to another message,
+/// the current user must have the READ_MESSAGE_HISTORY permission".
 fn create_message(inner: &Inner, channel: u64, body: &Value) -> Response {
     let parent = inner
         .threads
@@ -169,16 +190,16 @@ fn create_message(inner: &Inner, channel: u64, body: &Value) -> Response {
         Some(parent) => (parent, perm::SEND_MESSAGES_IN_THREADS),
         None => (channel, perm::SEND_MESSAGES),
     };
-    if parent.is_none()
-        && !inner
-            .channel_types
-            .lock()
-            .expect("types")
-            .contains_key(&channel)
-    {
+    if parent.is_none() && inner.guild.lock().expect("guild").kind(channel).is_none() {
         return error(404, 10003, "Unknown Channel");
     }
+    if inner.lacks(place, perm::VIEW_CHANNEL) {
+        return missing_access();
+    }
     if inner.lacks(place, needed) {
+        return missing_permissions();
+    }
+    if !body["message_reference"].is_null() && inner.lacks(place, perm::READ_MESSAGE_HISTORY) {
         return missing_permissions();
     }
     if let Some(refused) = super::components::refuse_components(body) {
@@ -202,14 +223,12 @@ fn start_thread(inner: &Inner, channel: u64, message: u64) -> Response {
     }
     // "Does not work on a GUILD_FORUM or a GUILD_MEDIA channel", nor in a
     // thread (threads do not nest): 50024 (topics/opcodes-and-status-codes).
-    let kind = inner
-        .channel_types
-        .lock()
-        .expect("types")
-        .get(&channel)
-        .copied();
+    let kind = inner.guild.lock().expect("guild").kind(channel);
     if !matches!(kind, Some(0 | 5)) {
         return error(400, 50024, "Cannot execute action on this channel type");
+    }
+    if inner.lacks(channel, perm::VIEW_CHANNEL) {
+        return missing_access();
     }
     // topics/permissions: CREATE_PUBLIC_THREADS creates public threads.
     if inner.lacks(channel, perm::CREATE_PUBLIC_THREADS) {
@@ -261,17 +280,12 @@ fn list_messages(inner: &Inner, channel: u64, query: &str) -> Response {
     if !(1..=100).contains(&limit) {
         return error(400, 50035, "Invalid Form Body");
     }
-    let place = inner
-        .threads
-        .lock()
-        .expect("threads")
-        .get(&channel)
-        .copied()
-        .unwrap_or(channel);
-    if inner.lacks(place, perm::VIEW_CHANNEL) {
-        return missing_permissions();
+    // "If operating on a guild channel, this endpoint requires the current
+    // user to have the VIEW_CHANNEL permission."
+    if inner.lacks(channel, perm::VIEW_CHANNEL) {
+        return missing_access();
     }
-    if inner.lacks(place, perm::READ_MESSAGE_HISTORY) {
+    if inner.lacks(channel, perm::READ_MESSAGE_HISTORY) {
         return axum::Json(json!([])).into_response();
     }
     let after = param("after").unwrap_or(0);

@@ -24,8 +24,8 @@ use crate::backend::{BackendClient, BackendConfig, BackendError, Backends};
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Lanes};
 use crate::metrics::Metrics;
-use crate::relay::{Platforms, RelayHub};
-use crate::store::{Store, StoreError};
+use crate::relay::{LeaseError, Platforms, RelayHub, Replica};
+use crate::store::{Engine, Store, StoreError};
 
 /// How long relays get to persist and stop once shutdown begins.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(8);
@@ -52,6 +52,10 @@ pub enum DaemonError {
     },
     #[error("every chat platform stopped")]
     PlatformsStopped,
+    #[error(transparent)]
+    SqliteLock(#[from] crate::store::LockError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
 }
 
 /// How a run of the daemon behaves.
@@ -106,6 +110,8 @@ pub async fn run(
         return Err(DaemonError::NoPlatform);
     }
     let store = Store::open(config.store_url.expose()).await?;
+    // Held until this function returns; the OS lets go of it if the process dies.
+    let _sqlite_lock = store.lock_for_this_process()?;
     adopt_old_jobs(&config, &store).await?;
     let by_name: Platforms = platforms
         .iter()
@@ -115,12 +121,13 @@ pub async fn run(
     for backend in backends.iter() {
         backend.attach_metrics(Arc::clone(&metrics));
     }
-    let hub = RelayHub::new(
+    let hub = RelayHub::for_replica(
         store.clone(),
         backends.clone(),
         by_name.clone(),
         config.bot_name.clone(),
         shutdown.child_token(),
+        Replica::new(&config.replicas.id, config.replicas.lease),
     );
     hub.attach_metrics(Arc::clone(&metrics));
     let dispatcher = Dispatcher::new(
@@ -168,11 +175,20 @@ pub async fn run(
     drop(inbox);
     drop(presses_to);
 
-    match hub.resume_all().await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(relays = n, "resumed unfinished relays"),
-        Err(e) => tracing::error!(error = %e, "cannot resume unfinished relays"),
-    }
+    // A store only this process can use (SQLite) has no other replica: every unfinished job
+    // is this one's at once. The keeper outlives the relays' shutdown, renewing their leases
+    // while they persist.
+    let keeper_stop = CancellationToken::new();
+    let exclusive = store.engine() == Engine::Sqlite;
+    let keeper = match hub.start_leases(exclusive, keeper_stop.clone()).await {
+        Ok(keeper) => keeper,
+        Err(e) => {
+            shutdown.cancel();
+            hub.shutdown(SHUTDOWN_DEADLINE).await;
+            store.close().await;
+            return Err(e.into());
+        }
+    };
 
     let lanes = Lanes::new(dispatcher, shutdown.child_token());
     let mut result = Ok(());
@@ -218,6 +234,10 @@ pub async fn run(
     tracing::info!("shutting down");
     shutdown.cancel();
     hub.shutdown(SHUTDOWN_DEADLINE).await;
+    keeper_stop.cancel();
+    if let Err(e) = keeper.await {
+        tracing::error!(error = %e, "the relay lease keeper failed");
+    }
     store.close().await;
     result
 }
@@ -331,8 +351,8 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
     )
 }
 
-/// 200 when the store answers and every platform is connected; 503 otherwise. The
-/// body says which part is not ready.
+/// 200 when the store answers, every platform is connected and the relay leases are renewed;
+/// 503 otherwise. The body says which part is not ready, and what this replica holds.
 async fn ready(State(health): State<Health>) -> impl IntoResponse {
     let store = match health.store.ping().await {
         Ok(()) => "ok".to_owned(),
@@ -341,7 +361,16 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
     let platforms = health.platforms.snapshot();
     let connected = Connection::Connected.as_str();
     let all_connected = !platforms.is_empty() && platforms.iter().all(|(_, s)| *s == connected);
-    let status = if store == "ok" && all_connected {
+    let relays = &health.relays;
+    // A replica that cannot renew its leases has stopped relaying: not ready.
+    let leases_ok = !relays.leases_failing();
+    let replica = serde_json::json!({
+        "id": relays.replica_id(),
+        "leases": if leases_ok { "renewed" } else { "failing" },
+        "leases_held": relays.leases_held(),
+        "relays": relays.running(),
+    });
+    let status = if store == "ok" && all_connected && leases_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -350,6 +379,6 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
         .into_iter()
         .map(|(p, s)| (p.name().to_owned(), s.into()))
         .collect();
-    let body = serde_json::json!({ "store": store, "platforms": platforms });
+    let body = serde_json::json!({ "store": store, "platforms": platforms, "replica": replica });
     (status, axum::Json(body))
 }

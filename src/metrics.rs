@@ -65,6 +65,9 @@ pub struct Metrics {
     stream_reconnects: Family<ReasonLabels, Counter>,
     platform_errors: Family<PlatformErrorLabels, Counter>,
     relay_lag: Family<PlatformLabels, Histogram>,
+    leases_held: Gauge,
+    lease_takeovers: Counter,
+    lease_renew_failures: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -119,8 +122,29 @@ impl Metrics {
             "Time from a job event to the chat message that shows it",
             relay_lag.clone(),
         );
+        let leases_held = Gauge::default();
+        registry.register(
+            "relay_leases_held",
+            "Jobs whose relay lease this replica holds",
+            leases_held.clone(),
+        );
+        let lease_takeovers = Counter::default();
+        registry.register(
+            "relay_lease_takeovers",
+            "Relay leases this replica took over after another holder let them expire",
+            lease_takeovers.clone(),
+        );
+        let lease_renew_failures = Counter::default();
+        registry.register(
+            "relay_lease_renew_failures",
+            "Renewals of this replica's heartbeat and leases that failed or timed out",
+            lease_renew_failures.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            leases_held,
+            lease_takeovers,
+            lease_renew_failures,
             commands,
             jobs_followed,
             events_relayed,
@@ -145,6 +169,22 @@ impl Metrics {
     pub fn set_jobs_followed(&self, running: usize) {
         self.jobs_followed
             .set(i64::try_from(running).unwrap_or(i64::MAX));
+    }
+
+    /// How many relay leases this replica holds now.
+    pub fn set_leases_held(&self, held: usize) {
+        self.leases_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// Relay leases taken over from a holder that let them expire.
+    pub fn lease_takeovers(&self, n: u64) {
+        self.lease_takeovers.inc_by(n);
+    }
+
+    /// A renewal of the heartbeat and leases failed.
+    pub fn lease_renew_failed(&self) {
+        self.lease_renew_failures.inc();
     }
 
     /// One event taken in by a relay.
@@ -204,6 +244,9 @@ mod tests {
         m.command("slack", "fix", CommandOutcome::Ok);
         m.stream_reconnect("stalled");
         m.set_jobs_followed(3);
+        m.set_leases_held(2);
+        m.lease_takeovers(2);
+        m.lease_renew_failed();
         m.relay_lag("slack", Duration::from_millis(20));
         let text = m.render();
         assert!(
@@ -215,6 +258,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("mosaic_jobs_followed 3"), "{text}");
+        assert!(text.contains("mosaic_relay_leases_held 2"), "{text}");
+        assert!(
+            text.contains("mosaic_relay_lease_takeovers_total 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mosaic_relay_lease_renew_failures_total 1"),
+            "{text}"
+        );
         assert!(
             text.contains(r#"mosaic_relay_lag_seconds_count{platform="slack"} 1"#),
             "{text}"

@@ -52,6 +52,40 @@ fn check_config_prints_everything_with_secrets_masked() {
         "{stdout}"
     );
     assert!(!stdout.contains("VERY-SECRET") && !stderr.contains("VERY-SECRET"));
+    assert!(
+        stdout.contains("replicas.id = \"") && stdout.contains("(default: host and process id)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("replicas.lease_secs = 15"), "{stdout}");
+}
+
+#[test]
+fn check_config_shows_the_replica_and_refuses_a_bad_lease() {
+    let file = config(&format!(
+        "{BACKEND}[replicas]\nid = \"bot-2\"\nlease_secs = 5\n"
+    ));
+    let out = bot(
+        &["--config", file.path().to_str().unwrap(), "check-config"],
+        &[("MOSAIC__BACKEND__TOKEN", "t")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("replicas.id = \"bot-2\"\n"), "{stdout}");
+    assert!(stdout.contains("replicas.lease_secs = 5"), "{stdout}");
+
+    let out = bot(
+        &["--config", file.path().to_str().unwrap(), "check-config"],
+        &[
+            ("MOSAIC__BACKEND__TOKEN", "t"),
+            ("MOSAIC__REPLICAS__LEASE_SECS", "1"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("replicas.lease_secs") && stderr.contains("2 to 600 seconds"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -4,12 +4,12 @@
 //! and the server's 429s, 503s and 403s. Each transcript is read from what the fake took,
 //! and proves nothing was sent outside the tests' threads.
 
+#[path = "relay/edits.rs"]
+mod edits;
 #[path = "../adapters/mattermost/tests/fake/mod.rs"]
 mod fake;
 #[path = "relay/harness.rs"]
 mod harness;
-#[path = "relay/edits.rs"]
-mod edits;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,6 +8,8 @@
 mod dedupe;
 #[path = "store/jobs.rs"]
 mod jobs;
+#[path = "store/leases.rs"]
+mod leases;
 #[path = "store/positions.rs"]
 mod positions;
 #[path = "store/support.rs"]
@@ -21,6 +23,7 @@ use support::{Db, POSTGRES_URL, issue, job, thread};
 // The behaviours, for `on_both_engines!`.
 use dedupe::*;
 use jobs::*;
+use leases::*;
 use positions::*;
 
 /// Long enough that a key never expires during a test.
@@ -81,6 +84,11 @@ on_both_engines!(
     platforms_outside_the_known_list_are_refused,
     sequences_beyond_bigint_are_refused,
     a_reopened_store_finds_everything,
+    a_lease_is_taken_once_until_it_expires,
+    renewals_count_replicas_and_find_held_unfinished_jobs,
+    a_live_replica_id_is_refused_to_another_process,
+    claims_take_free_and_expired_leases_once,
+    a_retired_replica_hands_every_lease_back,
 );
 
 async fn the_engine_is_the_one_named_by_the_url(db: &Db) {

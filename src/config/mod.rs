@@ -17,6 +17,7 @@ mod channels;
 mod discord;
 mod mattermost;
 mod permissions;
+mod replicas;
 mod slack;
 mod workspaces;
 
@@ -33,6 +34,8 @@ use discord::validate_discord;
 pub use discord::{DiscordConfig, DiscordSection};
 use mattermost::validate_mattermost;
 pub use mattermost::{MattermostConfig, MattermostSection, TokenList};
+use replicas::validate_replicas;
+pub use replicas::{DEFAULT_LEASE_SECS, ReplicasConfig, ReplicasSection};
 use slack::validate_slack;
 pub use slack::{SlackConfig, SlackSection};
 
@@ -58,6 +61,8 @@ pub struct RawConfig {
     pub store: StoreSection,
     #[serde(default)]
     pub http: HttpSection,
+    #[serde(default)]
+    pub replicas: ReplicasSection,
     pub mattermost: Option<MattermostSection>,
     pub discord: Option<DiscordSection>,
     pub slack: Option<SlackSection>,
@@ -173,6 +178,8 @@ pub struct Config {
     pub permissions: Permissions,
     pub store_url: Secret,
     pub http_listen: Option<SocketAddr>,
+    /// Who this replica is, and how long it holds a job's relay (`[replicas]`).
+    pub replicas: ReplicasConfig,
     /// Absent when no `[mattermost]` section is given.
     pub mattermost: Option<MattermostConfig>,
     /// The `[discord]` section, when the bot runs on Discord.
@@ -275,6 +282,7 @@ impl RawConfig {
                 })
             })
             .transpose()?;
+        let replicas = validate_replicas(self.replicas)?;
         let mattermost = self.mattermost.map(validate_mattermost).transpose()?;
         let discord = self
             .discord
@@ -290,6 +298,7 @@ impl RawConfig {
             permissions,
             store_url: self.store.url,
             http_listen,
+            replicas,
             mattermost,
             discord,
             slack,
@@ -332,6 +341,7 @@ impl Config {
             self.http_listen
                 .map_or("default".to_owned(), |a| a.to_string())
         );
+        self.replicas.describe(&mut out);
         out
     }
 }

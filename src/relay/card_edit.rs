@@ -16,8 +16,15 @@ use super::task::Relay;
 /// What an edit task ends with: its answer, and what it wrote.
 pub(crate) type Edited = (Result<(), SendError>, String, Vec<Button>);
 
-/// An edit on the wire.
-pub(crate) type Editing = JoinHandle<Edited>;
+/// An edit on the wire, aborted if dropped unanswered: a relay that stops for a lost lease
+/// (another replica may be editing the card already) or is aborted leaves no edit behind.
+pub(crate) struct Editing(JoinHandle<Edited>);
+
+impl Drop for Editing {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 impl Relay {
     /// The card's text and buttons as they should show now, unless the card already shows
@@ -45,20 +52,20 @@ impl Relay {
             return;
         };
         let out = self.out.clone();
-        let stop = self.hub.shutdown.clone();
-        self.editing = Some(tokio::spawn(
+        let stop = self.stop.clone();
+        self.editing = Some(Editing(tokio::spawn(
             async move {
                 let answer = out.edit(&id, &text, &buttons, Some(&stop)).await;
                 (answer, text, buttons)
             }
             .in_current_span(),
-        ));
+        )));
     }
 
     /// Waits for the edit on the wire, if any, and takes in its answer.
     pub(crate) async fn finish_edit(&mut self) {
-        if let Some(editing) = self.editing.take() {
-            let done = editing.await;
+        if let Some(mut editing) = self.editing.take() {
+            let done = (&mut editing.0).await;
             self.edit_done(done);
         }
     }
@@ -99,7 +106,7 @@ pub(crate) async fn edited(
 ) -> Result<Edited, tokio::task::JoinError> {
     match editing {
         Some(handle) => {
-            let done = handle.await;
+            let done = (&mut handle.0).await;
             *editing = None;
             done
         }

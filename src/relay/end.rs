@@ -79,7 +79,10 @@ impl Relay {
             self.settle().await;
             return RelayEnd::Shutdown;
         }
-        self.edit_card(true).await;
+        // From here the job is over: a stop (shutdown, a hand-back to another replica) must
+        // not cut the final card or the reaction, since no later relay would make them. The
+        // shutdown deadline, or a lost lease's abort, bounds the waits.
+        self.edit_card(false).await;
         if let RelayEnd::Finished(status) = &relay_end {
             self.react(status).await;
         }
@@ -137,10 +140,8 @@ impl Relay {
         if self.muted {
             return;
         }
-        if let Err(super::send::SendError::Refused(error)) = self
-            .out
-            .react(message, reaction, Some(&self.hub.shutdown))
-            .await
+        if let Err(super::send::SendError::Refused(error)) =
+            self.out.react(message, reaction, None).await
         {
             tracing::warn!(%error, "could not react to the command message");
         }

@@ -12,12 +12,16 @@
 //! - `render.rs`: [`render_event`], the pure choice and wording of thread messages;
 //! - `pace.rs`: per-channel post slots and batching;
 //! - `send.rs`: posts, edits and reactions with retries;
-//! - `positions.rs`: relay positions written in group commits by one task.
+//! - `positions.rs`: relay positions written in group commits by one task;
+//! - `lease.rs`: this replica's leases: taken for new jobs, handed back, lost;
+//! - `keeper.rs`: the task that renews, claims and sheds leases.
 
 mod buttons;
 mod card;
 mod card_edit;
 mod end;
+mod keeper;
+mod lease;
 mod pace;
 mod positions;
 mod render;
@@ -40,6 +44,7 @@ pub use buttons::{
 };
 pub use card::{CardState, ProgressCard};
 pub use end::{DELETED, UNAUTHORIZED, deleted_message, gave_up_message, unauthorized_message};
+pub use lease::{LeaseError, Replica};
 pub use pace::{Batch, ChannelPacer, FlushDecision};
 pub use render::{
     MAX_OUTPUT_LINE_CHARS, MAX_OUTPUT_LINES, OutcomeContext, clean_output, format_elapsed,
@@ -65,8 +70,12 @@ pub enum RelayEnd {
     Unauthorized,
     /// The backend stayed unreachable; the job stays unfinished for a restart to resume.
     GaveUp,
-    /// The hub shut down; the job stays unfinished for a restart to resume.
+    /// The hub shut down, or handed the job to another replica; the job stays unfinished for
+    /// a restart (or the other replica) to resume.
     Shutdown,
+    /// This replica could not renew the job's lease in time: it stopped at once, posting
+    /// nothing more, for the replica that takes the lease over to resume.
+    LeaseLost,
 }
 
 /// Starts, tracks and stops the relays of every followed job. Cheap to clone.
@@ -94,6 +103,15 @@ pub(crate) struct Hub {
     /// Writes every relay's positions in group commits; started with the first relay (it
     /// needs the runtime).
     positions: std::sync::OnceLock<positions::PositionWriter>,
+    /// Who this replica is: the holder of its leases.
+    pub(crate) replica: Replica,
+    /// Jobs whose lease this replica holds without relaying them (the backend stayed
+    /// unreachable, or the job's workspace is not configured) until it stops.
+    pub(crate) parked: Mutex<std::collections::HashSet<String>>,
+    /// How many leases the last renewal found held.
+    pub(crate) leases_held: std::sync::atomic::AtomicUsize,
+    /// Renewals have failed for so long that every relay was stopped.
+    pub(crate) leases_failing: std::sync::atomic::AtomicBool,
 }
 
 impl Hub {
@@ -114,16 +132,39 @@ struct Running {
     card: Arc<buttons::CardShared>,
     /// Taken by `shutdown` to wait for the task.
     task: Option<JoinHandle<()>>,
+    /// Stops this relay alone (a child of the hub's shutdown).
+    stop: CancellationToken,
+    /// Cancelled with `stop` when the lease is lost: the relay posts nothing more.
+    lost: CancellationToken,
+    /// When the relay started: a renewal read before it cannot know its lease.
+    started: tokio::time::Instant,
 }
 
 impl RelayHub {
-    /// A hub with no relay running. `shutdown` stops every relay when cancelled.
+    /// A hub with no relay running. `shutdown` stops every relay when cancelled. Its leases
+    /// are held as replica `mosaic-PID` with the default lease.
     pub fn new(
         store: Store,
         backends: Backends,
         platforms: Platforms,
         bot_name: String,
         shutdown: CancellationToken,
+    ) -> RelayHub {
+        let replica = Replica::new(
+            &format!("mosaic-{}", std::process::id()),
+            Duration::from_secs(crate::config::DEFAULT_LEASE_SECS),
+        );
+        RelayHub::for_replica(store, backends, platforms, bot_name, shutdown, replica)
+    }
+
+    /// As [`new`](RelayHub::new), holding leases as `replica`.
+    pub fn for_replica(
+        store: Store,
+        backends: Backends,
+        platforms: Platforms,
+        bot_name: String,
+        shutdown: CancellationToken,
+        replica: Replica,
     ) -> RelayHub {
         RelayHub {
             hub: Arc::new(Hub {
@@ -138,12 +179,17 @@ impl RelayHub {
                 generations: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
                 positions: std::sync::OnceLock::new(),
+                replica,
+                parked: Mutex::new(std::collections::HashSet::new()),
+                leases_held: std::sync::atomic::AtomicUsize::new(0),
+                leases_failing: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
 
-    /// Starts relaying a job already inserted in the store (`Store::insert_job`); no-op if its
-    /// relay already runs, or after shutdown began. Spawns a task: call it inside a Tokio
+    /// Starts relaying a job already inserted in the store (`Store::insert_job`) whose lease
+    /// this replica holds ([`take_lease`](RelayHub::take_lease)); no-op if its relay already
+    /// runs, or after shutdown began. Spawns a task: call it inside a Tokio
     /// runtime. A job whose platform or workspace is not configured is logged and not
     /// followed.
     pub fn follow(&self, job: FollowedJob) {
@@ -162,7 +208,7 @@ impl RelayHub {
         };
         let Some(backend) = hub.backends.get(&job.workspace).cloned() else {
             // New jobs come with their workspace's client; only a resumed one can lack it,
-            // and `resume_all` reports that in the thread.
+            // and the lease keeper reports that in the thread (`lease.rs`).
             tracing::error!(job = %job.job_id, workspace = %job.workspace, "the job's backend workspace is not configured; cannot relay this job");
             return;
         };
@@ -189,6 +235,8 @@ impl RelayHub {
             metrics: hub.metrics.get().cloned(),
         };
         let card = Arc::new(buttons::CardShared::new());
+        let stop = hub.shutdown.child_token();
+        let lost = CancellationToken::new();
         let relay = Relay::new(
             Arc::clone(hub),
             job,
@@ -196,17 +244,20 @@ impl RelayHub {
             out,
             verbosity_rx,
             Arc::clone(&card),
+            (stop.clone(), lost.clone()),
         );
         let leave = Leave {
             hub: Arc::clone(hub),
             job_id: job_id.clone(),
             generation,
         };
+        let (ended_hub, ended_id) = (Arc::clone(hub), job_id.clone());
         // Spawned under the lock: the task's `Leave` cannot remove the entry before it exists.
         let task = tokio::spawn(
             async move {
                 let _leave = leave;
-                relay.run().await;
+                let end = relay.run().await;
+                lease::relay_ended(&ended_hub, &ended_id, &end).await;
             }
             .instrument(span),
         );
@@ -218,20 +269,24 @@ impl RelayHub {
                 verbosity,
                 card,
                 task: Some(task),
+                stop,
+                lost,
+                started: tokio::time::Instant::now(),
             },
         );
         hub.running.send_replace(relays.len());
     }
 
-    /// Resumes every unfinished job of the store; returns how many relays it started. Called
-    /// once at start.
+    /// Resumes every unfinished job of the store, leases aside; returns how many relays it
+    /// started. For a hub used alone (tests); the daemon's leases decide instead
+    /// ([`start_leases`](RelayHub::start_leases)).
     pub async fn resume_all(&self) -> Result<usize, StoreError> {
         let jobs = self.hub.store.unfinished().await?;
         let mut started = 0;
         for job in jobs {
             if self.hub.backends.get(&job.workspace).is_none() {
                 if let Some(chat) = self.hub.platforms.get(&job.thread.platform) {
-                    unknown_workspace(chat.as_ref(), &job).await;
+                    lease::unknown_workspace(chat.as_ref(), &job).await;
                 }
                 continue;
             }
@@ -322,30 +377,6 @@ impl RelayHub {
             }
         }
         self.idle().await;
-    }
-}
-
-/// A job whose workspace the configuration no longer has cannot be followed (no token for
-/// it). It stays unfinished in the store, so that a restart with the workspace configured
-/// again resumes it; until then the thread and the log say why nothing moves.
-async fn unknown_workspace(chat: &dyn ChatPlatform, job: &FollowedJob) {
-    tracing::error!(
-        job = %job.job_id,
-        workspace = %job.workspace,
-        "the job's backend workspace is not configured; cannot relay this job"
-    );
-    let text = format!(
-        "I cannot follow job {} any more: its backend workspace ({}) is not in my configuration. \
-         An admin can add it back under [workspaces]; I resume from where I stopped.",
-        job.job_id,
-        if job.workspace.is_empty() {
-            "none recorded"
-        } else {
-            &job.workspace
-        }
-    );
-    if let Err(error) = chat.post(&job.thread, &text).await {
-        tracing::error!(%error, "cannot say in the thread why the job is not followed");
     }
 }
 

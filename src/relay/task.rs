@@ -71,6 +71,10 @@ pub(crate) struct Relay {
     pub(crate) outcome_seen: bool,
     /// When each event shown in the pending batch happened, for the lag metric.
     pub(crate) pending_since: Vec<SystemTime>,
+    /// Stops this relay: the hub's shutdown, a hand-back to another replica, a lost lease.
+    pub(crate) stop: tokio_util::sync::CancellationToken,
+    /// Cancelled (with `stop`) when the lease is lost: stop without posting anything more.
+    pub(crate) lost: tokio_util::sync::CancellationToken,
 }
 
 impl Relay {
@@ -82,8 +86,14 @@ impl Relay {
         out: Outbox,
         verbosity: watch::Receiver<Verbosity>,
         shared: Arc<CardShared>,
+        (stop, lost): (
+            tokio_util::sync::CancellationToken,
+            tokio_util::sync::CancellationToken,
+        ),
     ) -> Relay {
         Relay {
+            stop,
+            lost,
             cancelling: shared.cancelling.subscribe(),
             shared,
             no_buttons: !out.chat.renders_buttons(),
@@ -155,7 +165,7 @@ impl Relay {
 
     /// Follows the job to its end, or until shutdown.
     pub(crate) async fn run(mut self) -> RelayEnd {
-        let shutdown = self.hub.shutdown.clone();
+        let shutdown = self.stop.clone();
         let job_id = self.job_id();
         // Every step below that waits on the platform, the store or the backend is boxed: a
         // relay spends its life waiting for the next event, and unboxed, its task kept room
@@ -181,6 +191,10 @@ impl Relay {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {
+                    if self.lost.is_cancelled() {
+                        // Another replica may resume the job any moment: post nothing more.
+                        return RelayEnd::LeaseLost;
+                    }
                     Box::pin(self.wind_down()).await;
                     Box::pin(self.settle()).await;
                     return RelayEnd::Shutdown;
@@ -225,7 +239,7 @@ impl Relay {
             return true;
         };
         let slot = self.out.reserve_slot();
-        let stop = Some(&self.hub.shutdown);
+        let stop = Some(&self.stop);
         match self.out.post_card_at(slot, text, &buttons, stop).await {
             Ok(id) => {
                 if let Err(error) = self.hub.store.set_card(&self.job.job_id, &id).await {
@@ -297,7 +311,7 @@ impl Relay {
 
     /// Posts the batch (each page in a slot of its own), then records what it covered.
     pub(crate) async fn flush(&mut self) {
-        self.post_batch(Some(&self.hub.shutdown.clone())).await;
+        self.post_batch(Some(&self.stop.clone())).await;
     }
 
     async fn post_batch(&mut self, stop: Option<&tokio_util::sync::CancellationToken>) {
@@ -377,7 +391,7 @@ impl Relay {
                 self.record();
                 return;
             };
-            let stop = self.hub.shutdown.clone();
+            let stop = self.stop.clone();
             let stop = interruptible.then_some(&stop);
             match self.out.edit(&id, &text, &buttons, stop).await {
                 Ok(()) => self.card_text = Some((text, buttons)),

@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "catch_up",
         include_str!("../../migrations/0003_catch_up.sql"),
     ),
+    (
+        4,
+        "replicas",
+        include_str!("../../migrations/0004_replicas.sql"),
+    ),
 ];
 
 /// A migrator over [`MIGRATIONS`].

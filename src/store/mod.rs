@@ -15,6 +15,9 @@
 //! - `memory.rs` keeps what chat adapters must remember across restarts;
 //! - `jobs.rs` keeps followed jobs and their relay progress;
 //! - `cards.rs` finds a job from its progress card (a button pressed under it);
+//! - `leases.rs` keeps replicas' heartbeats and relay leases (several replicas on
+//!   PostgreSQL);
+//! - `lock.rs` keeps a SQLite file to one process;
 //! - `positions.rs` records many relay positions in one transaction
 //!   ([`Store::record_positions`]);
 //! - `job.rs` defines [`FollowedJob`] and [`Verbosity`], and how values are
@@ -26,6 +29,8 @@ mod dedupe;
 mod error;
 mod job;
 mod jobs;
+mod leases;
+mod lock;
 mod memory;
 mod migrate;
 mod positions;
@@ -38,6 +43,8 @@ use sqlx::pool::PoolOptions;
 
 pub use error::StoreError;
 pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
+pub use leases::{Claimed, Renewal};
+pub use lock::LockError;
 pub use positions::Position;
 
 /// The database engine behind a [`Store`].
@@ -52,6 +59,8 @@ pub enum Engine {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    /// The database file, on SQLite with a file.
+    file: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -91,7 +100,13 @@ impl Store {
         Ok(Store {
             pool,
             engine: target.engine,
+            file: target.file,
         })
+    }
+
+    /// The database file, when the store is a SQLite file.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// Which engine this store runs on.
@@ -126,6 +141,8 @@ struct Target {
     /// memory and on PostgreSQL.
     create_dir: Option<std::path::PathBuf>,
     in_memory: bool,
+    /// A SQLite file's path.
+    file: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -136,6 +153,7 @@ impl Target {
                 url: url.to_owned(),
                 create_dir: None,
                 in_memory: false,
+                file: None,
             });
         }
         let Some(rest) = url
@@ -152,6 +170,7 @@ impl Target {
                 url: url.to_owned(),
                 create_dir: None,
                 in_memory,
+                file: None,
             });
         }
         if path.is_empty() {
@@ -175,6 +194,7 @@ impl Target {
                 dir.to_path_buf()
             }),
             in_memory,
+            file: Some(Path::new(path).to_path_buf()),
         })
     }
 

@@ -186,9 +186,16 @@ async fn health_and_readiness_are_served_while_the_bot_runs() {
         .unwrap();
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(
-        body,
-        json!({"store": "ok", "platforms": {"console": "connected"}})
+    assert_eq!(body["store"], "ok");
+    assert_eq!(body["platforms"], json!({"console": "connected"}));
+    // One replica, holding no lease (no job runs), named after its host and process.
+    let replica = &body["replica"];
+    assert_eq!(replica["leases"], "renewed", "{body}");
+    assert_eq!(replica["leases_held"], 0, "{body}");
+    assert_eq!(replica["relays"], 0, "{body}");
+    assert!(
+        replica["id"].as_str().is_some_and(|id| id.contains('-')),
+        "{body}"
     );
     bot.finish().await;
 }

@@ -1,0 +1,341 @@
+//! Replicas and relay leases: which replicas live (a heartbeat row each), and which replica
+//! relays which job (a lease row each, renewed while it relays, taken over once expired).
+//!
+//! Every decision is one statement whose `WHERE` is the arbiter, so concurrent replicas never
+//! both win: a lease is taken only if absent or expired, renewed only by its holder. Times are
+//! the database's clock in milliseconds (`clock_timestamp()` on PostgreSQL), never a
+//! replica's: replicas' clocks may disagree, the database's is one.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{Engine, Store, StoreError, Verbosity};
+
+/// The database's "now" in unix epoch milliseconds, as SQL.
+fn now_ms(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        Engine::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+    }
+}
+
+/// A duration in whole milliseconds, as the engines' BIGINT.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What one renewal found, for the replica to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    /// The unfinished jobs whose lease this replica holds, oldest first, with their thread's
+    /// verbosity (it may have been changed through another replica).
+    pub held: Vec<(String, Verbosity)>,
+    /// Replicas whose heartbeat has not expired, this one included.
+    pub live_replicas: u64,
+    /// How many relays this replica should hold: for each platform it runs, the platform's
+    /// unfinished jobs divided among the live replicas running it (rounded up).
+    pub share: u64,
+}
+
+/// A lease taken by [`Store::claim_leases`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub job_id: String,
+    /// Whether another holder had it before and let it expire.
+    pub takeover: bool,
+}
+
+impl Store {
+    /// Registers replica `id` (this process: `instance`, running `platforms`) as alive for
+    /// `ttl`. False when another process with the same id is alive: ids must be unique.
+    pub async fn register_replica(
+        &self,
+        id: &str,
+        instance: &str,
+        ttl: Duration,
+        platforms: &[&str],
+    ) -> Result<bool, StoreError> {
+        let now = now_ms(self.engine);
+        let sql = format!(
+            "INSERT INTO replicas (replica_id, instance, platforms, expires_ms) \
+             VALUES ($1, $2, $4, {now} + $3) \
+             ON CONFLICT (replica_id) DO UPDATE SET instance = excluded.instance, \
+             platforms = excluded.platforms, expires_ms = excluded.expires_ms \
+             WHERE replicas.instance = excluded.instance OR replicas.expires_ms <= {now}"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(instance)
+            .bind(millis(ttl))
+            .bind(format!(",{},", platforms.join(",")))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("register_replica"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets every replica and lease: only for a store no other process can use (a SQLite
+    /// file held by this one), where whoever held them is dead.
+    pub async fn forget_replicas(&self) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::engine("forget_replicas"))?;
+        for sql in ["DELETE FROM relay_leases", "DELETE FROM replicas"] {
+            sqlx::query(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::engine("forget_replicas"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::engine("forget_replicas"))
+    }
+
+    /// The heartbeat of replica `id` and the renewal of all its leases, for `ttl` from now, in
+    /// one transaction; `None` when the replica's row is no longer this process's (it expired
+    /// and another process took the id), in which case nothing was renewed.
+    pub async fn renew(
+        &self,
+        id: &str,
+        instance: &str,
+        ttl: Duration,
+        platforms: &[&str],
+    ) -> Result<Option<Renewal>, StoreError> {
+        let now = now_ms(self.engine);
+        let ttl = millis(ttl);
+        let failed = StoreError::engine("renew");
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let beat = format!(
+            "UPDATE replicas SET expires_ms = {now} + $3 WHERE replica_id = $1 AND instance = $2"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(beat))
+            .bind(id)
+            .bind(instance)
+            .bind(ttl)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::engine("renew"))?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let leases = format!("UPDATE relay_leases SET expires_ms = {now} + $2 WHERE holder = $1");
+        sqlx::query(sqlx::AssertSqlSafe(leases))
+            .bind(id)
+            .bind(ttl)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::engine("renew"))?;
+        let renewal = look(&mut tx, self.engine, id, platforms).await?;
+        tx.commit().await.map_err(StoreError::engine("renew"))?;
+        Ok(Some(renewal))
+    }
+
+    /// What [`renew`](Store::renew) reports, without renewing: read between renewals, so that
+    /// claims and verbosity changes are seen every tick while lease rows are written only a
+    /// few times per lease.
+    pub async fn look(&self, id: &str, platforms: &[&str]) -> Result<Renewal, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::engine("look"))?;
+        look(&mut connection, self.engine, id, platforms).await
+    }
+
+    /// Takes the lease of `job_id` for `holder` for `ttl`, if nobody holds it or its lease
+    /// expired. True when taken.
+    pub async fn take_lease(
+        &self,
+        job_id: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms(self.engine);
+        let sql = format!(
+            "INSERT INTO relay_leases (job_id, holder, expires_ms, taken) \
+             VALUES ($1, $2, {now} + $3, 1) \
+             ON CONFLICT (job_id) DO UPDATE SET holder = excluded.holder, \
+             expires_ms = excluded.expires_ms, taken = relay_leases.taken + 1 \
+             WHERE relay_leases.expires_ms <= {now}"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job_id)
+            .bind(holder)
+            .bind(millis(ttl))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("take_lease"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Takes up to `limit` leases of unfinished jobs on `platforms` that nobody holds or whose
+    /// lease expired, oldest jobs first, for `holder` for `ttl`. Concurrent claimers never
+    /// take the same one.
+    pub async fn claim_leases(
+        &self,
+        holder: &str,
+        ttl: Duration,
+        limit: u64,
+        platforms: &[&str],
+    ) -> Result<Vec<Claimed>, StoreError> {
+        if limit == 0 || platforms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms(self.engine);
+        let on_platforms = (0..platforms.len())
+            .map(|i| format!("${}", i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // SQLite reads `ON` after a join as the join's, unless the SELECT has a WHERE (it has).
+        let sql = format!(
+            "INSERT INTO relay_leases (job_id, holder, expires_ms, taken) \
+             SELECT f.job_id, $1, {now} + $2, 1 FROM followed_jobs f \
+             LEFT JOIN relay_leases l ON l.job_id = f.job_id \
+             WHERE f.ended = 0 AND f.platform IN ({on_platforms}) \
+             AND (l.job_id IS NULL OR l.expires_ms <= {now}) \
+             ORDER BY f.insertion, f.job_id LIMIT $3 \
+             ON CONFLICT (job_id) DO UPDATE SET holder = excluded.holder, \
+             expires_ms = excluded.expires_ms, taken = relay_leases.taken + 1 \
+             WHERE relay_leases.expires_ms <= {now} \
+             RETURNING job_id, taken"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(holder)
+            .bind(millis(ttl))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        for platform in platforms {
+            query = query.bind(*platform);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::engine("claim_leases"))?;
+        rows.iter()
+            .map(|row| {
+                let job_id: String = row.try_get(0).map_err(StoreError::engine("claim_leases"))?;
+                let taken: i64 = row.try_get(1).map_err(StoreError::engine("claim_leases"))?;
+                Ok(Claimed {
+                    job_id,
+                    takeover: taken > 1,
+                })
+            })
+            .collect()
+    }
+
+    /// Hands the lease of `job_id` back, if `holder` holds it.
+    pub async fn release_lease(&self, job_id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM relay_leases WHERE job_id = $1 AND holder = $2")
+            .bind(job_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("release_lease"))?;
+        Ok(())
+    }
+
+    /// A graceful stop: hands every lease of `id` back and removes its heartbeat, so the
+    /// other replicas take its jobs at once and count one replica fewer.
+    pub async fn retire_replica(&self, id: &str, instance: &str) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::engine("retire_replica"))?;
+        let done = sqlx::query("DELETE FROM replicas WHERE replica_id = $1 AND instance = $2")
+            .bind(id)
+            .bind(instance)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::engine("retire_replica"))?;
+        // A row no longer ours means another process has the id, and the leases with it.
+        if done.rows_affected() == 1 {
+            sqlx::query("DELETE FROM relay_leases WHERE holder = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::engine("retire_replica"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::engine("retire_replica"))
+    }
+
+    /// Who holds the lease of `job_id` now (expired or not), for tests and diagnostics.
+    pub async fn lease_holder(&self, job_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT holder FROM relay_leases WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::engine("lease_holder"))?;
+        row.map(|row| row.try_get::<String, _>(0))
+            .transpose()
+            .map_err(StoreError::engine("lease_holder"))
+    }
+}
+
+/// The leases `id` holds and its share, read on `connection`.
+async fn look(
+    connection: &mut sqlx::AnyConnection,
+    engine: Engine,
+    id: &str,
+    platforms: &[&str],
+) -> Result<Renewal, StoreError> {
+    let failed = || StoreError::engine("look");
+    let rows = sqlx::query(
+        "SELECT job_id, verbosity FROM followed_jobs WHERE ended = 0 AND job_id IN \
+         (SELECT job_id FROM relay_leases WHERE holder = $1) ORDER BY insertion, job_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(failed())?;
+    let mut held = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let job_id: String = row.try_get(0).map_err(failed())?;
+        let verbosity: String = row.try_get(1).map_err(failed())?;
+        let verbosity = verbosity.parse().map_err(|_| StoreError::Corrupt {
+            job_id: job_id.clone(),
+            column: "verbosity",
+            value: verbosity.clone(),
+        })?;
+        held.push((job_id, verbosity));
+    }
+    let unfinished = sqlx::query(
+        "SELECT platform, COUNT(*) FROM followed_jobs WHERE ended = 0 GROUP BY platform",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(failed())?;
+    let live = format!(
+        "SELECT platforms FROM replicas WHERE expires_ms > {}",
+        now_ms(engine)
+    );
+    let live: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(live))
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(failed())?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(failed())?;
+    let mut share = 0;
+    for row in &unfinished {
+        let platform: String = row.try_get(0).map_err(failed())?;
+        let jobs: i64 = row.try_get(1).map_err(failed())?;
+        if !platforms.contains(&platform.as_str()) {
+            continue;
+        }
+        let mark = format!(",{platform},");
+        // This replica counts even if its heartbeat is late.
+        let running = live.iter().filter(|p| p.contains(&mark)).count().max(1) as u64;
+        share += u64::try_from(jobs).unwrap_or(0).div_ceil(running);
+    }
+    Ok(Renewal {
+        held,
+        live_replicas: (live.len() as u64).max(1),
+        share,
+    })
+}

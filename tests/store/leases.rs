@@ -1,0 +1,186 @@
+//! Replicas and relay leases: taken once, renewed by their holder only, claimed when free or
+//! expired (counted as takeovers then), handed back on a graceful stop; a replica id held by a
+//! live process refused to another.
+
+use std::time::Duration;
+
+use mosaic_bot::store::{Store, Verbosity};
+
+use crate::support::{Db, issue, job, thread};
+
+/// A lease that cannot expire during a test, and one that is over at once.
+const LONG: Duration = Duration::from_secs(3600);
+const GONE: Duration = Duration::ZERO;
+/// The platform of the jobs `support::job` makes.
+const CONSOLE: &[&str] = &["console"];
+
+/// Registers replica `id` (process `instance`) on the console platform.
+async fn register(store: &Store, id: &str, instance: &str, ttl: Duration) -> bool {
+    store
+        .register_replica(id, instance, ttl, CONSOLE)
+        .await
+        .expect("registers")
+}
+
+/// Follows a console job per `(id, issue number)`.
+async fn insert(store: &Store, jobs: &[(&str, u64)]) {
+    for (id, n) in jobs {
+        store
+            .insert_job(&job(id, thread("c", id), issue(*n)))
+            .await
+            .expect("inserted");
+    }
+}
+
+pub async fn a_lease_is_taken_once_until_it_expires(db: &Db) {
+    let store = db.open().await;
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(!store.take_lease("j1", "r2", LONG).await.expect("asks"));
+    assert_eq!(
+        store.lease_holder("j1").await.expect("reads").as_deref(),
+        Some("r1")
+    );
+    assert!(store.take_lease("j2", "r1", GONE).await.expect("takes"));
+    assert!(
+        store
+            .take_lease("j2", "r2", LONG)
+            .await
+            .expect("takes over")
+    );
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r2")
+    );
+}
+
+pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
+    let store = db.open().await;
+    insert(&store, &[("j1", 1), ("j2", 2), ("j3", 3)]).await;
+    assert!(register(&store, "r1", "i1", LONG).await, "registers");
+    assert!(register(&store, "r2", "i2", LONG).await, "registers");
+    assert!(register(&store, "dead", "i3", GONE).await, "registers");
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
+    store.finish("j2", "COMPLETED").await.expect("finished");
+    let renewal = store
+        .renew("r1", "i1", LONG, CONSOLE)
+        .await
+        .expect("renews")
+        .expect("ours");
+    let held: Vec<&str> = renewal.held.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(held, ["j1"]);
+    assert_eq!(renewal.held[0].1, Verbosity::Milestones);
+    // A look between renewals reports the same, and sees a verbosity changed meanwhile.
+    store
+        .set_verbosity(&thread("c", "j1"), Verbosity::Verbose)
+        .await
+        .expect("set");
+    let look = store.look("r1", CONSOLE).await.expect("reads");
+    assert_eq!(look.held, [("j1".to_owned(), Verbosity::Verbose)]);
+    // Two unfinished jobs on the console, two live replicas running it: one each.
+    assert_eq!((look.live_replicas, look.share), (2, 1));
+    assert_eq!(renewal.live_replicas, 2, "the expired one does not count");
+    assert_eq!(renewal.share, 1);
+    // A replica running another platform alone has no share of these jobs.
+    assert!(
+        store
+            .register_replica("slack-only", "i5", LONG, &["slack"])
+            .await
+            .expect("registers")
+    );
+    let other = store.look("slack-only", &["slack"]).await.expect("reads");
+    assert_eq!((other.live_replicas, other.share), (3, 0));
+    // Another process under the same id renews nothing.
+    assert_eq!(
+        store
+            .renew("r1", "other", LONG, CONSOLE)
+            .await
+            .expect("asks"),
+        None
+    );
+}
+
+pub async fn a_live_replica_id_is_refused_to_another_process(db: &Db) {
+    let store = db.open().await;
+    assert!(register(&store, "r1", "i1", LONG).await, "registers");
+    assert!(register(&store, "r1", "i1", LONG).await, "again");
+    assert!(!register(&store, "r1", "i2", LONG).await, "refused");
+    assert!(register(&store, "r2", "i3", GONE).await, "registers");
+    assert!(register(&store, "r2", "i4", LONG).await, "expired: taken");
+}
+
+pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
+    let store = db.open().await;
+    insert(&store, &[("j1", 1), ("j2", 2), ("j3", 3), ("j4", 4)]).await;
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(store.take_lease("j2", "dead", GONE).await.expect("takes"));
+    store.finish("j4", "COMPLETED").await.expect("finished");
+    let first = store
+        .claim_leases("r2", LONG, 1, CONSOLE)
+        .await
+        .expect("claims");
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].job_id, "j2");
+    assert!(first[0].takeover, "an expired lease is taken over");
+    // Nothing is claimed for a platform the claimer does not run.
+    assert!(
+        store
+            .claim_leases("r9", LONG, 10, &["slack"])
+            .await
+            .expect("claims")
+            .is_empty()
+    );
+    let rest = store
+        .claim_leases("r3", LONG, 10, CONSOLE)
+        .await
+        .expect("claims");
+    assert_eq!(rest.len(), 1, "only j3 is free: {rest:?}");
+    assert_eq!(rest[0].job_id, "j3");
+    assert!(!rest[0].takeover);
+    assert!(
+        store
+            .claim_leases("r3", LONG, 10, CONSOLE)
+            .await
+            .expect("claims")
+            .is_empty()
+    );
+    // Concurrent claimers never share a lease.
+    let more: Vec<(String, u64)> = (10..30).map(|n| (format!("k{n}"), n)).collect();
+    let more: Vec<(&str, u64)> = more.iter().map(|(id, n)| (id.as_str(), *n)).collect();
+    insert(&store, &more).await;
+    let claims = (0..4).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .claim_leases(&format!("c{i}"), LONG, 20, CONSOLE)
+                .await
+        })
+    });
+    let mut all = Vec::new();
+    for claim in claims {
+        all.extend(claim.await.expect("joins").expect("claims"));
+    }
+    let mut ids: Vec<String> = all.into_iter().map(|c| c.job_id).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!((before, ids.len()), (20, 20), "each of the 20 claimed once");
+}
+
+pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
+    let store = db.open().await;
+    assert!(register(&store, "r1", "i1", LONG).await, "registers");
+    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
+    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
+    store
+        .release_lease("j2", "r1")
+        .await
+        .expect("not its lease: kept");
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r2")
+    );
+    store.retire_replica("r1", "i1").await.expect("retires");
+    assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
+    assert!(register(&store, "r1", "i9", LONG).await, "the id is free");
+}

@@ -190,7 +190,13 @@ impl Keeper {
             // Nothing starts until a renewal succeeds again.
             return;
         }
-        let held: HashSet<&str> = renewal.held.iter().map(|(id, _)| id.as_str()).collect();
+        // A relay whose job just ended still holds its lease while it finishes.
+        let held: HashSet<&str> = renewal
+            .held
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .chain(renewal.finishing.iter().map(String::as_str))
+            .collect();
         for (job_id, started) in self.hub.running_since() {
             // A relay started after the renewal was read may hold a lease it could not see.
             if started < sent && !held.contains(job_id.as_str()) {
@@ -214,7 +220,7 @@ impl Keeper {
             .clone();
         for (job_id, verbosity) in &renewal.held {
             if running.contains(job_id) {
-                self.hub.sync_verbosity(job_id, *verbosity);
+                self.hub.sync_verbosity(job_id, *verbosity, sent);
             } else if !parked.contains(job_id) {
                 self.start_held(job_id).await;
             }

@@ -214,14 +214,24 @@ impl RelayHub {
     }
 
     /// Applies the stored verbosity of a job whose relay runs here (it may have been changed
-    /// through another replica).
-    pub(super) fn sync_verbosity(&self, job_id: &str, verbosity: crate::store::Verbosity) {
+    /// through another replica), as read by a query sent at `read_sent`. A read sent before
+    /// the verbosity was last set here may predate that change: it is not applied, or a
+    /// `verbose` typed a moment ago would be undone until the next read (the relay bench lost
+    /// events to it).
+    pub(super) fn sync_verbosity(
+        &self,
+        job_id: &str,
+        verbosity: crate::store::Verbosity,
+        read_sent: tokio::time::Instant,
+    ) {
         let relays = self
             .hub
             .relays
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(running) = relays.get(job_id) {
+        if let Some(running) = relays.get(job_id)
+            && running.verbosity_set < read_sent
+        {
             running.verbosity.send_if_modified(|v| {
                 let changed = *v != verbosity;
                 *v = verbosity;

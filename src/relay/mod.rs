@@ -138,6 +138,9 @@ struct Running {
     lost: CancellationToken,
     /// When the relay started: a renewal read before it cannot know its lease.
     started: tokio::time::Instant,
+    /// When its verbosity was last set here (or it started): a store read sent before then
+    /// may hold the verbosity it replaced, and must not put it back.
+    verbosity_set: tokio::time::Instant,
 }
 
 impl RelayHub {
@@ -272,6 +275,7 @@ impl RelayHub {
                 stop,
                 lost,
                 started: tokio::time::Instant::now(),
+                verbosity_set: tokio::time::Instant::now(),
             },
         );
         hub.running.send_replace(relays.len());
@@ -300,13 +304,14 @@ impl RelayHub {
     /// The thread's verbosity changed (already stored by the caller): its running relays apply
     /// it from their next event.
     pub fn verbosity_changed(&self, thread: &ThreadRef, verbosity: Verbosity) {
-        let relays = self
+        let mut relays = self
             .hub
             .relays
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for running in relays.values().filter(|r| &r.thread == thread) {
+        for running in relays.values_mut().filter(|r| &r.thread == thread) {
             running.verbosity.send_replace(verbosity);
+            running.verbosity_set = tokio::time::Instant::now();
         }
     }
 

@@ -31,6 +31,9 @@ pub struct Renewal {
     /// The unfinished jobs whose lease this replica holds, oldest first, with their thread's
     /// verbosity (it may have been changed through another replica).
     pub held: Vec<(String, Verbosity)>,
+    /// Jobs that ended whose lease this replica still holds: their relays are finishing (the
+    /// ✅, the last record) and hand the lease back when done; not a lost lease.
+    pub finishing: Vec<String>,
     /// Replicas whose heartbeat has not expired, this one included.
     pub live_replicas: u64,
     /// How many relays this replica should hold: for each platform it runs, the platform's
@@ -285,7 +288,7 @@ async fn look(
 ) -> Result<Renewal, StoreError> {
     let failed = || StoreError::engine("look");
     let rows = sqlx::query(
-        "SELECT job_id, verbosity FROM followed_jobs WHERE ended = 0 AND job_id IN \
+        "SELECT job_id, verbosity, ended FROM followed_jobs WHERE job_id IN \
          (SELECT job_id FROM relay_leases WHERE holder = $1) ORDER BY insertion, job_id",
     )
     .bind(id)
@@ -293,8 +296,14 @@ async fn look(
     .await
     .map_err(failed())?;
     let mut held = Vec::with_capacity(rows.len());
+    let mut finishing = Vec::new();
     for row in &rows {
         let job_id: String = row.try_get(0).map_err(failed())?;
+        let ended: i64 = row.try_get(2).map_err(failed())?;
+        if ended != 0 {
+            finishing.push(job_id);
+            continue;
+        }
         let verbosity: String = row.try_get(1).map_err(failed())?;
         let verbosity = verbosity.parse().map_err(|_| StoreError::Corrupt {
             job_id: job_id.clone(),
@@ -335,6 +344,7 @@ async fn look(
     }
     Ok(Renewal {
         held,
+        finishing,
         live_replicas: (live.len() as u64).max(1),
         share,
     })

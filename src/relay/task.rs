@@ -386,7 +386,7 @@ impl Relay {
         self.finish_edit().await;
         self.card_dirty = false;
         if let (Some(id), false) = (self.job.card_message_id.clone(), self.card_broken) {
-            tokio::time::sleep_until(self.next_card_edit).await;
+            super::send::sleep_until(self.next_card_edit).await;
             let Some((text, buttons)) = self.card_change() else {
                 self.record();
                 return;
@@ -434,7 +434,7 @@ impl Relay {
 /// Sleeps until `instant`, or for ever when there is none.
 async fn at(instant: Option<Instant>) {
     match instant {
-        Some(instant) => tokio::time::sleep_until(instant).await,
+        Some(instant) => super::send::sleep_until(instant).await,
         None => std::future::pending().await,
     }
 }

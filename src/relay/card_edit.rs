@@ -41,10 +41,12 @@ impl Relay {
     }
 
     /// Starts writing the card's current state, in a task of its own (the loop calls it once
-    /// the card's edit interval has passed); a stop interrupts its waits between attempts.
-    pub(crate) fn start_edit(&mut self) {
+    /// the card's edit interval has passed); when `interruptible`, a stop interrupts its waits
+    /// between attempts. With nothing to write, it records the position at once.
+    pub(crate) fn start_edit(&mut self, interruptible: bool) {
         self.card_dirty = false;
         let (Some(id), false) = (self.job.card_message_id.clone(), self.card_broken) else {
+            self.record();
             return;
         };
         let Some((text, buttons)) = self.card_change() else {
@@ -55,7 +57,8 @@ impl Relay {
         let stop = self.stop.clone();
         self.editing = Some(Editing(tokio::spawn(
             async move {
-                let answer = out.edit(&id, &text, &buttons, Some(&stop)).await;
+                let stop = interruptible.then_some(&stop);
+                let answer = out.edit(&id, &text, &buttons, stop).await;
                 (answer, text, buttons)
             }
             .in_current_span(),

@@ -200,7 +200,7 @@ impl Relay {
                     return RelayEnd::Shutdown;
                 }
                 () = at(flush_at) => Box::pin(self.flush()).await,
-                () = at(edit_at) => self.start_edit(),
+                () = at(edit_at) => self.start_edit(true),
                 done = super::card_edit::edited(&mut self.editing) => self.edit_done(done),
                 () = Self::settings_changed(&mut self.verbosity, &mut self.cancelling) => {
                     self.card_dirty = true;
@@ -384,23 +384,12 @@ impl Relay {
     pub(crate) async fn edit_card(&mut self, interruptible: bool) {
         // An edit still on the wire lands first: two edits of one card never race.
         self.finish_edit().await;
-        self.card_dirty = false;
-        if let (Some(id), false) = (self.job.card_message_id.clone(), self.card_broken) {
+        if self.job.card_message_id.is_some() && !self.card_broken {
             super::send::sleep_until(self.next_card_edit).await;
-            let Some((text, buttons)) = self.card_change() else {
-                self.record();
-                return;
-            };
-            let stop = self.stop.clone();
-            let stop = interruptible.then_some(&stop);
-            match self.out.edit(&id, &text, &buttons, stop).await {
-                Ok(()) => self.card_text = Some((text, buttons)),
-                Err(SendError::Interrupted) => {}
-                Err(SendError::Refused(error)) => self.card_refused(&error),
-            }
-            self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
         }
-        self.record();
+        // The loop's own edit, awaited here (`card_edit.rs`): its answer records the position.
+        self.start_edit(interruptible);
+        self.finish_edit().await;
     }
 
     /// Shutdown: post what waits (not interruptible: the hub's deadline bounds it), write the

@@ -20,6 +20,7 @@ use std::time::SystemTime;
 pub mod buttons;
 pub mod connection;
 pub mod handled;
+pub mod marks;
 pub mod markup;
 pub mod memory;
 pub mod platform;
@@ -27,6 +28,7 @@ pub mod secret;
 
 pub use buttons::{Button, ButtonStyle, Press};
 pub use connection::{Connection, ConnectionState};
+pub use marks::{OwnPost, PostMark};
 pub use markup::{Block, Dialect, Markup, Span};
 pub use memory::{InMemory, Memory};
 pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction, RunContext};

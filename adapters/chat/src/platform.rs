@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::buttons::{Button, Press};
 use crate::connection::Connection;
+use crate::marks::{OwnPost, PostMark};
 use crate::markup::Dialect;
 use crate::memory::{InMemory, Memory};
 use crate::{Inbound, Platform, ThreadRef};
@@ -196,6 +197,37 @@ pub trait ChatPlatform: Send + Sync + 'static {
     /// Posts `text` in `thread`; returns the new message's id. A thread named
     /// by a top-level message's id is created on that message if needed.
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String>;
+
+    /// Posts `text` in `thread` like [`post`](ChatPlatform::post), carrying `mark` where
+    /// the platform keeps data beside a message's text (Slack's message `metadata`,
+    /// Mattermost's post `props`), so that [`own_posts_after`](ChatPlatform::own_posts_after)
+    /// can tell after a restart which events the post showed. Where the platform offers
+    /// idempotent posting (Discord's `nonce` with `enforce_nonce`), the mark also makes a
+    /// retried post land once. The default posts the text alone.
+    fn post_marked<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        mark: &'a PostMark,
+    ) -> ChatFuture<'a, String> {
+        let _ = mark;
+        self.post(thread, text)
+    }
+
+    /// The bot's own posts in `thread` written after message `after` (a post of the bot's in
+    /// that thread, or the thread's first message), oldest first, at most
+    /// [`MAX_OWN_POSTS`](crate::marks::MAX_OWN_POSTS) of them, each with its mark where the
+    /// platform keeps one. A relay resuming a job asks it to learn what it posted without
+    /// recording it. `None` where the platform cannot read its posts back (the default;
+    /// the console): the resumed relay then shows those events again.
+    fn own_posts_after<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        after: &'a str,
+    ) -> ChatFuture<'a, Option<Vec<OwnPost>>> {
+        let _ = (thread, after);
+        Box::pin(async { Ok(None) })
+    }
 
     /// Posts `text` at the top level of `channel` and returns the thread
     /// rooted at it (for slash commands, which have no message of their own).

@@ -162,6 +162,16 @@ impl Served {
         Served { child, logs }
     }
 
+    /// Waits up to `within` for the process to end by itself; returns its
+    /// exit code and everything it logged.
+    pub async fn exited(mut self, within: Duration) -> (Option<i32>, String) {
+        let status = tokio::time::timeout(within, self.child.wait())
+            .await
+            .expect("the bot ends in time")
+            .expect("its exit status");
+        (status.code(), self.logs.await.expect("the log reader ends"))
+    }
+
     /// Kills the process; returns everything it logged.
     pub async fn kill(mut self) -> String {
         self.child.kill().await.expect("the bot stops");

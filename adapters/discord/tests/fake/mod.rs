@@ -125,8 +125,9 @@ struct Inner {
     interactions: Mutex<interactions::Interactions>,
     /// Failures to answer once: (method, path fragment, status).
     failures: Mutex<Vec<(String, String, u16)>>,
-    /// Calls to carry out whose answer is then lost: (method, path fragment).
-    lost_answers: Mutex<Vec<(String, String)>>,
+    /// Calls to carry out whose answer is then lost: (method, path
+    /// fragment, a field the body must hold, if any).
+    lost_answers: Mutex<Vec<(String, String, Option<String>)>>,
     /// Messages made with a nonce: (author, nonce) → (message, when made).
     nonces: Mutex<HashMap<(u64, String), (u64, Instant)>>,
     /// While set, gateway connections are refused (503); and how many were.
@@ -306,11 +307,21 @@ impl FakeDiscord {
     /// back: "502 GATEWAY UNAVAILABLE … Wait a bit and retry",
     /// topics/opcodes-and-status-codes, "HTTP Response Codes").
     pub fn lose_next_answer(&self, method: &str, fragment: &str) {
-        self.inner
-            .lost_answers
-            .lock()
-            .expect("lost answers")
-            .push((method.into(), fragment.into()));
+        self.inner.lost_answers.lock().expect("lost answers").push((
+            method.into(),
+            fragment.into(),
+            None,
+        ));
+    }
+
+    /// As [`FakeDiscord::lose_next_answer`], for the next such call whose
+    /// body holds `field` (`nonce`: a relay post, not the card).
+    pub fn lose_next_answer_carrying(&self, method: &str, fragment: &str, field: &str) {
+        self.inner.lost_answers.lock().expect("lost answers").push((
+            method.into(),
+            fragment.into(),
+            Some(field.into()),
+        ));
     }
 
     fn id(&self) -> u64 {

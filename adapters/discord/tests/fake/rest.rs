@@ -72,9 +72,11 @@ pub(super) async fn rest(
     }
     let lose = {
         let mut lost = inner.lost_answers.lock().expect("lost answers");
-        let at = lost
-            .iter()
-            .position(|(m, f)| *m == method.as_str() && path.contains(f.as_str()));
+        let at = lost.iter().position(|(m, f, field)| {
+            *m == method.as_str()
+                && path.contains(f.as_str())
+                && field.as_ref().is_none_or(|field| body.get(field).is_some())
+        });
         at.map(|i| lost.remove(i)).is_some()
     };
     let answer = route(&inner, &method, &uri, &path, &body);

@@ -32,7 +32,7 @@ fn thread_on_new_message(fake: &FakeDiscord, channel: u64) -> (u64, ThreadRef) {
     (root, thread)
 }
 
-fn posts_to<'a>(calls: &'a [Call], channel: u64) -> Vec<&'a Call> {
+fn posts_to(calls: &[Call], channel: u64) -> Vec<&Call> {
     let path = format!("/channels/{channel}/messages");
     calls
         .iter()
@@ -128,7 +128,10 @@ async fn a_marked_post_sent_again_after_its_answer_was_lost_lands_once() {
         .post_marked(&thread, "▶️ Step 1", &mark(1, 1))
         .await
         .expect("posted");
-    assert_eq!(ids(&c.fake.messages_in(root)), [retried.clone()]);
+    assert_eq!(
+        ids(&c.fake.messages_in(root)),
+        std::slice::from_ref(&retried)
+    );
     assert_eq!(created(&c.fake, &retried).len(), 1);
 
     // Without a mark, the same loss shows the post twice: the fake really made the first.

@@ -28,26 +28,17 @@ fn invalid_field(field: &str, code: &str, message: &str) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
-/// The nonce of a Create Message body: "integer or string", at most 25 characters.
-fn nonce_of(body: &Value) -> Result<Option<String>, Response> {
+/// The nonce of a Create Message body: "integer or string", at most 25 characters; else
+/// the refusal's code and message for the `nonce` field.
+fn nonce_of(body: &Value) -> Result<Option<String>, (&'static str, &'static str)> {
     let nonce = match &body["nonce"] {
         Value::Null => return Ok(None),
         Value::String(s) => s.clone(),
         Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-        _ => {
-            return Err(invalid_field(
-                "nonce",
-                "BASE_TYPE_BAD_TYPE",
-                "Must be a string or an integer.",
-            ));
-        }
+        _ => return Err(("BASE_TYPE_BAD_TYPE", "Must be a string or an integer.")),
     };
     if nonce.chars().count() > NONCE_MAX_CHARS {
-        return Err(invalid_field(
-            "nonce",
-            "BASE_TYPE_MAX_LENGTH",
-            "Must be 25 or fewer in length.",
-        ));
+        return Err(("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."));
     }
     Ok(Some(nonce))
 }
@@ -89,7 +80,7 @@ pub(super) fn create_message(inner: &Inner, channel: u64, body: &Value) -> Respo
     }
     let nonce = match nonce_of(body) {
         Ok(nonce) => nonce,
-        Err(refused) => return refused,
+        Err((code, message)) => return invalid_field("nonce", code, message),
     };
     // `enforce_nonce`: "If true and nonce is present, it will be checked for uniqueness in
     // the past few minutes. If another message was created by the same author with the same

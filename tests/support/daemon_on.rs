@@ -140,7 +140,8 @@ impl Served {
             .current_dir(dir)
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+        // Nothing of the test runner's own: neither configuration nor fault switches.
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC")) {
             cmd.env_remove(key);
         }
         cmd.envs([

@@ -32,14 +32,6 @@ fn thread_on_new_message(fake: &FakeDiscord, channel: u64) -> (u64, ThreadRef) {
     (root, thread)
 }
 
-fn posts_to(calls: &[Call], channel: u64) -> Vec<&Call> {
-    let path = format!("/channels/{channel}/messages");
-    calls
-        .iter()
-        .filter(|c| c.method == "POST" && c.path == path)
-        .collect()
-}
-
 fn ids(messages: &[Value]) -> Vec<String> {
     messages
         .iter()
@@ -59,21 +51,9 @@ fn created(fake: &FakeDiscord, id: &str) -> Vec<Value> {
 async fn a_marked_post_carries_its_marks_nonce_enforced_and_the_same_mark_is_the_same_message() {
     let c = connect().await;
     let (root, thread) = thread_on_new_message(&c.fake, CHANNEL);
-    let first = c
-        .discord
-        .post_marked(&thread, "▶️ Step 1", &mark(1, 3))
-        .await
-        .expect("posted");
-    let again = c
-        .discord
-        .post_marked(&thread, "▶️ Step 1", &mark(1, 3))
-        .await
-        .expect("posted again");
-    let second = c
-        .discord
-        .post_marked(&thread, "▶️ Step 2", &mark(4, 4))
-        .await
-        .expect("posted");
+    let first = marked(&c, &thread, "▶️ Step 1", mark(1, 3)).await;
+    let again = marked(&c, &thread, "▶️ Step 1", mark(1, 3)).await;
+    let second = marked(&c, &thread, "▶️ Step 2", mark(4, 4)).await;
     assert_eq!(again, first, "the same mark: the same message");
     assert_ne!(second, first);
     assert_eq!(
@@ -123,11 +103,7 @@ async fn a_marked_post_sent_again_after_its_answer_was_lost_lands_once() {
     assert!(matches!(lost, Err(ChatError::Unavailable(_))), "{lost:?}");
     // Discord made it, though the bot could not know.
     assert_eq!(c.fake.messages_in(root).len(), 1);
-    let retried = c
-        .discord
-        .post_marked(&thread, "▶️ Step 1", &mark(1, 1))
-        .await
-        .expect("posted");
+    let retried = marked(&c, &thread, "▶️ Step 1", mark(1, 1)).await;
     assert_eq!(
         ids(&c.fake.messages_in(root)),
         std::slice::from_ref(&retried)
@@ -154,17 +130,29 @@ fn texts(posts: &[OwnPost]) -> Vec<&str> {
     posts.iter().map(|p| p.text.as_str()).collect()
 }
 
+/// Posts `text` in `thread` marked `mark`; its message id.
+async fn marked(c: &Connected, thread: &ThreadRef, text: &str, mark: PostMark) -> String {
+    let posted = c.discord.post_marked(thread, text, &mark).await;
+    posted.expect("posted")
+}
+
+/// The texts of the bot's posts in `thread` after `after`, joined by `|`.
+async fn read_back(
+    c: &Connected,
+    thread: &ThreadRef,
+    after: &str,
+) -> Result<Option<String>, ChatError> {
+    let own = c.discord.own_posts_after(thread, after).await;
+    own.map(|p| p.map(|p| texts(&p).join("|")))
+}
+
 #[tokio::test]
 async fn own_posts_after_a_message_are_the_bots_in_the_thread_oldest_first() {
     let c = connect().await;
     let (root, thread) = thread_on_new_message(&c.fake, CHANNEL);
     let (_, elsewhere) = thread_on_new_message(&c.fake, CHANNEL);
     let card = c.discord.post(&thread, "card").await.expect("posted");
-    let p1 = c
-        .discord
-        .post_marked(&thread, "▶️ Step 1", &mark(1, 1))
-        .await
-        .expect("posted");
+    let p1 = marked(&c, &thread, "▶️ Step 1", mark(1, 1)).await;
     // Others' messages in the thread, and the bot's in another thread, are not its posts.
     c.fake.say(root, "a person in the thread");
     c.fake.message_from(root, 999, true, "another bot");
@@ -172,11 +160,7 @@ async fn own_posts_after_a_message_are_the_bots_in_the_thread_oldest_first() {
         .post(&elsewhere, "another job")
         .await
         .expect("posted");
-    let p2 = c
-        .discord
-        .post_marked(&thread, "▶️ Step 2", &mark(2, 2))
-        .await
-        .expect("posted");
+    let p2 = marked(&c, &thread, "▶️ Step 2", mark(2, 2)).await;
 
     let after_card = c
         .discord
@@ -190,11 +174,8 @@ async fn own_posts_after_a_message_are_the_bots_in_the_thread_oldest_first() {
     // Discord keeps no nonce with a message: no mark comes back.
     assert!(after_card.iter().all(|p| p.mark.is_none()));
     // `after` is exclusive.
-    let after_p1 = c.discord.own_posts_after(&thread, &p1).await;
-    assert_eq!(
-        after_p1.map(|p| p.map(|p| texts(&p).join("|"))),
-        Ok(Some("▶️ Step 2".into()))
-    );
+    let after_p1 = read_back(&c, &thread, &p1).await;
+    assert_eq!(after_p1, Ok(Some("▶️ Step 2".into())));
     let after_p2 = c.discord.own_posts_after(&thread, &p2).await;
     assert_eq!(after_p2, Ok(Some(Vec::new())));
     let from_root = c
@@ -229,15 +210,9 @@ async fn own_posts_after_reads_on_past_a_page_of_others_messages() {
     for n in 0..105 {
         c.fake.say(root, &format!("chatter {n}"));
     }
-    c.discord
-        .post_marked(&thread, "▶️ Step 1", &mark(1, 1))
-        .await
-        .expect("posted");
-    let own = c.discord.own_posts_after(&thread, &card).await;
-    assert_eq!(
-        own.map(|p| p.map(|p| texts(&p).join("|"))),
-        Ok(Some("▶️ Step 1".into()))
-    );
+    marked(&c, &thread, "▶️ Step 1", mark(1, 1)).await;
+    let own = read_back(&c, &thread, &card).await;
+    assert_eq!(own, Ok(Some("▶️ Step 1".into())));
     let calls = c.finish().await;
     let reads = calls
         .iter()
@@ -256,15 +231,9 @@ async fn own_posts_of_a_job_answered_in_its_channel_are_its_replies_only() {
     let notice_and_card = c.discord.post(&thread, "card").await;
     let card = notice_and_card.expect("posted in the channel");
     c.discord.post(&other, "other job").await.expect("posted");
-    c.discord
-        .post_marked(&thread, "▶️ Step 1", &mark(1, 1))
-        .await
-        .expect("posted");
-    let own = c.discord.own_posts_after(&thread, &card).await;
-    assert_eq!(
-        own.map(|p| p.map(|p| texts(&p).join("|"))),
-        Ok(Some("▶️ Step 1".into()))
-    );
+    marked(&c, &thread, "▶️ Step 1", mark(1, 1)).await;
+    let own = read_back(&c, &thread, &card).await;
+    assert_eq!(own, Ok(Some("▶️ Step 1".into())));
     let calls = c.finish_but_catch_up().await;
     let replies: Vec<&Value> = posts_to(&calls, CHANNEL)
         .iter()
@@ -296,10 +265,7 @@ async fn own_posts_cannot_be_told_without_read_message_history() {
         .await;
     let (root, thread) = thread_on_new_message(&c.fake, CHANNEL);
     let card = c.discord.post(&thread, "card").await.expect("posted");
-    c.discord
-        .post_marked(&thread, "▶️ Step 1", &mark(1, 1))
-        .await
-        .expect("posted");
+    marked(&c, &thread, "▶️ Step 1", mark(1, 1)).await;
     // Discord would answer "no messages", which is not "no posts".
     let own = c.discord.own_posts_after(&thread, &card).await;
     assert_eq!(own, Ok(None));

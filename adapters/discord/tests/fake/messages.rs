@@ -29,7 +29,9 @@ fn invalid_field(field: &str, code: &str, message: &str) -> Response {
 }
 
 /// The nonce of a Create Message body: "integer or string", at most 25 characters; else
-/// the refusal's code and message for the `nonce` field.
+/// the refusal's code and message for the `nonce` field. Discord's OpenAPI description
+/// (discord/discord-api-spec, `MessageCreateRequest.nonce`) says the same: an int64, or a
+/// string of `maxLength` 25.
 fn nonce_of(body: &Value) -> Result<Option<String>, (&'static str, &'static str)> {
     let nonce = match &body["nonce"] {
         Value::Null => return Ok(None),

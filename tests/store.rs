@@ -90,6 +90,7 @@ on_both_engines!(
     a_live_replica_id_is_refused_to_another_process,
     claims_take_free_and_expired_leases_once,
     a_retired_replica_hands_every_lease_back,
+    a_lease_lives_as_long_as_its_holders_heartbeat,
 );
 
 async fn the_engine_is_the_one_named_by_the_url(db: &Db) {

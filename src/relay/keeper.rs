@@ -1,6 +1,6 @@
-//! The lease keeper: the task that renews this replica's heartbeat and leases together every
-//! third of a lease, reads them (on a shared store) every tick in between, and from what it
-//! reads:
+//! The lease keeper: the task that renews this replica's heartbeat (which keeps every lease
+//! it took: one row written, however many) every third of a lease, reads its leases (on a
+//! shared store) every tick in between, and from what it reads:
 //! - starts a relay for each lease held and not relayed (taken by a claim, or regained);
 //! - stops, at once, a relay whose lease is no longer this replica's;
 //! - claims leases nobody holds (new jobs of a replica that died before relaying them,
@@ -54,7 +54,7 @@ impl Keeper {
 
     pub(super) async fn run(mut self, stop: CancellationToken) {
         let replica = self.hub.hub.replica.clone();
-        // Lease rows are written every third of a lease; between renewals a shared store is
+        // The heartbeat is written every third of a lease; between renewals a shared store is
         // read every tick, for claims and verbosity changes.
         let renew_every = replica.lease / 3;
         let tick = if self.exclusive {
@@ -122,7 +122,11 @@ impl Keeper {
         let sent = Instant::now();
         match hub
             .store
-            .look(&hub.replica.id, &self.hub.platform_names())
+            .look(
+                &hub.replica.id,
+                &hub.replica.instance,
+                &self.hub.platform_names(),
+            )
             .await
         {
             Ok(renewal) => self.reconcile(renewal, sent).await,
@@ -252,7 +256,7 @@ impl Keeper {
         let platforms = self.hub.platform_names();
         let claimed = match hub
             .store
-            .claim_leases(&replica.id, replica.lease, n, &platforms)
+            .claim_leases(&replica.id, &replica.instance, replica.lease, n, &platforms)
             .await
         {
             Ok(claimed) => claimed,

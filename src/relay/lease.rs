@@ -73,7 +73,7 @@ impl RelayHub {
         let replica = &self.hub.replica;
         self.hub
             .store
-            .take_lease(job_id, &replica.id, replica.lease)
+            .take_lease(job_id, &replica.id, &replica.instance, replica.lease)
             .await
     }
 

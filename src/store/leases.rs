@@ -1,8 +1,12 @@
 //! Replicas and relay leases: which replicas live (a heartbeat row each), and which replica
-//! relays which job (a lease row each, renewed while it relays, taken over once expired).
+//! relays which job (a lease row each, held while its holder's heartbeat lives, taken over
+//! once both have expired).
 //!
-//! Every decision is one statement whose `WHERE` is the arbiter, so concurrent replicas never
-//! both win: a lease is taken only if absent or expired, renewed only by its holder. Times are
+//! A lease row is written when taken and never renewed: it holds until its own expiry (set at
+//! the take) or, after that, as long as the heartbeat of the process that took it (replica id
+//! and instance) lives. So renewing every lease of a replica is one heartbeat update, however
+//! many jobs it relays. Every decision is one statement whose `WHERE` is the arbiter, so
+//! concurrent replicas never both win: a lease is taken only if absent or expired. Times are
 //! the database's clock in milliseconds (`clock_timestamp()` on PostgreSQL), never a
 //! replica's: replicas' clocks may disagree, the database's is one.
 
@@ -18,6 +22,18 @@ fn now_ms(engine: Engine) -> &'static str {
         Engine::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
         Engine::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
     }
+}
+
+/// SQL true when the lease row `lease` has expired: its own expiry passed and the process that
+/// took it has no live heartbeat. A lease's own expiry stays the arbiter just after a take:
+/// a concurrent claimer whose snapshot predates the taker's registration still sees it held.
+fn lease_expired(engine: Engine, lease: &str) -> String {
+    let now = now_ms(engine);
+    format!(
+        "({lease}.expires_ms <= {now} AND NOT EXISTS (SELECT 1 FROM replicas r \
+         WHERE r.replica_id = {lease}.holder AND r.instance = {lease}.holder_instance \
+         AND r.expires_ms > {now}))"
+    )
 }
 
 /// A duration in whole milliseconds, as the engines' BIGINT.
@@ -97,9 +113,10 @@ impl Store {
             .map_err(StoreError::engine("forget_replicas"))
     }
 
-    /// The heartbeat of replica `id` and the renewal of all its leases, for `ttl` from now, in
-    /// one transaction; `None` when the replica's row is no longer this process's (it expired
-    /// and another process took the id), in which case nothing was renewed.
+    /// The heartbeat of replica `id`, for `ttl` from now, which renews all its leases (one row
+    /// written, however many leases), and what it holds, in one transaction; `None` when the
+    /// replica's row is no longer this process's (it expired and another process took the
+    /// id), in which case nothing was renewed.
     pub async fn renew(
         &self,
         id: &str,
@@ -124,50 +141,52 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(None);
         }
-        let leases = format!("UPDATE relay_leases SET expires_ms = {now} + $2 WHERE holder = $1");
-        sqlx::query(sqlx::AssertSqlSafe(leases))
-            .bind(id)
-            .bind(ttl)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::engine("renew"))?;
-        let renewal = look(&mut tx, self.engine, id, platforms).await?;
+        let renewal = look(&mut tx, self.engine, id, instance, platforms).await?;
         tx.commit().await.map_err(StoreError::engine("renew"))?;
         Ok(Some(renewal))
     }
 
     /// What [`renew`](Store::renew) reports, without renewing: read between renewals, so that
-    /// claims and verbosity changes are seen every tick while lease rows are written only a
+    /// claims and verbosity changes are seen every tick while the heartbeat is written only a
     /// few times per lease.
-    pub async fn look(&self, id: &str, platforms: &[&str]) -> Result<Renewal, StoreError> {
+    pub async fn look(
+        &self,
+        id: &str,
+        instance: &str,
+        platforms: &[&str],
+    ) -> Result<Renewal, StoreError> {
         let mut connection = self
             .pool
             .acquire()
             .await
             .map_err(StoreError::engine("look"))?;
-        look(&mut connection, self.engine, id, platforms).await
+        look(&mut connection, self.engine, id, instance, platforms).await
     }
 
-    /// Takes the lease of `job_id` for `holder` for `ttl`, if nobody holds it or its lease
-    /// expired. True when taken.
+    /// Takes the lease of `job_id` for `holder` (process `instance`) for `ttl`, then for as
+    /// long as its heartbeat lives, if nobody holds it or its lease expired. True when taken.
     pub async fn take_lease(
         &self,
         job_id: &str,
         holder: &str,
+        instance: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         let now = now_ms(self.engine);
+        let expired = lease_expired(self.engine, "relay_leases");
         let sql = format!(
-            "INSERT INTO relay_leases (job_id, holder, expires_ms, taken) \
-             VALUES ($1, $2, {now} + $3, 1) \
+            "INSERT INTO relay_leases (job_id, holder, holder_instance, expires_ms, taken) \
+             VALUES ($1, $2, $4, {now} + $3, 1) \
              ON CONFLICT (job_id) DO UPDATE SET holder = excluded.holder, \
+             holder_instance = excluded.holder_instance, \
              expires_ms = excluded.expires_ms, taken = relay_leases.taken + 1 \
-             WHERE relay_leases.expires_ms <= {now}"
+             WHERE {expired}"
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(job_id)
             .bind(holder)
             .bind(millis(ttl))
+            .bind(instance)
             .execute(&self.pool)
             .await
             .map_err(StoreError::engine("take_lease"))?;
@@ -175,11 +194,12 @@ impl Store {
     }
 
     /// Takes up to `limit` leases of unfinished jobs on `platforms` that nobody holds or whose
-    /// lease expired, oldest jobs first, for `holder` for `ttl`. Concurrent claimers never
-    /// take the same one.
+    /// lease expired, oldest jobs first, for `holder` (process `instance`) as
+    /// [`take_lease`](Store::take_lease) does. Concurrent claimers never take the same one.
     pub async fn claim_leases(
         &self,
         holder: &str,
+        instance: &str,
         ttl: Duration,
         limit: u64,
         platforms: &[&str],
@@ -189,26 +209,30 @@ impl Store {
         }
         let now = now_ms(self.engine);
         let on_platforms = (0..platforms.len())
-            .map(|i| format!("${}", i + 4))
+            .map(|i| format!("${}", i + 5))
             .collect::<Vec<_>>()
             .join(", ");
         // SQLite reads `ON` after a join as the join's, unless the SELECT has a WHERE (it has).
+        let free = lease_expired(self.engine, "l");
+        let expired = lease_expired(self.engine, "relay_leases");
         let sql = format!(
-            "INSERT INTO relay_leases (job_id, holder, expires_ms, taken) \
-             SELECT f.job_id, $1, {now} + $2, 1 FROM followed_jobs f \
+            "INSERT INTO relay_leases (job_id, holder, holder_instance, expires_ms, taken) \
+             SELECT f.job_id, $1, $4, {now} + $2, 1 FROM followed_jobs f \
              LEFT JOIN relay_leases l ON l.job_id = f.job_id \
              WHERE f.ended = 0 AND f.platform IN ({on_platforms}) \
-             AND (l.job_id IS NULL OR l.expires_ms <= {now}) \
+             AND (l.job_id IS NULL OR {free}) \
              ORDER BY f.insertion, f.job_id LIMIT $3 \
              ON CONFLICT (job_id) DO UPDATE SET holder = excluded.holder, \
+             holder_instance = excluded.holder_instance, \
              expires_ms = excluded.expires_ms, taken = relay_leases.taken + 1 \
-             WHERE relay_leases.expires_ms <= {now} \
+             WHERE {expired} \
              RETURNING job_id, taken"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder)
             .bind(millis(ttl))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(instance);
         for platform in platforms {
             query = query.bind(*platform);
         }
@@ -279,19 +303,23 @@ impl Store {
     }
 }
 
-/// The leases `id` holds and its share, read on `connection`.
+/// The leases `id` (process `instance`) holds and its share, read on `connection`. Leases
+/// another process took under the same id are not this one's: they expire with that process.
 async fn look(
     connection: &mut sqlx::AnyConnection,
     engine: Engine,
     id: &str,
+    instance: &str,
     platforms: &[&str],
 ) -> Result<Renewal, StoreError> {
     let failed = || StoreError::engine("look");
     let rows = sqlx::query(
         "SELECT job_id, verbosity, ended FROM followed_jobs WHERE job_id IN \
-         (SELECT job_id FROM relay_leases WHERE holder = $1) ORDER BY insertion, job_id",
+         (SELECT job_id FROM relay_leases WHERE holder = $1 AND holder_instance = $2) \
+         ORDER BY insertion, job_id",
     )
     .bind(id)
+    .bind(instance)
     .fetch_all(&mut *connection)
     .await
     .map_err(failed())?;

@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "post_marks",
         include_str!("../../migrations/0005_post_marks.sql"),
     ),
+    (
+        7,
+        "lease_heartbeat",
+        include_str!("../../migrations/0007_lease_heartbeat.sql"),
+    ),
 ];
 
 /// A migrator over [`MIGRATIONS`].

@@ -1,6 +1,6 @@
-//! Replicas and relay leases: taken once, renewed by their holder only, claimed when free or
-//! expired (counted as takeovers then), handed back on a graceful stop; a replica id held by a
-//! live process refused to another.
+//! Replicas and relay leases: taken once, held while their holder's heartbeat lives, claimed
+//! when free or expired (counted as takeovers then), handed back on a graceful stop; a replica
+//! id held by a live process refused to another.
 
 use std::time::Duration;
 
@@ -34,16 +34,31 @@ async fn insert(store: &Store, jobs: &[(&str, u64)]) {
 
 pub async fn a_lease_is_taken_once_until_it_expires(db: &Db) {
     let store = db.open().await;
-    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
-    assert!(!store.take_lease("j1", "r2", LONG).await.expect("asks"));
+    assert!(
+        store
+            .take_lease("j1", "r1", "i1", LONG)
+            .await
+            .expect("takes")
+    );
+    assert!(
+        !store
+            .take_lease("j1", "r2", "i2", LONG)
+            .await
+            .expect("asks")
+    );
     assert_eq!(
         store.lease_holder("j1").await.expect("reads").as_deref(),
         Some("r1")
     );
-    assert!(store.take_lease("j2", "r1", GONE).await.expect("takes"));
     assert!(
         store
-            .take_lease("j2", "r2", LONG)
+            .take_lease("j2", "r1", "i1", GONE)
+            .await
+            .expect("takes")
+    );
+    assert!(
+        store
+            .take_lease("j2", "r2", "i2", LONG)
             .await
             .expect("takes over")
     );
@@ -59,8 +74,18 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
     assert!(register(&store, "r1", "i1", LONG).await, "registers");
     assert!(register(&store, "r2", "i2", LONG).await, "registers");
     assert!(register(&store, "dead", "i3", GONE).await, "registers");
-    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
-    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
+    assert!(
+        store
+            .take_lease("j1", "r1", "i1", LONG)
+            .await
+            .expect("takes")
+    );
+    assert!(
+        store
+            .take_lease("j2", "r2", "i2", LONG)
+            .await
+            .expect("takes")
+    );
     store.finish("j2", "COMPLETED").await.expect("finished");
     let renewal = store
         .renew("r1", "i1", LONG, CONSOLE)
@@ -75,7 +100,7 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
         .set_verbosity(&thread("c", "j1"), Verbosity::Verbose)
         .await
         .expect("set");
-    let look = store.look("r1", CONSOLE).await.expect("reads");
+    let look = store.look("r1", "i1", CONSOLE).await.expect("reads");
     assert_eq!(look.held, [("j1".to_owned(), Verbosity::Verbose)]);
     // Two unfinished jobs on the console, two live replicas running it: one each.
     assert_eq!((look.live_replicas, look.share), (2, 1));
@@ -88,7 +113,10 @@ pub async fn renewals_count_replicas_and_find_held_unfinished_jobs(db: &Db) {
             .await
             .expect("registers")
     );
-    let other = store.look("slack-only", &["slack"]).await.expect("reads");
+    let other = store
+        .look("slack-only", "i5", &["slack"])
+        .await
+        .expect("reads");
     assert_eq!((other.live_replicas, other.share), (3, 0));
     // Another process under the same id renews nothing.
     assert_eq!(
@@ -112,11 +140,21 @@ pub async fn a_live_replica_id_is_refused_to_another_process(db: &Db) {
 pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
     let store = db.open().await;
     insert(&store, &[("j1", 1), ("j2", 2), ("j3", 3), ("j4", 4)]).await;
-    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
-    assert!(store.take_lease("j2", "dead", GONE).await.expect("takes"));
+    assert!(
+        store
+            .take_lease("j1", "r1", "i1", LONG)
+            .await
+            .expect("takes")
+    );
+    assert!(
+        store
+            .take_lease("j2", "dead", "i3", GONE)
+            .await
+            .expect("takes")
+    );
     store.finish("j4", "COMPLETED").await.expect("finished");
     let first = store
-        .claim_leases("r2", LONG, 1, CONSOLE)
+        .claim_leases("r2", "i2", LONG, 1, CONSOLE)
         .await
         .expect("claims");
     assert_eq!(first.len(), 1, "{first:?}");
@@ -125,13 +163,13 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
     // Nothing is claimed for a platform the claimer does not run.
     assert!(
         store
-            .claim_leases("r9", LONG, 10, &["slack"])
+            .claim_leases("r9", "i9", LONG, 10, &["slack"])
             .await
             .expect("claims")
             .is_empty()
     );
     let rest = store
-        .claim_leases("r3", LONG, 10, CONSOLE)
+        .claim_leases("r3", "i3", LONG, 10, CONSOLE)
         .await
         .expect("claims");
     assert_eq!(rest.len(), 1, "only j3 is free: {rest:?}");
@@ -139,7 +177,7 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
     assert!(!rest[0].takeover);
     assert!(
         store
-            .claim_leases("r3", LONG, 10, CONSOLE)
+            .claim_leases("r3", "i3", LONG, 10, CONSOLE)
             .await
             .expect("claims")
             .is_empty()
@@ -152,7 +190,7 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .claim_leases(&format!("c{i}"), LONG, 20, CONSOLE)
+                .claim_leases(&format!("c{i}"), &format!("i{i}"), LONG, 20, CONSOLE)
                 .await
         })
     });
@@ -170,8 +208,18 @@ pub async fn claims_take_free_and_expired_leases_once(db: &Db) {
 pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
     let store = db.open().await;
     assert!(register(&store, "r1", "i1", LONG).await, "registers");
-    assert!(store.take_lease("j1", "r1", LONG).await.expect("takes"));
-    assert!(store.take_lease("j2", "r2", LONG).await.expect("takes"));
+    assert!(
+        store
+            .take_lease("j1", "r1", "i1", LONG)
+            .await
+            .expect("takes")
+    );
+    assert!(
+        store
+            .take_lease("j2", "r2", "i2", LONG)
+            .await
+            .expect("takes")
+    );
     store
         .release_lease("j2", "r1")
         .await
@@ -183,4 +231,64 @@ pub async fn a_retired_replica_hands_every_lease_back(db: &Db) {
     store.retire_replica("r1", "i1").await.expect("retires");
     assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
     assert!(register(&store, "r1", "i9", LONG).await, "the id is free");
+}
+
+pub async fn a_lease_lives_as_long_as_its_holders_heartbeat(db: &Db) {
+    let store = db.open().await;
+    insert(&store, &[("j1", 1), ("j2", 2)]).await;
+    assert!(register(&store, "r1", "i1", LONG).await, "registers");
+    assert!(register(&store, "r2", "i2", LONG).await, "registers");
+    // Their own expiry passes at once: the heartbeat alone holds them.
+    assert!(
+        store
+            .take_lease("j1", "r1", "i1", GONE)
+            .await
+            .expect("takes")
+    );
+    assert!(
+        !store
+            .take_lease("j1", "r2", "i2", LONG)
+            .await
+            .expect("asks")
+    );
+    let claimed = store
+        .claim_leases("r2", "i2", GONE, 10, CONSOLE)
+        .await
+        .expect("claims");
+    let claimed: Vec<&str> = claimed.iter().map(|c| c.job_id.as_str()).collect();
+    assert_eq!(claimed, ["j2"], "j1 is held by r1's heartbeat");
+    let look = store.look("r1", "i1", CONSOLE).await.expect("reads");
+    assert_eq!(look.held, [("j1".to_owned(), Verbosity::Milestones)]);
+    // The heartbeat expires: the lease with it.
+    store
+        .renew("r1", "i1", GONE, CONSOLE)
+        .await
+        .expect("renews")
+        .expect("ours");
+    let taken = store
+        .claim_leases("r2", "i2", GONE, 10, CONSOLE)
+        .await
+        .expect("claims");
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].job_id, "j1");
+    assert!(taken[0].takeover);
+    // A later process under r2's id does not inherit the leases of the one that died.
+    store
+        .renew("r2", "i2", GONE, CONSOLE)
+        .await
+        .expect("renews")
+        .expect("ours");
+    assert!(register(&store, "r2", "i9", LONG).await, "expired: taken");
+    let look = store.look("r2", "i9", CONSOLE).await.expect("reads");
+    assert!(look.held.is_empty(), "{:?}", look.held);
+    let again = store
+        .claim_leases("r2", "i9", LONG, 10, CONSOLE)
+        .await
+        .expect("claims");
+    assert_eq!(again.len(), 2, "{again:?}");
+    assert!(again.iter().all(|c| c.takeover), "{again:?}");
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r2")
+    );
 }

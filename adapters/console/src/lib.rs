@@ -152,9 +152,16 @@ impl Console {
     /// place exactly when standard output is a terminal.
     pub fn stdio(mut options: ConsoleOptions) -> Console {
         options.redraw_in_place = std::io::stdout().is_terminal();
+        let output: Box<dyn AsyncWrite + Send + Unpin> = match stdio::ThreadedStdout::spawn() {
+            Ok(threaded) => Box::new(threaded),
+            Err(error) => {
+                tracing::warn!(%error, "no thread for the console's output; writing through Tokio's");
+                Box::new(tokio::io::stdout())
+            }
+        };
         Console::new(
             BufReader::new(stdio::ThreadedStdin::spawn()),
-            tokio::io::stdout(),
+            output,
             options,
         )
     }

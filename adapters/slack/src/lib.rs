@@ -49,6 +49,8 @@
 //! - `blocks.rs`: messages as Block Kit (the card as a section and a context line);
 //! - `events.rs`: events and slash commands read into [`Inbound`]s (pure);
 //! - `presses.rs`: `block_actions` payloads read into [`Press`]es (pure);
+//! - `replies.rs`: relay posts' marks as message `metadata`, and the bot's
+//!   own posts in a thread read back with them (`conversations.replies`);
 //! - `delivery.rs`: messages and presses handed to the core once each, with their roles;
 //! - `groups.rs`: the user groups each user is in, read with `usergroups.list`
 //!   and cached, which fill [`Inbound::roles`];
@@ -66,6 +68,7 @@ mod events;
 mod groups;
 mod http;
 mod presses;
+mod replies;
 mod signature;
 mod socket;
 mod web;
@@ -76,7 +79,7 @@ use std::time::Duration;
 
 use mosaic_chat::{
     Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
-    Limits, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
+    Limits, OwnPost, Platform, PostMark, Press, Reaction, RunContext, Secret, ThreadRef,
 };
 use tokio::sync::{OnceCell, mpsc, watch};
 
@@ -233,6 +236,22 @@ impl Slack {
         }
     }
 
+    /// Every post in a thread, with or without buttons or a mark: a
+    /// top-level message's `ts` names its thread, and replying with it as
+    /// `thread_ts` starts the thread.
+    async fn post_in_thread(
+        &self,
+        thread: &ThreadRef,
+        text: &str,
+        buttons: &[Button],
+        mark: Option<&PostMark>,
+    ) -> Result<String, ChatError> {
+        self.check_length(text)?;
+        self.web
+            .post_message(&thread.channel, Some(&thread.thread), text, buttons, mark)
+            .await
+    }
+
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
         // The relay pages to the limit; longer text is a bug upstream, and
         // Slack would cut it silently rather than refuse it.
@@ -327,13 +346,35 @@ impl ChatPlatform for Slack {
         text: &'a str,
         buttons: &'a [Button],
     ) -> ChatFuture<'a, String> {
+        Box::pin(self.post_in_thread(thread, text, buttons, None))
+    }
+
+    /// The mark goes as the message's `metadata`, which Slack keeps with it
+    /// and returns to `conversations.replies` when asked.
+    fn post_marked<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        mark: &'a PostMark,
+    ) -> ChatFuture<'a, String> {
+        Box::pin(self.post_in_thread(thread, text, &[], Some(mark)))
+    }
+
+    /// The thread's messages from after `after` (`conversations.replies`,
+    /// every page), those the bot wrote (its user id, from `auth.test`)
+    /// with the marks their metadata carries.
+    fn own_posts_after<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        after: &'a str,
+    ) -> ChatFuture<'a, Option<Vec<OwnPost>>> {
         Box::pin(async move {
-            self.check_length(text)?;
-            // A top-level message's `ts` names its thread: replying with it
-            // as `thread_ts` starts the thread.
-            self.web
-                .post_message(&thread.channel, Some(&thread.thread), text, buttons)
-                .await
+            let bot_user = self.bot_user().await?;
+            let posts = self
+                .web
+                .own_posts_after(&thread.channel, &thread.thread, after, bot_user)
+                .await?;
+            Ok(Some(posts))
         })
     }
 
@@ -342,7 +383,7 @@ impl ChatPlatform for Slack {
             self.check_length(text)?;
             let ts = self
                 .web
-                .post_message(channel, None, text, &[])
+                .post_message(channel, None, text, &[], None)
                 .await
                 .map_err(|e| self.not_a_member(e))?;
             Ok(ThreadRef {
@@ -403,7 +444,7 @@ impl ChatPlatform for Slack {
                 None => {
                     let thread = to.reply_thread();
                     self.web
-                        .post_message(&thread.channel, Some(&thread.thread), text, &[])
+                        .post_message(&thread.channel, Some(&thread.thread), text, &[], None)
                         .await
                         .map(drop)
                 }

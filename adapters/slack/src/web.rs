@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mosaic_chat::{Button, ChatError, Secret};
+use mosaic_chat::{Button, ChatError, PostMark, Secret};
 use reqwest::StatusCode;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -14,6 +14,7 @@ use url::Url;
 use crate::blocks::blocks_with_buttons;
 use crate::budget::{Budget, Window};
 use crate::connector::ReqwestConnector;
+use crate::replies::metadata_of;
 
 /// When a 429 names no wait: Slack's own advice for most methods.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -94,7 +95,7 @@ impl WebApi {
         })
     }
 
-    fn session(&self) -> SlackClientSession<'_, ReqwestConnector> {
+    pub(crate) fn session(&self) -> SlackClientSession<'_, ReqwestConnector> {
         self.client.open_session(&self.token)
     }
 
@@ -118,15 +119,20 @@ impl WebApi {
     }
 
     /// `chat.postMessage` with `buttons` under the text; `thread_ts` puts it
-    /// in that thread. Returns its `ts`.
+    /// in that thread; `mark` goes as the message's `metadata`. Returns its `ts`.
     pub async fn post_message(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
         text: &str,
         buttons: &[Button],
+        mark: Option<&PostMark>,
     ) -> Result<String, ChatError> {
-        let request = SlackApiChatPostMessageRequest::new(channel.into(), content(text, buttons))
+        let mut content = content(text, buttons);
+        if let Some(mark) = mark {
+            content = content.with_metadata(metadata_of(mark));
+        }
+        let request = SlackApiChatPostMessageRequest::new(channel.into(), content)
             .opt_thread_ts(thread_ts.map(SlackTs::from))
             .with_unfurl_links(false)
             .with_unfurl_media(false);

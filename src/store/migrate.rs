@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "replicas",
         include_str!("../../migrations/0004_replicas.sql"),
     ),
+    (
+        5,
+        "post_marks",
+        include_str!("../../migrations/0005_post_marks.sql"),
+    ),
 ];
 
 /// A migrator over [`MIGRATIONS`].

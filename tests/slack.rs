@@ -12,6 +12,8 @@ mod behaves;
 mod buttons;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
+#[path = "slack_flow/exactly_once.rs"]
+mod exactly_once;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 

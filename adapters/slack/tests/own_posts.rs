@@ -46,6 +46,25 @@ fn own(id: &str, text: &str, mark: Option<PostMark>) -> OwnPost {
     }
 }
 
+/// Posts "step {seq}" marked as showing event `seq` alone; the post as it should read back.
+async fn post_step(slack: &Slack, thread: &ThreadRef, seq: u64) -> OwnPost {
+    let text = format!("step {seq}");
+    let id = slack
+        .post_marked(thread, &text, &mark(seq, seq))
+        .await
+        .expect("posted");
+    own(&id, &text, Some(mark(seq, seq)))
+}
+
+/// A fake Slack, the adapter on it, and the thread of Alice's mention.
+async fn in_a_thread() -> (FakeSlack, Slack, String, ThreadRef) {
+    let fake = FakeSlack::start().await;
+    let slack = slack(&fake);
+    let root = fake.mention(None, "<@UBOT0001> fix #1");
+    let thread = thread_of(&root);
+    (fake, slack, root, thread)
+}
+
 /// The ids of what the bot posted, in order: proves it posted nothing else.
 fn posted(fake: &FakeSlack) -> Vec<String> {
     fake.sent()
@@ -59,10 +78,7 @@ fn posted(fake: &FakeSlack) -> Vec<String> {
 
 #[tokio::test]
 async fn a_marked_post_is_posted_like_any_post_and_its_mark_reads_back() {
-    let fake = FakeSlack::start().await;
-    let slack = slack(&fake);
-    let root = fake.mention(None, "<@UBOT0001> fix #1");
-    let thread = thread_of(&root);
+    let (fake, slack, root, thread) = in_a_thread().await;
 
     let id = slack
         .post_marked(&thread, "step 1 to 3", &mark(1, 3))
@@ -100,10 +116,7 @@ async fn a_marked_post_is_posted_like_any_post_and_its_mark_reads_back() {
 
 #[tokio::test]
 async fn only_the_bots_own_posts_after_the_given_one_are_read_back_marked_or_not() {
-    let fake = FakeSlack::start().await;
-    let slack = slack(&fake);
-    let root = fake.mention(None, "<@UBOT0001> fix #1");
-    let thread = thread_of(&root);
+    let (fake, slack, root, thread) = in_a_thread().await;
     let card = slack.post(&thread, "the card").await.expect("posted");
     let marked = slack
         .post_marked(&thread, "steps 1 and 2", &mark(1, 2))
@@ -147,12 +160,7 @@ async fn after_is_exclusive_and_the_bots_own_thread_root_is_never_after_it() {
         .expect("started");
     let mut ids = Vec::new();
     for seq in 1..=3 {
-        let text = format!("step {seq}");
-        let id = slack
-            .post_marked(&thread, &text, &mark(seq, seq))
-            .await
-            .expect("posted");
-        ids.push(own(&id, &text, Some(mark(seq, seq))));
+        ids.push(post_step(&slack, &thread, seq).await);
     }
 
     let after_first = slack.own_posts_after(&thread, &ids[0].id).await;
@@ -170,20 +178,12 @@ async fn after_is_exclusive_and_the_bots_own_thread_root_is_never_after_it() {
 
 #[tokio::test]
 async fn every_page_is_followed_up_to_the_most_posts_a_read_returns() {
-    let fake = FakeSlack::start().await;
+    let (fake, slack, root, thread) = in_a_thread().await;
     // As Slack answers some apps: 15 messages a page, whatever the `limit`.
     fake.replies_page_max(15);
-    let slack = slack(&fake);
-    let root = fake.mention(None, "<@UBOT0001> fix #1");
-    let thread = thread_of(&root);
     let mut ids = Vec::new();
     for seq in 1..=(MAX_OWN_POSTS as u64 + 5) {
-        let text = format!("step {seq}");
-        let id = slack
-            .post_marked(&thread, &text, &mark(seq, seq))
-            .await
-            .expect("posted");
-        ids.push(own(&id, &text, Some(mark(seq, seq))));
+        ids.push(post_step(&slack, &thread, seq).await);
         if seq % 5 == 0 {
             fake.write_in_thread(BOB, None, &root, "still going?", None);
         }
@@ -208,10 +208,7 @@ async fn every_page_is_followed_up_to_the_most_posts_a_read_returns() {
 
 #[tokio::test]
 async fn a_read_that_is_rate_limited_says_how_long_to_wait_and_a_lost_thread_is_not_found() {
-    let fake = FakeSlack::start().await;
-    let slack = slack(&fake);
-    let root = fake.mention(None, "<@UBOT0001> fix #1");
-    let thread = thread_of(&root);
+    let (fake, slack, _root, thread) = in_a_thread().await;
     let id = slack.post(&thread, "the card").await.expect("posted");
 
     fake.rate_limit_reads_next(1);

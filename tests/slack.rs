@@ -10,10 +10,10 @@ mod fake;
 mod behaves;
 #[path = "slack_flow/buttons.rs"]
 mod buttons;
+#[path = "slack_flow/crash.rs"]
+mod crash;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
-#[path = "slack_flow/exactly_once.rs"]
-mod exactly_once;
 #[path = "slack_flow/harness.rs"]
 mod harness;
 

@@ -49,7 +49,7 @@
 //! - `blocks.rs`: messages as Block Kit (the card as a section and a context line);
 //! - `events.rs`: events and slash commands read into [`Inbound`]s (pure);
 //! - `presses.rs`: `block_actions` payloads read into [`Press`]es (pure);
-//! - `replies.rs`: relay posts' marks as message `metadata`, and the bot's
+//! - `own_posts.rs`: relay posts' marks as message `metadata`, and the bot's
 //!   own posts in a thread read back with them (`conversations.replies`);
 //! - `delivery.rs`: messages and presses handed to the core once each, with their roles;
 //! - `groups.rs`: the user groups each user is in, read with `usergroups.list`
@@ -67,8 +67,8 @@ mod dialect;
 mod events;
 mod groups;
 mod http;
+mod own_posts;
 mod presses;
-mod replies;
 mod signature;
 mod socket;
 mod web;
@@ -212,6 +212,21 @@ impl Slack {
         addr.wait_for(Option::is_some).await.ok().and_then(|a| *a)
     }
 
+    /// Posts in `thread`: a top-level message's `ts` names its thread, so
+    /// replying with it as `thread_ts` starts the thread.
+    async fn post_in(
+        &self,
+        thread: &ThreadRef,
+        text: &str,
+        buttons: &[Button],
+        mark: Option<&PostMark>,
+    ) -> Result<String, ChatError> {
+        self.check_length(text)?;
+        self.web
+            .post_message(&thread.channel, Some(&thread.thread), text, buttons, mark)
+            .await
+    }
+
     async fn bot_user(&self) -> Result<&String, ChatError> {
         self.bot_user.get_or_try_init(|| self.web.auth_test()).await
     }
@@ -234,22 +249,6 @@ impl Slack {
             }
             other => other,
         }
-    }
-
-    /// Every post in a thread, with or without buttons or a mark: a
-    /// top-level message's `ts` names its thread, and replying with it as
-    /// `thread_ts` starts the thread.
-    async fn post_in_thread(
-        &self,
-        thread: &ThreadRef,
-        text: &str,
-        buttons: &[Button],
-        mark: Option<&PostMark>,
-    ) -> Result<String, ChatError> {
-        self.check_length(text)?;
-        self.web
-            .post_message(&thread.channel, Some(&thread.thread), text, buttons, mark)
-            .await
     }
 
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
@@ -337,7 +336,7 @@ impl ChatPlatform for Slack {
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
-        self.post_with_buttons(thread, text, &[])
+        Box::pin(self.post_in(thread, text, &[], None))
     }
 
     fn post_with_buttons<'a>(
@@ -346,35 +345,29 @@ impl ChatPlatform for Slack {
         text: &'a str,
         buttons: &'a [Button],
     ) -> ChatFuture<'a, String> {
-        Box::pin(self.post_in_thread(thread, text, buttons, None))
+        Box::pin(self.post_in(thread, text, buttons, None))
     }
 
-    /// The mark goes as the message's `metadata`, which Slack keeps with it
-    /// and returns to `conversations.replies` when asked.
     fn post_marked<'a>(
         &'a self,
         thread: &'a ThreadRef,
         text: &'a str,
         mark: &'a PostMark,
     ) -> ChatFuture<'a, String> {
-        Box::pin(self.post_in_thread(thread, text, &[], Some(mark)))
+        Box::pin(self.post_in(thread, text, &[], Some(mark)))
     }
 
-    /// The thread's messages from after `after` (`conversations.replies`,
-    /// every page), those the bot wrote (its user id, from `auth.test`)
-    /// with the marks their metadata carries.
     fn own_posts_after<'a>(
         &'a self,
         thread: &'a ThreadRef,
         after: &'a str,
     ) -> ChatFuture<'a, Option<Vec<OwnPost>>> {
         Box::pin(async move {
-            let bot_user = self.bot_user().await?;
-            let posts = self
-                .web
-                .own_posts_after(&thread.channel, &thread.thread, after, bot_user)
-                .await?;
-            Ok(Some(posts))
+            let me = self.bot_user().await?;
+            self.web
+                .own_posts_after(&thread.channel, &thread.thread, after, me)
+                .await
+                .map(Some)
         })
     }
 
@@ -441,13 +434,10 @@ impl ChatPlatform for Slack {
             self.check_length(text)?;
             match &to.reply_handle {
                 Some(url) => self.web.respond_ephemeral(url, text).await,
-                None => {
-                    let thread = to.reply_thread();
-                    self.web
-                        .post_message(&thread.channel, Some(&thread.thread), text, &[], None)
-                        .await
-                        .map(drop)
-                }
+                None => self
+                    .post_in(&to.reply_thread(), text, &[], None)
+                    .await
+                    .map(drop),
             }
         })
     }

@@ -14,7 +14,6 @@ use url::Url;
 use crate::blocks::blocks_with_buttons;
 use crate::budget::{Budget, Window};
 use crate::connector::ReqwestConnector;
-use crate::replies::metadata_of;
 
 /// When a 429 names no wait: Slack's own advice for most methods.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -118,8 +117,9 @@ impl WebApi {
         Ok(opened.url.0)
     }
 
-    /// `chat.postMessage` with `buttons` under the text; `thread_ts` puts it
-    /// in that thread; `mark` goes as the message's `metadata`. Returns its `ts`.
+    /// `chat.postMessage` with `buttons` under the text and `mark` as its
+    /// metadata (`own_posts.rs`); `thread_ts` puts it in that thread. Returns
+    /// its `ts`.
     pub async fn post_message(
         &self,
         channel: &str,
@@ -128,10 +128,7 @@ impl WebApi {
         buttons: &[Button],
         mark: Option<&PostMark>,
     ) -> Result<String, ChatError> {
-        let mut content = content(text, buttons);
-        if let Some(mark) = mark {
-            content = content.with_metadata(metadata_of(mark));
-        }
+        let content = content(text, buttons).opt_metadata(mark.map(crate::own_posts::metadata_of));
         let request = SlackApiChatPostMessageRequest::new(channel.into(), content)
             .opt_thread_ts(thread_ts.map(SlackTs::from))
             .with_unfurl_links(false)

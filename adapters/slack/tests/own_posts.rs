@@ -109,7 +109,16 @@ async fn a_marked_post_is_posted_like_any_post_and_its_mark_reads_back() {
         .iter()
         .find(|c| c.method == "conversations.replies")
         .expect("a read");
+    // Without it, Slack leaves every message's metadata out.
     assert_eq!(read.args["include_all_metadata"], json!("true"));
+    assert_eq!(
+        (
+            &read.args["ts"],
+            &read.args["oldest"],
+            &read.args["inclusive"]
+        ),
+        (&json!(root), &json!(root), &json!("false"))
+    );
     assert_conforms(&calls);
     assert_eq!(posted(&fake), vec![id]);
 }
@@ -136,6 +145,11 @@ async fn only_the_bots_own_posts_after_the_given_one_are_read_back_marked_or_not
     );
     let plain = slack.post(&thread, "a plain reply").await.expect("posted");
 
+    assert_eq!(
+        fake.metadata_of(&card),
+        None,
+        "only marked posts carry metadata"
+    );
     let posts = slack.own_posts_after(&thread, &card).await.expect("read");
     assert_eq!(
         posts,

@@ -1,17 +1,26 @@
-//! Relay posts' marks as Slack message `metadata`, and the bot's own posts in a thread read
-//! back with them (`conversations.replies`), for a relay resuming after a crash.
+//! Relay posts' marks on Slack, and the bot's own posts read back (the port's `post_marked`
+//! and `own_posts_after`, for exactly once across a crash).
 //!
-//! A mark travels as `{"event_type": "mosaic_relay_post", "event_payload": {"mark":
-//! "mosaic:v1:…"}}` (<https://docs.slack.dev/messaging/message-metadata>): one string, the
-//! port's own `Display` of [`PostMark`], rather than one field per part, because
-//! slack-morphism's [`SlackMessageMetadata`] holds string values only, and one string keeps
-//! a single parser (the port's) for every platform.
+//! A mark travels as the message's `metadata`: `{"event_type": "mosaic_relay_post",
+//! "event_payload": {"mark": "mosaic:v1:…"}}` (<https://docs.slack.dev/messaging/message-metadata>).
+//! One string, the port's own `Display` of [`PostMark`], rather than one field per part:
+//! slack-morphism's [`SlackMessageMetadata`] holds string values only, and one string keeps a
+//! single parser (the port's) for every platform. Posting metadata needs no scope beyond
+//! `chat:write`.
 //!
-//! A thread is read with slack-morphism's client but not its models: 2.31's
-//! `conversations.replies` request has no `include_all_metadata` (without which Slack
-//! returns no metadata at all), and its message model takes metadata payloads of strings
-//! only, so another app's message carrying a number in its metadata would fail the whole
-//! page. [`ThreadPage`] reads only what the bot needs and keeps metadata as JSON.
+//! A thread is read with slack-morphism's client (its session's `http_get`) but not its
+//! models: 2.31's `conversations.replies` request has no `include_all_metadata` (without
+//! which Slack returns no metadata at all,
+//! <https://docs.slack.dev/reference/methods/conversations.replies>), and its message model
+//! takes metadata payloads of strings only, so another app's message in the thread carrying
+//! a number in its metadata would fail the whole page. [`ThreadPage`] reads only what the
+//! bot needs and keeps metadata as JSON.
+//!
+//! The read needs the history scope of the conversation's kind (`channels:history`,
+//! `groups:history`); without it Slack answers `missing_scope`, which the core logs before
+//! showing those events again. It is rate limited per workspace (Tier 3 for internal and
+//! Marketplace apps, far lower for other distributed apps), so the core reads only after a
+//! crash.
 
 use std::collections::HashMap;
 

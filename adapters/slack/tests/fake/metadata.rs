@@ -17,7 +17,7 @@
 //! - `metadata_too_large` ("Metadata exceeds size limit") is listed, but no size is
 //!   published: the fake enforces none rather than invent one.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// What Slack makes of a write's `metadata`.
 #[derive(Debug, PartialEq)]
@@ -64,4 +64,14 @@ pub fn given(body: &Value) -> Result<Given, &'static str> {
         return Ok(Given::Ignored("invalid_metadata_schema"));
     }
     Ok(Given::Keep(metadata))
+}
+
+/// The warning of an `ok: true` answer whose metadata was ignored, in both places Slack puts
+/// one (<https://docs.slack.dev/apis/web-api/#responses>: `warning`, and
+/// `response_metadata.warnings`).
+pub fn warn(answer: &mut Value, metadata: &Given) {
+    if let Given::Ignored(warning) = metadata {
+        answer["warning"] = json!(warning);
+        answer["response_metadata"] = json!({"warnings": [warning]});
+    }
 }

@@ -199,18 +199,8 @@ pub(super) async fn post_message(
         message["metadata"] = kept;
     }
     let mut answer = json!({"ok": true, "channel": channel, "ts": ts, "message": message});
-    warn(&mut answer, &metadata);
+    metadata::warn(&mut answer, &metadata);
     Json(answer).into_response()
-}
-
-/// A warning of an `ok: true` answer, in both places Slack puts one
-/// (<https://docs.slack.dev/apis/web-api/#responses>: `warning`, and
-/// `response_metadata.warnings`).
-fn warn(answer: &mut Value, metadata: &Given) {
-    if let Given::Ignored(warning) = metadata {
-        answer["warning"] = json!(warning);
-        answer["response_metadata"] = json!({"warnings": [warning]});
-    }
 }
 
 /// https://api.slack.com/methods/chat.update
@@ -252,7 +242,7 @@ pub(super) async fn update(
     let message = json!({"text": body["text"], "blocks": blocks});
     let mut answer =
         json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"], "message": message});
-    warn(&mut answer, &warned);
+    metadata::warn(&mut answer, &warned);
     Json(answer).into_response()
 }
 

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "replicas",
         include_str!("../../migrations/0004_replicas.sql"),
     ),
+    (
+        6,
+        "shard_leases",
+        include_str!("../../migrations/0006_shard_leases.sql"),
+    ),
 ];
 
 /// A migrator over [`MIGRATIONS`].

@@ -30,6 +30,7 @@ mod error;
 mod job;
 mod jobs;
 mod leases;
+mod shard_leases;
 mod lock;
 mod memory;
 mod migrate;
@@ -44,6 +45,7 @@ use sqlx::pool::PoolOptions;
 pub use error::StoreError;
 pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
 pub use leases::{Claimed, Renewal};
+pub use shard_leases::{ShardLease, ShardView};
 pub use lock::LockError;
 pub use positions::Position;
 

@@ -18,7 +18,7 @@ const THREAD_EXISTS: isize = 160_004;
 
 /// The REST side of the adapter.
 pub struct Rest {
-    http: serenity::http::Http,
+    pub(crate) http: serenity::http::Http,
 }
 
 /// What a message body always holds besides its content: no mention in it

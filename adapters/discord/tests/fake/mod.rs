@@ -94,12 +94,55 @@ enum Outgoing {
     Reconnect,
 }
 
-#[derive(Default)]
-struct Gateway {
-    current: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
+/// One gateway session (from IDENTIFY), which a connection may resume.
+struct Session {
+    /// `[shard_id, num_shards]` as identified.
+    shard: (u32, u32),
+    /// The connection attached now: its number and its outgoing frames.
+    conn: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
     seq: u64,
     /// Every dispatch with its sequence number, to replay on resume.
     sent: Vec<(u64, Value)>,
+}
+
+/// One connection of a shard: from its READY or RESUMED until its socket closed.
+#[derive(Debug, Clone, Copy)]
+pub struct ShardConnection {
+    pub shard: u32,
+    pub num_shards: u32,
+    pub opened: tokio::time::Instant,
+    pub closed: Option<tokio::time::Instant>,
+}
+
+struct Gateway {
+    /// By session id.
+    sessions: BTreeMap<String, Session>,
+    /// Every connection that identified or resumed, in order.
+    connections: Vec<ShardConnection>,
+    /// When each rate-limit key last identified.
+    identified: HashMap<u32, tokio::time::Instant>,
+    /// events/gateway, "Session Start Limit Object": identifies allowed per 5 s.
+    max_concurrency: u32,
+    /// events/gateway, "Sharding": "Each shard can only support a maximum of 2500 guilds".
+    max_guilds_per_shard: usize,
+}
+
+impl Default for Gateway {
+    fn default() -> Gateway {
+        Gateway {
+            sessions: BTreeMap::new(),
+            connections: Vec::new(),
+            identified: HashMap::new(),
+            max_concurrency: 1,
+            max_guilds_per_shard: 2500,
+        }
+    }
+}
+
+/// The shard that gets events of guild `guild` among `num_shards` (events/gateway,
+/// "Sharding Formula"); events without a guild go to shard 0.
+pub fn shard_of(guild: Option<u64>, num_shards: u32) -> u32 {
+    guild.map_or(0, |g| ((g >> 22) % u64::from(num_shards.max(1))) as u32)
 }
 
 struct Inner {
@@ -118,6 +161,8 @@ struct Inner {
     messages: Mutex<BTreeMap<u64, Value>>,
     /// Roles, the bot's member, channels and their overwrites.
     guild: Mutex<guild::Guild>,
+    /// The bot's other guilds (`add_guild`).
+    more_guilds: Mutex<Vec<guild::Guild>>,
     gateway: Mutex<Gateway>,
     /// Interactions dispatched and how they were answered; buttons shown.
     interactions: Mutex<interactions::Interactions>,
@@ -152,6 +197,7 @@ impl FakeDiscord {
             threads: Mutex::new(HashMap::new()),
             messages: Mutex::new(BTreeMap::new()),
             guild: Mutex::new(guild::Guild::new(MANAGED_ROLE)),
+            more_guilds: Mutex::new(Vec::new()),
             gateway: Mutex::new(Gateway::default()),
             interactions: Mutex::new(interactions::Interactions::default()),
             failures: Mutex::new(Vec::new()),
@@ -377,7 +423,10 @@ impl FakeDiscord {
         roles: Option<&[u64]>,
     ) -> u64 {
         let id = self.id();
-        let payload = message_payload(id, channel, author, bot, text, roles);
+        let mut payload = message_payload(id, channel, author, bot, text, roles);
+        if let (Some(_), Some(guild)) = (roles, self.inner.guild_of(channel)) {
+            payload["guild_id"] = json!(guild.to_string());
+        }
         self.inner
             .messages
             .lock()
@@ -431,25 +480,99 @@ impl FakeDiscord {
         id
     }
 
-    /// Tells the bot to reconnect (op 7) and closes its connection.
+    /// Tells the bot to reconnect (op 7) and closes its connections.
     pub fn reconnect(&self) {
         let mut gw = self.inner.gateway.lock().expect("gateway");
-        if let Some((_, tx)) = gw.current.take() {
-            let _ = tx.send(Outgoing::Reconnect);
+        for session in gw.sessions.values_mut() {
+            if let Some((_, tx)) = session.conn.take() {
+                let _ = tx.send(Outgoing::Reconnect);
+            }
         }
+    }
+
+    /// Another guild of the bot, `guild`, with one text channel `channel`: its events go to
+    /// the shard the sharding formula names.
+    pub fn add_guild(&self, guild: u64, channel: u64) {
+        let more = guild::Guild::another(guild, channel);
+        self.inner.more_guilds.lock().expect("guilds").push(more);
+    }
+
+    /// Identifies allowed per 5 s (1 unless set, as for most bots).
+    pub fn set_max_concurrency(&self, n: u32) {
+        self.inner.gateway.lock().expect("gateway").max_concurrency = n;
+    }
+
+    /// The most guilds a shard may hold (Discord's 2,500 unless set).
+    pub fn set_max_guilds_per_shard(&self, n: usize) {
+        self.inner.gateway.lock().expect("gateway").max_guilds_per_shard = n;
+    }
+
+    /// Every shard connection so far, in the order they opened.
+    pub fn connections(&self) -> Vec<ShardConnection> {
+        self.inner.gateway.lock().expect("gateway").connections.clone()
+    }
+
+    /// The shards connected now, each with how many connections it has open.
+    pub fn open_shards(&self) -> BTreeMap<u32, usize> {
+        let mut open = BTreeMap::new();
+        for c in self.connections().iter().filter(|c| c.closed.is_none()) {
+            *open.entry(c.shard).or_insert(0) += 1;
+        }
+        open
+    }
+
+    /// Fails if a shard was ever connected twice at once.
+    pub fn assert_never_twice(&self) {
+        let connections = self.connections();
+        for (i, a) in connections.iter().enumerate() {
+            for b in &connections[i + 1..] {
+                let overlap = a.shard == b.shard
+                    && a.closed.is_none_or(|end| end > b.opened)
+                    && b.closed.is_none_or(|end| end > a.opened);
+                assert!(!overlap, "shard {} connected twice at once: {a:?} and {b:?}", a.shard);
+            }
+        }
+    }
+
+    /// Waits until `want` holds for the shards open now (see [`open_shards`]).
+    pub async fn wait_open(&self, what: &str, want: impl Fn(&BTreeMap<u32, usize>) -> bool) {
+        let mut rx = self.inner.sessions.subscribe();
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                if want(&self.open_shards()) {
+                    return;
+                }
+                // Closes are not announced: looked at again at least every 50 ms.
+                let _ = tokio::time::timeout(Duration::from_millis(50), rx.changed()).await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "timed out waiting for {what}: {:?}", self.connections());
     }
 }
 
 impl Inner {
-    /// Sends a dispatch on the current connection, and keeps it for replay.
+    /// Sends a dispatch to every session of the shard its guild belongs to (events/gateway,
+    /// "Sharding": each session gets the events its `[shard_id, num_shards]` routes to it),
+    /// on its connection if one is attached, and keeps it there for replay.
     fn dispatch(&self, kind: &str, data: Value) {
+        let guild = match kind {
+            "GUILD_CREATE" | "GUILD_UPDATE" => data["id"].as_str(),
+            _ => data["guild_id"].as_str(),
+        }
+        .and_then(|g| g.parse().ok());
         let mut gw = self.gateway.lock().expect("gateway");
-        gw.seq += 1;
-        let frame = json!({ "op": 0, "t": kind, "s": gw.seq, "d": data });
-        let seq = gw.seq;
-        gw.sent.push((seq, frame.clone()));
-        if let Some((_, tx)) = &gw.current {
-            let _ = tx.send(Outgoing::Frame(frame));
+        for session in gw.sessions.values_mut() {
+            let (shard, num_shards) = session.shard;
+            if shard_of(guild, num_shards) != shard {
+                continue;
+            }
+            session.seq += 1;
+            let frame = json!({ "op": 0, "t": kind, "s": session.seq, "d": data });
+            session.sent.push((session.seq, frame.clone()));
+            if let Some((_, tx)) = &session.conn {
+                let _ = tx.send(Outgoing::Frame(frame));
+            }
         }
     }
 

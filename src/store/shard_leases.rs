@@ -1,0 +1,212 @@
+//! Discord's gateway shards held by lease: which replica connects which shard (a row each
+//! in `shard_leases`, renewed while the shard runs, taken over once expired), and how many
+//! live replicas run Discord (their heartbeats in `replicas`, kept by the relay keeper), so
+//! that each takes its share.
+//!
+//! As for relay leases, every decision is one statement whose `WHERE` is the arbiter (a
+//! shard is taken only if absent or expired, renewed only by its holder), and times are the
+//! database's clock in milliseconds.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::leases::{millis, now_ms};
+use super::{Store, StoreError};
+
+/// One shard's lease as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardLease {
+    pub shard: u32,
+    pub holder: String,
+    /// Not expired, by the database's clock.
+    pub live: bool,
+}
+
+/// What a replica reads each tick to decide which shards to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardView {
+    /// Every shard lease row, by shard.
+    pub leases: Vec<ShardLease>,
+    /// Live replicas running the platform, the reader counted even if its heartbeat is late
+    /// or not yet written.
+    pub replicas: u64,
+}
+
+impl Store {
+    /// Renews every shard lease `holder` holds, for `ttl` from now; returns the shards
+    /// renewed.
+    pub async fn renew_shard_leases(
+        &self,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<u32>, StoreError> {
+        let now = now_ms(self.engine);
+        let sql = format!(
+            "UPDATE shard_leases SET expires_ms = {now} + $2 WHERE holder = $1 RETURNING shard_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(holder)
+            .bind(millis(ttl))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::engine("renew_shard_leases"))?;
+        rows.iter().map(|row| shard_id(row, 0)).collect()
+    }
+
+    /// Every shard lease, and the live replicas running `platform` (`me` counted).
+    pub async fn shard_view(&self, platform: &str, me: &str) -> Result<ShardView, StoreError> {
+        let failed = || StoreError::engine("shard_view");
+        let now = now_ms(self.engine);
+        let sql = format!(
+            "SELECT shard_id, holder, CASE WHEN expires_ms > {now} THEN 1 ELSE 0 END \
+             FROM shard_leases ORDER BY shard_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed())?;
+        let leases = rows
+            .iter()
+            .map(|row| {
+                let live: i64 = row.try_get(2).map_err(failed())?;
+                Ok(ShardLease {
+                    shard: shard_id(row, 0)?,
+                    holder: row.try_get(1).map_err(failed())?,
+                    live: live != 0,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let sql = format!(
+            "SELECT replica_id FROM replicas WHERE expires_ms > {now} AND platforms LIKE $1"
+        );
+        let live: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(format!("%,{platform},%"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed())?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(failed())?;
+        let others = live.iter().filter(|id| *id != me).count() as u64;
+        Ok(ShardView {
+            leases,
+            replicas: others + 1,
+        })
+    }
+
+    /// Takes the lease of shard `shard` (of `num_shards`) for `holder` for `ttl`, if nobody
+    /// holds it or its lease expired. `Some(takeover)` when taken: whether another holder
+    /// had it before and let it expire.
+    pub async fn take_shard_lease(
+        &self,
+        shard: u32,
+        num_shards: u32,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<bool>, StoreError> {
+        let now = now_ms(self.engine);
+        let sql = format!(
+            "INSERT INTO shard_leases (shard_id, num_shards, holder, expires_ms, taken) \
+             VALUES ($1, $2, $3, {now} + $4, 1) \
+             ON CONFLICT (shard_id) DO UPDATE SET num_shards = excluded.num_shards, \
+             holder = excluded.holder, expires_ms = excluded.expires_ms, \
+             taken = shard_leases.taken + 1 \
+             WHERE shard_leases.expires_ms <= {now} \
+             RETURNING taken"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(shard))
+            .bind(i64::from(num_shards))
+            .bind(holder)
+            .bind(millis(ttl))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::engine("take_shard_lease"))?;
+        row.map(|row| row.try_get::<i64, _>(0).map(|taken| taken > 1))
+            .transpose()
+            .map_err(StoreError::engine("take_shard_lease"))
+    }
+
+    /// Hands the lease of `shard` back, if `holder` holds it.
+    pub async fn release_shard_lease(&self, shard: u32, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM shard_leases WHERE shard_id = $1 AND holder = $2")
+            .bind(i64::from(shard))
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("release_shard_lease"))?;
+        Ok(())
+    }
+
+    /// Hands back every shard lease of `holder` (a graceful stop).
+    pub async fn release_shard_leases(&self, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM shard_leases WHERE holder = $1")
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::engine("release_shard_leases"))?;
+        Ok(())
+    }
+}
+
+fn shard_id(row: &sqlx::any::AnyRow, at: usize) -> Result<u32, StoreError> {
+    let id: i64 = row.try_get(at).map_err(StoreError::engine("shard_id"))?;
+    u32::try_from(id).map_err(|_| StoreError::Corrupt {
+        job_id: String::new(),
+        column: "shard_id",
+        value: id.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> Store {
+        Store::open("sqlite::memory:").await.expect("a store")
+    }
+
+    #[tokio::test]
+    async fn a_shard_is_taken_once_until_it_expires_then_taken_over() {
+        let store = store().await;
+        let long = Duration::from_secs(60);
+        assert_eq!(store.take_shard_lease(0, 2, "a", long).await, Ok(Some(false)));
+        assert_eq!(store.take_shard_lease(0, 2, "b", long).await, Ok(None), "held by a");
+        assert_eq!(store.take_shard_lease(1, 2, "b", Duration::ZERO).await, Ok(Some(false)));
+        // b's lease of shard 1 has expired: a takes it over.
+        assert_eq!(store.take_shard_lease(1, 2, "a", long).await, Ok(Some(true)));
+        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![0, 1]));
+        assert_eq!(store.renew_shard_leases("b", long).await, Ok(vec![]), "b holds nothing");
+        let view = store.shard_view("discord", "a").await.expect("a view");
+        let holders: Vec<(u32, &str, bool)> = view
+            .leases
+            .iter()
+            .map(|l| (l.shard, l.holder.as_str(), l.live))
+            .collect();
+        assert_eq!(holders, [(0, "a", true), (1, "a", true)]);
+        assert_eq!(view.replicas, 1, "no heartbeat yet: the reader alone");
+    }
+
+    #[tokio::test]
+    async fn only_the_holder_hands_a_shard_back_and_live_replicas_of_the_platform_count() {
+        let store = store().await;
+        let long = Duration::from_secs(60);
+        store.take_shard_lease(0, 3, "a", long).await.expect("taken");
+        store.take_shard_lease(1, 3, "a", long).await.expect("taken");
+        store.release_shard_lease(0, "b").await.expect("not b's");
+        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![0, 1]));
+        store.release_shard_lease(0, "a").await.expect("released");
+        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![1]));
+        store.release_shard_leases("a").await.expect("released");
+        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![]));
+        for (id, platforms) in [("a", &["discord"][..]), ("b", &["discord", "slack"]), ("c", &["slack"])] {
+            assert!(store.register_replica(id, "i", long, platforms).await.expect("registered"));
+        }
+        store.register_replica("d", "i", Duration::ZERO, &["discord"]).await.expect("registered");
+        let view = store.shard_view("discord", "a").await.expect("a view");
+        assert_eq!(view.replicas, 2, "a and b; c runs no Discord, d expired");
+        assert_eq!(store.shard_view("discord", "e").await.expect("a view").replicas, 3);
+    }
+}

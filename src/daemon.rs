@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use mosaic_chat::{ChatPlatform, Connection, Platform, RunContext};
+use mosaic_chat::{ChatPlatform, Connection, Platform, RunContext, ShardLeases};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::dispatch::{Dispatcher, Lanes};
 use crate::metrics::Metrics;
 use crate::relay::{LeaseError, Platforms, RelayHub, Replica};
+use crate::shards::ShardKeeper;
 use crate::store::{Engine, Store, StoreError};
 
 /// How long relays get to persist and stop once shutdown begins.
@@ -151,13 +152,28 @@ pub async fn run(
 
     let (inbox, mut inbound) = mpsc::channel(256);
     let (presses_to, mut presses) = mpsc::channel(256);
+    // On a shared store, Discord's shards are held by lease (`shards.rs`); a store only this
+    // process uses (SQLite) leaves every shard to it.
+    let shard_keeper = match &config.discord {
+        Some(discord) if store.engine() != Engine::Sqlite => Some(ShardKeeper::start(
+            store.clone(),
+            &config.replicas.id,
+            config.replicas.lease,
+            discord.shards,
+            shutdown.child_token(),
+        )),
+        _ => None,
+    };
     for platform in platforms {
         let name = platform.platform();
         states.add(Arc::clone(&platform));
         platform.accept_presses(presses_to.clone());
-        let ctx = RunContext::new(inbox.clone(), shutdown.child_token())
+        let mut ctx = RunContext::new(inbox.clone(), shutdown.child_token())
             .with_memory(Arc::new(store.clone()))
             .with_catch_up(config.catch_up);
+        if let Some((keeper, _)) = shard_keeper.as_ref().filter(|_| name.name() == "discord") {
+            ctx = ctx.with_shards(Arc::clone(keeper) as Arc<dyn ShardLeases>);
+        }
         let task = platform.run(ctx);
         let states = states.clone();
         tokio::spawn(async move {
@@ -237,6 +253,11 @@ pub async fn run(
     keeper_stop.cancel();
     if let Err(e) = keeper.await {
         tracing::error!(error = %e, "the relay lease keeper failed");
+    }
+    if let Some((_, shards)) = shard_keeper
+        && let Err(e) = shards.await
+    {
+        tracing::error!(error = %e, "the shard lease keeper failed");
     }
     store.close().await;
     result

@@ -142,7 +142,14 @@ impl ShardKeeper {
             if last_attempt.is_none_or(|at| at + renew_every <= Instant::now() + tick / 2) {
                 let sent = Instant::now();
                 last_attempt = Some(sent);
-                match self.bounded(danger, tick, self.store.renew_shard_leases(&self.replica, self.lease)).await {
+                match self
+                    .bounded(
+                        danger,
+                        tick,
+                        self.store.renew_shard_leases(&self.replica, self.lease),
+                    )
+                    .await
+                {
                     Some(Ok(_)) => last_renewed = sent,
                     Some(Err(error)) => tracing::warn!(%error, "could not renew the shard leases"),
                     None => tracing::warn!("renewing the shard leases timed out"),
@@ -151,7 +158,9 @@ impl ShardKeeper {
             let danger = last_renewed + self.lease * 2 / 3;
             if Instant::now() >= danger {
                 if !self.held.borrow().is_empty() {
-                    tracing::error!("the shard leases could not be renewed in time; closing every shard");
+                    tracing::error!(
+                        "the shard leases could not be renewed in time; closing every shard"
+                    );
                 }
                 self.publish(ShardSet::new());
             } else {
@@ -167,14 +176,22 @@ impl ShardKeeper {
 
     /// Runs `op` until the danger point (or a tick, once that has passed); `None` if it did
     /// not end by then.
-    async fn bounded<T>(&self, danger: Instant, tick: Duration, op: impl Future<Output = T>) -> Option<T> {
+    async fn bounded<T>(
+        &self,
+        danger: Instant,
+        tick: Duration,
+        op: impl Future<Output = T>,
+    ) -> Option<T> {
         let limit = danger.max(Instant::now() + tick);
         tokio::time::timeout_at(limit, op).await.ok()
     }
 
     /// Takes this replica's share, hands back what is beyond it, tells the adapter.
     async fn reconcile(&self, giving: &mut BTreeSet<u32>, danger: Instant, tick: Duration) {
-        let view = match self.bounded(danger, tick, self.store.shard_view(PLATFORM, &self.replica)).await {
+        let view = match self
+            .bounded(danger, tick, self.store.shard_view(PLATFORM, &self.replica))
+            .await
+        {
             Some(Ok(view)) => view,
             Some(Err(error)) => {
                 tracing::warn!(%error, "could not read the shard leases");
@@ -190,7 +207,11 @@ impl ShardKeeper {
             .map(|l| l.shard)
             .collect();
         for shard in take {
-            match self.store.take_shard_lease(shard, self.total, &self.replica, self.lease).await {
+            match self
+                .store
+                .take_shard_lease(shard, self.total, &self.replica, self.lease)
+                .await
+            {
                 Ok(Some(takeover)) => {
                     tracing::info!(shard, takeover, "took a Discord shard's lease");
                     mine.insert(shard);
@@ -205,11 +226,18 @@ impl ShardKeeper {
         let wanted: ShardSet = mine.difference(giving).copied().collect();
         self.publish(wanted);
         let running = self.running.borrow().clone();
-        let closed: Vec<u32> = giving.iter().filter(|s| !running.contains(s)).copied().collect();
+        let closed: Vec<u32> = giving
+            .iter()
+            .filter(|s| !running.contains(s))
+            .copied()
+            .collect();
         for shard in closed {
             match self.store.release_shard_lease(shard, &self.replica).await {
                 Ok(()) => {
-                    tracing::info!(shard, "handed a Discord shard back: this replica held more than its share");
+                    tracing::info!(
+                        shard,
+                        "handed a Discord shard back: this replica held more than its share"
+                    );
                     giving.remove(&shard);
                 }
                 Err(error) => tracing::warn!(%error, shard, "could not hand a shard back"),
@@ -229,13 +257,18 @@ impl ShardKeeper {
     async fn hand_back_all(&self) {
         self.publish(ShardSet::new());
         let mut running = self.running.subscribe();
-        if tokio::time::timeout(CLOSE_WAIT, running.wait_for(ShardSet::is_empty)).await.is_err() {
+        if tokio::time::timeout(CLOSE_WAIT, running.wait_for(ShardSet::is_empty))
+            .await
+            .is_err()
+        {
             tracing::warn!("the Discord shards did not close in time; their leases expire instead");
             return;
         }
         match self.store.release_shard_leases(&self.replica).await {
             Ok(()) => tracing::info!(replica = %self.replica, "handed every shard lease back"),
-            Err(error) => tracing::warn!(%error, "could not hand the shard leases back; they expire instead"),
+            Err(error) => {
+                tracing::warn!(%error, "could not hand the shard leases back; they expire instead")
+            }
         }
     }
 }
@@ -279,7 +312,10 @@ mod tests {
         let died = view(1, &[(0, "b", false), (1, "a", true)]);
         assert_eq!(plan(2, &died, "a"), (vec![0], vec![]));
         // Every shard held by others: nothing to take, though under the share.
-        assert_eq!(plan(2, &view(3, &[(0, "b", true), (1, "c", true)]), "a"), (vec![], vec![]));
+        assert_eq!(
+            plan(2, &view(3, &[(0, "b", true), (1, "c", true)]), "a"),
+            (vec![], vec![])
+        );
     }
 
     #[test]
@@ -288,6 +324,9 @@ mod tests {
         let joined = view(2, &[(0, "a", true), (1, "a", true), (2, "a", true)]);
         assert_eq!(plan(3, &joined, "a"), (vec![], vec![2]));
         // A shard beyond a smaller shard count is neither held nor counted.
-        assert_eq!(plan(1, &view(1, &[(0, "a", true), (1, "a", true)]), "a"), (vec![], vec![]));
+        assert_eq!(
+            plan(1, &view(1, &[(0, "a", true), (1, "a", true)]), "a"),
+            (vec![], vec![])
+        );
     }
 }

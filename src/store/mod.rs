@@ -30,11 +30,11 @@ mod error;
 mod job;
 mod jobs;
 mod leases;
-mod shard_leases;
 mod lock;
 mod memory;
 mod migrate;
 mod positions;
+mod shard_leases;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,9 +45,9 @@ use sqlx::pool::PoolOptions;
 pub use error::StoreError;
 pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
 pub use leases::{Claimed, Renewal};
-pub use shard_leases::{ShardLease, ShardView};
 pub use lock::LockError;
 pub use positions::Position;
+pub use shard_leases::{ShardLease, ShardView};
 
 /// The database engine behind a [`Store`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

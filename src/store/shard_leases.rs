@@ -172,13 +172,51 @@ mod tests {
     async fn a_shard_is_taken_once_until_it_expires_then_taken_over() {
         let store = store().await;
         let long = Duration::from_secs(60);
-        assert_eq!(store.take_shard_lease(0, 2, "a", long).await, Ok(Some(false)));
-        assert_eq!(store.take_shard_lease(0, 2, "b", long).await, Ok(None), "held by a");
-        assert_eq!(store.take_shard_lease(1, 2, "b", Duration::ZERO).await, Ok(Some(false)));
+        assert_eq!(
+            store
+                .take_shard_lease(0, 2, "a", long)
+                .await
+                .expect("the store"),
+            Some(false)
+        );
+        assert_eq!(
+            store
+                .take_shard_lease(0, 2, "b", long)
+                .await
+                .expect("the store"),
+            None,
+            "held by a"
+        );
+        assert_eq!(
+            store
+                .take_shard_lease(1, 2, "b", Duration::ZERO)
+                .await
+                .expect("the store"),
+            Some(false)
+        );
         // b's lease of shard 1 has expired: a takes it over.
-        assert_eq!(store.take_shard_lease(1, 2, "a", long).await, Ok(Some(true)));
-        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![0, 1]));
-        assert_eq!(store.renew_shard_leases("b", long).await, Ok(vec![]), "b holds nothing");
+        assert_eq!(
+            store
+                .take_shard_lease(1, 2, "a", long)
+                .await
+                .expect("the store"),
+            Some(true)
+        );
+        assert_eq!(
+            store
+                .renew_shard_leases("a", long)
+                .await
+                .expect("the store"),
+            vec![0, 1]
+        );
+        assert_eq!(
+            store
+                .renew_shard_leases("b", long)
+                .await
+                .expect("the store"),
+            Vec::<u32>::new(),
+            "b holds nothing"
+        );
         let view = store.shard_view("discord", "a").await.expect("a view");
         let holders: Vec<(u32, &str, bool)> = view
             .leases
@@ -193,20 +231,63 @@ mod tests {
     async fn only_the_holder_hands_a_shard_back_and_live_replicas_of_the_platform_count() {
         let store = store().await;
         let long = Duration::from_secs(60);
-        store.take_shard_lease(0, 3, "a", long).await.expect("taken");
-        store.take_shard_lease(1, 3, "a", long).await.expect("taken");
+        store
+            .take_shard_lease(0, 3, "a", long)
+            .await
+            .expect("taken");
+        store
+            .take_shard_lease(1, 3, "a", long)
+            .await
+            .expect("taken");
         store.release_shard_lease(0, "b").await.expect("not b's");
-        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![0, 1]));
+        assert_eq!(
+            store
+                .renew_shard_leases("a", long)
+                .await
+                .expect("the store"),
+            vec![0, 1]
+        );
         store.release_shard_lease(0, "a").await.expect("released");
-        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![1]));
+        assert_eq!(
+            store
+                .renew_shard_leases("a", long)
+                .await
+                .expect("the store"),
+            vec![1]
+        );
         store.release_shard_leases("a").await.expect("released");
-        assert_eq!(store.renew_shard_leases("a", long).await, Ok(vec![]));
-        for (id, platforms) in [("a", &["discord"][..]), ("b", &["discord", "slack"]), ("c", &["slack"])] {
-            assert!(store.register_replica(id, "i", long, platforms).await.expect("registered"));
+        assert_eq!(
+            store
+                .renew_shard_leases("a", long)
+                .await
+                .expect("the store"),
+            Vec::<u32>::new()
+        );
+        for (id, platforms) in [
+            ("a", &["discord"][..]),
+            ("b", &["discord", "slack"]),
+            ("c", &["slack"]),
+        ] {
+            assert!(
+                store
+                    .register_replica(id, "i", long, platforms)
+                    .await
+                    .expect("registered")
+            );
         }
-        store.register_replica("d", "i", Duration::ZERO, &["discord"]).await.expect("registered");
+        store
+            .register_replica("d", "i", Duration::ZERO, &["discord"])
+            .await
+            .expect("registered");
         let view = store.shard_view("discord", "a").await.expect("a view");
         assert_eq!(view.replicas, 2, "a and b; c runs no Discord, d expired");
-        assert_eq!(store.shard_view("discord", "e").await.expect("a view").replicas, 3);
+        assert_eq!(
+            store
+                .shard_view("discord", "e")
+                .await
+                .expect("a view")
+                .replicas,
+            3
+        );
     }
 }

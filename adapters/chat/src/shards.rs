@@ -31,8 +31,12 @@ pub trait ShardLeases: Send + Sync + 'static {
 
     /// Waits until shard `shard` may identify: the gateway allows `max_concurrency`
     /// identifies per `spacing` (one per rate-limit key, `shard % max_concurrency`).
-    fn identify_turn(&self, shard: u32, max_concurrency: u32, spacing: Duration)
-    -> ChatFuture<'_, ()>;
+    fn identify_turn(
+        &self,
+        shard: u32,
+        max_concurrency: u32,
+        spacing: Duration,
+    ) -> ChatFuture<'_, ()>;
 }
 
 /// When each rate-limit key may next identify, in this process.
@@ -120,7 +124,10 @@ mod tests {
         tokio::time::sleep(spacing * 3).await;
         let now = Instant::now();
         let again = turns.take(0, 2, spacing);
-        assert!(again >= now && again - now < spacing / 4, "a past turn is not waited for");
+        assert!(
+            again >= now && again - now < spacing / 4,
+            "a past turn is not waited for"
+        );
     }
 
     #[tokio::test]

@@ -184,7 +184,11 @@ impl Discord {
         }
         let manager = Arc::clone(&client.shard_manager);
         lock(&self.shard_managers).insert(shard, Arc::clone(&manager));
-        tracing::info!(shard, total = self.options.shards, "discord: connecting a shard");
+        tracing::info!(
+            shard,
+            total = self.options.shards,
+            "discord: connecting a shard"
+        );
         let total = self.options.shards.max(1);
         let result = tokio::select! {
             started = client.start_shard(shard, total) => started.map_err(|e| match e {
@@ -206,8 +210,14 @@ impl Discord {
         drop(client);
         // Every sender is gone once serenity's runner (after closing its socket) and queuer
         // have ended; until then the shard counts as running, and its lease is kept.
-        while tokio::time::timeout(SHUTDOWN_CHECK, gone.recv()).await.is_err() {
-            tracing::warn!(shard, "discord: a shard's runner has not stopped yet; telling it again");
+        while tokio::time::timeout(SHUTDOWN_CHECK, gone.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                shard,
+                "discord: a shard's runner has not stopped yet; telling it again"
+            );
             stop_runners(&manager).await;
         }
         tracing::info!(shard, "discord: a shard is closed");

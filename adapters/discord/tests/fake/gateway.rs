@@ -54,15 +54,15 @@ enum Identified {
 }
 
 /// An IDENTIFY on connection `me`, as the gateway judges it.
-fn identify(
-    inner: &Inner,
-    me: u64,
-    tx: &mpsc::UnboundedSender<Outgoing>,
-    d: &Value,
-) -> Identified {
+fn identify(inner: &Inner, me: u64, tx: &mpsc::UnboundedSender<Outgoing>, d: &Value) -> Identified {
     // events/gateway-events, "Identify": `shard` is `[shard_id, num_shards]`; without it the
     // session is the only shard.
-    let shard = d["shard"].as_array().map(|s| (s.first().and_then(Value::as_u64), s.get(1).and_then(Value::as_u64)));
+    let shard = d["shard"].as_array().map(|s| {
+        (
+            s.first().and_then(Value::as_u64),
+            s.get(1).and_then(Value::as_u64),
+        )
+    });
     let (shard, num_shards) = match shard {
         None => (0, 1),
         Some((Some(id), Some(num))) => (id, num),
@@ -92,7 +92,11 @@ fn identify(
     // ("Session Start Limit Object").
     let key = shard % gw.max_concurrency.max(1);
     let now = Instant::now();
-    if gw.identified.get(&key).is_some_and(|at| now.duration_since(*at) < IDENTIFY_WINDOW) {
+    if gw
+        .identified
+        .get(&key)
+        .is_some_and(|at| now.duration_since(*at) < IDENTIFY_WINDOW)
+    {
         return Identified::Invalid;
     }
     gw.identified.insert(key, now);

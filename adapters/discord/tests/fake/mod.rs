@@ -504,12 +504,21 @@ impl FakeDiscord {
 
     /// The most guilds a shard may hold (Discord's 2,500 unless set).
     pub fn set_max_guilds_per_shard(&self, n: usize) {
-        self.inner.gateway.lock().expect("gateway").max_guilds_per_shard = n;
+        self.inner
+            .gateway
+            .lock()
+            .expect("gateway")
+            .max_guilds_per_shard = n;
     }
 
     /// Every shard connection so far, in the order they opened.
     pub fn connections(&self) -> Vec<ShardConnection> {
-        self.inner.gateway.lock().expect("gateway").connections.clone()
+        self.inner
+            .gateway
+            .lock()
+            .expect("gateway")
+            .connections
+            .clone()
     }
 
     /// The shards connected now, each with how many connections it has open.
@@ -529,7 +538,11 @@ impl FakeDiscord {
                 let overlap = a.shard == b.shard
                     && a.closed.is_none_or(|end| end > b.opened)
                     && b.closed.is_none_or(|end| end > a.opened);
-                assert!(!overlap, "shard {} connected twice at once: {a:?} and {b:?}", a.shard);
+                assert!(
+                    !overlap,
+                    "shard {} connected twice at once: {a:?} and {b:?}",
+                    a.shard
+                );
             }
         }
     }
@@ -547,7 +560,11 @@ impl FakeDiscord {
             }
         })
         .await;
-        assert!(waited.is_ok(), "timed out waiting for {what}: {:?}", self.connections());
+        assert!(
+            waited.is_ok(),
+            "timed out waiting for {what}: {:?}",
+            self.connections()
+        );
     }
 }
 

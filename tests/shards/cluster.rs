@@ -197,8 +197,7 @@ impl ShardCluster {
             for holder in holders.values() {
                 *per.entry(holder.as_str()).or_default() += 1;
             }
-            if once && holders.len() == self.shards as usize && per.values().all(|n| *n <= share)
-            {
+            if once && holders.len() == self.shards as usize && per.values().all(|n| *n <= share) {
                 return holders;
             }
             assert!(

@@ -182,6 +182,7 @@ async fn session(mut socket: WebSocket, inner: Arc<Inner>) {
                             inner.sessions.send_modify(|s| s.0 += 1);
                         }
                         Identified::Close(code, reason) => {
+                            inner.gateway.lock().expect("gateway").refusals.push(code);
                             close(&mut socket, code, reason).await;
                             break;
                         }

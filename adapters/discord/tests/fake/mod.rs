@@ -121,6 +121,10 @@ struct Gateway {
     connections: Vec<ShardConnection>,
     /// When each rate-limit key last identified.
     identified: HashMap<u32, tokio::time::Instant>,
+    /// Identifies answered Invalid Session for exceeding `max_concurrency`.
+    too_soon: usize,
+    /// The close codes identifies were refused with (4010, 4011).
+    refusals: Vec<u16>,
     /// events/gateway, "Session Start Limit Object": identifies allowed per 5 s.
     max_concurrency: u32,
     /// events/gateway, "Sharding": "Each shard can only support a maximum of 2500 guilds".
@@ -133,6 +137,8 @@ impl Default for Gateway {
             sessions: BTreeMap::new(),
             connections: Vec::new(),
             identified: HashMap::new(),
+            too_soon: 0,
+            refusals: Vec::new(),
             max_concurrency: 1,
             max_guilds_per_shard: 2500,
         }
@@ -509,6 +515,16 @@ impl FakeDiscord {
             .lock()
             .expect("gateway")
             .max_guilds_per_shard = n;
+    }
+
+    /// How many identifies came too soon after another of their rate-limit key.
+    pub fn identifies_too_soon(&self) -> usize {
+        self.inner.gateway.lock().expect("gateway").too_soon
+    }
+
+    /// The close codes identifies were refused with so far.
+    pub fn refusals(&self) -> Vec<u16> {
+        self.inner.gateway.lock().expect("gateway").refusals.clone()
     }
 
     /// Every shard connection so far, in the order they opened.

@@ -14,6 +14,8 @@ mod harness;
 mod buttons;
 #[path = "discord_flow/catch_up.rs"]
 mod catch_up;
+#[path = "discord_flow/exactly_once.rs"]
+mod exactly_once;
 #[path = "discord_flow/permissions.rs"]
 mod permissions;
 #[path = "discord_flow/threads.rs"]

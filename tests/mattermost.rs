@@ -10,6 +10,8 @@ mod fake;
 mod buttons;
 #[path = "mattermost_flow/catch_up.rs"]
 mod catch_up;
+#[path = "mattermost_flow/crash.rs"]
+mod crash;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
 #[path = "mattermost_flow/harness.rs"]

@@ -80,6 +80,7 @@ on_both_engines!(
     a_group_records_every_job_forward_only,
     a_group_larger_than_one_statement_is_written_whole,
     a_group_with_a_sequence_beyond_bigint_is_refused_whole,
+    a_group_keeps_the_last_post_and_whether_the_relay_settled,
     updates_to_unknown_jobs_are_errors,
     platforms_outside_the_known_list_are_refused,
     sequences_beyond_bigint_are_refused,

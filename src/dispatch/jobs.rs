@@ -380,6 +380,8 @@ impl Dispatcher {
             verbosity: placed.verbosity,
             last_event_id: None,
             last_event_seq: 0,
+            last_post_id: None,
+            posts_settled: false,
             status: job.status.as_str().to_owned(),
             ended: false,
             // The store sets both when it inserts the row.

@@ -13,6 +13,8 @@
 //! - `pace.rs`: per-channel post slots and batching;
 //! - `send.rs`: posts, edits and reactions with retries;
 //! - `positions.rs`: relay positions written in group commits by one task;
+//! - `resume.rs`: what a resumed relay's predecessor posted without recording it;
+//! - `fault.rs`: the test build's switch that crashes between a post and its record;
 //! - `lease.rs`: this replica's leases: taken for new jobs, handed back, lost;
 //! - `keeper.rs`: the task that renews, claims and sheds leases.
 
@@ -20,11 +22,13 @@ mod buttons;
 mod card;
 mod card_edit;
 mod end;
+mod fault;
 mod keeper;
 mod lease;
 mod pace;
 mod positions;
 mod render;
+mod resume;
 mod send;
 mod task;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use backon::ExponentialBuilder;
 use mosaic_chat::{
-    Button, ChatError, ChatFuture, ChatPlatform, Limits, Markup, Reaction, ThreadRef,
+    Button, ChatError, ChatFuture, ChatPlatform, Limits, Markup, PostMark, Reaction, ThreadRef,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -62,16 +62,20 @@ impl Outbox {
         mosaic_chat::markup::render(markup, self.chat.dialect(), self.limits.max_message_chars)
     }
 
-    /// Posts `text` at `slot` (waiting for it); returns the message id.
-    pub(crate) async fn post_at(
+    /// Posts `text`, a page of a batch of events marked `mark`, at `slot` (waiting for it);
+    /// returns the message id.
+    pub(crate) async fn post_marked_at(
         &self,
         slot: Instant,
         text: &str,
+        mark: &PostMark,
         stop: Option<&CancellationToken>,
     ) -> Result<String, SendError> {
         wait_for(slot, stop).await?;
-        self.retrying("post", stop, || self.chat.post(&self.thread, text))
-            .await
+        self.retrying("post", stop, || {
+            self.chat.post_marked(&self.thread, text, mark)
+        })
+        .await
     }
 
     /// Posts the progress card, `text` with `buttons`, at `slot`; returns its id.

@@ -62,6 +62,12 @@ pub(crate) struct Relay {
     pub(crate) recorded_seq: u64,
     /// The last position handed to the writer, until it is known committed.
     pub(crate) recording: Option<super::positions::Recording>,
+    /// The id of the last page posted, until a record carries it.
+    pub(crate) last_post: Option<String>,
+    /// The sequence number of the first event of the batch (for its posts' marks).
+    pub(crate) batch_first: u64,
+    /// A resumed relay: what was posted before and not recorded (`resume.rs`).
+    pub(crate) shown: Option<super::resume::Shown>,
     /// A post refused for good: nothing more is posted for this job (logged once).
     pub(crate) muted: bool,
     /// A post was interrupted by shutdown: whether it arrived is unknown, so nothing after
@@ -101,6 +107,9 @@ impl Relay {
             card: ProgressCard::new(&job.issue),
             recorded_seq: job.last_event_seq,
             recording: None,
+            last_post: None,
+            batch_first: 0,
+            shown: None,
             position: None,
             hub,
             job,
@@ -167,6 +176,7 @@ impl Relay {
     pub(crate) async fn run(mut self) -> RelayEnd {
         let shutdown = self.stop.clone();
         let job_id = self.job_id();
+        let resumed = self.job.card_message_id.is_some();
         // Every step below that waits on the platform, the store or the backend is boxed: a
         // relay spends its life waiting for the next event, and unboxed, its task kept room
         // for the largest of those steps all along (~7 KB a followed job, massif).
@@ -180,6 +190,9 @@ impl Relay {
             },
         }
         if !Box::pin(self.ensure_card()).await {
+            return RelayEnd::Shutdown;
+        }
+        if resumed && !Box::pin(self.prepare_resume()).await {
             return RelayEnd::Shutdown;
         }
         let resume = self.job.last_event_id.clone().map(EventId::new);
@@ -196,6 +209,8 @@ impl Relay {
                         return RelayEnd::LeaseLost;
                     }
                     Box::pin(self.wind_down()).await;
+                    // Everything posted is recorded: a successor need not read it back.
+                    self.record_settled();
                     Box::pin(self.settle()).await;
                     return RelayEnd::Shutdown;
                 }
@@ -282,13 +297,29 @@ impl Relay {
         if let Some(metrics) = self.hub.metrics.get() {
             metrics.event_relayed(self.out.thread.platform.name());
         }
-        if let Some(message) = render_event(&event, verbosity, &ctx) {
+        if let Some(message) = render_event(&event, verbosity, &ctx)
+            && !self.was_shown(seq, &message)
+        {
             self.queue(message);
             if let Some(at) = event.timestamp {
                 self.pending_since.push(at);
             }
         }
         self.position = Some((event.id, seq));
+    }
+
+    /// Whether a resumed relay finds event `seq`'s message among the posts its predecessor
+    /// made without recording them (`resume.rs`).
+    fn was_shown(&mut self, seq: u64, message: &mosaic_chat::Markup) -> bool {
+        let Some(shown) = &mut self.shown else {
+            return false;
+        };
+        let out = &self.out;
+        let was = shown.was_shown(seq, || out.pages(message).join("\n"));
+        if shown.is_spent(seq + 1) {
+            self.shown = None;
+        }
+        was
     }
 
     pub(crate) fn outcome_context(&self, at: Option<SystemTime>) -> OutcomeContext {
@@ -304,6 +335,9 @@ impl Relay {
             return;
         }
         if self.batch.push(message) {
+            // The event being taken in (`take` moves the position after queueing); an end
+            // message queued after the last event names that one.
+            self.batch_first = self.seq() + 1;
             let slot = self.out.reserve_slot();
             self.batch.set_slot(slot);
         }
@@ -323,14 +357,27 @@ impl Relay {
         let first_slot = self.batch.wake_at().unwrap_or_else(Instant::now);
         let markup = self.batch.take();
         let shown = std::mem::take(&mut self.pending_since);
-        for (i, page) in self.out.pages(&markup).iter().enumerate() {
+        let pages = self.out.pages(&markup);
+        let last_seq = self.seq();
+        let mut mark = mosaic_chat::PostMark {
+            job_id: self.job.job_id.clone(),
+            first_seq: self.batch_first.min(last_seq),
+            last_seq,
+            page: 0,
+            pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
+        };
+        for (i, page) in pages.iter().enumerate() {
             let slot = if i == 0 {
                 first_slot
             } else {
                 self.out.reserve_slot()
             };
-            match self.out.post_at(slot, page, stop).await {
-                Ok(_) => {}
+            mark.page = u32::try_from(i).unwrap_or(u32::MAX);
+            match self.out.post_marked_at(slot, page, &mark, stop).await {
+                Ok(id) => {
+                    self.last_post = Some(id);
+                    super::fault::relay_posted();
+                }
                 Err(SendError::Interrupted) => {
                     self.frozen = true;
                     return;
@@ -363,6 +410,8 @@ impl Relay {
             job_id: self.job.job_id.clone(),
             event_id: id.as_str().to_owned(),
             seq: *seq,
+            post_id: self.last_post.take(),
+            settled: false,
         };
         self.recorded_seq = *seq;
         // Grouped with other relays' records into one commit (`positions.rs`); awaited only

@@ -34,6 +34,13 @@ pub struct FollowedJob {
     pub last_event_id: Option<String>,
     /// The relay's sequence number of that event; 0 before the first one.
     pub last_event_seq: u64,
+    /// The relay's last post recorded with `last_event_seq`: a resumed relay reads the
+    /// bot's posts after it (or after the card) to learn what it showed without recording.
+    /// Kept by the store; `None` on a new job.
+    pub last_post_id: Option<String>,
+    /// Whether the job's last relay stopped gracefully with every post recorded: a resumed
+    /// relay then reads nothing back. Kept by the store; false on a new job.
+    pub posts_settled: bool,
     /// The last known job status text (`RUNNING`, `COMPLETED`, …).
     pub status: String,
     /// Whether the relay has ended (job final, deleted, or given up).

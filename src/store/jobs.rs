@@ -16,7 +16,7 @@ macro_rules! job_columns {
         "job_id, platform, channel, thread, command_message_id, requester_id, \
          requester_name, host, owner, repo, number, kind, retry_of, card_message_id, \
          verbosity, last_event_id, last_event_seq, status, ended, created_at, updated_at, \
-         workspace"
+         workspace, last_post_id, posts_settled"
     };
 }
 pub(super) use job_columns;
@@ -308,6 +308,8 @@ pub(super) fn decode(row: &AnyRow, operation: &'static str) -> Result<FollowedJo
             created_at: int("created_at")?,
             updated_at: int("updated_at")?,
             workspace: text("workspace")?,
+            last_post_id: optional("last_post_id")?,
+            posts_settled: int("posts_settled")?,
         })
     };
     read().map_err(StoreError::engine(operation))?.into_job()
@@ -337,6 +339,8 @@ struct StoredJob {
     created_at: i64,
     updated_at: i64,
     workspace: String,
+    last_post_id: Option<String>,
+    posts_settled: i64,
 }
 
 impl StoredJob {
@@ -381,6 +385,8 @@ impl StoredJob {
             verbosity,
             last_event_id: self.last_event_id,
             last_event_seq,
+            last_post_id: self.last_post_id,
+            posts_settled: self.posts_settled == 1,
             status: self.status,
             ended,
             created_at: self.created_at,

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0004_replicas.sql"),
     ),
     (
+        5,
+        "post_marks",
+        include_str!("../../migrations/0005_post_marks.sql"),
+    ),
+    (
         6,
         "shard_leases",
         include_str!("../../migrations/0006_shard_leases.sql"),

@@ -14,17 +14,24 @@ pub struct Position {
     pub event_id: String,
     /// Its sequence number in the job.
     pub seq: u64,
+    /// The relay's last post up to this event (`None`: the stored one stays).
+    pub post_id: Option<String>,
+    /// Whether the relay has stopped gracefully with this record (`posts_settled`).
+    pub settled: bool,
 }
 
-/// Rows per statement in [`Store::record_positions`]: 3 parameters each, well below the
+/// Rows per statement in [`Store::record_positions`]: 5 parameters each, well below the
 /// smallest limit of the two engines (SQLite's 32,766 parameters).
 const POSITIONS_PER_STATEMENT: usize = 500;
 
 impl Store {
     /// Records many relay positions in one transaction (a group commit): what
     /// [`record_relayed`](Store::record_relayed) does for one, with the same monotonic rule,
-    /// at the cost of one commit for all. A job named twice keeps its highest `seq`. Jobs the
-    /// store does not follow are ignored (the single-row form reports them).
+    /// at the cost of one commit for all, and with the relay's last post and whether it has
+    /// settled. A record of the stored `seq` again is applied (a relay stopping records that
+    /// it settled at the position it had). A job named twice keeps its highest `seq`, the
+    /// later of two equal ones. Jobs the store does not follow are ignored (the single-row
+    /// form reports them).
     pub async fn record_positions(&self, positions: &[Position]) -> Result<(), StoreError> {
         let mut newest: Vec<&Position> = Vec::with_capacity(positions.len());
         {
@@ -33,7 +40,7 @@ impl Store {
             for position in positions {
                 to_bigint("event sequence", position.seq)?;
                 match at.get(position.job_id.as_str()) {
-                    Some(&i) if newest[i].seq >= position.seq => {}
+                    Some(&i) if newest[i].seq > position.seq => {}
                     Some(&i) => newest[i] = position,
                     None => {
                         at.insert(&position.job_id, newest.len());
@@ -64,7 +71,9 @@ impl Store {
                 query = query
                     .bind(position.job_id.as_str())
                     .bind(position.event_id.as_str())
-                    .bind(seq);
+                    .bind(seq)
+                    .bind(position.post_id.as_deref())
+                    .bind(i64::from(position.settled));
             }
             query
                 .execute(&mut *tx)
@@ -89,21 +98,29 @@ fn positions_statement(rows: usize, engine: Engine) -> String {
     let anonymous = engine == Engine::Sqlite;
     let mut sql = String::from(
         "UPDATE followed_jobs SET last_event_id = v.column2, last_event_seq = v.column3, \
-         updated_at = ",
+         last_post_id = COALESCE(v.column4, followed_jobs.last_post_id), \
+         posts_settled = v.column5, updated_at = ",
     );
     sql.push_str(if anonymous { "?" } else { "$1" });
     sql.push_str(" FROM (VALUES ");
     for row in 0..rows {
         let sep = if row == 0 { "" } else { ", " };
         if anonymous {
-            let _ = write!(sql, "{sep}(?, ?, ?)");
+            let _ = write!(sql, "{sep}(?, ?, ?, ?, ?)");
         } else {
-            let first = 2 + 3 * row;
-            let _ = write!(sql, "{sep}(${first}, ${}, ${})", first + 1, first + 2);
+            let first = 2 + 5 * row;
+            let _ = write!(
+                sql,
+                "{sep}(${first}, ${}, ${}, ${}, ${})",
+                first + 1,
+                first + 2,
+                first + 3,
+                first + 4
+            );
         }
     }
     sql.push_str(
-        ") AS v WHERE followed_jobs.job_id = v.column1 AND followed_jobs.last_event_seq < v.column3",
+        ") AS v WHERE followed_jobs.job_id = v.column1 AND followed_jobs.last_event_seq <= v.column3",
     );
     sql
 }
@@ -115,9 +132,13 @@ mod tests {
     #[test]
     fn each_engine_gets_its_parameters_in_binding_order() {
         let sqlite = positions_statement(2, Engine::Sqlite);
-        assert!(sqlite.contains("updated_at = ? FROM (VALUES (?, ?, ?), (?, ?, ?)) AS v"));
+        assert!(
+            sqlite.contains("updated_at = ? FROM (VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)) AS v")
+        );
         assert!(!sqlite.contains('$'));
         let postgres = positions_statement(2, Engine::Postgres);
-        assert!(postgres.contains("updated_at = $1 FROM (VALUES ($2, $3, $4), ($5, $6, $7)) AS v"));
+        assert!(postgres.contains(
+            "updated_at = $1 FROM (VALUES ($2, $3, $4, $5, $6), ($7, $8, $9, $10, $11)) AS v"
+        ));
     }
 }

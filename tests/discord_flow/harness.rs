@@ -186,6 +186,22 @@ pub fn assert_milestones_once(calls: &[Call], thread: u64) {
         .filter(|c| c.method == "POST" && c.path == path)
         .map(content)
         .collect();
+    assert_shown_once(&posts);
+}
+
+/// The messages Discord holds in thread `thread` show each `▶️ Step` line
+/// once, and one outcome: what people see, whatever the bot sent.
+pub fn assert_thread_shows_milestones_once(fake: &FakeDiscord, thread: u64) {
+    let held = fake.messages_in(thread);
+    let texts: Vec<&str> = held
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or(""))
+        .collect();
+    assert_shown_once(&texts);
+}
+
+/// Each `▶️ Step` line of `posts` stands once, and one outcome among them.
+fn assert_shown_once(posts: &[&str]) {
     let steps: Vec<&str> = posts
         .iter()
         .flat_map(|p| p.lines())

@@ -140,6 +140,8 @@ pub fn followed(job_id: &str, thread: ThreadRef, verbosity: Verbosity) -> Follow
         verbosity,
         last_event_id: None,
         last_event_seq: 0,
+        last_post_id: None,
+        posts_settled: false,
         status: "QUEUED".into(),
         ended: false,
         created_at: 0,

@@ -10,6 +10,8 @@ fn at(job_id: &str, seq: u64) -> Position {
         job_id: job_id.to_owned(),
         event_id: format!("{job_id}-e{seq}"),
         seq,
+        post_id: None,
+        settled: false,
     }
 }
 
@@ -79,4 +81,61 @@ pub(crate) async fn a_group_with_a_sequence_beyond_bigint_is_refused_whole(db: &
         "{refused:?}"
     );
     assert_eq!(position(&store, "j1").await, (None, 0));
+}
+
+pub(crate) async fn a_group_keeps_the_last_post_and_whether_the_relay_settled(db: &Db) {
+    let store = db.open().await;
+    store
+        .insert_job(&job("j1", thread("c1", "t1"), issue(1)))
+        .await
+        .expect("insert");
+    let fresh = store.job("j1").await.expect("read").expect("kept");
+    assert_eq!((fresh.last_post_id, fresh.posts_settled), (None, false));
+    let posted = |seq, post: Option<&str>, settled| Position {
+        post_id: post.map(str::to_owned),
+        settled,
+        ..at("j1", seq)
+    };
+    store
+        .record_positions(&[posted(2, Some("p2"), false)])
+        .await
+        .expect("a post");
+    // An event shown nowhere: recorded without a post, the last post stays.
+    store
+        .record_positions(&[posted(3, None, false)])
+        .await
+        .expect("no post");
+    let read = store.job("j1").await.expect("read").expect("kept");
+    assert_eq!(
+        (read.last_post_id.as_deref(), read.last_event_seq),
+        (Some("p2"), 3)
+    );
+    assert!(!read.posts_settled);
+    // A graceful stop records that it settled at the position it had; the same position
+    // recorded twice in one group keeps the later record.
+    store
+        .record_positions(&[posted(3, None, false), posted(3, None, true)])
+        .await
+        .expect("settled");
+    let read = store.job("j1").await.expect("read").expect("kept");
+    assert!(read.posts_settled);
+    assert_eq!(
+        (read.last_post_id.as_deref(), read.last_event_seq),
+        (Some("p2"), 3)
+    );
+    // A resumed relay unsettles before it posts; a record behind the stored one is ignored.
+    store
+        .record_positions(&[posted(3, None, false)])
+        .await
+        .expect("unsettled");
+    store
+        .record_positions(&[posted(1, Some("old"), true)])
+        .await
+        .expect("behind");
+    let read = store.job("j1").await.expect("read").expect("kept");
+    assert!(!read.posts_settled);
+    assert_eq!(
+        (read.last_post_id.as_deref(), read.last_event_seq),
+        (Some("p2"), 3)
+    );
 }

@@ -155,6 +155,8 @@ pub fn job(job_id: &str, thread: ThreadRef, issue: IssueRef) -> FollowedJob {
         verbosity: Verbosity::Milestones,
         last_event_id: None,
         last_event_seq: 0,
+        last_post_id: None,
+        posts_settled: false,
         status: "QUEUED".to_owned(),
         ended: false,
         created_at: 0,

@@ -140,7 +140,8 @@ impl Served {
             .current_dir(dir)
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC__")) {
+        // Nothing of the test runner's own: neither configuration nor fault switches.
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOSAIC")) {
             cmd.env_remove(key);
         }
         cmd.envs([
@@ -160,6 +161,16 @@ impl Served {
             text
         });
         Served { child, logs }
+    }
+
+    /// Waits up to `within` for the process to end by itself; returns its
+    /// exit code and everything it logged.
+    pub async fn exited(mut self, within: Duration) -> (Option<i32>, String) {
+        let status = tokio::time::timeout(within, self.child.wait())
+            .await
+            .expect("the bot ends in time")
+            .expect("its exit status");
+        (status.code(), self.logs.await.expect("the log reader ends"))
     }
 
     /// Kills the process; returns everything it logged.

@@ -10,6 +10,7 @@ use mosaic_chat::{ChatError, ThreadRef};
 use serde_json::Value;
 
 use crate::permission::{Permission, notice};
+use crate::rest::Extras;
 use crate::{Discord, PLATFORM, lock, parse_id, thread_name};
 
 /// Where one message goes.
@@ -101,17 +102,35 @@ impl Discord {
         }
     }
 
-    /// Posts `text` at `target`; a refusal is told in the channel.
-    pub(crate) async fn send(&self, target: &Target, text: &str) -> Result<String, ChatError> {
-        self.send_with(target, text, None).await
+    /// Posts `text` in `thread`, making the thread on its root message the
+    /// first time; with `nonce`, a post Discord made already with it (an
+    /// answer lost on the way back, then retried) is returned, not repeated.
+    pub(crate) async fn post_in(
+        &self,
+        thread: &ThreadRef,
+        text: &str,
+        nonce: Option<&str>,
+    ) -> Result<String, ChatError> {
+        self.check_length(text)?;
+        let target = self.target(thread, text).await?;
+        let extras = Extras {
+            nonce,
+            ..Extras::default()
+        };
+        self.send_with(&target, text, extras).await
     }
 
-    /// As [`Discord::send`], the message carrying `components` when given.
+    /// Posts `text` at `target`; a refusal is told in the channel.
+    pub(crate) async fn send(&self, target: &Target, text: &str) -> Result<String, ChatError> {
+        self.send_with(target, text, Extras::default()).await
+    }
+
+    /// As [`Discord::send`], the message carrying `extras`.
     pub(crate) async fn send_with(
         &self,
         target: &Target,
         text: &str,
-        components: Option<&Value>,
+        extras: Extras<'_>,
     ) -> Result<String, ChatError> {
         let missing = if target.in_thread() {
             Permission::SendMessagesInThreads
@@ -135,7 +154,7 @@ impl Discord {
         };
         let sent = self
             .rest
-            .send_with(target.channel, text, reply_to, components)
+            .send_with(target.channel, text, reply_to, extras)
             .await;
         match sent {
             Err(e @ ChatError::Forbidden(_)) => {

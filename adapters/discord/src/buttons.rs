@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::gateway::{role_ids, thread_parent};
 use crate::interactions::press_handle;
-use crate::rest::Rest;
+use crate::rest::{Extras, Rest};
 use crate::{Discord, PLATFORM, lock, snowflake};
 
 /// The most buttons in one action row (components/reference, "Action Row").
@@ -100,7 +100,11 @@ impl Discord {
         self.check_length(text)?;
         let components = components(buttons)?;
         let target = self.target(thread, text).await?;
-        self.send_with(&target, text, Some(&components)).await
+        let extras = Extras {
+            components: Some(&components),
+            ..Extras::default()
+        };
+        self.send_with(&target, text, extras).await
     }
 
     /// Replaces the text and the buttons of message `message_id` of `thread`.

@@ -23,6 +23,8 @@
 //! - `interactions.rs`: which deferred responses are answered;
 //! - `buttons.rs`: the card's buttons as message components, and presses
 //!   of them (component interactions) as [`Press`]es;
+//! - `marked.rs`: relay posts that land once (a `nonce` made from their
+//!   mark), and the bot's own posts read back after a restart;
 //! - `mention.rs`: the bot's mentions rewritten to `@name` (pure);
 //! - `dialect.rs`: [`DiscordDialect`], Discord Markdown with text escaped.
 //!
@@ -40,6 +42,7 @@ mod dialect;
 mod gateway;
 mod interactions;
 mod kept;
+mod marked;
 mod mention;
 mod order;
 mod permission;
@@ -56,7 +59,8 @@ use std::time::Duration;
 
 use mosaic_chat::{
     AllShards, Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect,
-    Inbound, Limits, Memory, Platform, Press, Reaction, RunContext, Secret, ShardLeases, ThreadRef,
+    Inbound, Limits, Memory, OwnPost, Platform, PostMark, Press, Reaction, RunContext, Secret,
+    ShardLeases, ThreadRef,
 };
 use serenity::all::{ApplicationId, HttpBuilder, ShardManager};
 use tokio::sync::{mpsc, watch};
@@ -65,6 +69,7 @@ pub use dialect::DiscordDialect;
 pub use rest::message_body;
 
 use interactions::Interactions;
+use marked::nonce_of;
 use mention::BotIdentity;
 use order::Order;
 use permission::{Permission, Permissions};
@@ -337,11 +342,28 @@ impl ChatPlatform for Discord {
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
-        Box::pin(async move {
-            self.check_length(text)?;
-            let target = self.target(thread, text).await?;
-            self.send(&target, text).await
-        })
+        Box::pin(self.post_in(thread, text, None))
+    }
+
+    /// With a `nonce` made from `mark` and `enforce_nonce`: a retried post
+    /// of the same page lands once (see `marked.rs`).
+    fn post_marked<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        mark: &'a PostMark,
+    ) -> ChatFuture<'a, String> {
+        Box::pin(async move { self.post_in(thread, text, Some(&nonce_of(mark))).await })
+    }
+
+    /// Read with `GET /channels/{id}/messages?after=`; never with marks, which
+    /// Discord does not keep (see `marked.rs`).
+    fn own_posts_after<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        after: &'a str,
+    ) -> ChatFuture<'a, Option<Vec<OwnPost>>> {
+        Box::pin(self.own_posts_in(thread, after))
     }
 
     fn start_thread<'a>(&'a self, channel: &'a str, text: &'a str) -> ChatFuture<'a, ThreadRef> {

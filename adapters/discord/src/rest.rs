@@ -16,6 +16,17 @@ pub const PAGE: usize = 100;
 /// Discord's code for "a thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
 
+/// What a posted message may carry besides its content and reply.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// Message components (the card's buttons).
+    pub components: Option<&'a Value>,
+    /// A `nonce` sent with `enforce_nonce`: Discord returns the message the
+    /// bot made with it in the past few minutes instead of making another
+    /// (resources/message, "Create Message").
+    pub nonce: Option<&'a str>,
+}
+
 /// The REST side of the adapter.
 pub struct Rest {
     pub(crate) http: serenity::http::Http,
@@ -86,16 +97,17 @@ impl Rest {
         content: &str,
         reply_to: Option<u64>,
     ) -> Result<String, ChatError> {
-        self.send_with(channel, content, reply_to, None).await
+        self.send_with(channel, content, reply_to, Extras::default())
+            .await
     }
 
-    /// As [`Rest::send`], the message carrying `components` when given.
+    /// As [`Rest::send`], the message carrying `extras`.
     pub async fn send_with(
         &self,
         channel: u64,
         content: &str,
         reply_to: Option<u64>,
-        components: Option<&Value>,
+        extras: Extras<'_>,
     ) -> Result<String, ChatError> {
         let route = Route::ChannelMessages {
             channel_id: ChannelId::new(channel),
@@ -109,8 +121,12 @@ impl Rest {
                 "fail_if_not_exists": false,
             });
         }
-        if let Some(components) = components {
+        if let Some(components) = extras.components {
             body["components"] = components.clone();
+        }
+        if let Some(nonce) = extras.nonce {
+            body["nonce"] = json!(nonce);
+            body["enforce_nonce"] = json!(true);
         }
         let reply = self
             .call(route, LightMethod::Post, Some(&body), &channel.to_string())

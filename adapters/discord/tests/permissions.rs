@@ -12,14 +12,6 @@ use common::*;
 use fake::*;
 use mosaic_chat::{ChatError, ChatPlatform, Reaction};
 
-fn posts_to(calls: &[Call], channel: u64) -> Vec<&Call> {
-    let path = format!("/channels/{channel}/messages");
-    calls
-        .iter()
-        .filter(|c| c.method == "POST" && c.path == path)
-        .collect()
-}
-
 fn content(call: &Call) -> &str {
     call.body["content"].as_str().unwrap_or("")
 }

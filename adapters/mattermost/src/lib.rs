@@ -8,6 +8,8 @@
 //!   on start and after each reconnect, each post and edit handled once;
 //! - `events.rs`: WebSocket frames and posts read into [`Inbound`]s (pure);
 //! - `rest.rs`: the REST v4 calls and their errors (429, 401, …);
+//! - `own_posts.rs`: a relayed post's mark in its props, and the bot's own
+//!   posts in a thread read back with their marks;
 //! - `roles.rs`: the author's system and team roles, looked up and cached,
 //!   which fill [`Inbound::roles`];
 //! - `slash.rs`: the HTTP listener: the slash command endpoint (token
@@ -21,6 +23,7 @@ mod actions;
 mod dialect;
 mod events;
 mod listen;
+mod own_posts;
 mod press;
 mod rest;
 mod roles;
@@ -32,11 +35,13 @@ use std::time::Duration;
 
 use mosaic_chat::{
     Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
-    Limits, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
+    Limits, OwnPost, Platform, PostMark, Press, Reaction, RunContext, Secret, ThreadRef,
 };
+use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, watch};
 
 pub use dialect::{MattermostDialect, neutralize_mentions};
+pub use own_posts::MARK_PROP;
 pub use press::ACTION_PATH;
 pub use slash::SLASH_PATH;
 
@@ -202,6 +207,20 @@ impl Mattermost {
         self.me.get_or_try_init(|| self.rest.me()).await
     }
 
+    /// Posts `text` in `thread` with `props`. A top-level post's thread is
+    /// named by its own id: `root_id` is that id either way.
+    async fn reply(
+        &self,
+        thread: &ThreadRef,
+        text: &str,
+        props: Option<&Value>,
+    ) -> Result<String, ChatError> {
+        self.check_length(text)?;
+        self.rest
+            .create_post(&thread.channel, Some(&thread.thread), text, props)
+            .await
+    }
+
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
         // The relay pages to the limit; a longer post would be refused by the
         // server with a less clear error.
@@ -250,13 +269,35 @@ impl ChatPlatform for Mattermost {
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
+        Box::pin(self.reply(thread, text, None))
+    }
+
+    /// The mark goes in the post's props, under [`MARK_PROP`].
+    fn post_marked<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        mark: &'a PostMark,
+    ) -> ChatFuture<'a, String> {
         Box::pin(async move {
-            self.check_length(text)?;
-            // A top-level post's thread is named by its own id: `root_id`
-            // is that id either way.
-            self.rest
-                .create_post(&thread.channel, Some(&thread.thread), text, None)
-                .await
+            let props = own_posts::mark_props(mark);
+            self.reply(thread, text, Some(&props)).await
+        })
+    }
+
+    /// Read with the thread endpoint, paged down from `after`; a deleted
+    /// `after` is [`ChatError::NotFound`].
+    fn own_posts_after<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        after: &'a str,
+    ) -> ChatFuture<'a, Option<Vec<OwnPost>>> {
+        Box::pin(async move {
+            let me = self.me().await?;
+            let posts =
+                own_posts::own_posts_after(&self.rest, &me.id, &thread.thread, after).await?;
+            tracing::debug!(channel = %thread.channel, thread = %thread.thread, after, posts = posts.len(), "read back the bot's own posts");
+            Ok(Some(posts))
         })
     }
 
@@ -267,14 +308,13 @@ impl ChatPlatform for Mattermost {
         buttons: &'a [Button],
     ) -> ChatFuture<'a, String> {
         Box::pin(async move {
+            // Before the buttons, which may wait for their key.
             self.check_length(text)?;
             let props = match buttons {
                 [] => None,
                 _ => self.button_props(thread, buttons).await,
             };
-            self.rest
-                .create_post(&thread.channel, Some(&thread.thread), text, props.as_ref())
-                .await
+            self.reply(thread, text, props.as_ref()).await
         })
     }
 
@@ -345,13 +385,7 @@ impl ChatPlatform for Mattermost {
                     self.answer_press_late(to, text).await
                 }
                 Some(url) => self.rest.respond_ephemeral(url, text).await,
-                None => {
-                    let thread = to.reply_thread();
-                    self.rest
-                        .create_post(&thread.channel, Some(&thread.thread), text, None)
-                        .await
-                        .map(drop)
-                }
+                None => self.reply(&to.reply_thread(), text, None).await.map(drop),
             }
         })
     }

@@ -225,7 +225,8 @@ impl Rest {
             .map(drop)
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChatError> {
+    /// `GET /api/v4{path}`, its answer read as `T`.
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChatError> {
         read_json(send(self.authed(self.http.get(self.url(path)))).await?).await
     }
 }

@@ -98,3 +98,12 @@ pub async fn next(inbox: &mut mpsc::Receiver<Inbound>) -> Inbound {
 pub fn is_catch_up(call: &Call) -> bool {
     call.method == "GET" && call.path.ends_with("/messages")
 }
+
+/// The messages the bot posted in `channel` (or thread channel), in order.
+pub fn posts_to(calls: &[Call], channel: u64) -> Vec<&Call> {
+    let path = format!("/channels/{channel}/messages");
+    calls
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == path)
+        .collect()
+}

@@ -4,6 +4,7 @@
 //! (`gateway.rs`); messages and threads as Discord keeps them; the guild's
 //! roles, channel overwrites and the bot's permissions (`guild.rs`); buttons
 //! (`components.rs`), presses and interaction answers (`interactions.rs`);
+//! messages posted (nonces included) and listed (`messages.rs`);
 //! the operations Discord's OpenAPI description allows
 //! (`openapi.rs`).
 //! Shared by the adapter's tests and the root `tests/discord.rs` (through
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
@@ -26,6 +27,7 @@ mod components;
 mod gateway;
 mod guild;
 mod interactions;
+mod messages;
 pub mod openapi;
 mod payloads;
 mod rest;
@@ -117,6 +119,8 @@ pub struct ShardConnection {
 struct Gateway {
     /// By session id.
     sessions: BTreeMap<String, Session>,
+    /// Every event dispatched (whichever sessions it went to), in order: its type and data.
+    dispatched: Vec<(String, Value)>,
     /// Every connection that identified or resumed, in order.
     connections: Vec<ShardConnection>,
     /// When each rate-limit key last identified.
@@ -135,6 +139,7 @@ impl Default for Gateway {
     fn default() -> Gateway {
         Gateway {
             sessions: BTreeMap::new(),
+            dispatched: Vec::new(),
             connections: Vec::new(),
             identified: HashMap::new(),
             too_soon: 0,
@@ -174,6 +179,11 @@ struct Inner {
     interactions: Mutex<interactions::Interactions>,
     /// Failures to answer once: (method, path fragment, status).
     failures: Mutex<Vec<(String, String, u16)>>,
+    /// Calls to carry out whose answer is then lost: (method, path
+    /// fragment, a field the body must hold, if any).
+    lost_answers: Mutex<Vec<(String, String, Option<String>)>>,
+    /// Messages made with a nonce: (author, nonce) → (message, when made).
+    nonces: Mutex<HashMap<(u64, String), (u64, Instant)>>,
     /// While set, gateway connections are refused (503); and how many were.
     refuse_gateway: AtomicBool,
     /// When set, the next resume is refused: the session is gone.
@@ -207,6 +217,8 @@ impl FakeDiscord {
             gateway: Mutex::new(Gateway::default()),
             interactions: Mutex::new(interactions::Interactions::default()),
             failures: Mutex::new(Vec::new()),
+            lost_answers: Mutex::new(Vec::new()),
+            nonces: Mutex::new(HashMap::new()),
             refuse_gateway: AtomicBool::new(false),
             expire_session: AtomicBool::new(false),
             refused: watch::channel(0).0,
@@ -341,6 +353,29 @@ impl FakeDiscord {
             method.into(),
             fragment.into(),
             status,
+        ));
+    }
+
+    /// Carries out the next call of `method` whose path contains `fragment`,
+    /// then answers it with 502 instead of its answer: the call took effect,
+    /// but the bot cannot know it (a gateway of Discord's failing on the way
+    /// back: "502 GATEWAY UNAVAILABLE … Wait a bit and retry",
+    /// topics/opcodes-and-status-codes, "HTTP Response Codes").
+    pub fn lose_next_answer(&self, method: &str, fragment: &str) {
+        self.inner.lost_answers.lock().expect("lost answers").push((
+            method.into(),
+            fragment.into(),
+            None,
+        ));
+    }
+
+    /// As [`FakeDiscord::lose_next_answer`], for the next such call whose
+    /// body holds `field` (`nonce`: a relay post, not the card).
+    pub fn lose_next_answer_carrying(&self, method: &str, fragment: &str, field: &str) {
+        self.inner.lost_answers.lock().expect("lost answers").push((
+            method.into(),
+            fragment.into(),
+            Some(field.into()),
         ));
     }
 
@@ -595,6 +630,7 @@ impl Inner {
         }
         .and_then(|g| g.parse().ok());
         let mut gw = self.gateway.lock().expect("gateway");
+        gw.dispatched.push((kind.to_owned(), data.clone()));
         for session in gw.sessions.values_mut() {
             let (shard, num_shards) = session.shard;
             if shard_of(guild, num_shards) != shard {

@@ -186,23 +186,10 @@ impl FakeMattermost {
         text: &str,
         age: std::time::Duration,
     ) -> String {
-        let mut world = self.shared.world();
-        let now = tick(&mut world);
+        let now = tick(&mut self.shared.world());
         let written = now - age.as_millis() as i64;
-        let sockets = std::mem::take(&mut world.sockets);
-        let id = insert_post(
-            &mut world,
-            ALICE,
-            channel,
-            root_id.unwrap_or(""),
-            text,
-            written,
-            json!({}),
-        );
-        world.sockets = sockets;
-        drop(world);
-        self.shared.changed.notify_waiters();
-        id
+        let root_id = root_id.unwrap_or("");
+        self.post_written(ALICE, channel, root_id, text, json!({}), Some(written))
     }
 
     /// Alice edits her post `id` to `text`.

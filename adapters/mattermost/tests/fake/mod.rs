@@ -2,7 +2,8 @@
 //! the WebSocket API (`/api/v4/websocket`, authentication challenge, `hello`,
 //! `posted` and `post_edited` events with the post as a JSON string); posts
 //! that change as the server's do (`history.rs`: replies, reactions, edits
-//! with pre-edit copies, deletes, `posts?since=`); a `/mosaic` command per
+//! with pre-edit copies, deletes, `posts?since=`); props as the server keeps
+//! them (`props.rs`); a thread read in pages (`thread.rs`); a `/mosaic` command per
 //! team (`commands.rs`); interactive message buttons (`actions.rs`: actions
 //! kept with their integration, stripped from what clients see; `click.rs`:
 //! a click by a user POSTed to the integration URL and its answer applied); every
@@ -22,9 +23,11 @@ mod click;
 mod commands;
 pub mod conformance;
 mod history;
+mod props;
 mod record;
 mod rest;
 mod socket;
+mod thread;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -110,6 +113,8 @@ struct World {
     /// WebSocket connections refused while `refuse_sockets` was set.
     refused: usize,
     rate_limit_next: usize,
+    /// Thread reads to answer 429 (`rate_limited` counts them too).
+    rate_limit_reads_next: usize,
     rate_limited: usize,
     /// Posts to answer 403, then posts and patches to answer 503 (after any
     /// 429s asked for), and how many posts were refused with 403.
@@ -217,6 +222,7 @@ impl FakeMattermost {
             .route("/api/v4/posts/ephemeral", post(actions::create_ephemeral))
             .route("/api/v4/posts/{id}", get(actions::get_post))
             .route("/api/v4/posts/{id}/patch", put(patch_post))
+            .route("/api/v4/posts/{id}/thread", get(thread::get_thread))
             .route("/api/v4/reactions", post(react))
             .route("/hooks/commands/{id}", post(respond))
             .route("/api/v4/websocket", get(websocket))

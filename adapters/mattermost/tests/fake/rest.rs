@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::actions::{client_view, invalid, prepare_props};
+use super::actions::client_view;
 use super::{
     ALICE, BOB, BOT_ID, BOT_TOKEN, BOT_USERNAME, CHANNEL, CHANNEL2, DM_CHANNEL, Sent, Shared, TEAM,
     TEAM2, add_post,
@@ -49,21 +49,26 @@ fn check_write(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         world.rate_limited += 1;
         drop(world);
         shared.changed.notify_waiters();
-        // server/channels/app/ratelimit.go `setRateLimitHeaders`, with the
-        // default RateLimitSettings (PerSec 10, MaxBurst 100) and the burst
-        // used up: `X-RateLimit-Reset` is when the whole burst has refilled
-        // (ceil(ResetAfter), ~10 s), `Retry-After` when the next request is
-        // allowed (ceil(RetryAfter) of 1/PerSec = 1 s); the body is
-        // `http.Error(w, "limit exceeded", 429)`'s.
-        let headers = [
-            ("X-RateLimit-Limit", "101"),
-            ("X-RateLimit-Remaining", "0"),
-            ("X-RateLimit-Reset", "10"),
-            ("Retry-After", "1"),
-        ];
-        return Some((StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded\n").into_response());
+        return Some(too_many_requests());
     }
     None
+}
+
+/// A request over the rate limit.
+pub(super) fn too_many_requests() -> Response {
+    // server/channels/app/ratelimit.go `setRateLimitHeaders`, with the
+    // default RateLimitSettings (PerSec 10, MaxBurst 100) and the burst
+    // used up: `X-RateLimit-Reset` is when the whole burst has refilled
+    // (ceil(ResetAfter), ~10 s), `Retry-After` when the next request is
+    // allowed (ceil(RetryAfter) of 1/PerSec = 1 s); the body is
+    // `http.Error(w, "limit exceeded", 429)`'s.
+    let headers = [
+        ("X-RateLimit-Limit", "101"),
+        ("X-RateLimit-Remaining", "0"),
+        ("X-RateLimit-Reset", "10"),
+        ("Retry-After", "1"),
+    ];
+    (StatusCode::TOO_MANY_REQUESTS, headers, "limit exceeded\n").into_response()
 }
 
 /// Takes one from `next` if any is left: whether this request is to fail.
@@ -243,9 +248,9 @@ pub(super) async fn create_post(
         )
             .into_response();
     }
-    let props = match prepare_props(body.get("props")) {
+    let props = match super::props::on_create(BOT_ID, body.get("props")) {
         Ok(props) => props,
-        Err(problem) => return invalid(&problem),
+        Err(refused) => return *refused,
     };
     let id = add_post(&s, BOT_ID, &channel, &root_id, &message, props.clone());
     record(
@@ -259,9 +264,15 @@ pub(super) async fn create_post(
     );
     // Taken, and its answer held on the wire (see `hold_posts`).
     tokio::time::sleep(delay).await;
-    // The created post comes back as any post does: `EncodeJSON` strips
-    // the actions' integrations (model/post.go).
-    let created = json!({"id": id, "channel_id": channel, "root_id": root_id, "props": props});
+    // The created post comes back as stored, as any post does: `EncodeJSON`
+    // strips the actions' integrations (model/post.go).
+    let created = s
+        .world()
+        .posts
+        .iter()
+        .find(|p| p["id"] == id.as_str())
+        .cloned();
+    let created = created.unwrap_or_default();
     (StatusCode::CREATED, Json(client_view(&created))).into_response()
 }
 
@@ -278,20 +289,24 @@ pub(super) async fn patch_post(
         return unavailable();
     }
     let message = body["message"].as_str().unwrap_or("").to_owned();
-    let props = match body.get("props").map(|p| prepare_props(Some(p))) {
-        None => None,
-        Some(Ok(props)) => Some(props),
-        Some(Err(problem)) => return invalid(&problem),
-    };
     {
         let mut world = s.world();
         let mine = world
             .posts
             .iter()
-            .any(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID);
+            .find(|p| p["id"] == id.as_str() && p["user_id"] == BOT_ID)
+            .cloned();
+        // Without props the post keeps its own (model/post.go `Patch`).
+        let props = match (&mine, body.get("props")) {
+            (Some(post), Some(new)) => match super::props::on_patch(&post["props"], Some(new)) {
+                Ok(props) => Some(props),
+                Err(refused) => return *refused,
+            },
+            _ => None,
+        };
         // A patch is an edit like any other (app/post.go PatchPost →
         // UpdatePost): a pre-edit copy is kept and `post_edited` sent.
-        if !mine || super::history::edit_post(&mut world, &id, &message, props).is_none() {
+        if mine.is_none() || super::history::edit_post(&mut world, &id, &message, props).is_none() {
             return (
                 StatusCode::NOT_FOUND,
                 Json(json!({"id": "app.post.get.app_error"})),

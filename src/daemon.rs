@@ -122,13 +122,14 @@ pub async fn run(
     for backend in backends.iter() {
         backend.attach_metrics(Arc::clone(&metrics));
     }
+    let replica = Replica::new(&config.replicas.id, config.replicas.lease);
     let hub = RelayHub::for_replica(
         store.clone(),
         backends.clone(),
         by_name.clone(),
         config.bot_name.clone(),
         shutdown.child_token(),
-        Replica::new(&config.replicas.id, config.replicas.lease),
+        replica.clone(),
     );
     hub.attach_metrics(Arc::clone(&metrics));
     let dispatcher = Dispatcher::new(
@@ -154,14 +155,11 @@ pub async fn run(
     let (presses_to, mut presses) = mpsc::channel(256);
     // On a shared store, Discord's shards are held by lease (`shards.rs`); a store only this
     // process uses (SQLite) leaves every shard to it.
+    // The keeper starts once this replica's heartbeat is registered (its id proven its own).
     let shard_keeper = match &config.discord {
-        Some(discord) if store.engine() != Engine::Sqlite => Some(ShardKeeper::start(
-            store.clone(),
-            &config.replicas.id,
-            config.replicas.lease,
-            discord.shards,
-            shutdown.child_token(),
-        )),
+        Some(discord) if store.engine() != Engine::Sqlite => {
+            Some(ShardKeeper::new(store.clone(), replica, discord.shards))
+        }
         _ => None,
     };
     for platform in platforms {
@@ -171,7 +169,7 @@ pub async fn run(
         let mut ctx = RunContext::new(inbox.clone(), shutdown.child_token())
             .with_memory(Arc::new(store.clone()))
             .with_catch_up(config.catch_up);
-        if let Some((keeper, _)) = shard_keeper.as_ref().filter(|_| name.name() == "discord") {
+        if let Some(keeper) = shard_keeper.as_ref().filter(|_| name.name() == "discord") {
             ctx = ctx.with_shards(Arc::clone(keeper) as Arc<dyn ShardLeases>);
         }
         let task = platform.run(ctx);
@@ -205,6 +203,8 @@ pub async fn run(
             return Err(e.into());
         }
     };
+
+    let shard_keeper = shard_keeper.map(|keeper| keeper.spawn(shutdown.child_token()));
 
     let lanes = Lanes::new(dispatcher, shutdown.child_token());
     let mut result = Ok(());
@@ -254,7 +254,7 @@ pub async fn run(
     if let Err(e) = keeper.await {
         tracing::error!(error = %e, "the relay lease keeper failed");
     }
-    if let Some((_, shards)) = shard_keeper
+    if let Some(shards) = shard_keeper
         && let Err(e) = shards.await
     {
         tracing::error!(error = %e, "the shard lease keeper failed");

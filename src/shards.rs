@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::relay::Replica;
 use crate::store::{ShardView, Store};
 
 /// The platform whose gateway is sharded.
@@ -77,6 +78,9 @@ pub fn plan(total: u32, view: &ShardView, me: &str) -> (Vec<u32>, Vec<u32>) {
 pub struct ShardKeeper {
     store: Store,
     replica: String,
+    /// This process among those that may have used the replica's id: leases are renewed and
+    /// taken only while the id's heartbeat row is this process's.
+    instance: String,
     lease: Duration,
     total: u32,
     held: watch::Sender<ShardSet>,
@@ -108,26 +112,24 @@ impl ShardLeases for ShardKeeper {
 }
 
 impl ShardKeeper {
-    /// Starts the keeper of `total` shards for replica `replica` with leases of `lease`;
-    /// it runs until `stop`, then closes every shard and hands its leases back.
-    pub fn start(
-        store: Store,
-        replica: &str,
-        lease: Duration,
-        total: u32,
-        stop: CancellationToken,
-    ) -> (Arc<ShardKeeper>, JoinHandle<()>) {
-        let keeper = Arc::new(ShardKeeper {
+    /// The keeper of `total` shards for `replica`; nothing is held until [`spawn`](Self::spawn).
+    pub fn new(store: Store, replica: Replica, total: u32) -> Arc<ShardKeeper> {
+        Arc::new(ShardKeeper {
             store,
-            replica: replica.to_owned(),
-            lease,
+            replica: replica.id,
+            instance: replica.instance,
+            lease: replica.lease,
             total: total.max(1),
             held: watch::channel(ShardSet::new()).0,
             running: watch::channel(ShardSet::new()).0,
             turns: IdentifyTurns::default(),
-        });
-        let task = tokio::spawn(Arc::clone(&keeper).run(stop));
-        (keeper, task)
+        })
+    }
+
+    /// Runs the keeper until `stop`, then closes every shard and hands its leases back.
+    /// Started once the replica's heartbeat is registered, so that its id is its own.
+    pub fn spawn(self: &Arc<Self>, stop: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(Arc::clone(self).run(stop))
     }
 
     async fn run(self: Arc<Self>, stop: CancellationToken) {
@@ -146,7 +148,8 @@ impl ShardKeeper {
                     .bounded(
                         danger,
                         tick,
-                        self.store.renew_shard_leases(&self.replica, self.lease),
+                        self.store
+                            .renew_shard_leases(&self.replica, &self.instance, self.lease),
                     )
                     .await
                 {
@@ -207,11 +210,11 @@ impl ShardKeeper {
             .map(|l| l.shard)
             .collect();
         for shard in take {
-            match self
+            let (replica, instance) = (&self.replica, &self.instance);
+            let take = self
                 .store
-                .take_shard_lease(shard, self.total, &self.replica, self.lease)
-                .await
-            {
+                .take_shard_lease(shard, self.total, replica, instance, self.lease);
+            match take.await {
                 Ok(Some(takeover)) => {
                     tracing::info!(shard, takeover, "took a Discord shard's lease");
                     mine.insert(shard);

@@ -33,21 +33,32 @@ pub struct ShardView {
     pub replicas: u64,
 }
 
+/// Whether replica `$1`'s heartbeat row is process `$3`'s.
+const OURS: &str =
+    "EXISTS (SELECT 1 FROM replicas WHERE replicas.replica_id = $1 AND replicas.instance = $3)";
+/// The same with the replica `$3` and the process `$5`.
+const OURS_5: &str =
+    "EXISTS (SELECT 1 FROM replicas WHERE replicas.replica_id = $3 AND replicas.instance = $5)";
+
 impl Store {
-    /// Renews every shard lease `holder` holds, for `ttl` from now; returns the shards
-    /// renewed.
+    /// Renews every shard lease `holder` holds, for `ttl` from now, while its heartbeat row
+    /// is process `instance`'s (another process with the same id takes none); returns the
+    /// shards renewed.
     pub async fn renew_shard_leases(
         &self,
         holder: &str,
+        instance: &str,
         ttl: Duration,
     ) -> Result<Vec<u32>, StoreError> {
         let now = now_ms(self.engine);
         let sql = format!(
-            "UPDATE shard_leases SET expires_ms = {now} + $2 WHERE holder = $1 RETURNING shard_id"
+            "UPDATE shard_leases SET expires_ms = {now} + $2 WHERE holder = $1 AND {OURS} \
+             RETURNING shard_id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder)
             .bind(millis(ttl))
+            .bind(instance)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::engine("renew_shard_leases"))?;
@@ -96,20 +107,22 @@ impl Store {
         })
     }
 
-    /// Takes the lease of shard `shard` (of `num_shards`) for `holder` for `ttl`, if nobody
-    /// holds it or its lease expired. `Some(takeover)` when taken: whether another holder
-    /// had it before and let it expire.
+    /// Takes the lease of shard `shard` (of `num_shards`) for `holder` (process
+    /// `instance`, as for renewals) for `ttl`, if nobody holds it or its lease expired.
+    /// `Some(takeover)` when taken: whether another holder had it before and let it expire.
     pub async fn take_shard_lease(
         &self,
         shard: u32,
         num_shards: u32,
         holder: &str,
+        instance: &str,
         ttl: Duration,
     ) -> Result<Option<bool>, StoreError> {
         let now = now_ms(self.engine);
+        // SQLite reads `ON` after a SELECT's FROM as a join's, unless the SELECT has a WHERE.
         let sql = format!(
             "INSERT INTO shard_leases (shard_id, num_shards, holder, expires_ms, taken) \
-             VALUES ($1, $2, $3, {now} + $4, 1) \
+             SELECT $1, $2, $3, {now} + $4, 1 WHERE {OURS_5} \
              ON CONFLICT (shard_id) DO UPDATE SET num_shards = excluded.num_shards, \
              holder = excluded.holder, expires_ms = excluded.expires_ms, \
              taken = shard_leases.taken + 1 \
@@ -121,6 +134,7 @@ impl Store {
             .bind(i64::from(num_shards))
             .bind(holder)
             .bind(millis(ttl))
+            .bind(instance)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::engine("take_shard_lease"))?;
@@ -164,56 +178,39 @@ fn shard_id(row: &sqlx::any::AnyRow, at: usize) -> Result<u32, StoreError> {
 mod tests {
     use super::*;
 
-    async fn store() -> Store {
-        Store::open("sqlite::memory:").await.expect("a store")
+    const LONG: Duration = Duration::from_secs(60);
+
+    /// A store with live replicas `ids`, each process `i`, running Discord.
+    async fn store(ids: &[&str]) -> Store {
+        let store = Store::open("sqlite::memory:").await.expect("a store");
+        for id in ids {
+            let registered = store.register_replica(id, "i", LONG, &["discord"]).await;
+            assert!(registered.expect("registered"));
+        }
+        store
+    }
+
+    async fn take(store: &Store, shard: u32, holder: &str, ttl: Duration) -> Option<bool> {
+        let taken = store.take_shard_lease(shard, 2, holder, "i", ttl).await;
+        taken.expect("the store")
+    }
+
+    async fn renew(store: &Store, holder: &str, instance: &str) -> Vec<u32> {
+        let renewed = store.renew_shard_leases(holder, instance, LONG).await;
+        renewed.expect("the store")
     }
 
     #[tokio::test]
     async fn a_shard_is_taken_once_until_it_expires_then_taken_over() {
-        let store = store().await;
-        let long = Duration::from_secs(60);
-        assert_eq!(
-            store
-                .take_shard_lease(0, 2, "a", long)
-                .await
-                .expect("the store"),
-            Some(false)
-        );
-        assert_eq!(
-            store
-                .take_shard_lease(0, 2, "b", long)
-                .await
-                .expect("the store"),
-            None,
-            "held by a"
-        );
-        assert_eq!(
-            store
-                .take_shard_lease(1, 2, "b", Duration::ZERO)
-                .await
-                .expect("the store"),
-            Some(false)
-        );
+        let store = store(&["a", "b"]).await;
+        assert_eq!(take(&store, 0, "a", LONG).await, Some(false));
+        assert_eq!(take(&store, 0, "b", LONG).await, None, "held by a");
+        assert_eq!(take(&store, 1, "b", Duration::ZERO).await, Some(false));
         // b's lease of shard 1 has expired: a takes it over.
+        assert_eq!(take(&store, 1, "a", LONG).await, Some(true));
+        assert_eq!(renew(&store, "a", "i").await, vec![0, 1]);
         assert_eq!(
-            store
-                .take_shard_lease(1, 2, "a", long)
-                .await
-                .expect("the store"),
-            Some(true)
-        );
-        assert_eq!(
-            store
-                .renew_shard_leases("a", long)
-                .await
-                .expect("the store"),
-            vec![0, 1]
-        );
-        assert_eq!(
-            store
-                .renew_shard_leases("b", long)
-                .await
-                .expect("the store"),
+            renew(&store, "b", "i").await,
             Vec::<u32>::new(),
             "b holds nothing"
         );
@@ -224,61 +221,41 @@ mod tests {
             .map(|l| (l.shard, l.holder.as_str(), l.live))
             .collect();
         assert_eq!(holders, [(0, "a", true), (1, "a", true)]);
-        assert_eq!(view.replicas, 1, "no heartbeat yet: the reader alone");
+        assert_eq!(view.replicas, 2);
+    }
+
+    #[tokio::test]
+    async fn another_process_with_the_replicas_id_neither_renews_nor_takes() {
+        let store = store(&["a"]).await;
+        assert_eq!(take(&store, 0, "a", LONG).await, Some(false));
+        assert_eq!(renew(&store, "a", "impostor").await, Vec::<u32>::new());
+        let taken = store.take_shard_lease(1, 2, "a", "impostor", LONG).await;
+        assert_eq!(taken.expect("the store"), None);
+        assert_eq!(
+            take(&store, 1, "nobody", LONG).await,
+            None,
+            "no heartbeat, no shard"
+        );
+        assert_eq!(renew(&store, "a", "i").await, vec![0]);
     }
 
     #[tokio::test]
     async fn only_the_holder_hands_a_shard_back_and_live_replicas_of_the_platform_count() {
-        let store = store().await;
-        let long = Duration::from_secs(60);
-        store
-            .take_shard_lease(0, 3, "a", long)
-            .await
-            .expect("taken");
-        store
-            .take_shard_lease(1, 3, "a", long)
-            .await
-            .expect("taken");
+        let store = store(&["a", "b"]).await;
+        take(&store, 0, "a", LONG).await.expect("taken");
+        take(&store, 1, "a", LONG).await.expect("taken");
         store.release_shard_lease(0, "b").await.expect("not b's");
-        assert_eq!(
-            store
-                .renew_shard_leases("a", long)
-                .await
-                .expect("the store"),
-            vec![0, 1]
-        );
+        assert_eq!(renew(&store, "a", "i").await, vec![0, 1]);
         store.release_shard_lease(0, "a").await.expect("released");
-        assert_eq!(
-            store
-                .renew_shard_leases("a", long)
-                .await
-                .expect("the store"),
-            vec![1]
-        );
+        assert_eq!(renew(&store, "a", "i").await, vec![1]);
         store.release_shard_leases("a").await.expect("released");
-        assert_eq!(
-            store
-                .renew_shard_leases("a", long)
-                .await
-                .expect("the store"),
-            Vec::<u32>::new()
-        );
-        for (id, platforms) in [
-            ("a", &["discord"][..]),
-            ("b", &["discord", "slack"]),
-            ("c", &["slack"]),
-        ] {
-            assert!(
-                store
-                    .register_replica(id, "i", long, platforms)
-                    .await
-                    .expect("registered")
-            );
-        }
-        store
+        assert_eq!(renew(&store, "a", "i").await, Vec::<u32>::new());
+        let slack = store.register_replica("c", "i", LONG, &["slack"]).await;
+        assert!(slack.expect("registered"));
+        let expired = store
             .register_replica("d", "i", Duration::ZERO, &["discord"])
-            .await
-            .expect("registered");
+            .await;
+        assert!(expired.expect("registered"));
         let view = store.shard_view("discord", "a").await.expect("a view");
         assert_eq!(view.replicas, 2, "a and b; c runs no Discord, d expired");
         assert_eq!(

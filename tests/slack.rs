@@ -10,6 +10,8 @@ mod fake;
 mod behaves;
 #[path = "slack_flow/buttons.rs"]
 mod buttons;
+#[path = "slack_flow/crash.rs"]
+mod crash;
 #[path = "support/daemon_on.rs"]
 mod daemon_on;
 #[path = "slack_flow/harness.rs"]

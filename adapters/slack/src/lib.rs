@@ -65,6 +65,7 @@ mod dialect;
 mod events;
 mod groups;
 mod http;
+mod own_posts;
 mod presses;
 mod signature;
 mod socket;
@@ -76,7 +77,7 @@ use std::time::Duration;
 
 use mosaic_chat::{
     Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
-    Limits, Platform, Press, Reaction, RunContext, Secret, ThreadRef,
+    Limits, OwnPost, Platform, PostMark, Press, Reaction, RunContext, Secret, ThreadRef,
 };
 use tokio::sync::{OnceCell, mpsc, watch};
 
@@ -209,6 +210,21 @@ impl Slack {
         addr.wait_for(Option::is_some).await.ok().and_then(|a| *a)
     }
 
+    /// Posts in `thread`: a top-level message's `ts` names its thread, so
+    /// replying with it as `thread_ts` starts the thread.
+    async fn post_in(
+        &self,
+        thread: &ThreadRef,
+        text: &str,
+        buttons: &[Button],
+        mark: Option<&PostMark>,
+    ) -> Result<String, ChatError> {
+        self.check_length(text)?;
+        self.web
+            .post_message(&thread.channel, Some(&thread.thread), text, buttons, mark)
+            .await
+    }
+
     async fn bot_user(&self) -> Result<&String, ChatError> {
         self.bot_user.get_or_try_init(|| self.web.auth_test()).await
     }
@@ -318,7 +334,7 @@ impl ChatPlatform for Slack {
     }
 
     fn post<'a>(&'a self, thread: &'a ThreadRef, text: &'a str) -> ChatFuture<'a, String> {
-        self.post_with_buttons(thread, text, &[])
+        Box::pin(self.post_in(thread, text, &[], None))
     }
 
     fn post_with_buttons<'a>(
@@ -327,13 +343,29 @@ impl ChatPlatform for Slack {
         text: &'a str,
         buttons: &'a [Button],
     ) -> ChatFuture<'a, String> {
+        Box::pin(self.post_in(thread, text, buttons, None))
+    }
+
+    fn post_marked<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        text: &'a str,
+        mark: &'a PostMark,
+    ) -> ChatFuture<'a, String> {
+        Box::pin(self.post_in(thread, text, &[], Some(mark)))
+    }
+
+    fn own_posts_after<'a>(
+        &'a self,
+        thread: &'a ThreadRef,
+        after: &'a str,
+    ) -> ChatFuture<'a, Option<Vec<OwnPost>>> {
         Box::pin(async move {
-            self.check_length(text)?;
-            // A top-level message's `ts` names its thread: replying with it
-            // as `thread_ts` starts the thread.
+            let me = self.bot_user().await?;
             self.web
-                .post_message(&thread.channel, Some(&thread.thread), text, buttons)
+                .own_posts_after(&thread.channel, &thread.thread, after, me)
                 .await
+                .map(Some)
         })
     }
 
@@ -342,7 +374,7 @@ impl ChatPlatform for Slack {
             self.check_length(text)?;
             let ts = self
                 .web
-                .post_message(channel, None, text, &[])
+                .post_message(channel, None, text, &[], None)
                 .await
                 .map_err(|e| self.not_a_member(e))?;
             Ok(ThreadRef {
@@ -400,13 +432,10 @@ impl ChatPlatform for Slack {
             self.check_length(text)?;
             match &to.reply_handle {
                 Some(url) => self.web.respond_ephemeral(url, text).await,
-                None => {
-                    let thread = to.reply_thread();
-                    self.web
-                        .post_message(&thread.channel, Some(&thread.thread), text, &[])
-                        .await
-                        .map(drop)
-                }
+                None => self
+                    .post_in(&to.reply_thread(), text, &[], None)
+                    .await
+                    .map(drop),
             }
         })
     }

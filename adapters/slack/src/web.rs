@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mosaic_chat::{Button, ChatError, Secret};
+use mosaic_chat::{Button, ChatError, PostMark, Secret};
 use reqwest::StatusCode;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -94,7 +94,7 @@ impl WebApi {
         })
     }
 
-    fn session(&self) -> SlackClientSession<'_, ReqwestConnector> {
+    pub(crate) fn session(&self) -> SlackClientSession<'_, ReqwestConnector> {
         self.client.open_session(&self.token)
     }
 
@@ -117,16 +117,19 @@ impl WebApi {
         Ok(opened.url.0)
     }
 
-    /// `chat.postMessage` with `buttons` under the text; `thread_ts` puts it
-    /// in that thread. Returns its `ts`.
+    /// `chat.postMessage` with `buttons` under the text and `mark` as its
+    /// metadata (`own_posts.rs`); `thread_ts` puts it in that thread. Returns
+    /// its `ts`.
     pub async fn post_message(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
         text: &str,
         buttons: &[Button],
+        mark: Option<&PostMark>,
     ) -> Result<String, ChatError> {
-        let request = SlackApiChatPostMessageRequest::new(channel.into(), content(text, buttons))
+        let content = content(text, buttons).opt_metadata(mark.map(crate::own_posts::metadata_of));
+        let request = SlackApiChatPostMessageRequest::new(channel.into(), content)
             .opt_thread_ts(thread_ts.map(SlackTs::from))
             .with_unfurl_links(false)
             .with_unfurl_media(false);

@@ -65,6 +65,8 @@ const TABLE: &[Method] = &[
             "icon_emoji",
             "icon_url",
             "link_names",
+            // Newer than the description: https://docs.slack.dev/reference/methods/chat.postMessage
+            "metadata",
             "mrkdwn",
             "parse",
             "reply_broadcast",
@@ -115,6 +117,25 @@ const TABLE: &[Method] = &[
         required: &["channel", "message_ts"],
         one_of: &[],
         known: &["channel", "message_ts"],
+    },
+    Method {
+        name: "conversations.replies",
+        verb: "GET",
+        token: Some(BOT_TOKEN),
+        required: &["channel", "ts"],
+        one_of: &[],
+        known: &[
+            "channel",
+            "cursor",
+            // Newer than the description:
+            // https://docs.slack.dev/reference/methods/conversations.replies
+            "include_all_metadata",
+            "inclusive",
+            "latest",
+            "limit",
+            "oldest",
+            "ts",
+        ],
     },
     Method {
         name: "response_url",

@@ -70,6 +70,12 @@ impl Shared {
         self.world().messages.push(Stored {
             channel: channel.to_owned(),
             ts: ts.to_owned(),
+            user: super::BOT_USER.to_owned(),
+            thread_ts: body
+                .get("thread_ts")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            metadata: body.get("metadata").cloned(),
             text: body["text"].clone(),
             shown: buttons_in(&blocks),
             blocks: blocks.clone(),
@@ -88,6 +94,11 @@ impl Shared {
             .find(|m| m.channel == channel && m.ts == ts)?;
         if let Some(text) = body.get("text") {
             message.text = text.clone();
+        }
+        // https://docs.slack.dev/reference/methods/chat.update: metadata given replaces the
+        // message's; left out, the message keeps what it has.
+        if let Some(metadata) = body.get("metadata") {
+            message.metadata = Some(metadata.clone());
         }
         if let Some(blocks) = given {
             message.shown.extend(buttons_in(&blocks));

@@ -14,6 +14,7 @@
 mod block_kit;
 pub mod conformance;
 mod events;
+mod history;
 mod interactions;
 mod socket;
 mod users;
@@ -84,11 +85,17 @@ pub struct Call {
     pub token: Option<String>,
 }
 
-/// A message the bot posted, as Slack keeps it.
+/// A message as Slack keeps it: the bot's, or a user's in a thread.
 #[derive(Debug, Clone)]
 struct Stored {
     channel: String,
     ts: String,
+    /// Its author's user id.
+    user: String,
+    /// The thread it is in (its parent's `ts`), if any.
+    thread_ts: Option<String>,
+    /// Its `metadata`, as posted (or last updated).
+    metadata: Option<Value>,
     text: Value,
     /// Its blocks now, each with a `block_id` (Slack makes one where the
     /// app gave none).
@@ -147,6 +154,9 @@ struct World {
     user_groups: Vec<(String, Vec<String>)>,
     user_groups_refusal: Option<String>,
     user_groups_calls: usize,
+    /// The most messages `conversations.replies` returns in one page, below the `limit`
+    /// asked (Slack may return fewer), when a test sets it.
+    replies_page_cap: Option<usize>,
 }
 
 impl World {
@@ -221,6 +231,7 @@ impl FakeSlack {
             .route("/api/reactions.add", post(web::reactions_add))
             .route("/api/usergroups.list", get(web::usergroups_list))
             .route("/api/chat.getPermalink", get(web::permalink))
+            .route("/api/conversations.replies", get(history::replies))
             .route("/response/{id}", post(web::respond))
             .route("/actions/{id}", post(web::respond_to_press))
             .route("/socket", get(socket::websocket))

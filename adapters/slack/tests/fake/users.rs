@@ -16,6 +16,7 @@ impl FakeSlack {
     /// `message` envelope for the same post. Returns the post's `ts`.
     pub fn mention(&self, thread_ts: Option<&str>, text: &str) -> String {
         let ts = self.shared.next_ts();
+        self.keep_user_message(&ts, thread_ts, text);
         self.envelope(
             "events_api",
             event_callback("app_mention", &ts, thread_ts, text),

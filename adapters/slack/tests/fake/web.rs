@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::{APP_TOKEN, BOT_TOKEN, BOT_USER, Call, PERMALINK_BASE, Sent, Shared};
 
-fn has_token(headers: &HeaderMap, token: &str) -> bool {
+pub(super) fn has_token(headers: &HeaderMap, token: &str) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -29,7 +29,7 @@ fn refused(code: &str) -> Response {
 
 /// Records a call: the method, the HTTP verb, its arguments (JSON body or
 /// query) and the token it carried.
-fn log(shared: &Shared, method: &str, verb: &Method, headers: &HeaderMap, args: Value) {
+pub(super) fn log(shared: &Shared, method: &str, verb: &Method, headers: &HeaderMap, args: Value) {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -169,6 +169,9 @@ pub(super) async fn post_message(
     if let Some(r) = invalid_blocks(&body) {
         return r;
     }
+    if let Some(r) = super::history::invalid_metadata(&body) {
+        return r;
+    }
     let ts = s.next_ts();
     let channel = field(&body, "channel");
     let blocks = s.store_message(&channel, &ts, &body);
@@ -201,6 +204,9 @@ pub(super) async fn update(
         return r;
     }
     if let Some(r) = invalid_blocks(&body) {
+        return r;
+    }
+    if let Some(r) = super::history::invalid_metadata(&body) {
         return r;
     }
     let (channel, ts) = (field(&body, "channel"), field(&body, "ts"));

@@ -103,11 +103,7 @@ impl ShardLeases for ShardKeeper {
         max_concurrency: u32,
         spacing: Duration,
     ) -> ChatFuture<'_, ()> {
-        let turn = self.turns.take(shard, max_concurrency, spacing);
-        Box::pin(async move {
-            tokio::time::sleep_until(turn).await;
-            Ok(())
-        })
+        self.turns.wait(shard, max_concurrency, spacing)
     }
 }
 

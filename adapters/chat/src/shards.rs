@@ -56,6 +56,16 @@ impl IdentifyTurns {
         next.insert(key, turn + spacing);
         turn
     }
+
+    /// Takes the next turn of `shard`'s rate-limit key and waits for it: what
+    /// [`ShardLeases::identify_turn`] does in one process.
+    pub fn wait(&self, shard: u32, max_concurrency: u32, spacing: Duration) -> ChatFuture<'_, ()> {
+        let turn = self.take(shard, max_concurrency, spacing);
+        Box::pin(async move {
+            tokio::time::sleep_until(turn).await;
+            Ok(())
+        })
+    }
 }
 
 /// Every shard of `total`, held for as long as the process runs: a single process (SQLite,
@@ -98,11 +108,7 @@ impl ShardLeases for AllShards {
         max_concurrency: u32,
         spacing: Duration,
     ) -> ChatFuture<'_, ()> {
-        let turn = self.turns.take(shard, max_concurrency, spacing);
-        Box::pin(async move {
-            tokio::time::sleep_until(turn).await;
-            Ok(())
-        })
+        self.turns.wait(shard, max_concurrency, spacing)
     }
 }
 

@@ -55,11 +55,7 @@ impl ShardLeases for Held {
         max_concurrency: u32,
         spacing: Duration,
     ) -> mosaic_chat::ChatFuture<'_, ()> {
-        let turn = self.turns.take(shard, max_concurrency, spacing);
-        Box::pin(async move {
-            tokio::time::sleep_until(turn).await;
-            Ok(())
-        })
+        self.turns.wait(shard, max_concurrency, spacing)
     }
 }
 

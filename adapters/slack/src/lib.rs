@@ -49,6 +49,8 @@
 //! - `blocks.rs`: messages as Block Kit (the card as a section and a context line);
 //! - `events.rs`: events and slash commands read into [`Inbound`]s (pure);
 //! - `presses.rs`: `block_actions` payloads read into [`Press`]es (pure);
+//! - `own_posts.rs`: relay posts' marks as message `metadata`, and the bot's
+//!   own posts in a thread read back with them (`conversations.replies`);
 //! - `delivery.rs`: messages and presses handed to the core once each, with their roles;
 //! - `groups.rs`: the user groups each user is in, read with `usergroups.list`
 //!   and cached, which fill [`Inbound::roles`];

@@ -1,151 +1,209 @@
 //! Relay posts' marks on Slack, and the bot's own posts read back (the port's `post_marked`
 //! and `own_posts_after`, for exactly once across a crash).
 //!
-//! A mark travels as the message's `metadata`
-//! (<https://docs.slack.dev/messaging/message-metadata>): `event_type` names it ours,
-//! `event_payload.mark` holds it as one string. Posting metadata needs no scope beyond
-//! `chat:write`. Slack returns a message's metadata only to a read that asks with
-//! `include_all_metadata=true`
-//! (<https://docs.slack.dev/reference/methods/conversations.replies>), which slack-morphism's
-//! `conversations.replies` request does not carry: the call goes through its session's
-//! `http_get` with our parameters, still parsed into its response types.
+//! A mark travels as the message's `metadata`: `{"event_type": "mosaic_relay_post",
+//! "event_payload": {"mark": "mosaic:v1:…"}}` (<https://docs.slack.dev/messaging/message-metadata>).
+//! One string, the port's own `Display` of [`PostMark`], rather than one field per part:
+//! slack-morphism's [`SlackMessageMetadata`] holds string values only, and one string keeps a
+//! single parser (the port's) for every platform. Posting metadata needs no scope beyond
+//! `chat:write`.
+//!
+//! A thread is read with slack-morphism's client (its session's `http_get`) but not its
+//! models: 2.31's `conversations.replies` request has no `include_all_metadata` (without
+//! which Slack returns no metadata at all,
+//! <https://docs.slack.dev/reference/methods/conversations.replies>), and its message model
+//! takes metadata payloads of strings only, so another app's message in the thread carrying
+//! a number in its metadata would fail the whole page. [`ThreadPage`] reads only what the
+//! bot needs and keeps metadata as JSON.
 //!
 //! The read needs the history scope of the conversation's kind (`channels:history`,
-//! `groups:history`, `im:history`, `mpim:history`); without it Slack answers
-//! `missing_scope`, which the core logs before showing those events again. It is rate
-//! limited per workspace (Tier 3 for internal and Marketplace apps, far lower for other
-//! distributed apps), so the core reads only after a crash.
+//! `groups:history`); without it Slack answers `missing_scope`, which the core logs before
+//! showing those events again. It is rate limited per workspace (Tier 3 for internal and
+//! Marketplace apps, far lower for other distributed apps), so the core reads only after a
+//! crash.
 
 use std::collections::HashMap;
 
 use mosaic_chat::marks::MAX_OWN_POSTS;
 use mosaic_chat::{ChatError, OwnPost, PostMark};
-use slack_morphism::prelude::*;
+use serde::Deserialize;
+use serde_json::Value;
+use slack_morphism::prelude::SlackMessageMetadata;
 
+use crate::events::ts_instant;
 use crate::web::{WebApi, chat_error};
 
-/// The metadata `event_type` of a relay post's mark.
-pub(crate) const MARK_EVENT: &str = "mosaic_relay_post";
+/// The `event_type` of a relay post's metadata (letters, digits and underscores, as Slack
+/// requires of an event type).
+pub const EVENT_TYPE: &str = "mosaic_relay_post";
 
-/// Messages per page asked of `conversations.replies` (Slack's documented maximum is 1,000;
-/// a resumed relay expects a few).
-const PAGE: &str = "200";
+/// The payload key holding the mark.
+const MARK_KEY: &str = "mark";
 
-/// `mark` as a message's metadata.
-pub(crate) fn metadata_of(mark: &PostMark) -> SlackMessageMetadata {
-    SlackMessageMetadata {
-        event_type: MARK_EVENT.to_owned(),
-        event_payload: Some(HashMap::from([("mark".to_owned(), mark.to_string())])),
+/// Messages asked for per page: Slack recommends no more than 200
+/// (<https://docs.slack.dev/apis/web-api/pagination>), and may answer fewer (15 for
+/// commercially distributed apps outside the Marketplace since 2025-05-29,
+/// <https://docs.slack.dev/apis/web-api/rate-limits>): every page's cursor is followed.
+const PAGE_LIMIT: &str = "200";
+
+/// The most pages read for one resume: a thread with more than this many pages of other
+/// people's messages after the bot's last recorded post is read only this far.
+const MAX_PAGES: usize = 50;
+
+/// The metadata that carries `mark`.
+pub fn metadata_of(mark: &PostMark) -> SlackMessageMetadata {
+    let payload = HashMap::from([(MARK_KEY.to_owned(), mark.to_string())]);
+    SlackMessageMetadata::new(EVENT_TYPE.to_owned()).with_event_payload(payload)
+}
+
+/// The mark a message's `metadata` carries: `None` when it has none, or it is another
+/// app's event, or its mark does not parse.
+pub fn mark_of(metadata: &Value) -> Option<PostMark> {
+    if metadata.get("event_type")?.as_str()? != EVENT_TYPE {
+        return None;
+    }
+    metadata
+        .get("event_payload")?
+        .get(MARK_KEY)?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// One message of a `conversations.replies` page, as far as the bot reads it.
+#[derive(Debug, Deserialize)]
+pub struct ThreadMessage {
+    pub ts: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ResponseMetadata {
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// A `conversations.replies` page (<https://docs.slack.dev/reference/methods/conversations.replies>).
+#[derive(Debug, Deserialize)]
+pub struct ThreadPage {
+    pub messages: Vec<ThreadMessage>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    response_metadata: Option<ResponseMetadata>,
+}
+
+impl ThreadPage {
+    /// The cursor of the next page, while there is one.
+    fn next_cursor(&self) -> Option<&str> {
+        let cursor = self.response_metadata.as_ref()?.next_cursor.as_deref()?;
+        (self.has_more && !cursor.is_empty()).then_some(cursor)
     }
 }
 
-/// The mark a message's metadata carries, if it is ours and well formed.
-fn mark_of(metadata: Option<&SlackMessageMetadata>) -> Option<PostMark> {
-    let metadata = metadata.filter(|m| m.event_type == MARK_EVENT)?;
-    let written = metadata.event_payload.as_ref()?.get("mark")?;
-    match written.parse() {
-        Ok(mark) => Some(mark),
-        Err(error) => {
-            tracing::warn!(%error, "a message of the bot carries a relay mark that does not read");
-            None
-        }
-    }
+/// The messages of `messages` that `bot_user` wrote after `after`, as [`OwnPost`]s. Slack
+/// puts the thread's first message on the first page whatever `oldest` says, and `oldest`
+/// is a time, not a message: the order is checked here too.
+pub fn own_posts(messages: Vec<ThreadMessage>, bot_user: &str, after: &str) -> Vec<OwnPost> {
+    let after = ts_instant(after);
+    messages
+        .into_iter()
+        .filter(|m| m.user.as_deref() == Some(bot_user))
+        .filter(|m| after.is_none_or(|after| ts_instant(&m.ts).is_some_and(|ts| ts > after)))
+        .map(|m| OwnPost {
+            mark: m.metadata.as_ref().and_then(mark_of),
+            id: m.ts,
+            text: m.text.unwrap_or_default(),
+        })
+        .collect()
 }
 
 impl WebApi {
-    /// The messages of `me` (the bot's user id) in the thread rooted at `root` of `channel`,
-    /// written after `after` (exclusive), oldest first, at most [`MAX_OWN_POSTS`].
+    /// `conversations.replies` of the thread `root` in `channel` from after `after`, with
+    /// every message's metadata: the posts of `bot_user` among them, oldest first, at most
+    /// [`MAX_OWN_POSTS`].
     pub async fn own_posts_after(
         &self,
         channel: &str,
         root: &str,
         after: &str,
-        me: &str,
+        bot_user: &str,
     ) -> Result<Vec<OwnPost>, ChatError> {
+        const METHOD: &str = "conversations.replies";
         let mut posts = Vec::new();
         let mut cursor: Option<String> = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let params = [
                 ("channel", Some(channel)),
                 ("ts", Some(root)),
                 ("oldest", Some(after)),
                 ("inclusive", Some("false")),
                 ("include_all_metadata", Some("true")),
-                ("limit", Some(PAGE)),
+                ("limit", Some(PAGE_LIMIT)),
                 ("cursor", cursor.as_deref()),
             ];
-            let page: SlackApiConversationsRepliesResponse = self
-                .session()
+            let session = self.session();
+            let answer = session
                 .http_session_api
-                .http_get("conversations.replies", &params, None)
-                .await
-                .map_err(|e| chat_error("conversations.replies", channel, e))?;
-            for message in page.messages {
-                let ts = message.origin.ts.0;
-                // The thread's parent comes first in every answer, whatever `oldest` says.
-                let ours = message.sender.user.as_ref().is_some_and(|u| u.0 == me);
-                if !ours || ts == root || !later(&ts, after) {
-                    continue;
-                }
-                posts.push(OwnPost {
-                    mark: mark_of(message.content.metadata.as_ref()),
-                    text: message.content.text.unwrap_or_default(),
-                    id: ts,
-                });
-                if posts.len() == MAX_OWN_POSTS {
-                    return Ok(posts);
-                }
-            }
-            cursor = page
-                .response_metadata
-                .and_then(|m| m.next_cursor)
-                .map(|c| c.0)
-                .filter(|c| !c.is_empty());
-            if cursor.is_none() || page.has_more == Some(false) {
+                .http_get(METHOD, &params, None)
+                .await;
+            let page: ThreadPage = answer.map_err(|e| chat_error(METHOD, channel, e))?;
+            let next = page.next_cursor().map(str::to_owned);
+            posts.extend(own_posts(page.messages, bot_user, after));
+            if posts.len() >= MAX_OWN_POSTS {
+                posts.truncate(MAX_OWN_POSTS);
                 return Ok(posts);
             }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(posts),
+            }
         }
+        tracing::warn!(%channel, thread = %root, pages = MAX_PAGES, "read only the first pages of a long thread for the bot's posts");
+        Ok(posts)
     }
-}
-
-/// Whether message timestamp `ts` comes after `than` (`seconds.micros`, compared as numbers:
-/// the seconds may one day grow a digit).
-fn later(ts: &str, than: &str) -> bool {
-    let split = |t: &str| -> (u64, u64) {
-        let (s, f) = t.split_once('.').unwrap_or((t, "0"));
-        (s.parse().unwrap_or(0), f.parse().unwrap_or(0))
-    };
-    split(ts) > split(than)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn a_mark_goes_out_as_metadata_and_reads_back() {
-        let mark = PostMark {
-            job_id: "j-1".into(),
-            first_seq: 2,
-            last_seq: 4,
+    fn mark() -> PostMark {
+        PostMark {
+            job_id: "job-1".into(),
+            first_seq: 4,
+            last_seq: 6,
             page: 0,
             pages: 1,
-        };
-        let metadata = metadata_of(&mark);
-        assert_eq!(metadata.event_type, MARK_EVENT);
-        assert_eq!(mark_of(Some(&metadata)), Some(mark));
-        let other = SlackMessageMetadata {
-            event_type: "task_created".into(),
-            event_payload: metadata.event_payload.clone(),
-        };
-        assert_eq!(mark_of(Some(&other)), None, "another app's metadata");
-        assert_eq!(mark_of(None), None);
+        }
     }
 
     #[test]
-    fn timestamps_compare_as_numbers() {
-        assert!(later("1700000000.000200", "1700000000.000100"));
-        assert!(!later("1700000000.000100", "1700000000.000100"));
-        assert!(later("10000000000.000001", "9999999999.999999"));
+    fn a_mark_goes_as_one_string_and_reads_back() {
+        let metadata = serde_json::to_value(metadata_of(&mark())).expect("serializes");
+        assert_eq!(
+            metadata,
+            json!({"event_type": "mosaic_relay_post", "event_payload": {"mark": "mosaic:v1:4-6:0/1:job-1"}})
+        );
+        assert_eq!(mark_of(&metadata), Some(mark()));
+    }
+
+    #[test]
+    fn other_apps_events_and_broken_marks_are_no_marks() {
+        for other in [
+            json!({"event_type": "task_created", "event_payload": {"mark": "mosaic:v1:4-6:0/1:job-1"}}),
+            json!({"event_type": "mosaic_relay_post", "event_payload": {"mark": "mosaic:v1:6-4:0/1:j"}}),
+            json!({"event_type": "mosaic_relay_post", "event_payload": {"mark": 7}}),
+            json!({"event_type": "mosaic_relay_post"}),
+            json!({}),
+        ] {
+            assert_eq!(mark_of(&other), None, "{other}");
+        }
     }
 }

@@ -9,7 +9,12 @@
 //! are not in that file, which predates them; they come from their pages:
 //! `apps.connections.open` (<https://api.slack.com/methods/apps.connections.open>:
 //! an app-level token, no arguments) and a slash command's `response_url`
-//! (<https://api.slack.com/interactivity/handling#message_responses>).
+//! (<https://api.slack.com/interactivity/handling#message_responses>). Message
+//! `metadata` (on `chat.postMessage` and `chat.update`) and `conversations.replies`'
+//! `include_all_metadata` came after it: they are from the methods' pages
+//! (<https://docs.slack.dev/reference/methods/chat.postMessage>,
+//! <https://docs.slack.dev/reference/methods/chat.update>,
+//! <https://docs.slack.dev/reference/methods/conversations.replies>).
 //!
 //! Blocks (sections, context lines, and the card's `actions` block of
 //! buttons) are held to Block Kit's rules as `block_kit.rs` gives them. A
@@ -65,7 +70,6 @@ const TABLE: &[Method] = &[
             "icon_emoji",
             "icon_url",
             "link_names",
-            // Newer than the description: https://docs.slack.dev/reference/methods/chat.postMessage
             "metadata",
             "mrkdwn",
             "parse",
@@ -89,8 +93,26 @@ const TABLE: &[Method] = &[
             "blocks",
             "channel",
             "link_names",
+            "metadata",
             "parse",
             "text",
+            "ts",
+        ],
+    },
+    Method {
+        name: "conversations.replies",
+        verb: "GET",
+        token: Some(BOT_TOKEN),
+        required: &["channel", "ts"],
+        one_of: &[],
+        known: &[
+            "channel",
+            "cursor",
+            "include_all_metadata",
+            "inclusive",
+            "latest",
+            "limit",
+            "oldest",
             "ts",
         ],
     },
@@ -117,25 +139,6 @@ const TABLE: &[Method] = &[
         required: &["channel", "message_ts"],
         one_of: &[],
         known: &["channel", "message_ts"],
-    },
-    Method {
-        name: "conversations.replies",
-        verb: "GET",
-        token: Some(BOT_TOKEN),
-        required: &["channel", "ts"],
-        one_of: &[],
-        known: &[
-            "channel",
-            "cursor",
-            // Newer than the description:
-            // https://docs.slack.dev/reference/methods/conversations.replies
-            "include_all_metadata",
-            "inclusive",
-            "latest",
-            "limit",
-            "oldest",
-            "ts",
-        ],
     },
     Method {
         name: "response_url",

@@ -25,6 +25,7 @@
 use serde_json::{Value, json};
 
 use super::events::now_ts;
+use super::metadata::Given;
 use super::{BOT_USER, FakeSlack, Shared, Stored};
 
 /// The button elements of `blocks`.
@@ -64,18 +65,24 @@ impl Shared {
         blocks
     }
 
-    /// Keeps the message `ts` posted with `body`; returns its blocks.
-    pub(super) fn store_message(&self, channel: &str, ts: &str, body: &Value) -> Value {
+    /// Keeps the bot's message `ts` posted with `body` and `metadata`;
+    /// returns its blocks.
+    pub(super) fn store_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        body: &Value,
+        metadata: Option<Value>,
+    ) -> Value {
         let blocks = self.with_block_ids(body.get("blocks"));
+        let thread_ts = body.get("thread_ts").and_then(Value::as_str);
         self.world().messages.push(Stored {
             channel: channel.to_owned(),
             ts: ts.to_owned(),
-            user: super::BOT_USER.to_owned(),
-            thread_ts: body
-                .get("thread_ts")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            metadata: body.get("metadata").cloned(),
+            user: BOT_USER.to_owned(),
+            bot_id: Some(super::BOT_ID.to_owned()),
+            thread_ts: thread_ts.filter(|t| !t.is_empty()).map(str::to_owned),
+            metadata,
             text: body["text"].clone(),
             shown: buttons_in(&blocks),
             blocks: blocks.clone(),
@@ -83,28 +90,40 @@ impl Shared {
         blocks
     }
 
-    /// Applies an update of `ts` in `channel`; its blocks after it, or
-    /// `None` when there is no such message.
-    pub(super) fn update_message(&self, channel: &str, ts: &str, body: &Value) -> Option<Value> {
+    /// Applies an update of `ts` in `channel`, with `metadata` as Slack took
+    /// it; its blocks after it, or the `ok:false` code when there is no such
+    /// message (`message_not_found`) or it is not the bot's
+    /// (`cant_update_message`, <https://docs.slack.dev/reference/methods/chat.update>).
+    pub(super) fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        body: &Value,
+        metadata: Given,
+    ) -> Result<Value, &'static str> {
         let given = body.get("blocks").map(|b| self.with_block_ids(Some(b)));
         let mut world = self.world();
         let message = world
             .messages
             .iter_mut()
-            .find(|m| m.channel == channel && m.ts == ts)?;
+            .find(|m| m.channel == channel && m.ts == ts)
+            .ok_or("message_not_found")?;
+        if message.user != BOT_USER {
+            return Err("cant_update_message");
+        }
+        match metadata {
+            Given::Keep(kept) => message.metadata = Some(kept),
+            Given::Empty => message.metadata = None,
+            Given::Absent | Given::Ignored(_) => {}
+        }
         if let Some(text) = body.get("text") {
             message.text = text.clone();
-        }
-        // https://docs.slack.dev/reference/methods/chat.update: metadata given replaces the
-        // message's; left out, the message keeps what it has.
-        if let Some(metadata) = body.get("metadata") {
-            message.metadata = Some(metadata.clone());
         }
         if let Some(blocks) = given {
             message.shown.extend(buttons_in(&blocks));
             message.blocks = blocks;
         }
-        Some(message.blocks.clone())
+        Ok(message.blocks.clone())
     }
 
     /// The channel and `ts` of the message the press with `response_url`

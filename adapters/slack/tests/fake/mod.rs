@@ -1,10 +1,11 @@
 //! A fake Slack on 127.0.0.1: the Web API methods the adapter calls
 //! (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`,
-//! `reactions.add`, `usergroups.list`), slash commands' and button presses'
-//! `response_url`s, and a Socket Mode WebSocket (`hello`, envelopes, acks,
+//! `reactions.add`, `usergroups.list`, `conversations.replies`), slash
+//! commands' and button presses' `response_url`s, and a Socket Mode WebSocket (`hello`, envelopes, acks,
 //! `disconnect`, re-sent envelopes). It keeps the bot's messages as Slack
 //! does (blocks checked, refused with `invalid_blocks`, kept by an update
-//! without blocks), records everything the bot sends and every ack; a test
+//! without blocks; `metadata` checked and kept), keeps users' messages in
+//! its threads, records everything the bot sends and every ack; a test
 //! posts as a user, presses a message's buttons (over Socket Mode or as a
 //! form for the HTTP endpoint), drops, refreshes or refuses sockets, holds
 //! back their `hello`, and turns on 429s or `ok:false` answers. Shared with the root test through
@@ -14,8 +15,9 @@
 mod block_kit;
 pub mod conformance;
 mod events;
-mod history;
 mod interactions;
+mod metadata;
+mod replies;
 mod socket;
 mod users;
 mod web;
@@ -37,6 +39,8 @@ use tokio::sync::{Notify, mpsc};
 pub const BOT_TOKEN: &str = "xoxb-fake-bot";
 pub const APP_TOKEN: &str = "xapp-fake-app";
 pub const BOT_USER: &str = "UBOT0001";
+/// The bot's bot id (`auth.test`'s `bot_id`), on each of its messages.
+pub const BOT_ID: &str = "B1";
 /// The user tests post as, and the channel they post in.
 pub const ALICE: &str = "UALICE01";
 /// Another user, who did not start the tests' jobs.
@@ -85,16 +89,18 @@ pub struct Call {
     pub token: Option<String>,
 }
 
-/// A message as Slack keeps it: the bot's, or a user's in a thread.
+/// A message in the fake workspace (the bot's, or a user's it was told
+/// about), as Slack keeps it.
 #[derive(Debug, Clone)]
 struct Stored {
     channel: String,
     ts: String,
-    /// Its author's user id.
+    /// Who wrote it, and the bot id of an app's message.
     user: String,
-    /// The thread it is in (its parent's `ts`), if any.
+    bot_id: Option<String>,
+    /// The thread it replies in.
     thread_ts: Option<String>,
-    /// Its `metadata`, as posted (or last updated).
+    /// Its message `metadata`, as kept.
     metadata: Option<Value>,
     text: Value,
     /// Its blocks now, each with a `block_id` (Slack makes one where the
@@ -107,8 +113,13 @@ struct Stored {
 
 #[derive(Default)]
 struct World {
-    /// The bot's messages, in the order posted.
+    /// The channel's messages, in the order posted.
     messages: Vec<Stored>,
+    /// The most messages a `conversations.replies` page holds, whatever
+    /// `limit` asks (`None`: Slack's 1,000).
+    replies_page_max: Option<usize>,
+    /// The next reads (`conversations.replies`) answer 429 while above 0.
+    rate_limit_reads: usize,
     next_block: u64,
     /// Presses sent: their `response_url`s' uses, by URL id.
     response_uses: std::collections::HashMap<String, usize>,
@@ -154,9 +165,6 @@ struct World {
     user_groups: Vec<(String, Vec<String>)>,
     user_groups_refusal: Option<String>,
     user_groups_calls: usize,
-    /// The most messages `conversations.replies` returns in one page, below the `limit`
-    /// asked (Slack may return fewer), when a test sets it.
-    replies_page_cap: Option<usize>,
 }
 
 impl World {
@@ -231,7 +239,7 @@ impl FakeSlack {
             .route("/api/reactions.add", post(web::reactions_add))
             .route("/api/usergroups.list", get(web::usergroups_list))
             .route("/api/chat.getPermalink", get(web::permalink))
-            .route("/api/conversations.replies", get(history::replies))
+            .route("/api/conversations.replies", get(replies::replies))
             .route("/response/{id}", post(web::respond))
             .route("/actions/{id}", post(web::respond_to_press))
             .route("/socket", get(socket::websocket))

@@ -1,13 +1,14 @@
-//! What the fake's users do, as Slack tells an app about it: Alice posts,
-//! edits, shares files, broadcasts thread replies and types `/mosaic`; the
-//! events each sends are the ones Slack sends (cited on each).
+//! What the fake's users do, as Slack tells an app about it: Alice posts
+//! (kept among the channel's messages), edits, shares files, broadcasts
+//! thread replies and types `/mosaic`; anyone writes in a thread. The events
+//! each sends are the ones Slack sends (cited on each).
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::events::{self, event_callback, message_event};
-use super::{ALICE, FakeSlack};
+use super::{ALICE, CHANNEL, FakeSlack, Stored};
 
 impl FakeSlack {
     /// Alice posts `text` (in the thread `thread_ts`, if given) mentioning
@@ -16,13 +17,53 @@ impl FakeSlack {
     /// `message` envelope for the same post. Returns the post's `ts`.
     pub fn mention(&self, thread_ts: Option<&str>, text: &str) -> String {
         let ts = self.shared.next_ts();
-        self.keep_user_message(&ts, thread_ts, text);
+        self.keep(&ts, ALICE, None, thread_ts, text, None);
         self.envelope(
             "events_api",
             event_callback("app_mention", &ts, thread_ts, text),
         );
         self.envelope("events_api", message_event(&ts, thread_ts, text));
         ts
+    }
+
+    /// `user` (with `bot_id` when it is an app) writes `text` in the thread
+    /// `thread_ts`, with `metadata` if given, without naming the bot: the
+    /// message is in the thread for `conversations.replies`. (An app
+    /// subscribed to message events would get a `message` event too; the
+    /// tests that read threads back run no socket.) Returns its `ts`.
+    pub fn write_in_thread(
+        &self,
+        user: &str,
+        bot_id: Option<&str>,
+        thread_ts: &str,
+        text: &str,
+        metadata: Option<Value>,
+    ) -> String {
+        let ts = self.shared.next_ts();
+        self.keep(&ts, user, bot_id, Some(thread_ts), text, metadata);
+        ts
+    }
+
+    fn keep(
+        &self,
+        ts: &str,
+        user: &str,
+        bot_id: Option<&str>,
+        thread_ts: Option<&str>,
+        text: &str,
+        metadata: Option<Value>,
+    ) {
+        self.shared.world().messages.push(Stored {
+            channel: CHANNEL.to_owned(),
+            ts: ts.to_owned(),
+            user: user.to_owned(),
+            bot_id: bot_id.map(str::to_owned),
+            thread_ts: thread_ts.map(str::to_owned),
+            metadata,
+            text: json!(text),
+            blocks: json!([]),
+            shown: Vec::new(),
+        });
     }
 
     /// Alice edits her post `ts` to `text`, as Slack tells an app subscribed

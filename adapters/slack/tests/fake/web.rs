@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{APP_TOKEN, BOT_TOKEN, BOT_USER, Call, PERMALINK_BASE, Sent, Shared};
+use super::metadata::{self, Given};
+use super::{APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER, Call, PERMALINK_BASE, Sent, Shared};
 
 pub(super) fn has_token(headers: &HeaderMap, token: &str) -> bool {
     headers
@@ -22,7 +23,7 @@ pub(super) fn has_token(headers: &HeaderMap, token: &str) -> bool {
         == Some(&format!("Bearer {token}"))
 }
 
-fn refused(code: &str) -> Response {
+pub(super) fn refused(code: &str) -> Response {
     // Slack's failures come as HTTP 200 with `ok: false`.
     Json(json!({"ok": false, "error": code})).into_response()
 }
@@ -169,12 +170,17 @@ pub(super) async fn post_message(
     if let Some(r) = invalid_blocks(&body) {
         return r;
     }
-    if let Some(r) = super::history::invalid_metadata(&body) {
-        return r;
-    }
+    let metadata = match metadata::given(&body) {
+        Ok(given) => given,
+        Err(code) => return refused(code),
+    };
     let ts = s.next_ts();
     let channel = field(&body, "channel");
-    let blocks = s.store_message(&channel, &ts, &body);
+    let kept = match &metadata {
+        Given::Keep(kept) => Some(kept.clone()),
+        Given::Absent | Given::Empty | Given::Ignored(_) => None,
+    };
+    let blocks = s.store_message(&channel, &ts, &body, kept.clone());
     let thread_ts = Some(field(&body, "thread_ts")).filter(|t| !t.is_empty());
     record(
         &s,
@@ -185,11 +191,16 @@ pub(super) async fn post_message(
             text: field(&body, "text"),
         },
     );
-    let message = json!({
-        "type": "message", "subtype": "bot_message", "bot_id": "B1", "user": BOT_USER,
+    let mut message = json!({
+        "type": "message", "subtype": "bot_message", "bot_id": BOT_ID, "user": BOT_USER,
         "ts": ts, "text": body["text"], "blocks": blocks,
     });
-    Json(json!({"ok": true, "channel": channel, "ts": ts, "message": message})).into_response()
+    if let Some(kept) = kept {
+        message["metadata"] = kept;
+    }
+    let mut answer = json!({"ok": true, "channel": channel, "ts": ts, "message": message});
+    metadata::warn(&mut answer, &metadata);
+    Json(answer).into_response()
 }
 
 /// https://api.slack.com/methods/chat.update
@@ -206,13 +217,19 @@ pub(super) async fn update(
     if let Some(r) = invalid_blocks(&body) {
         return r;
     }
-    if let Some(r) = super::history::invalid_metadata(&body) {
-        return r;
-    }
+    let metadata = match metadata::given(&body) {
+        Ok(given) => given,
+        Err(code) => return refused(code),
+    };
     let (channel, ts) = (field(&body, "channel"), field(&body, "ts"));
-    let Some(blocks) = s.update_message(&channel, &ts, &body) else {
+    let warned = match &metadata {
+        Given::Ignored(w) => Given::Ignored(w),
+        _ => Given::Absent,
+    };
+    let blocks = match s.update_message(&channel, &ts, &body, metadata) {
+        Ok(blocks) => blocks,
         // https://api.slack.com/methods/chat.update#errors
-        return refused("message_not_found");
+        Err(code) => return refused(code),
     };
     record(
         &s,
@@ -223,10 +240,10 @@ pub(super) async fn update(
         },
     );
     let message = json!({"text": body["text"], "blocks": blocks});
-    Json(
-        json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"], "message": message}),
-    )
-    .into_response()
+    let mut answer =
+        json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"], "message": message});
+    metadata::warn(&mut answer, &warned);
+    Json(answer).into_response()
 }
 
 /// https://api.slack.com/methods/reactions.add
@@ -373,7 +390,8 @@ pub(super) async fn respond_to_press(
         world.answers.push((id, body.clone()));
     }
     if body["replace_original"] == true {
-        s.update_message(&message.0, &message.1, &body);
+        // A `response_url` answer carries no metadata: the message keeps its own.
+        let _ = s.update_message(&message.0, &message.1, &body, Given::Absent);
         let sent = Sent::Update {
             channel: message.0,
             ts: message.1,

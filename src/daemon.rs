@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use mosaic_chat::{ChatPlatform, Connection, Platform, RunContext};
+use mosaic_chat::{ChatPlatform, Connection, Platform, RunContext, ShardLeases};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::dispatch::{Dispatcher, Lanes};
 use crate::metrics::Metrics;
 use crate::relay::{LeaseError, Platforms, RelayHub, Replica};
+use crate::shards::ShardKeeper;
 use crate::store::{Engine, Store, StoreError};
 
 /// How long relays get to persist and stop once shutdown begins.
@@ -121,13 +122,14 @@ pub async fn run(
     for backend in backends.iter() {
         backend.attach_metrics(Arc::clone(&metrics));
     }
+    let replica = Replica::new(&config.replicas.id, config.replicas.lease);
     let hub = RelayHub::for_replica(
         store.clone(),
         backends.clone(),
         by_name.clone(),
         config.bot_name.clone(),
         shutdown.child_token(),
-        Replica::new(&config.replicas.id, config.replicas.lease),
+        replica.clone(),
     );
     hub.attach_metrics(Arc::clone(&metrics));
     let dispatcher = Dispatcher::new(
@@ -151,13 +153,25 @@ pub async fn run(
 
     let (inbox, mut inbound) = mpsc::channel(256);
     let (presses_to, mut presses) = mpsc::channel(256);
+    // On a shared store, Discord's shards are held by lease (`shards.rs`); a store only this
+    // process uses (SQLite) leaves every shard to it.
+    // The keeper starts once this replica's heartbeat is registered (its id proven its own).
+    let shard_keeper = match &config.discord {
+        Some(discord) if store.engine() != Engine::Sqlite => {
+            Some(ShardKeeper::new(store.clone(), replica, discord.shards))
+        }
+        _ => None,
+    };
     for platform in platforms {
         let name = platform.platform();
         states.add(Arc::clone(&platform));
         platform.accept_presses(presses_to.clone());
-        let ctx = RunContext::new(inbox.clone(), shutdown.child_token())
+        let mut ctx = RunContext::new(inbox.clone(), shutdown.child_token())
             .with_memory(Arc::new(store.clone()))
             .with_catch_up(config.catch_up);
+        if let Some(keeper) = shard_keeper.as_ref().filter(|_| name.name() == "discord") {
+            ctx = ctx.with_shards(Arc::clone(keeper) as Arc<dyn ShardLeases>);
+        }
         let task = platform.run(ctx);
         let states = states.clone();
         tokio::spawn(async move {
@@ -189,6 +203,8 @@ pub async fn run(
             return Err(e.into());
         }
     };
+
+    let shard_keeper = shard_keeper.map(|keeper| keeper.spawn(shutdown.child_token()));
 
     let lanes = Lanes::new(dispatcher, shutdown.child_token());
     let mut result = Ok(());
@@ -237,6 +253,11 @@ pub async fn run(
     keeper_stop.cancel();
     if let Err(e) = keeper.await {
         tracing::error!(error = %e, "the relay lease keeper failed");
+    }
+    if let Some(shards) = shard_keeper
+        && let Err(e) = shards.await
+    {
+        tracing::error!(error = %e, "the shard lease keeper failed");
     }
     store.close().await;
     result

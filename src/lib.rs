@@ -15,6 +15,7 @@
 //! - [`store`]: the persistent state (SQLite or PostgreSQL): followed jobs,
 //!   relay progress, inbound dedupe keys;
 //! - [`daemon`]: platforms, relays, health endpoint and graceful shutdown;
+//! - [`shards`]: Discord's gateway shards held by lease among replicas;
 //! - [`config`]: typed configuration from a file and `MOSAIC__*` variables;
 //! - [`cli`] and `run`: the `mosaic-bot` command line and its edges;
 //! - [`secret`]: a string type that never prints its value.
@@ -29,6 +30,7 @@ pub mod dispatch;
 pub mod metrics;
 pub mod relay;
 mod run;
+pub mod shards;
 /// [`Secret`](secret::Secret) lives in the chat port, where adapters can use it too.
 pub mod secret {
     pub use mosaic_chat::secret::*;

@@ -64,6 +64,7 @@ fn chat_platforms(config: &Config) -> Result<Vec<Arc<dyn ChatPlatform>>, String>
         options.guild_id = discord.guild_id;
         options.api_url.clone_from(&discord.api_url);
         options.gateway_url.clone_from(&discord.gateway_url);
+        options.shards = discord.shards;
         platforms.push(Arc::new(Discord::new(options)));
     }
     if let Some(slack_config) = &config.slack {

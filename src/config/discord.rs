@@ -26,7 +26,14 @@ pub struct DiscordSection {
     /// The gateway to connect to instead of the one `GET /gateway` names,
     /// e.g. `wss://gateway.discord.gg` behind a gateway proxy.
     pub gateway_url: Option<String>,
+    /// The gateway's shard count (default 1): every replica running Discord connects its
+    /// share of them, each shard held by one replica at a time.
+    pub shards: Option<u64>,
 }
+
+/// The most shards `discord.shards` may name: more than any bot needs (Discord's largest
+/// run thousands), few enough that a typo is caught.
+pub const MAX_SHARDS: u64 = 4096;
 
 /// The validated `[discord]` section.
 #[derive(Debug, Clone)]
@@ -36,6 +43,8 @@ pub struct DiscordConfig {
     pub guild_id: Option<u64>,
     pub api_url: Option<String>,
     pub gateway_url: Option<String>,
+    /// The gateway's shard count.
+    pub shards: u32,
 }
 
 impl DiscordConfig {
@@ -59,6 +68,11 @@ impl DiscordConfig {
             self.gateway_url
                 .as_deref()
                 .unwrap_or("as GET /gateway answers")
+        );
+        let _ = writeln!(
+            out,
+            "discord.shards = {} (each held by one replica at a time)",
+            self.shards
         );
     }
 }
@@ -115,7 +129,18 @@ pub(super) fn validate_discord(
             ))
         }
     };
+    let shards = section.shards.unwrap_or(1);
+    if !(1..=MAX_SHARDS).contains(&shards) {
+        return Err(key(
+            "discord.shards",
+            format!(
+                "{shards} is not a shard count: give 1 to {MAX_SHARDS} (default 1; GET /gateway/bot's \
+                 `shards` is Discord's recommendation, one shard per 2,500 guilds at most)"
+            ),
+        ));
+    }
     Ok(DiscordConfig {
+        shards: u32::try_from(shards).unwrap_or(1),
         token: section.token,
         application_id: section.application_id,
         guild_id: section.guild_id,
@@ -127,6 +152,39 @@ pub(super) fn validate_discord(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn section(shards: Option<u64>) -> DiscordSection {
+        DiscordSection {
+            token: Secret::new("t".to_owned()),
+            application_id: 1,
+            guild_id: None,
+            api_url: None,
+            gateway_url: None,
+            shards,
+        }
+    }
+
+    #[test]
+    fn the_shard_count_defaults_to_one_and_absurd_counts_are_refused() {
+        let config = validate_discord(section(None), "mosaic").expect("valid");
+        assert_eq!(config.shards, 1);
+        let mut shown = String::new();
+        config.describe(&mut shown);
+        assert!(shown.contains("discord.shards = 1"), "{shown}");
+        assert_eq!(
+            validate_discord(section(Some(3)), "mosaic")
+                .expect("valid")
+                .shards,
+            3
+        );
+        for bad in [0, 4097, u64::MAX] {
+            let error = validate_discord(section(Some(bad)), "mosaic")
+                .expect_err("refused")
+                .to_string();
+            assert!(error.contains("discord.shards"), "{error}");
+            assert!(error.contains("give 1 to 4096"), "{error}");
+        }
+    }
 
     #[test]
     fn command_names_follow_discords_rule_in_lowercase() {

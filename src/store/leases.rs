@@ -17,7 +17,7 @@ use sqlx::Row;
 use super::{Engine, Store, StoreError, Verbosity};
 
 /// The database's "now" in unix epoch milliseconds, as SQL.
-fn now_ms(engine: Engine) -> &'static str {
+pub(super) fn now_ms(engine: Engine) -> &'static str {
     match engine {
         Engine::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
         Engine::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
@@ -37,7 +37,7 @@ fn lease_expired(engine: Engine, lease: &str) -> String {
 }
 
 /// A duration in whole milliseconds, as the engines' BIGINT.
-fn millis(duration: Duration) -> i64 {
+pub(super) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 

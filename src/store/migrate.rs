@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0005_post_marks.sql"),
     ),
     (
+        6,
+        "shard_leases",
+        include_str!("../../migrations/0006_shard_leases.sql"),
+    ),
+    (
         7,
         "lease_heartbeat",
         include_str!("../../migrations/0007_lease_heartbeat.sql"),

@@ -34,6 +34,7 @@ mod lock;
 mod memory;
 mod migrate;
 mod positions;
+mod shard_leases;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -46,6 +47,7 @@ pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
 pub use leases::{Claimed, Renewal};
 pub use lock::LockError;
 pub use positions::Position;
+pub use shard_leases::{ShardLease, ShardView};
 
 /// The database engine behind a [`Store`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

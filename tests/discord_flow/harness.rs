@@ -167,6 +167,7 @@ pub fn assert_messages_safe(calls: &[Call]) {
 pub fn assert_only_expected(calls: &[Call]) {
     for call in calls {
         let known = call.path == "/gateway"
+            || call.path == "/gateway/bot"
             || call.path.ends_with("/commands")
             || (call.method == "GET" && call.path.starts_with("/channels/"))
             || call.path.ends_with("/threads")

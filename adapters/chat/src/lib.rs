@@ -11,6 +11,7 @@
 //! - [`handled`]: the ids of messages an adapter already handed on;
 //! - [`connection`]: how a platform's connection stands, for readiness;
 //! - [`memory`]: what an adapter keeps across restarts, in the bot's store;
+//! - [`shards`]: which gateway shards an adapter may connect (held by lease in the store);
 //! - [`secret`]: tokens and signing secrets, which never print (adapters and
 //!   the core both hold them).
 
@@ -25,6 +26,7 @@ pub mod markup;
 pub mod memory;
 pub mod platform;
 pub mod secret;
+pub mod shards;
 
 pub use buttons::{Button, ButtonStyle, Press};
 pub use connection::{Connection, ConnectionState};
@@ -33,6 +35,7 @@ pub use markup::{Block, Dialect, Markup, Span};
 pub use memory::{InMemory, Memory};
 pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction, RunContext};
 pub use secret::Secret;
+pub use shards::{AllShards, IdentifyTurns, ShardLeases, ShardSet};
 
 /// Which platform a message came from (`discord`, `slack`, `mattermost`,
 /// `console`). A name rather than an enum, so adding a platform is one new

@@ -14,6 +14,7 @@ use crate::connection::Connection;
 use crate::marks::{OwnPost, PostMark};
 use crate::markup::Dialect;
 use crate::memory::{InMemory, Memory};
+use crate::shards::ShardLeases;
 use crate::{Inbound, Platform, ThreadRef};
 
 /// The future an adapter's operation returns. Boxed so that the core can
@@ -126,6 +127,9 @@ pub struct RunContext {
     /// start and after every gap in its connection an adapter looks back
     /// this far for messages it missed (the core drops older ones anyway).
     pub catch_up: Duration,
+    /// The gateway shards this process may connect, for a platform whose gateway is sharded
+    /// (Discord); `None`: every shard, shared with nobody.
+    pub shards: Option<Arc<dyn ShardLeases>>,
 }
 
 impl RunContext {
@@ -141,7 +145,14 @@ impl RunContext {
             shutdown,
             memory: Arc::new(InMemory::default()),
             catch_up: RunContext::DEFAULT_CATCH_UP,
+            shards: None,
         }
+    }
+
+    /// The same context, connecting only the gateway shards `shards` holds.
+    pub fn with_shards(mut self, shards: Arc<dyn ShardLeases>) -> RunContext {
+        self.shards = Some(shards);
+        self
     }
 
     /// The same context, with what the adapter keeps across restarts in `memory`.

@@ -7,14 +7,14 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mosaic_chat::{Connection, ConnectionState, Inbound, Press, UserRef};
+use mosaic_chat::{Connection, Inbound, Press, ShardSet, UserRef};
 use serenity::all::{
     ChannelType, CommandDataOption, CommandDataOptionValue, CommandInteraction, ConnectionStage,
     Context, EventHandler, Guild, Interaction, Message, MessageUpdateEvent, PartialChannel, Ready,
     ResumedEvent, RoleId, ShardManager, ShardStageUpdateEvent,
 };
 use serenity::async_trait;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::catch_up::catch_up;
 use crate::commands::invocation_text;
@@ -25,32 +25,42 @@ use crate::{Discord, PLATFORM, lock, snowflake};
 /// `/readyz` within this long.
 const SHARD_CHECK: Duration = Duration::from_secs(1);
 
-/// Keeps the connection as serenity's shard manager records its shards:
-/// lost while it has no runner or one that is not connected, connected when
-/// all are. A reconnect that Discord asks for (op 7), a close frame, a
-/// failed resume and the shard restart that follows it change the stage
-/// between event reads, where serenity 0.12 fires no
+/// Keeps the connection as serenity's shard managers record the shards held:
+/// lost while a held shard has no runner or one that is not connected,
+/// connected when all are (and when none is held: the other replicas hold
+/// them, and posting needs no gateway). A reconnect that Discord asks for
+/// (op 7), a close frame, a failed resume and the shard restart that follows
+/// it change the stage between event reads, where serenity 0.12 fires no
 /// [`EventHandler::shard_stage_update`]; the manager's record changes then
 /// too. It also sets right a stage update whose handler (a task of its own)
 /// ran late. Runs until dropped.
-pub(crate) async fn watch_shards(
-    shards: &ShardManager,
-    connection: &ConnectionState,
-) -> Infallible {
+pub(crate) async fn watch_shards(discord: &Discord, held: watch::Receiver<ShardSet>) -> Infallible {
     let mut every = tokio::time::interval(SHARD_CHECK);
     loop {
         every.tick().await;
-        let runners = shards.runners.lock().await;
-        let up = !runners.is_empty()
-            && runners
-                .values()
-                .all(|runner| runner.stage == ConnectionStage::Connected);
-        // Under the lock: a runner records its stage there before its
-        // handlers hear of it, so this never undoes a newer stage.
+        let wanted = held.borrow().clone();
+        let managers: Vec<Option<Arc<ShardManager>>> = {
+            let managers = lock(&discord.shard_managers);
+            wanted.iter().map(|s| managers.get(s).cloned()).collect()
+        };
+        let mut up = true;
+        for manager in managers {
+            let Some(manager) = manager else {
+                up = false;
+                break;
+            };
+            let runners = manager.runners.lock().await;
+            up &= !runners.is_empty()
+                && runners
+                    .values()
+                    .all(|runner| runner.stage == ConnectionStage::Connected);
+        }
+        // A runner records its stage before its handlers hear of it, so a stage read
+        // here is never older than one a handler set.
         if up {
-            connection.set(Connection::Connected);
+            discord.connection.set(Connection::Connected);
         } else {
-            connection.lost();
+            discord.connection.lost();
         }
     }
 }

@@ -4,8 +4,10 @@
 //! leaves this crate.
 //!
 //! - this file: [`Discord`], its options, and the [`ChatPlatform`] it is;
-//! - `gateway.rs`: serenity events → [`Inbound`], and the shard's stage →
+//! - `gateway.rs`: serenity events → [`Inbound`], and the shards' stages →
 //!   [`Connection`];
+//! - `shards.rs`: the shards held (by lease, [`ShardLeases`]), each a serenity
+//!   client started after its identify turn and closed when its lease goes;
 //! - `rest.rs`: REST calls, `allowed_mentions` on every message, errors;
 //! - `answer.rs`: where a thread's messages go (the thread, made on first
 //!   use, or the channel when no thread can be made), and missing
@@ -47,18 +49,20 @@ mod permission;
 mod perms;
 mod places;
 mod rest;
+mod shards;
 mod snowflake;
 mod told;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, Inbound,
-    Limits, Memory, OwnPost, Platform, PostMark, Press, Reaction, RunContext, Secret, ThreadRef,
+    AllShards, Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect,
+    Inbound, Limits, Memory, OwnPost, Platform, PostMark, Press, Reaction, RunContext, Secret,
+    ShardLeases, ThreadRef,
 };
-use serenity::all::{ApplicationId, ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
+use serenity::all::{ApplicationId, HttpBuilder, ShardManager};
 use tokio::sync::{mpsc, watch};
 
 pub use dialect::DiscordDialect;
@@ -99,6 +103,9 @@ pub struct DiscordOptions {
     /// Connect the gateway here instead of where `GET /gateway` points
     /// (which is always Discord's own gateway, whoever answers it).
     pub gateway_url: Option<String>,
+    /// The gateway's shard count (`num_shards` of every IDENTIFY); which of them this
+    /// process connects is [`RunContext::shards`]'s to say (all when it is `None`).
+    pub shards: u32,
     /// What the relay must stay within.
     pub limits: Limits,
 }
@@ -114,6 +121,7 @@ impl DiscordOptions {
             bot_name: bot_name.to_owned(),
             api_url: None,
             gateway_url: None,
+            shards: 1,
             limits: Limits {
                 max_message_chars: 2000,
                 post_interval: Duration::from_secs(1),
@@ -145,8 +153,10 @@ pub struct Discord {
     /// hands it to the gateway's handler.
     presses: Mutex<Option<mpsc::Sender<Press>>>,
     order: Order,
-    /// The gateway's, as serenity reports its shard.
+    /// The gateway's, as serenity reports its shards.
     connection: ConnectionState,
+    /// The shard manager of each shard running here (one serenity client per shard).
+    shard_managers: Mutex<BTreeMap<u32, Arc<ShardManager>>>,
     /// What survives a restart, from [`RunContext::memory`].
     memory: OnceLock<Arc<dyn Memory>>,
     /// How far back a catch-up looks, from [`RunContext::catch_up`].
@@ -182,6 +192,7 @@ impl Discord {
             presses: Mutex::new(None),
             order: Order::default(),
             connection: ConnectionState::new(),
+            shard_managers: Mutex::new(BTreeMap::new()),
             memory: OnceLock::new(),
             catch_up: OnceLock::new(),
         }
@@ -284,19 +295,22 @@ impl ChatPlatform for Discord {
         self.connection.get()
     }
 
-    /// Registers the command, then runs serenity's gateway client (which
-    /// reconnects and resumes by itself) until `shutdown`. Every new
-    /// session catches up on each channel (see `catch_up.rs`).
+    /// Registers the command, then runs a serenity gateway client for each
+    /// shard held (each reconnects and resumes by itself) until `shutdown`.
+    /// Every new session catches up on its guilds' channels (see `catch_up.rs`).
     fn run(self: Arc<Self>, ctx: RunContext) -> ChatFuture<'static, ()> {
         let RunContext {
             inbox,
             shutdown,
             memory,
             catch_up,
+            shards,
         } = ctx;
         // A second run of one adapter keeps the first's: there is none.
         let _ = self.memory.set(memory);
         let _ = self.catch_up.set(catch_up);
+        let leases: Arc<dyn ShardLeases> =
+            shards.unwrap_or_else(|| Arc::new(AllShards::new(self.options.shards)));
         Box::pin(async move {
             let commands = commands::definitions(&self.command_name, &self.options.bot_name);
             match self
@@ -315,45 +329,14 @@ impl ChatPlatform for Discord {
                     tracing::error!(error = %e, "discord: cannot register /{}", self.command_name)
                 }
             }
-            // Only unprivileged intents: the content of a message that
-            // mentions the bot arrives without MESSAGE_CONTENT; GUILDS brings
-            // each guild's roles (among them the bot's managed role),
-            // channels with their overwrites and threads, for the bot's
-            // permissions; the bot's own GUILD_MEMBER_UPDATE comes without
-            // GUILD_MEMBERS (events/gateway, "Caveats").
-            let intents = GatewayIntents::GUILD_MESSAGES | GatewayIntents::GUILDS;
-            let handler = gateway::Handler {
-                discord: Arc::clone(&self),
+            let sinks = shards::Sinks {
                 inbox,
                 presses: lock(&self.presses).take(),
             };
-            let mut client = ClientBuilder::new_with_http(http_client(&self.options), intents)
-                .event_handler(handler)
-                .event_handler(ability::GuildWatch {
-                    discord: Arc::clone(&self),
-                })
-                .await
-                .map_err(|e| ChatError::Unavailable(format!("discord: {e}")))?;
-            if let Some(url) = &self.options.gateway_url {
-                // Serenity asked `GET /gateway` while building the client;
-                // its answer names Discord's gateway, so it is replaced
-                // before any shard connects.
-                *client.ws_url.lock().await = url.clone();
-            }
-            let shards = Arc::clone(&client.shard_manager);
+            let held = leases.held();
             tokio::select! {
-                started = client.start() => started.map_err(|e| match e {
-                    // A refused token will not be accepted on a retry either.
-                    serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
-                        ChatError::Unauthorized("discord: the bot token was refused".to_owned())
-                    }
-                    e => ChatError::Unavailable(format!("discord gateway: {e}")),
-                }),
-                never = gateway::watch_shards(&shards, &self.connection) => match never {},
-                () = shutdown.cancelled() => {
-                    shards.shutdown_all().await;
-                    Ok(())
-                }
+                ran = self.run_shards(leases, sinks, shutdown) => ran,
+                never = gateway::watch_shards(&self, held) => match never {},
             }
         })
     }

@@ -29,7 +29,7 @@ pub struct Extras<'a> {
 
 /// The REST side of the adapter.
 pub struct Rest {
-    http: serenity::http::Http,
+    pub(crate) http: serenity::http::Http,
 }
 
 /// What a message body always holds besides its content: no mention in it

@@ -160,6 +160,7 @@ async fn a_mention_becomes_an_inbound_and_the_reply_goes_into_a_new_thread() {
             "PUT",
             format!("/applications/{APP_ID}/guilds/{GUILD_ID}/commands"),
         ),
+        ("GET", "/gateway/bot".to_owned()),
         ("GET", "/gateway".to_owned()),
         ("GET", format!("/channels/{CHANNEL}")),
         ("POST", format!("/channels/{CHANNEL}/messages/{id}/threads")),
@@ -214,7 +215,7 @@ async fn a_slash_command_is_deferred_and_answered_privately() {
         .await
         .expect("a thread");
     let calls = c.finish_but_catch_up().await;
-    let tail: Vec<(&str, String)> = calls[2..]
+    let tail: Vec<(&str, String)> = calls[3..]
         .iter()
         .map(|c| (c.method.as_str(), c.path.clone()))
         .collect();
@@ -234,11 +235,11 @@ async fn a_slash_command_is_deferred_and_answered_privately() {
             ),
         ]
     );
-    assert_eq!(calls[2].body["type"], 5);
-    assert_eq!(calls[2].body["data"]["flags"], 64);
-    assert_eq!(calls[3].body["flags"], 64);
+    assert_eq!(calls[3].body["type"], 5);
+    assert_eq!(calls[3].body["data"]["flags"], 64);
+    assert_eq!(calls[4].body["flags"], 64);
     assert_eq!(
-        calls[3].body["allowed_mentions"],
+        calls[4].body["allowed_mentions"],
         serde_json::json!({"parse": []})
     );
 }
@@ -288,7 +289,7 @@ async fn refusals_become_chat_errors() {
     let calls = c.finish_but_catch_up().await;
     let posts: Vec<String> = calls
         .iter()
-        .skip(2)
+        .skip(3)
         .map(|c| format!("{} {}", c.method, c.path))
         .collect();
     assert_eq!(
@@ -304,11 +305,11 @@ async fn refusals_become_chat_errors() {
         ]
     );
     assert!(
-        calls[5].body["content"]
+        calls[6].body["content"]
             .as_str()
             .is_some_and(|t| t.contains("Send Messages in Threads")),
         "{:#?}",
-        calls[5]
+        calls[6]
     );
 }
 
@@ -439,6 +440,7 @@ async fn the_gateway_is_connected_from_ready_and_reconnecting_while_it_is_out() 
         paths,
         [
             format!("/applications/{APP_ID}/guilds/{GUILD_ID}/commands"),
+            "/gateway/bot".to_owned(),
             "/gateway".to_owned(),
             format!("/channels/{CHANNEL}"),
         ]

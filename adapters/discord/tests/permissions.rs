@@ -158,7 +158,7 @@ async fn a_role_update_that_takes_a_permission_away_counts_at_once() {
     assert!(
         calls
             .iter()
-            .all(|c| c.path == "/gateway" || c.path.ends_with("/commands")),
+            .all(|c| c.path.starts_with("/gateway") || c.path.ends_with("/commands")),
         "nothing was asked of Discord: {calls:#?}"
     );
 }
@@ -264,7 +264,7 @@ async fn a_channel_the_bot_may_not_view_is_left_alone() {
     assert!(
         calls
             .iter()
-            .all(|c| c.path == "/gateway" || c.path.ends_with("/commands")),
+            .all(|c| c.path.starts_with("/gateway") || c.path.ends_with("/commands")),
         "nothing asked, nothing told: {calls:#?}"
     );
 }

@@ -79,6 +79,7 @@ pub(crate) async fn run(mm: Arc<Mattermost>, ctx: RunContext) -> Result<(), Chat
         shutdown,
         memory,
         catch_up,
+        ..
     } = ctx;
     // Before anything can post a card: its buttons need the key.
     let presses = crate::press::route(&mm, memory.as_ref()).await;

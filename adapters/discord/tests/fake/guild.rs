@@ -40,6 +40,8 @@ struct Channel {
 /// The guild's state.
 #[derive(Debug, Clone)]
 pub struct Guild {
+    /// The guild's id, also its @everyone role's.
+    pub id: u64,
     owner: u64,
     /// Role → its permissions; the @everyone role's id is the guild's.
     roles: BTreeMap<u64, u64>,
@@ -62,6 +64,7 @@ impl Guild {
             overwrites: Vec::new(),
         };
         Guild {
+            id: GUILD_ID,
             owner: ALICE,
             roles: BTreeMap::from([
                 (GUILD_ID, perm::VIEW_CHANNEL),
@@ -76,6 +79,23 @@ impl Guild {
                 (FORUM, channel(15, "forum")),
             ]),
         }
+    }
+
+    /// Another guild of the bot, `id`, with one text channel `channel`, its roles and
+    /// permissions as in the first guild (the managed role's id is `id + 1`).
+    pub fn another(id: u64, channel: u64) -> Guild {
+        let mut guild = Guild::new(id + 1);
+        guild.id = id;
+        guild.roles = BTreeMap::from([(id, perm::VIEW_CHANNEL), (id + 1, perm::INVITED)]);
+        guild.channels = BTreeMap::from([(
+            channel,
+            Channel {
+                kind: 0,
+                name: "general",
+                overwrites: Vec::new(),
+            },
+        )]);
+        guild
     }
 
     /// The type of guild channel `id` (not a thread), if it is one.
@@ -93,7 +113,7 @@ impl Guild {
             return ALL;
         }
         // compute_base_permissions: @everyone, then each of the member's roles.
-        let mut bits = self.roles.get(&GUILD_ID).copied().unwrap_or(0);
+        let mut bits = self.roles.get(&self.id).copied().unwrap_or(0);
         for role in &self.bot_roles {
             bits |= self.roles.get(role).copied().unwrap_or(0);
         }
@@ -112,7 +132,7 @@ impl Guild {
             .get(&channel)
             .map_or(&[][..], |c| &c.overwrites[..]);
         let find = |id: u64, kind: u8| overwrites.iter().find(|o| o.id == id && o.kind == kind);
-        if let Some(everyone) = find(GUILD_ID, 0) {
+        if let Some(everyone) = find(self.id, 0) {
             bits &= !everyone.deny;
             bits |= everyone.allow;
         }
@@ -146,7 +166,7 @@ impl Guild {
             "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
             "hoist": false, "icon": null, "unicode_emoji": null, "position": 1,
             "permissions": self.roles.get(&id).copied().unwrap_or(0).to_string(),
-            "managed": id != GUILD_ID, "mentionable": false, "flags": 0, "tags": tags })
+            "managed": id != self.id, "mentionable": false, "flags": 0, "tags": tags })
     }
 
     /// A guild channel as GUILD_CREATE lists it and CHANNEL_UPDATE sends it
@@ -161,7 +181,7 @@ impl Guild {
                              "allow": o.allow.to_string(), "deny": o.deny.to_string() })
             })
             .collect();
-        json!({ "id": id.to_string(), "type": c.kind, "guild_id": GUILD_ID.to_string(),
+        json!({ "id": id.to_string(), "type": c.kind, "guild_id": self.id.to_string(),
                 "name": c.name, "position": 0, "permission_overwrites": overwrites, "nsfw": false,
                 "parent_id": null, "last_message_id": null, "rate_limit_per_user": 0,
                 "topic": null })
@@ -180,7 +200,7 @@ impl Guild {
             .collect();
         let bot = self.bot_member();
         json!({
-            "id": GUILD_ID.to_string(), "name": "guild", "icon": null, "splash": null, "discovery_splash": null,
+            "id": self.id.to_string(), "name": "guild", "icon": null, "splash": null, "discovery_splash": null,
             "owner_id": self.owner.to_string(), "afk_channel_id": null, "afk_timeout": 300,
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
             "roles": roles, "emojis": [], "features": [], "mfa_level": 0, "application_id": null,
@@ -299,7 +319,48 @@ impl super::Inner {
             .get(&channel)
             .copied()
             .unwrap_or(channel);
-        self.guild.lock().expect("guild").bot_permissions(place)
+        let guild = self.guild.lock().expect("guild");
+        if guild.kind(place).is_some() {
+            return guild.bot_permissions(place);
+        }
+        let more = self.more_guilds.lock().expect("guilds");
+        more.iter()
+            .find(|g| g.kind(place).is_some())
+            .map_or(0, |g| g.bot_permissions(place))
+    }
+
+    /// The type of guild channel `channel` (not a thread) in any guild, if it is one.
+    pub(super) fn channel_kind(&self, channel: u64) -> Option<u64> {
+        let kind = self.guild.lock().expect("guild").kind(channel);
+        kind.or_else(|| {
+            let more = self.more_guilds.lock().expect("guilds");
+            more.iter().find_map(|g| g.kind(channel))
+        })
+    }
+
+    /// The guild of `channel` (a thread: its parent's), if it is a guild's.
+    pub(super) fn guild_of(&self, channel: u64) -> Option<u64> {
+        let place = self
+            .threads
+            .lock()
+            .expect("threads")
+            .get(&channel)
+            .copied()
+            .unwrap_or(channel);
+        if self.guild.lock().expect("guild").kind(place).is_some() {
+            return Some(GUILD_ID);
+        }
+        let more = self.more_guilds.lock().expect("guilds");
+        more.iter().find(|g| g.kind(place).is_some()).map(|g| g.id)
+    }
+
+    /// Every guild's id and GUILD_CREATE payload.
+    pub(super) fn guild_payloads(&self) -> Vec<(u64, Value)> {
+        let first = self.guild.lock().expect("guild").payload();
+        let more = self.more_guilds.lock().expect("guilds");
+        std::iter::once((GUILD_ID, first))
+            .chain(more.iter().map(|g| (g.id, g.payload())))
+            .collect()
     }
 
     /// Whether the bot lacks any of `permissions` in `channel` (a thread:

@@ -62,7 +62,7 @@ pub(super) fn create_message(inner: &Inner, channel: u64, body: &Value) -> Respo
         Some(parent) => (parent, perm::SEND_MESSAGES_IN_THREADS),
         None => (channel, perm::SEND_MESSAGES),
     };
-    if parent.is_none() && inner.guild.lock().expect("guild").kind(channel).is_none() {
+    if parent.is_none() && inner.channel_kind(channel).is_none() {
         return error(404, 10003, "Unknown Channel");
     }
     if inner.lacks(place, perm::VIEW_CHANNEL) {
@@ -113,13 +113,15 @@ pub(super) fn create_message(inner: &Inner, channel: u64, body: &Value) -> Respo
     let content = body["content"].as_str().unwrap_or("");
     let mut message =
         super::payloads::message_payload(id, channel, BOT_ID, true, content, Some(&[]));
+    let guild = inner.guild_of(channel).unwrap_or(GUILD_ID);
+    message["guild_id"] = json!(guild.to_string());
     if let Some(to) = reply_to {
         // A reply: type 19 with its reference and the message replied to
         // ("Message Types", "Message Reference Structure", `referenced_message`).
         let referenced = inner.messages.lock().expect("messages").get(&to).cloned();
         message["type"] = json!(19);
         message["message_reference"] = json!({ "type": 0, "message_id": to.to_string(),
-            "channel_id": channel.to_string(), "guild_id": GUILD_ID.to_string() });
+            "channel_id": channel.to_string(), "guild_id": guild.to_string() });
         message["referenced_message"] = referenced.unwrap_or(Value::Null);
     }
     // Kept without its nonce: the nonce "will appear in the Message Create event" (the
@@ -211,10 +213,10 @@ impl FakeDiscord {
     /// The gateway events of type `kind` dispatched so far, in order.
     pub fn dispatched(&self, kind: &str) -> Vec<Value> {
         let gw = self.inner.gateway.lock().expect("gateway");
-        gw.sent
+        gw.dispatched
             .iter()
-            .filter(|(_, frame)| frame["t"] == kind)
-            .map(|(_, frame)| frame["d"].clone())
+            .filter(|(t, _)| t == kind)
+            .map(|(_, data)| data.clone())
             .collect()
     }
 }

@@ -31,11 +31,14 @@ mod messages;
 pub mod openapi;
 mod payloads;
 mod rest;
+mod shards;
 
 pub use components::custom_ids;
 pub use guild::Overwrite;
 pub use interactions::ANSWER_WITHIN;
 pub use payloads::{guild_payload, interaction_payload, message_payload, timestamp_of};
+use shards::{Gateway, Session};
+pub use shards::{ShardConnection, shard_of};
 
 /// The bot's user id, application id, guild and channel in the fake.
 pub const BOT_ID: u64 = 100;
@@ -96,14 +99,6 @@ enum Outgoing {
     Reconnect,
 }
 
-#[derive(Default)]
-struct Gateway {
-    current: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
-    seq: u64,
-    /// Every dispatch with its sequence number, to replay on resume.
-    sent: Vec<(u64, Value)>,
-}
-
 struct Inner {
     addr: SocketAddr,
     calls: Mutex<Vec<Call>>,
@@ -120,6 +115,8 @@ struct Inner {
     messages: Mutex<BTreeMap<u64, Value>>,
     /// Roles, the bot's member, channels and their overwrites.
     guild: Mutex<guild::Guild>,
+    /// The bot's other guilds (`add_guild`).
+    more_guilds: Mutex<Vec<guild::Guild>>,
     gateway: Mutex<Gateway>,
     /// Interactions dispatched and how they were answered; buttons shown.
     interactions: Mutex<interactions::Interactions>,
@@ -159,6 +156,7 @@ impl FakeDiscord {
             threads: Mutex::new(HashMap::new()),
             messages: Mutex::new(BTreeMap::new()),
             guild: Mutex::new(guild::Guild::new(MANAGED_ROLE)),
+            more_guilds: Mutex::new(Vec::new()),
             gateway: Mutex::new(Gateway::default()),
             interactions: Mutex::new(interactions::Interactions::default()),
             failures: Mutex::new(Vec::new()),
@@ -409,7 +407,10 @@ impl FakeDiscord {
         roles: Option<&[u64]>,
     ) -> u64 {
         let id = self.id();
-        let payload = message_payload(id, channel, author, bot, text, roles);
+        let mut payload = message_payload(id, channel, author, bot, text, roles);
+        if let (Some(_), Some(guild)) = (roles, self.inner.guild_of(channel)) {
+            payload["guild_id"] = json!(guild.to_string());
+        }
         self.inner
             .messages
             .lock()
@@ -463,25 +464,40 @@ impl FakeDiscord {
         id
     }
 
-    /// Tells the bot to reconnect (op 7) and closes its connection.
+    /// Tells the bot to reconnect (op 7) and closes its connections.
     pub fn reconnect(&self) {
         let mut gw = self.inner.gateway.lock().expect("gateway");
-        if let Some((_, tx)) = gw.current.take() {
-            let _ = tx.send(Outgoing::Reconnect);
+        for session in gw.sessions.values_mut() {
+            if let Some((_, tx)) = session.conn.take() {
+                let _ = tx.send(Outgoing::Reconnect);
+            }
         }
     }
 }
 
 impl Inner {
-    /// Sends a dispatch on the current connection, and keeps it for replay.
+    /// Sends a dispatch to every session of the shard its guild belongs to (events/gateway,
+    /// "Sharding": each session gets the events its `[shard_id, num_shards]` routes to it),
+    /// on its connection if one is attached, and keeps it there for replay.
     fn dispatch(&self, kind: &str, data: Value) {
+        let guild = match kind {
+            "GUILD_CREATE" | "GUILD_UPDATE" => data["id"].as_str(),
+            _ => data["guild_id"].as_str(),
+        }
+        .and_then(|g| g.parse().ok());
         let mut gw = self.gateway.lock().expect("gateway");
-        gw.seq += 1;
-        let frame = json!({ "op": 0, "t": kind, "s": gw.seq, "d": data });
-        let seq = gw.seq;
-        gw.sent.push((seq, frame.clone()));
-        if let Some((_, tx)) = &gw.current {
-            let _ = tx.send(Outgoing::Frame(frame));
+        gw.dispatched.push((kind.to_owned(), data.clone()));
+        for session in gw.sessions.values_mut() {
+            let (shard, num_shards) = session.shard;
+            if shard_of(guild, num_shards) != shard {
+                continue;
+            }
+            session.seq += 1;
+            let frame = json!({ "op": 0, "t": kind, "s": session.seq, "d": data });
+            session.sent.push((session.seq, frame.clone()));
+            if let Some((_, tx)) = &session.conn {
+                let _ = tx.send(Outgoing::Frame(frame));
+            }
         }
     }
 

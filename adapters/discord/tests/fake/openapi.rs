@@ -194,6 +194,13 @@ pub const OPERATIONS: &[Operation] = &[
         body: None,
     },
     Operation {
+        operation_id: "get_bot_gateway",
+        method: "GET",
+        path: "/gateway/bot",
+        query: &[],
+        body: None,
+    },
+    Operation {
         operation_id: "get_channel",
         method: "GET",
         path: "/channels/{channel_id}",

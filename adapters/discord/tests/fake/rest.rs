@@ -101,6 +101,19 @@ fn route(inner: &Inner, method: &Method, uri: &Uri, path: &str, body: &Value) ->
         ("GET", ["gateway"]) => {
             axum::Json(json!({ "url": "wss://gateway.discord.gg" })).into_response()
         }
+        // events/gateway, "Get Gateway Bot": the same URL, the recommended shard count
+        // ("Each shard can only support a maximum of 2500 guilds": "Sharding"), and the
+        // session start limit with `max_concurrency`, the identifies allowed per 5 s.
+        ("GET", ["gateway", "bot"]) => {
+            let guilds = inner.guild_payloads().len();
+            let (identifies, _) = *inner.sessions.borrow();
+            let gw = inner.gateway.lock().expect("gateway");
+            axum::Json(json!({ "url": "wss://gateway.discord.gg",
+                "shards": guilds.div_ceil(gw.max_guilds_per_shard).max(1),
+                "session_start_limit": { "total": 1000, "remaining": 1000usize.saturating_sub(identifies),
+                    "reset_after": 86_400_000, "max_concurrency": gw.max_concurrency } }))
+            .into_response()
+        }
         ("POST", ["channels", c, "messages"]) => match id(c) {
             Some(c) => super::messages::create_message(inner, c, &body),
             None => error(404, 10003, "Unknown Channel"),
@@ -162,16 +175,18 @@ fn route(inner: &Inner, method: &Method, uri: &Uri, path: &str, body: &Value) ->
             };
             // "If operating on a guild channel, this endpoint requires the
             // current user to have the VIEW_CHANNEL permission" (resources/channel).
-            let known = inner.guild.lock().expect("guild").kind(c).is_some()
+            let known = inner.channel_kind(c).is_some()
                 || inner.threads.lock().expect("threads").contains_key(&c);
             if known && inner.lacks(c, perm::VIEW_CHANNEL) {
                 return missing_access();
             }
-            if let Some(p) = inner.threads.lock().expect("threads").get(&c).copied() {
-                return axum::Json(json!({ "id": c.to_string(), "type": 11, "parent_id": p.to_string(), "guild_id": super::GUILD_ID.to_string() })).into_response();
+            let parent = inner.threads.lock().expect("threads").get(&c).copied();
+            if let Some(p) = parent {
+                let guild = inner.guild_of(c).unwrap_or(super::GUILD_ID);
+                return axum::Json(json!({ "id": c.to_string(), "type": 11, "parent_id": p.to_string(), "guild_id": guild.to_string() })).into_response();
             }
-            match inner.guild.lock().expect("guild").kind(c) {
-                Some(kind) => axum::Json(json!({ "id": c.to_string(), "type": kind, "guild_id": super::GUILD_ID.to_string() })).into_response(),
+            match inner.channel_kind(c) {
+                Some(kind) => axum::Json(json!({ "id": c.to_string(), "type": kind, "guild_id": inner.guild_of(c).unwrap_or(super::GUILD_ID).to_string() })).into_response(),
                 None => error(404, 10003, "Unknown Channel"),
             }
         }
@@ -205,7 +220,7 @@ fn start_thread(inner: &Inner, channel: u64, message: u64) -> Response {
     }
     // "Does not work on a GUILD_FORUM or a GUILD_MEDIA channel", nor in a
     // thread (threads do not nest): 50024 (topics/opcodes-and-status-codes).
-    let kind = inner.guild.lock().expect("guild").kind(channel);
+    let kind = inner.channel_kind(channel);
     if !matches!(kind, Some(0 | 5)) {
         return error(400, 50024, "Cannot execute action on this channel type");
     }

@@ -170,7 +170,7 @@ pub async fn run(
             .with_memory(Arc::new(store.clone()))
             .with_catch_up(config.catch_up);
         if let Some(keeper) = shard_keeper.as_ref().filter(|_| name.name() == "discord") {
-            ctx = ctx.with_shards(Arc::clone(keeper) as Arc<dyn ShardLeases>);
+            ctx = ctx.with_shards(keeper.shards() as Arc<dyn ShardLeases>);
         }
         let task = platform.run(ctx);
         let states = states.clone();

@@ -14,15 +14,14 @@
 //!   that a shard is closed here before another replica can take its expired lease.
 //!
 //! A graceful stop closes every shard and hands the leases back at once. A single process
-//! (SQLite) has no keeper: it holds every shard ([`mosaic_chat::AllShards`]).
+//! (SQLite) has no keeper: it holds every shard ([`mosaic_chat::HeldShards`]).
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_chat::{ChatFuture, IdentifyTurns, ShardLeases, ShardSet};
-use tokio::sync::watch;
+use mosaic_chat::{HeldShards, ShardSet};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -83,28 +82,8 @@ pub struct ShardKeeper {
     instance: String,
     lease: Duration,
     total: u32,
-    held: watch::Sender<ShardSet>,
-    running: watch::Sender<ShardSet>,
-    turns: IdentifyTurns,
-}
-
-impl ShardLeases for ShardKeeper {
-    fn held(&self) -> watch::Receiver<ShardSet> {
-        self.held.subscribe()
-    }
-
-    fn report(&self, running: &ShardSet) {
-        self.running.send_replace(running.clone());
-    }
-
-    fn identify_turn(
-        &self,
-        shard: u32,
-        max_concurrency: u32,
-        spacing: Duration,
-    ) -> ChatFuture<'_, ()> {
-        self.turns.wait(shard, max_concurrency, spacing)
-    }
+    /// What the adapter is told and reports back.
+    shards: Arc<HeldShards>,
 }
 
 impl ShardKeeper {
@@ -116,10 +95,13 @@ impl ShardKeeper {
             instance: replica.instance,
             lease: replica.lease,
             total: total.max(1),
-            held: watch::channel(ShardSet::new()).0,
-            running: watch::channel(ShardSet::new()).0,
-            turns: IdentifyTurns::default(),
+            shards: Arc::new(HeldShards::new(ShardSet::new())),
         })
+    }
+
+    /// What the Discord adapter is handed: the shards this keeper holds.
+    pub fn shards(&self) -> Arc<HeldShards> {
+        Arc::clone(&self.shards)
     }
 
     /// Runs the keeper until `stop`, then closes every shard and hands its leases back.
@@ -156,7 +138,7 @@ impl ShardKeeper {
             }
             let danger = last_renewed + self.lease * 2 / 3;
             if Instant::now() >= danger {
-                if !self.held.borrow().is_empty() {
+                if !self.shards.holds_none() {
                     tracing::error!(
                         "the shard leases could not be renewed in time; closing every shard"
                     );
@@ -224,7 +206,7 @@ impl ShardKeeper {
         giving.retain(|s| mine.contains(s));
         let wanted: ShardSet = mine.difference(giving).copied().collect();
         self.publish(wanted);
-        let running = self.running.borrow().clone();
+        let running = self.shards.running().borrow().clone();
         let closed: Vec<u32> = giving
             .iter()
             .filter(|s| !running.contains(s))
@@ -245,17 +227,13 @@ impl ShardKeeper {
     }
 
     fn publish(&self, wanted: ShardSet) {
-        self.held.send_if_modified(|held| {
-            let changed = *held != wanted;
-            *held = wanted;
-            changed
-        });
+        self.shards.publish(wanted);
     }
 
     /// A graceful stop: every shard closed, then every lease handed back.
     async fn hand_back_all(&self) {
         self.publish(ShardSet::new());
-        let mut running = self.running.subscribe();
+        let mut running = self.shards.running();
         if tokio::time::timeout(CLOSE_WAIT, running.wait_for(ShardSet::is_empty))
             .await
             .is_err()

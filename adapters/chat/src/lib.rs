@@ -35,7 +35,7 @@ pub use markup::{Block, Dialect, Markup, Span};
 pub use memory::{InMemory, Memory};
 pub use platform::{ChatError, ChatFuture, ChatPlatform, Limits, Reaction, RunContext};
 pub use secret::Secret;
-pub use shards::{AllShards, IdentifyTurns, ShardLeases, ShardSet};
+pub use shards::{HeldShards, IdentifyTurns, ShardLeases, ShardSet};
 
 /// Which platform a message came from (`discord`, `slack`, `mattermost`,
 /// `console`). A name rather than an enum, so adding a platform is one new

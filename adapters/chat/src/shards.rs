@@ -2,8 +2,8 @@
 //! (Discord): the core holds each shard by a lease in its store, so that among replicas
 //! sharing it a shard is connected once, and tells the adapter through [`ShardLeases`]. The
 //! adapter connects exactly the shards held, reports those whose connection may still be
-//! open, and takes its turn before each identify. [`AllShards`] is the same for a single
-//! process: every shard held, identifies spaced in this process alone.
+//! open, and takes its turn before each identify, all through [`HeldShards`]; a single
+//! process holds every shard, identifies spaced in this process alone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -68,23 +68,44 @@ impl IdentifyTurns {
     }
 }
 
-/// Every shard of `total`, held for as long as the process runs: a single process (SQLite,
-/// or tests), which shares its gateway with nobody.
+/// The shards held now, as a watch the adapter follows, what it reports running, and the
+/// identify turns of this process: the one [`ShardLeases`] the core hands an adapter. The
+/// core's lease keeper publishes what its leases hold; a single process (SQLite, or tests)
+/// holds every shard ([`HeldShards::all`]) and shares its gateway with nobody.
 #[derive(Debug)]
-pub struct AllShards {
+pub struct HeldShards {
     held: watch::Sender<ShardSet>,
     running: watch::Sender<ShardSet>,
     turns: IdentifyTurns,
 }
 
-impl AllShards {
-    /// Shards `0..total`, all held.
-    pub fn new(total: u32) -> AllShards {
-        AllShards {
-            held: watch::channel((0..total.max(1)).collect()).0,
+impl HeldShards {
+    /// `held` held from the start.
+    pub fn new(held: ShardSet) -> HeldShards {
+        HeldShards {
+            held: watch::channel(held).0,
             running: watch::channel(ShardSet::new()).0,
             turns: IdentifyTurns::default(),
         }
+    }
+
+    /// Shards `0..total`, all held.
+    pub fn all(total: u32) -> HeldShards {
+        HeldShards::new((0..total.max(1)).collect())
+    }
+
+    /// Holds `wanted` from now on; true if that changed what is held.
+    pub fn publish(&self, wanted: ShardSet) -> bool {
+        self.held.send_if_modified(|held| {
+            let changed = *held != wanted;
+            *held = wanted;
+            changed
+        })
+    }
+
+    /// Whether no shard is held now.
+    pub fn holds_none(&self) -> bool {
+        self.held.borrow().is_empty()
     }
 
     /// What the adapter last reported running.
@@ -93,7 +114,7 @@ impl AllShards {
     }
 }
 
-impl ShardLeases for AllShards {
+impl ShardLeases for HeldShards {
     fn held(&self) -> watch::Receiver<ShardSet> {
         self.held.subscribe()
     }
@@ -138,10 +159,10 @@ mod tests {
 
     #[tokio::test]
     async fn all_shards_are_held_and_reports_are_kept() {
-        let all = AllShards::new(3);
+        let all = HeldShards::all(3);
         assert_eq!(*all.held().borrow(), ShardSet::from([0, 1, 2]));
         all.report(&ShardSet::from([1]));
         assert_eq!(*all.running().borrow(), ShardSet::from([1]));
-        assert_eq!(*AllShards::new(0).held().borrow(), ShardSet::from([0]));
+        assert_eq!(*HeldShards::all(0).held().borrow(), ShardSet::from([0]));
     }
 }

@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mosaic_chat::{
-    AllShards, Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect,
+    Button, ChatError, ChatFuture, ChatPlatform, Connection, ConnectionState, Dialect, HeldShards,
     Inbound, Limits, Memory, OwnPost, Platform, PostMark, Press, Reaction, RunContext, Secret,
     ShardLeases, ThreadRef,
 };
@@ -310,7 +310,7 @@ impl ChatPlatform for Discord {
         let _ = self.memory.set(memory);
         let _ = self.catch_up.set(catch_up);
         let leases: Arc<dyn ShardLeases> =
-            shards.unwrap_or_else(|| Arc::new(AllShards::new(self.options.shards)));
+            shards.unwrap_or_else(|| Arc::new(HeldShards::all(self.options.shards)));
         Box::pin(async move {
             let commands = commands::definitions(&self.command_name, &self.options.bot_name);
             match self

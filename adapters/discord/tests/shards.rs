@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use common::*;
 use fake::*;
-use mosaic_chat::{ChatPlatform, Connection, RunContext, ShardLeases, ShardSet};
+use mosaic_chat::{ChatPlatform, Connection, HeldShards, RunContext, ShardLeases, ShardSet};
 use mosaic_discord::Discord;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -30,32 +30,6 @@ async fn caught_up(fake: &FakeDiscord, channels: &[u64]) {
             c.method == "GET" && c.path == path
         })
         .await;
-    }
-}
-
-/// Shards held as a test says, identifies spaced as `AllShards` spaces them.
-struct Held {
-    held: watch::Sender<ShardSet>,
-    running: watch::Sender<ShardSet>,
-    turns: mosaic_chat::IdentifyTurns,
-}
-
-impl ShardLeases for Held {
-    fn held(&self) -> watch::Receiver<ShardSet> {
-        self.held.subscribe()
-    }
-
-    fn report(&self, running: &ShardSet) {
-        self.running.send_replace(running.clone());
-    }
-
-    fn identify_turn(
-        &self,
-        shard: u32,
-        max_concurrency: u32,
-        spacing: Duration,
-    ) -> mosaic_chat::ChatFuture<'_, ()> {
-        self.turns.wait(shard, max_concurrency, spacing)
     }
 }
 
@@ -99,11 +73,7 @@ async fn a_shard_no_longer_held_is_closed_before_it_is_reported_stopped_and_reco
     fake.set_max_concurrency(2);
     let mut options = options(&fake, "mosaic");
     options.shards = 2;
-    let held = Arc::new(Held {
-        held: watch::channel(ShardSet::from([1])).0,
-        running: watch::channel(ShardSet::new()).0,
-        turns: mosaic_chat::IdentifyTurns::default(),
-    });
+    let held = Arc::new(HeldShards::new(ShardSet::from([1])));
     let discord = Arc::new(Discord::new(options));
     let (tx, mut inbox) = mpsc::channel(16);
     let stop = CancellationToken::new();
@@ -119,8 +89,8 @@ async fn a_shard_no_longer_held_is_closed_before_it_is_reported_stopped_and_reco
     let inbound = next(&mut inbox).await;
     assert_eq!(inbound.message_id, id.to_string());
     // Held: shard 0 instead of 1.
-    let mut running = held.running.subscribe();
-    held.held.send_replace(ShardSet::from([0]));
+    let mut running = held.running();
+    held.publish(ShardSet::from([0]));
     tokio::time::timeout(PATIENCE, running.wait_for(|r| !r.contains(&1)))
         .await
         .expect("shard 1 reported stopped")
@@ -146,7 +116,7 @@ async fn a_shard_no_longer_held_is_closed_before_it_is_reported_stopped_and_reco
     stop.cancel();
     task.await.expect("the adapter ends").expect("cleanly");
     assert_eq!(
-        *held.running.borrow(),
+        *held.running().borrow(),
         ShardSet::new(),
         "every shard reported closed"
     );

@@ -54,6 +54,8 @@ macro_rules! on_both_engines {
 }
 
 on_both_engines!(
+    a_job_is_inserted_with_its_lease_in_one_transaction,
+    a_relay_ends_its_job_in_one_transaction,
     the_engine_is_the_one_named_by_the_url,
     a_key_is_new_the_first_time_only,
     concurrent_sightings_of_one_key_agree_on_one_first,

@@ -195,7 +195,7 @@ impl RelayHub {
     }
 
     /// Starts relaying a job already inserted in the store (`Store::insert_job`) whose lease
-    /// this replica holds ([`take_lease`](RelayHub::take_lease)); no-op if its relay already
+    /// this replica holds ([`insert_leased`](RelayHub::insert_leased)); no-op if its relay already
     /// runs, or after shutdown began. Spawns a task: call it inside a Tokio
     /// runtime. A job whose platform or workspace is not configured is logged and not
     /// followed.
@@ -264,7 +264,7 @@ impl RelayHub {
             async move {
                 let _leave = leave;
                 let end = relay.run().await;
-                lease::relay_ended(&ended_hub, &ended_id, &end).await;
+                lease::relay_ended(&ended_hub, &ended_id, &end);
             }
             .instrument(span),
         );

@@ -400,23 +400,39 @@ impl Relay {
 
     /// Records the position, when no message of an event up to it still waits.
     pub(crate) fn record(&mut self) {
-        let Some((id, seq)) = &self.position else {
-            return;
-        };
-        if self.frozen || !self.batch.is_empty() || *seq <= self.recorded_seq {
-            return;
+        if let Some(position) = self.next_position(false) {
+            // Grouped with other relays' records into one commit (`positions.rs`); awaited
+            // only by `settle`, so a slow commit does not hold back the next event.
+            self.recording = Some(self.hub.positions().submit(position));
         }
-        let position = crate::store::Position {
+    }
+
+    /// The position to record now, if any: none while a post's fate is unknown, a message
+    /// still waits, or nothing new was taken in. Taken: it counts as recorded.
+    pub(crate) fn next_position(&mut self, settled: bool) -> Option<crate::store::Position> {
+        let (_, seq) = self.position.as_ref()?;
+        if *seq <= self.recorded_seq {
+            return None;
+        }
+        self.position_now(settled)
+    }
+
+    /// The position taken in, handed to the writer already or not (a relay's end writes it
+    /// with the job's status rather than wait for the writer): none while a post's fate is
+    /// unknown or a message still waits.
+    pub(crate) fn position_now(&mut self, settled: bool) -> Option<crate::store::Position> {
+        let (id, seq) = self.position.as_ref()?;
+        if self.frozen || !self.batch.is_empty() {
+            return None;
+        }
+        self.recorded_seq = *seq;
+        Some(crate::store::Position {
             job_id: self.job.job_id.clone(),
             event_id: id.as_str().to_owned(),
             seq: *seq,
             post_id: self.last_post.take(),
-            settled: false,
-        };
-        self.recorded_seq = *seq;
-        // Grouped with other relays' records into one commit (`positions.rs`); awaited only
-        // by `settle`, so a slow commit does not hold back the next event.
-        self.recording = Some(self.hub.positions().submit(position));
+            settled,
+        })
     }
 
     /// Waits until the last position handed over is in the store: before the relay stops.

@@ -215,7 +215,7 @@ impl Target {
             // run beside it without queueing every task on the file lock.
             (Engine::Sqlite, false) => {
                 PoolOptions::new()
-                    .max_connections(1)
+                    .max_connections(4)
                     // A connection to a local file does not drop; the ping sqlx sends before
                     // every query by default was a round trip to the connection's thread, 3.8%
                     // of the bot's CPU under the relay bench (perf, 2,000 jobs). PostgreSQL

@@ -62,6 +62,7 @@ on_both_engines!(
     an_expired_key_is_new_again_before_any_purge,
     purge_deletes_expired_keys_only,
     a_message_is_acted_on_only_once_marked,
+    a_command_is_recorded_acted_on_with_its_first_sight,
     adapters_remember_per_platform_across_a_reopen,
     an_inserted_job_reads_back_as_given,
     a_job_id_is_followed_once,

@@ -8,10 +8,10 @@
 //!
 //! Exactly once: a batch's events are recorded (in a group commit with other relays' records,
 //! `positions.rs`) only after every page of the batch was posted; an event shown nowhere is
-//! recorded with the next batch or card edit, never ahead of a message still waiting. What
-//! remains: a crash (or an abort at the shutdown deadline) after a post and before its record
-//! repeats that one batch on restart; the record follows the post immediately to keep that
-//! window to one group commit.
+//! recorded with the next batch or card edit, never ahead of a message still waiting. A crash
+//! (or an abort at the shutdown deadline) after a post and before its record leaves posts the
+//! store does not know of (up to a second of them under load: the writer's pace); they carry
+//! marks, and a resumed relay reads them back instead of posting them again (`resume.rs`).
 
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -398,7 +398,7 @@ impl Dispatcher {
             .await
             .map_err(|error| Failure::Store { action, error })?;
         if leased {
-            self.inner.relays.follow(followed);
+            self.inner.relays.follow_created(followed, job.clone());
         }
         Ok(())
     }

@@ -56,7 +56,7 @@ pub use render::{
     is_shown, render_event,
 };
 
-use crate::backend::{Backends, JobStatus};
+use crate::backend::{Backends, JobStatus, RunnerJob};
 use crate::store::{FollowedJob, Store, StoreError, Verbosity};
 use running::{Relays, Running};
 use send::Outbox;
@@ -181,6 +181,16 @@ impl RelayHub {
     /// runtime. A job whose platform or workspace is not configured is logged and not
     /// followed.
     pub fn follow(&self, job: FollowedJob) {
+        self.start(job, None);
+    }
+
+    /// [`follow`](RelayHub::follow) for a job the backend just created: its answer, `created`,
+    /// is what the card shows before any event, instead of the job read again.
+    pub fn follow_created(&self, job: FollowedJob, created: RunnerJob) {
+        self.start(job, Some(Box::new(created)));
+    }
+
+    fn start(&self, job: FollowedJob, created: Option<Box<RunnerJob>>) {
         let hub = &self.hub;
         if hub.shutdown.is_cancelled() {
             tracing::info!(job = %job.job_id, "shutting down; not starting a relay");
@@ -244,7 +254,7 @@ impl RelayHub {
         let task = tokio::spawn(
             async move {
                 let _leave = leave;
-                let end = relay.run().await;
+                let end = relay.run(created).await;
                 lease::relay_ended(&ended_hub, &ended_id, &end);
             }
             .instrument(span),

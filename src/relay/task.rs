@@ -26,7 +26,9 @@ use super::pace::{Batch, FlushDecision};
 use super::render::{OutcomeContext, render_event};
 use super::send::{Outbox, SendError};
 use super::{Hub, RelayEnd};
-use crate::backend::{BackendClient, EventId, EventKind, Followed, JobEvent, JobId, StreamEnd};
+use crate::backend::{
+    BackendClient, EventId, EventKind, Followed, JobEvent, JobId, RunnerJob, StreamEnd,
+};
 use crate::store::{FollowedJob, Verbosity};
 
 /// The state of one running relay.
@@ -172,21 +174,27 @@ impl Relay {
         }
     }
 
-    /// Follows the job to its end, or until shutdown.
-    pub(crate) async fn run(mut self) -> RelayEnd {
+    /// Follows the job to its end, or until shutdown; `created`: the backend's answer to the
+    /// job's creation, if it was just created here.
+    pub(crate) async fn run(mut self, created: Option<Box<RunnerJob>>) -> RelayEnd {
         let shutdown = self.stop.clone();
         let job_id = self.job_id();
         let resumed = self.job.card_message_id.is_some();
         // Every step below that waits on the platform, the store or the backend is boxed: a
         // relay spends its life waiting for the next event, and unboxed, its task kept room
         // for the largest of those steps all along (~7 KB a followed job, massif).
-        // Fetched once for what the card shows before any event: status, times, issue link.
-        // A failure is not fatal: the stream says what became of the job.
-        tokio::select! {
-            () = shutdown.cancelled() => return RelayEnd::Shutdown,
-            fetched = Box::pin(self.backend.job(&job_id)) => match fetched {
-                Ok(job) => self.card.apply_job(&job),
-                Err(error) => tracing::warn!(%error, "could not fetch the job for its card"),
+        // Fetched once for what the card shows before any event: status, times, issue link
+        // (a job just created comes with them, boxed: the relay's task keeps room for its
+        // arguments all its life). A failure is not fatal: the stream says what became of
+        // the job.
+        match created {
+            Some(job) => self.card.apply_job(&job),
+            None => tokio::select! {
+                () = shutdown.cancelled() => return RelayEnd::Shutdown,
+                fetched = Box::pin(self.backend.job(&job_id)) => match fetched {
+                    Ok(job) => self.card.apply_job(&job),
+                    Err(error) => tracing::warn!(%error, "could not fetch the job for its card"),
+                },
             },
         }
         if !Box::pin(self.ensure_card()).await {

@@ -12,7 +12,7 @@
 //! - `error` words every failure for users ([`CommandError`]).
 //!
 //! The hot path is a message with no `@` at all: it is rejected by one
-//! `memchr` without allocating. Parsing returns an iterator that allocates
+//! byte search without allocating (`scan` picks a loop or `memchr` by length). Parsing returns an iterator that allocates
 //! nothing for a command of usual length; code spans are looked for only up to
 //! a mention, and parsed only when a backtick or tilde stands before it.
 
@@ -258,5 +258,7 @@ pub fn canonical(command: &Command, forges: &Forges) -> String {
     }
 }
 
+#[cfg(test)]
+mod agreement;
 #[cfg(test)]
 mod tests;

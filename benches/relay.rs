@@ -21,7 +21,8 @@
 //!   event minus the event's own timestamp (the simulator's emit instant, in microseconds with
 //!   `--precise-timestamps`; same machine clock). `job.created` is left out: it is emitted
 //!   before the job's relay exists;
-//! - CPU seconds of the bot (user + system, from `/proc`);
+//! - CPU seconds of the bot (user + system, from `/proc`), and of the simulator over the same
+//!   run (it shares the cores);
 //! - lost and repeated events: each event of each job (fetched from the simulator at the end)
 //!   emitted after its thread's `verbose` reply must show exactly once in the thread; one
 //!   emitted before may show once or not at all (it may have been taken in at the default
@@ -96,6 +97,8 @@ struct Row {
     max_us: u64,
     samples: u64,
     cpu_s: f64,
+    /// The simulator's CPU seconds over the same run: it shares the machine's cores.
+    sim_cpu_s: f64,
     wall_s: f64,
     lost: usize,
     repeated: usize,
@@ -105,7 +108,7 @@ struct Row {
 impl Row {
     fn header() -> String {
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>4} | {:>4} | {:>5}",
+            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>6} | {:>4} | {:>4} | {:>5}",
             "engine",
             "jobs",
             "load (1/5 min)",
@@ -117,6 +120,7 @@ impl Row {
             "max",
             "events",
             "CPU s",
+            "sim s",
             "lost",
             "rep.",
             "early"
@@ -126,7 +130,7 @@ impl Row {
     fn line(&self) -> String {
         let per_job = (self.peak_kib.saturating_sub(self.idle_kib) as f64) / self.jobs as f64;
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
+            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>6.1} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
             self.engine,
             self.jobs,
             self.load,
@@ -138,6 +142,7 @@ impl Row {
             self.max_us / 1000,
             self.samples,
             self.cpu_s,
+            self.sim_cpu_s,
             self.lost,
             self.repeated,
             self.unshown_early,
@@ -217,6 +222,8 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         log.path().display()
     );
 
+    // Before the events are fetched: what the simulator spent serving the run.
+    let sim_cpu_s = support::bot::cpu_seconds(sim.id()).unwrap_or(f64::NAN);
     let events = runtime().block_on(fetch_events(&url, n));
     let _ = sim.kill();
     let _ = sim.wait();
@@ -241,6 +248,7 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         max_us: histogram.max(),
         samples: histogram.count(),
         cpu_s,
+        sim_cpu_s,
         wall_s,
         lost,
         repeated,

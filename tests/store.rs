@@ -54,12 +54,15 @@ macro_rules! on_both_engines {
 }
 
 on_both_engines!(
+    a_job_is_inserted_with_its_lease_in_one_transaction,
+    a_relay_ends_its_job_in_one_transaction,
     the_engine_is_the_one_named_by_the_url,
     a_key_is_new_the_first_time_only,
     concurrent_sightings_of_one_key_agree_on_one_first,
     an_expired_key_is_new_again_before_any_purge,
     purge_deletes_expired_keys_only,
     a_message_is_acted_on_only_once_marked,
+    a_command_is_recorded_acted_on_with_its_first_sight,
     adapters_remember_per_platform_across_a_reopen,
     an_inserted_job_reads_back_as_given,
     a_job_id_is_followed_once,

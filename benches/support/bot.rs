@@ -142,6 +142,11 @@ impl Watch {
     }
 }
 
+/// User + system CPU seconds of `pid` so far, while it lives.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    sample(pid).map(|(_, _, cpu)| cpu)
+}
+
 /// (VmRSS KiB, VmHWM KiB, user + system CPU seconds) of `pid`, while it lives.
 fn sample(pid: u32) -> Option<(u64, u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -16,7 +16,7 @@ use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag};
 /// Returns an empty list without allocating when the text has no backtick
 /// and no tilde, which is almost every chat message.
 pub(crate) fn code_ranges(text: &str) -> Vec<Range<usize>> {
-    if memchr::memchr2(b'`', b'~', text.as_bytes()).is_none() {
+    if super::scan::find2(b'`', b'~', text.as_bytes()).is_none() {
         return Vec::new();
     }
     let mut ranges = Vec::new();

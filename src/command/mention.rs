@@ -19,19 +19,25 @@ pub(crate) fn find(
 ) -> Option<usize> {
     let bytes = line.as_bytes();
     let name_bytes = name.as_bytes();
-    let rest = bytes.get(from..)?;
-    memchr::memchr_iter(b'@', rest).find_map(|i| {
-        let at = from + i;
+    let mut next = from;
+    // Each `@` in turn, with the short-slice search: a line is usually a few
+    // dozen bytes, where `memchr_iter`'s set-up outweighs the search.
+    while let Some(i) = super::scan::find(b'@', bytes.get(next..)?) {
+        let at = next + i;
+        next = at + 1;
         let end = at + 1 + name_bytes.len();
         let named = bytes
             .get(at + 1..end)
             .is_some_and(|candidate| candidate.eq_ignore_ascii_case(name_bytes));
-        let counts = named
+        if named
             && stands_after(&line[..at])
-            && stands_before(line.get(end..)?)
-            && !markup::inside(code, line_start + at);
-        counts.then_some(end)
-    })
+            && line.get(end..).is_some_and(stands_before)
+            && !markup::inside(code, line_start + at)
+        {
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// Whether a mention may begin right after `before`: not inside a word,

@@ -12,7 +12,7 @@
 //! - `error` words every failure for users ([`CommandError`]).
 //!
 //! The hot path is a message with no `@` at all: it is rejected by one
-//! `memchr` without allocating. Parsing returns an iterator that allocates
+//! byte search without allocating (`scan` picks a loop or `memchr` by length). Parsing returns an iterator that allocates
 //! nothing for a command of usual length; code spans are looked for only up to
 //! a mention, and parsed only when a backtick or tilde stands before it.
 
@@ -22,6 +22,7 @@ mod forge;
 mod markup;
 mod mention;
 mod reference;
+mod scan;
 mod token;
 mod types;
 
@@ -113,7 +114,7 @@ impl Iterator for Commands<'_> {
             // Jump straight to the next `@`: lines without one cost nothing
             // but the count of their line breaks.
             let bytes = text.as_bytes();
-            let Some(at) = memchr::memchr(b'@', &bytes[from..]).map(|i| from + i) else {
+            let Some(at) = scan::find(b'@', &bytes[from..]).map(|i| from + i) else {
                 self.next = None;
                 return None;
             };
@@ -121,12 +122,13 @@ impl Iterator for Commands<'_> {
             let line_start = if at == from {
                 from
             } else {
-                memchr::memrchr(b'\n', &bytes[from..at]).map_or(from, |i| from + i + 1)
+                scan::rfind(b'\n', &bytes[from..at]).map_or(from, |i| from + i + 1)
             };
             if line_start > from {
-                self.lines_before += bytecount::count(&bytes[from..line_start], b'\n');
+                self.lines_before += scan::count(b'\n', &bytes[from..line_start]);
             }
-            let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |i| at + i);
+            let (newline, tick) = scan::line_end(&bytes[at..]);
+            let line_end = newline.map_or(text.len(), |i| at + i);
             self.next = (line_end < text.len()).then_some(line_end + 1);
             self.lines_before += 1;
             let line = &text[line_start..line_end];
@@ -137,7 +139,7 @@ impl Iterator for Commands<'_> {
             // Code only counts if it opens before the line ends: a backtick or tilde further
             // on cannot make this line's mention code.
             let bot_name = self.ctx.bot_name;
-            let code = self.code_through(line_end);
+            let code = self.code_through(at, line_end, tick);
             // The line's first `@` is known: the search for a mention starts there.
             let first_at = at - line_start;
             if let Some(end) = mention::find(line, first_at, bot_name, line_start, code) {
@@ -149,15 +151,18 @@ impl Iterator for Commands<'_> {
 
 impl Commands<'_> {
     /// The code ranges that matter for text up to `end`: none when no backtick or tilde
-    /// comes before it, without looking past it.
-    fn code_through(&mut self, end: usize) -> &[Range<usize>] {
+    /// comes before it, without looking past it. `tick` says whether one stands in
+    /// `at..end` (the mention's line, already scanned for its end).
+    fn code_through(&mut self, at: usize, end: usize, tick: bool) -> &[Range<usize>] {
         if let Code::NoneBefore(clean) = self.code
             && clean < end
         {
-            let bytes = &self.text.as_bytes()[clean..end];
-            self.code = match memchr::memchr2(b'`', b'~', bytes) {
-                None => Code::NoneBefore(end),
-                Some(_) => Code::Ranges(markup::code_ranges(self.text)),
+            // `clean` is 0 or the end of an earlier line, so it never passes `at`.
+            let before = &self.text.as_bytes()[clean.min(at)..at];
+            self.code = if tick || scan::find2(b'`', b'~', before).is_some() {
+                Code::Ranges(markup::code_ranges(self.text))
+            } else {
+                Code::NoneBefore(end)
             };
         }
         match &self.code {
@@ -171,7 +176,7 @@ impl Commands<'_> {
         loop {
             let from = self.next?;
             let text = &self.text[from..];
-            let (line, next) = match memchr::memchr(b'\n', text.as_bytes()) {
+            let (line, next) = match scan::find(b'\n', text.as_bytes()) {
                 Some(i) => (&text[..i], Some(from + i + 1)),
                 None => (text, None),
             };
@@ -253,5 +258,7 @@ pub fn canonical(command: &Command, forges: &Forges) -> String {
     }
 }
 
+#[cfg(test)]
+mod agreement;
 #[cfg(test)]
 mod tests;

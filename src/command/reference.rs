@@ -53,9 +53,9 @@ pub(crate) fn parse(
     Err(invalid(InvalidIssue::Malformed))
 }
 
-/// `text` split around the last `byte` (ASCII), found with SIMD `memrchr`.
+/// `text` split around the last `byte` (ASCII), found with [`super::scan::rfind`].
 fn rsplit_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
-    let at = memchr::memrchr(byte, text.as_bytes())?;
+    let at = super::scan::rfind(byte, text.as_bytes())?;
     Some((&text[..at], &text[at + 1..]))
 }
 
@@ -99,21 +99,35 @@ pub(crate) fn issue_number(digits: &str) -> Result<u64, InvalidIssue> {
     if digits.is_empty() {
         return Err(InvalidIssue::Malformed);
     }
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        let negative = digits
-            .strip_prefix('-')
-            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
-        return Err(if negative {
-            InvalidIssue::Negative
-        } else {
-            InvalidIssue::NotANumber
-        });
+    // One pass that both checks and accumulates (rather than a check and then
+    // `str::parse`): this runs for every issue typed. Overflow is remembered,
+    // not returned at once, because `99999999999999999999x` is not a number
+    // at all, which takes precedence over being too big.
+    let mut value = 0u64;
+    let mut overflow = false;
+    for &b in digits.as_bytes() {
+        if !b.is_ascii_digit() {
+            let negative = digits
+                .strip_prefix('-')
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+            return Err(if negative {
+                InvalidIssue::Negative
+            } else {
+                InvalidIssue::NotANumber
+            });
+        }
+        match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+        {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
     }
-    match digits.parse::<u64>() {
-        Ok(0) => Err(InvalidIssue::Zero),
-        Ok(n) => Ok(n),
-        // Only overflow is left: the text is all digits and not empty.
-        Err(_) => Err(InvalidIssue::TooBig),
+    match (overflow, value) {
+        (true, _) => Err(InvalidIssue::TooBig),
+        (false, 0) => Err(InvalidIssue::Zero),
+        (false, n) => Ok(n),
     }
 }
 
@@ -136,6 +150,24 @@ mod tests {
         assert_eq!(issue_number("-"), Err(InvalidIssue::NotANumber));
         assert_eq!(issue_number("٤٢"), Err(InvalidIssue::NotANumber));
         assert_eq!(issue_number(""), Err(InvalidIssue::Malformed));
+        assert_eq!(
+            issue_number("99999999999999999999x"),
+            Err(InvalidIssue::NotANumber)
+        );
+        assert_eq!(issue_number("000"), Err(InvalidIssue::Zero));
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading agrees with the standard library's on any digits.
+        #[test]
+        fn numbers_read_as_the_standard_library_reads_them(digits in "[0-9]{1,24}") {
+            let expected = match digits.parse::<u64>() {
+                Ok(0) => Err(InvalidIssue::Zero),
+                Ok(n) => Ok(n),
+                Err(_) => Err(InvalidIssue::TooBig),
+            };
+            proptest::prop_assert_eq!(issue_number(&digits), expected);
+        }
     }
 
     #[test]

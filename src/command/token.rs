@@ -40,7 +40,7 @@ impl<'a> Iterator for Words<'a> {
         }
         let end = if text.starts_with('<') {
             // Slack wraps links as `<url>` or `<url|label>`: keep it one word.
-            memchr::memchr(b'>', text.as_bytes()).map(|i| i + 1)
+            super::scan::find(b'>', text.as_bytes()).map(|i| i + 1)
         } else {
             None
         }
@@ -57,7 +57,7 @@ pub(crate) fn skip_space(text: &str) -> &str {
     let ascii = text
         .as_bytes()
         .iter()
-        .position(|b| !(b.is_ascii_whitespace() || *b == 0x0b))
+        .position(|&b| CLASS[b as usize] & SPACE == 0)
         .unwrap_or(text.len());
     let rest = &text[ascii..];
     if rest.as_bytes().first().is_some_and(|b| *b >= 0x80) {
@@ -66,6 +66,56 @@ pub(crate) fn skip_space(text: &str) -> &str {
         rest
     }
 }
+
+/// ASCII white space (with vertical tab, which `is_ascii_whitespace` leaves out).
+const SPACE: u8 = 1;
+/// A byte of a multi-byte character: decoded to look for Unicode spaces.
+const NON_ASCII: u8 = 2;
+/// Opening punctuation [`clean`] strips from the front of a word.
+const LEADING: u8 = 4;
+/// Closing and sentence punctuation [`clean`] strips from the end of a word.
+const TRAILING: u8 = 8;
+
+/// The classes of every byte, so that each scanning loop tests one table
+/// entry per byte instead of a chain of comparisons: with it, splitting and
+/// cleaning the words of `@mosaic fix acme/web#42` took about half the
+/// instructions (callgrind).
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_whitespace() || byte == 0x0b {
+            table[b] |= SPACE;
+        }
+        if byte >= 0x80 {
+            table[b] |= NON_ASCII;
+        }
+        if matches!(byte, b'(' | b'[' | b'{' | b'"' | b'\'' | b'*' | b'`' | b'<') {
+            table[b] |= LEADING;
+        }
+        if matches!(
+            byte,
+            b')' | b']'
+                | b'}'
+                | b'"'
+                | b'\''
+                | b'*'
+                | b'`'
+                | b'>'
+                | b'.'
+                | b','
+                | b';'
+                | b':'
+                | b'!'
+                | b'?'
+        ) {
+            table[b] |= TRAILING;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// The byte length of the word at the start of `text`: up to the first
 /// white space character of any kind.
@@ -77,11 +127,11 @@ fn word_end(text: &str) -> usize {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if b < 0x80 {
-            if b.is_ascii_whitespace() || b == 0x0b {
-                return i;
-            }
+        let class = CLASS[b as usize];
+        if class & (SPACE | NON_ASCII) == 0 {
             i += 1;
+        } else if class & SPACE != 0 {
+            return i;
         } else {
             let c = text[i..].chars().next().unwrap_or(' ');
             if c.is_whitespace() {
@@ -104,28 +154,11 @@ pub(crate) fn clean(word: &str) -> &str {
     let bytes = w.as_bytes();
     let start = bytes
         .iter()
-        .position(|b| !matches!(b, b'(' | b'[' | b'{' | b'"' | b'\'' | b'*' | b'`' | b'<'))
+        .position(|&b| CLASS[b as usize] & LEADING == 0)
         .unwrap_or(bytes.len());
     let end = bytes
         .iter()
-        .rposition(|b| {
-            !matches!(
-                b,
-                b')' | b']'
-                    | b'}'
-                    | b'"'
-                    | b'\''
-                    | b'*'
-                    | b'`'
-                    | b'>'
-                    | b'.'
-                    | b','
-                    | b';'
-                    | b':'
-                    | b'!'
-                    | b'?'
-            )
-        })
+        .rposition(|&b| CLASS[b as usize] & TRAILING == 0)
         .map_or(start, |i| (i + 1).max(start));
     &w[start..end]
 }
@@ -157,6 +190,29 @@ mod tests {
         assert_eq!(clean("<https://x/y>"), "https://x/y");
         assert_eq!(clean("`#42`"), "#42");
         assert_eq!(clean("?!"), "");
+    }
+
+    #[test]
+    fn the_byte_table_matches_the_characters_it_stands_for() {
+        for b in 0..=255u8 {
+            let class = CLASS[b as usize];
+            assert_eq!(
+                class & SPACE != 0,
+                b.is_ascii_whitespace() || b == 0x0b,
+                "{b}"
+            );
+            assert_eq!(class & NON_ASCII != 0, b >= 0x80, "{b}");
+            assert_eq!(
+                class & LEADING != 0,
+                "([{\"'*`<".contains(b as char) && b < 0x80,
+                "{b}"
+            );
+            assert_eq!(
+                class & TRAILING != 0,
+                ")]}\"'*`>.,;:!?".contains(b as char) && b < 0x80,
+                "{b}"
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub(super) enum Delivery {
         /// Whether an earlier delivery of the message was read already (and
         /// so got its 👀).
         seen_before: bool,
+        /// Whether the message is recorded as acted on already (with its
+        /// first sight).
+        acted: bool,
     },
     /// Leave it alone.
     Skip,
@@ -46,8 +49,9 @@ pub(super) fn too_old(written: SystemTime, now: SystemTime, window: Duration) ->
 }
 
 impl Dispatcher {
-    /// Decides whether `inbound` is acted on, and records that it was seen.
-    pub(super) async fn delivery(&self, inbound: &Inbound) -> Delivery {
+    /// Decides whether `inbound` is read, and records that it was seen; `acting`: a command
+    /// of it will run if it is read, so a first delivery is recorded as acted on at once.
+    pub(super) async fn delivery(&self, inbound: &Inbound, acting: bool) -> Delivery {
         let window = self.inner.config.catch_up;
         if let Some(age) = too_old(inbound.created_at, SystemTime::now(), window) {
             tracing::debug!(
@@ -59,13 +63,20 @@ impl Dispatcher {
         }
         let store = &self.inner.store;
         let key = &inbound.dedupe_key;
-        let first = match store.first_sight(key, DEDUPE_TTL).await {
-            Ok(first) => first,
+        // An edit is decided on the message's record as it was: its acted mark comes after.
+        let record_acted = acting && inbound.edit.is_none();
+        let sighting = if record_acted {
+            store.first_sight_acted(key, DEDUPE_TTL).await
+        } else {
+            store.first_sight(key, DEDUPE_TTL).await
+        };
+        let (first, acted) = match sighting {
+            Ok(first) => (first, record_acted),
             // Better to risk handling a redelivery twice than to drop a
             // command: the job guard still stops a second job.
             Err(e) => {
                 tracing::error!(error = %e, "cannot check the message against earlier deliveries");
-                true
+                (true, false)
             }
         };
         let Some(mark) = &inbound.edit else {
@@ -73,7 +84,10 @@ impl Dispatcher {
                 tracing::debug!(%key, "delivered again; handled once already");
                 return Delivery::Skip;
             }
-            return Delivery::Read { seen_before: false };
+            return Delivery::Read {
+                seen_before: false,
+                acted,
+            };
         };
         if !first {
             match store.acted(key).await {
@@ -95,6 +109,7 @@ impl Dispatcher {
         {
             Ok(true) => Delivery::Read {
                 seen_before: !first,
+                acted: false,
             },
             Ok(false) => {
                 tracing::debug!(%key, edit = %mark, "this edit was read already");

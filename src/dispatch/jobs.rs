@@ -388,21 +388,17 @@ impl Dispatcher {
             created_at: 0,
             updated_at: 0,
         };
-        // The lease first: no other replica may claim the job between its insert and its
-        // relay's start. A brand-new job's lease is free; were it not, its holder relays it.
+        // With its lease, in one transaction: no other replica may claim the job between its
+        // insert and its relay's start. A brand-new job's lease is free; were it not, its
+        // holder relays it.
         let leased = self
             .inner
             .relays
-            .take_lease(&followed.job_id)
-            .await
-            .map_err(|error| Failure::Store { action, error })?;
-        self.inner
-            .store
-            .insert_job(&followed)
+            .insert_leased(&followed)
             .await
             .map_err(|error| Failure::Store { action, error })?;
         if leased {
-            self.inner.relays.follow(followed);
+            self.inner.relays.follow_created(followed, job.clone());
         }
         Ok(())
     }

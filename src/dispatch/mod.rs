@@ -119,9 +119,6 @@ impl Dispatcher {
             tracing::error!("a message arrived from a platform that is not running");
             return;
         };
-        let Delivery::Read { seen_before } = self.delivery(&inbound).await else {
-            return;
-        };
         let config = &self.inner.config;
         let default_repo = config
             .channel(inbound.platform.name(), &inbound.channel)
@@ -136,9 +133,16 @@ impl Dispatcher {
         } else {
             command::parse_message(&inbound.text, &ctx).collect()
         };
+        // Parsed before the dedupe (a pure function of the text): a message without a
+        // command costs the store nothing, and one with a command is recorded as acted on
+        // with its first sight.
         if parsed.is_empty() {
             return;
         }
+        let acting = parsed.iter().any(|item| item.result.is_ok());
+        let Delivery::Read { seen_before, acted } = self.delivery(&inbound, acting).await else {
+            return;
+        };
         // An edit read again had its 👀 from its first delivery.
         if !inbound.slash
             && !seen_before
@@ -153,7 +157,7 @@ impl Dispatcher {
             tracing::warn!(error = %e, "cannot react to the command message");
         }
         let me = self.invoker(&inbound).to_string();
-        if parsed.iter().any(|item| item.result.is_ok()) {
+        if acting && !acted {
             // Before running, not after: a command that runs is acted on
             // even if the bot stops halfway through it.
             self.acted_on(&inbound).await;

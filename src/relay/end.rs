@@ -86,15 +86,32 @@ impl Relay {
         if let RelayEnd::Finished(status) = &relay_end {
             self.react(status).await;
         }
-        self.record();
-        self.settle().await;
-        if let Some(status) = finish_as
-            && let Err(error) = self.hub.store.finish(&self.job.job_id, &status).await
-        {
-            tracing::error!(%error, "could not mark the job finished in the store");
+        match finish_as {
+            Some(status) => self.finish(&status).await,
+            None => {
+                self.record();
+                self.settle().await;
+            }
         }
         tracing::info!(end = ?relay_end, "relay ended");
         relay_end
+    }
+
+    /// The job is over: its last position, its final `status` and its lease handed back, in
+    /// one store transaction. A record of the same position may still wait in the writer's
+    /// group and land after it (the store never moves a position back). On failure the lease
+    /// stays held, so the keeper starts the relay again, which finds the job ended and
+    /// finishes it again.
+    async fn finish(&mut self, status: &str) {
+        let position = self.position_now(true);
+        let hub = &self.hub;
+        if let Err(error) = hub
+            .store
+            .finish_relay(&self.job.job_id, status, position.as_ref(), &hub.replica.id)
+            .await
+        {
+            tracing::error!(%error, "could not mark the job finished in the store; it is tried again");
+        }
     }
 
     /// The backend ended the stream without a `job.*` outcome event: fetch the job to say how

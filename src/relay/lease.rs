@@ -67,13 +67,14 @@ pub enum LeaseError {
 }
 
 impl RelayHub {
-    /// This replica's lease of a new job, taken before the job is stored, so that no other
-    /// replica claims it before its relay starts. False when someone else holds it.
-    pub async fn take_lease(&self, job_id: &str) -> Result<bool, StoreError> {
+    /// Stores a new job with this replica's lease of it, in one transaction, so that no other
+    /// replica claims it before its relay starts. False when someone else holds the lease
+    /// (that replica relays the job).
+    pub async fn insert_leased(&self, job: &FollowedJob) -> Result<bool, StoreError> {
         let replica = &self.hub.replica;
         self.hub
             .store
-            .take_lease(job_id, &replica.id, &replica.instance, replica.lease)
+            .insert_leased_job(job, &replica.id, &replica.instance, replica.lease)
             .await
     }
 
@@ -241,20 +242,14 @@ impl RelayHub {
     }
 }
 
-/// What happens to a lease once its relay ends by itself.
-pub(super) async fn relay_ended(hub: &Arc<Hub>, job_id: &str, end: &RelayEnd) {
-    match end {
-        RelayEnd::Finished(_) | RelayEnd::JobDeleted | RelayEnd::Unauthorized => {
-            if let Err(error) = hub.store.release_lease(job_id, &hub.replica.id).await {
-                tracing::warn!(%error, "could not hand back the lease of an ended job; it expires instead");
-            }
-        }
-        // Kept, as one process used to keep it until a restart: another replica taking it at
-        // once would meet the same unreachable backend.
-        RelayEnd::GaveUp => {
-            park(hub, job_id);
-        }
-        RelayEnd::Shutdown | RelayEnd::LeaseLost => {}
+/// What happens to a lease once its relay ends by itself. A job that ended had its lease
+/// handed back with its end (`Store::finish_relay`, one transaction; kept if that failed, for
+/// the keeper to start the relay again). One whose backend was unreachable keeps it, as one
+/// process used to keep it until a restart: another replica taking it at once would meet the
+/// same unreachable backend.
+pub(super) fn relay_ended(hub: &Hub, job_id: &str, end: &RelayEnd) {
+    if matches!(end, RelayEnd::GaveUp) {
+        park(hub, job_id);
     }
 }
 

@@ -29,6 +29,7 @@ mod pace;
 mod positions;
 mod render;
 mod resume;
+mod running;
 mod send;
 mod task;
 
@@ -55,8 +56,9 @@ pub use render::{
     is_shown, render_event,
 };
 
-use crate::backend::{Backends, JobStatus};
+use crate::backend::{Backends, JobStatus, RunnerJob};
 use crate::store::{FollowedJob, Store, StoreError, Verbosity};
+use running::{Relays, Running};
 use send::Outbox;
 use task::Relay;
 
@@ -98,7 +100,7 @@ pub(crate) struct Hub {
     pub(crate) shutdown: CancellationToken,
     /// Shared so that relays in one channel share its post interval.
     pacer: Arc<ChannelPacer>,
-    relays: Mutex<HashMap<String, Running>>,
+    relays: Mutex<Relays>,
     /// How many relays run; `idle` waits for 0.
     running: watch::Sender<usize>,
     generations: AtomicU64,
@@ -124,27 +126,6 @@ impl Hub {
         self.positions
             .get_or_init(|| positions::PositionWriter::start(self.store.clone()))
     }
-}
-
-/// A relay that runs.
-struct Running {
-    /// Tells this entry from a later relay of the same job.
-    generation: u64,
-    thread: ThreadRef,
-    verbosity: watch::Sender<Verbosity>,
-    /// What its card carries.
-    card: Arc<buttons::CardShared>,
-    /// Taken by `shutdown` to wait for the task.
-    task: Option<JoinHandle<()>>,
-    /// Stops this relay alone (a child of the hub's shutdown).
-    stop: CancellationToken,
-    /// Cancelled with `stop` when the lease is lost: the relay posts nothing more.
-    lost: CancellationToken,
-    /// When the relay started: a renewal read before it cannot know its lease.
-    started: tokio::time::Instant,
-    /// When its verbosity was last set here (or it started): a store read sent before then
-    /// may hold the verbosity it replaced, and must not put it back.
-    verbosity_set: tokio::time::Instant,
 }
 
 impl RelayHub {
@@ -181,7 +162,7 @@ impl RelayHub {
                 bot_name,
                 shutdown,
                 pacer: Arc::new(ChannelPacer::default()),
-                relays: Mutex::new(HashMap::new()),
+                relays: Mutex::new(Relays::default()),
                 running: watch::Sender::new(0),
                 generations: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
@@ -195,11 +176,21 @@ impl RelayHub {
     }
 
     /// Starts relaying a job already inserted in the store (`Store::insert_job`) whose lease
-    /// this replica holds ([`take_lease`](RelayHub::take_lease)); no-op if its relay already
+    /// this replica holds ([`insert_leased`](RelayHub::insert_leased)); no-op if its relay already
     /// runs, or after shutdown began. Spawns a task: call it inside a Tokio
     /// runtime. A job whose platform or workspace is not configured is logged and not
     /// followed.
     pub fn follow(&self, job: FollowedJob) {
+        self.start(job, None);
+    }
+
+    /// [`follow`](RelayHub::follow) for a job the backend just created: its answer, `created`,
+    /// is what the card shows before any event, instead of the job read again.
+    pub fn follow_created(&self, job: FollowedJob, created: RunnerJob) {
+        self.start(job, Some(Box::new(created)));
+    }
+
+    fn start(&self, job: FollowedJob, created: Option<Box<RunnerJob>>) {
         let hub = &self.hub;
         if hub.shutdown.is_cancelled() {
             tracing::info!(job = %job.job_id, "shutting down; not starting a relay");
@@ -263,8 +254,8 @@ impl RelayHub {
         let task = tokio::spawn(
             async move {
                 let _leave = leave;
-                let end = relay.run().await;
-                lease::relay_ended(&ended_hub, &ended_id, &end).await;
+                let end = relay.run(created).await;
+                lease::relay_ended(&ended_hub, &ended_id, &end);
             }
             .instrument(span),
         );
@@ -313,10 +304,10 @@ impl RelayHub {
             .relays
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for running in relays.values_mut().filter(|r| &r.thread == thread) {
+        relays.for_each_in_thread(thread, |running| {
             running.verbosity.send_replace(verbosity);
             running.verbosity_set = tokio::time::Instant::now();
-        }
+        });
     }
 
     /// The buttons the card of `job_id` carries now, if a relay runs for it (`None`: ask

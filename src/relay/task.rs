@@ -8,10 +8,10 @@
 //!
 //! Exactly once: a batch's events are recorded (in a group commit with other relays' records,
 //! `positions.rs`) only after every page of the batch was posted; an event shown nowhere is
-//! recorded with the next batch or card edit, never ahead of a message still waiting. What
-//! remains: a crash (or an abort at the shutdown deadline) after a post and before its record
-//! repeats that one batch on restart; the record follows the post immediately to keep that
-//! window to one group commit.
+//! recorded with the next batch or card edit, never ahead of a message still waiting. A crash
+//! (or an abort at the shutdown deadline) after a post and before its record leaves posts the
+//! store does not know of (up to a second of them under load: the writer's pace); they carry
+//! marks, and a resumed relay reads them back instead of posting them again (`resume.rs`).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -26,7 +26,9 @@ use super::pace::{Batch, FlushDecision};
 use super::render::{OutcomeContext, render_event};
 use super::send::{Outbox, SendError};
 use super::{Hub, RelayEnd};
-use crate::backend::{BackendClient, EventId, EventKind, Followed, JobEvent, JobId, StreamEnd};
+use crate::backend::{
+    BackendClient, EventId, EventKind, Followed, JobEvent, JobId, RunnerJob, StreamEnd,
+};
 use crate::store::{FollowedJob, Verbosity};
 
 /// The state of one running relay.
@@ -172,21 +174,27 @@ impl Relay {
         }
     }
 
-    /// Follows the job to its end, or until shutdown.
-    pub(crate) async fn run(mut self) -> RelayEnd {
+    /// Follows the job to its end, or until shutdown; `created`: the backend's answer to the
+    /// job's creation, if it was just created here.
+    pub(crate) async fn run(mut self, created: Option<Box<RunnerJob>>) -> RelayEnd {
         let shutdown = self.stop.clone();
         let job_id = self.job_id();
         let resumed = self.job.card_message_id.is_some();
         // Every step below that waits on the platform, the store or the backend is boxed: a
         // relay spends its life waiting for the next event, and unboxed, its task kept room
         // for the largest of those steps all along (~7 KB a followed job, massif).
-        // Fetched once for what the card shows before any event: status, times, issue link.
-        // A failure is not fatal: the stream says what became of the job.
-        tokio::select! {
-            () = shutdown.cancelled() => return RelayEnd::Shutdown,
-            fetched = Box::pin(self.backend.job(&job_id)) => match fetched {
-                Ok(job) => self.card.apply_job(&job),
-                Err(error) => tracing::warn!(%error, "could not fetch the job for its card"),
+        // Fetched once for what the card shows before any event: status, times, issue link
+        // (a job just created comes with them, boxed: the relay's task keeps room for its
+        // arguments all its life). A failure is not fatal: the stream says what became of
+        // the job.
+        match created {
+            Some(job) => self.card.apply_job(&job),
+            None => tokio::select! {
+                () = shutdown.cancelled() => return RelayEnd::Shutdown,
+                fetched = Box::pin(self.backend.job(&job_id)) => match fetched {
+                    Ok(job) => self.card.apply_job(&job),
+                    Err(error) => tracing::warn!(%error, "could not fetch the job for its card"),
+                },
             },
         }
         if !Box::pin(self.ensure_card()).await {
@@ -400,23 +408,39 @@ impl Relay {
 
     /// Records the position, when no message of an event up to it still waits.
     pub(crate) fn record(&mut self) {
-        let Some((id, seq)) = &self.position else {
-            return;
-        };
-        if self.frozen || !self.batch.is_empty() || *seq <= self.recorded_seq {
-            return;
+        if let Some(position) = self.next_position(false) {
+            // Grouped with other relays' records into one commit (`positions.rs`); awaited
+            // only by `settle`, so a slow commit does not hold back the next event.
+            self.recording = Some(self.hub.positions().submit(position));
         }
-        let position = crate::store::Position {
+    }
+
+    /// The position to record now, if any: none while a post's fate is unknown, a message
+    /// still waits, or nothing new was taken in. Taken: it counts as recorded.
+    pub(crate) fn next_position(&mut self, settled: bool) -> Option<crate::store::Position> {
+        let (_, seq) = self.position.as_ref()?;
+        if *seq <= self.recorded_seq {
+            return None;
+        }
+        self.position_now(settled)
+    }
+
+    /// The position taken in, handed to the writer already or not (a relay's end writes it
+    /// with the job's status rather than wait for the writer): none while a post's fate is
+    /// unknown or a message still waits.
+    pub(crate) fn position_now(&mut self, settled: bool) -> Option<crate::store::Position> {
+        let (id, seq) = self.position.as_ref()?;
+        if self.frozen || !self.batch.is_empty() {
+            return None;
+        }
+        self.recorded_seq = *seq;
+        Some(crate::store::Position {
             job_id: self.job.job_id.clone(),
             event_id: id.as_str().to_owned(),
             seq: *seq,
             post_id: self.last_post.take(),
-            settled: false,
-        };
-        self.recorded_seq = *seq;
-        // Grouped with other relays' records into one commit (`positions.rs`); awaited only
-        // by `settle`, so a slow commit does not hold back the next event.
-        self.recording = Some(self.hub.positions().submit(position));
+            settled,
+        })
     }
 
     /// Waits until the last position handed over is in the store: before the relay stops.

@@ -20,15 +20,29 @@ impl Store {
     /// followed by a write. Times have second resolution; a key is kept at
     /// least `ttl`, at most a second longer.
     pub async fn first_sight(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.sight(key, ttl, false).await
+    }
+
+    /// [`first_sight`](Store::first_sight) of a message a command of which is about to run:
+    /// when it is the first, it is recorded as [acted on](Store::mark_acted) in the same
+    /// statement (one write per command instead of two).
+    pub async fn first_sight_acted(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.sight(key, ttl, true).await
+    }
+
+    async fn sight(&self, key: &str, ttl: Duration, acted: bool) -> Result<bool, StoreError> {
         let (now, expires_at) = since_epoch(ttl);
+        // A row taken over after its time is up is a new sighting: it keeps nothing of the
+        // old one, `acted` included.
         let done = sqlx::query(
-            "INSERT INTO inbound_seen (key, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE inbound_seen.expires_at <= $3",
+            "INSERT INTO inbound_seen (key, expires_at, acted) VALUES ($1, $2, $4) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, \
+             acted = excluded.acted WHERE inbound_seen.expires_at <= $3",
         )
         .bind(key)
         .bind(expires_at)
         .bind(now)
+        .bind(i64::from(acted))
         .execute(&self.pool)
         .await
         .map_err(StoreError::engine("first_sight"))?;

@@ -33,51 +33,7 @@ impl Store {
     /// jobs already should carry their verbosity (the dispatcher copies it
     /// from [`job_for_thread`](Store::job_for_thread)).
     pub async fn insert_job(&self, job: &FollowedJob) -> Result<(), StoreError> {
-        let platform = job.thread.platform.name();
-        if Platform::known(platform).is_none() {
-            return Err(StoreError::UnknownPlatform(platform.to_owned()));
-        }
-        let number = to_bigint("issue number", job.issue.number())?;
-        let seq = to_bigint("event sequence", job.last_event_seq)?;
-        let now = now();
-        let done = sqlx::query(
-            "INSERT INTO followed_jobs (job_id, insertion, platform, channel, thread, \
-             command_message_id, requester_id, requester_name, host, owner, repo, number, \
-             kind, retry_of, card_message_id, verbosity, last_event_id, last_event_seq, \
-             status, ended, created_at, updated_at, workspace) \
-             VALUES ($1, (SELECT COALESCE(MAX(insertion), 0) + 1 FROM followed_jobs), \
-             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $20, $21) \
-             ON CONFLICT (job_id) DO NOTHING",
-        )
-        .bind(&job.job_id)
-        .bind(platform)
-        .bind(&job.thread.channel)
-        .bind(&job.thread.thread)
-        .bind(job.command_message_id.as_deref())
-        .bind(&job.requester_id)
-        .bind(&job.requester_name)
-        .bind(job.issue.host())
-        .bind(job.issue.owner())
-        .bind(job.issue.repo())
-        .bind(number)
-        .bind(kind_name(job.issue.kind()))
-        .bind(job.retry_of.as_deref())
-        .bind(job.card_message_id.as_deref())
-        .bind(job.verbosity.as_str())
-        .bind(job.last_event_id.as_deref())
-        .bind(seq)
-        .bind(&job.status)
-        .bind(i64::from(job.ended))
-        .bind(now)
-        .bind(&job.workspace)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::engine("insert_job"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::DuplicateJob(job.job_id.clone()));
-        }
-        Ok(())
+        super::lifecycle::insert_job(&self.pool, job).await
     }
 
     /// The followed job `job_id`, if the store has it.
@@ -253,21 +209,12 @@ impl Store {
     /// the final status text. An ended job is no longer
     /// [`unfinished`](Store::unfinished).
     pub async fn finish(&self, job_id: &str, status: &str) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE followed_jobs SET status = $2, ended = 1, updated_at = $3 WHERE job_id = $1",
-        )
-        .bind(job_id)
-        .bind(status)
-        .bind(now())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::engine("finish"))?;
-        expect_job(done.rows_affected(), job_id)
+        super::lifecycle::finish(&self.pool, job_id, status).await
     }
 }
 
 /// An update that touched no row named a job the store does not follow.
-fn expect_job(rows: u64, job_id: &str) -> Result<(), StoreError> {
+pub(super) fn expect_job(rows: u64, job_id: &str) -> Result<(), StoreError> {
     if rows == 0 {
         return Err(StoreError::UnknownJob(job_id.to_owned()));
     }

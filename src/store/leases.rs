@@ -36,6 +36,57 @@ fn lease_expired(engine: Engine, lease: &str) -> String {
     )
 }
 
+/// The statement of [`Store::take_lease`], on a pool or in a transaction.
+pub(super) async fn take_lease<'c, E>(
+    executor: E,
+    engine: Engine,
+    job_id: &str,
+    holder: &str,
+    instance: &str,
+    ttl: Duration,
+) -> Result<bool, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let now = now_ms(engine);
+    let expired = lease_expired(engine, "relay_leases");
+    let sql = format!(
+        "INSERT INTO relay_leases (job_id, holder, holder_instance, expires_ms, taken) \
+         VALUES ($1, $2, $4, {now} + $3, 1) \
+         ON CONFLICT (job_id) DO UPDATE SET holder = excluded.holder, \
+         holder_instance = excluded.holder_instance, \
+         expires_ms = excluded.expires_ms, taken = relay_leases.taken + 1 \
+         WHERE {expired}"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(job_id)
+        .bind(holder)
+        .bind(millis(ttl))
+        .bind(instance)
+        .execute(executor)
+        .await
+        .map_err(StoreError::engine("take_lease"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The statement of [`Store::release_lease`], on a pool or in a transaction.
+pub(super) async fn release_lease<'c, E>(
+    executor: E,
+    job_id: &str,
+    holder: &str,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("DELETE FROM relay_leases WHERE job_id = $1 AND holder = $2")
+        .bind(job_id)
+        .bind(holder)
+        .execute(executor)
+        .await
+        .map_err(StoreError::engine("release_lease"))?;
+    Ok(())
+}
+
 /// A duration in whole milliseconds, as the engines' BIGINT.
 pub(super) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
@@ -172,25 +223,7 @@ impl Store {
         instance: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let now = now_ms(self.engine);
-        let expired = lease_expired(self.engine, "relay_leases");
-        let sql = format!(
-            "INSERT INTO relay_leases (job_id, holder, holder_instance, expires_ms, taken) \
-             VALUES ($1, $2, $4, {now} + $3, 1) \
-             ON CONFLICT (job_id) DO UPDATE SET holder = excluded.holder, \
-             holder_instance = excluded.holder_instance, \
-             expires_ms = excluded.expires_ms, taken = relay_leases.taken + 1 \
-             WHERE {expired}"
-        );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(job_id)
-            .bind(holder)
-            .bind(millis(ttl))
-            .bind(instance)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::engine("take_lease"))?;
-        Ok(done.rows_affected() == 1)
+        take_lease(&self.pool, self.engine, job_id, holder, instance, ttl).await
     }
 
     /// Takes up to `limit` leases of unfinished jobs on `platforms` that nobody holds or whose
@@ -254,13 +287,7 @@ impl Store {
 
     /// Hands the lease of `job_id` back, if `holder` holds it.
     pub async fn release_lease(&self, job_id: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM relay_leases WHERE job_id = $1 AND holder = $2")
-            .bind(job_id)
-            .bind(holder)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::engine("release_lease"))?;
-        Ok(())
+        release_lease(&self.pool, job_id, holder).await
     }
 
     /// A graceful stop: hands every lease of `id` back and removes its heartbeat, so the

@@ -30,6 +30,7 @@ mod error;
 mod job;
 mod jobs;
 mod leases;
+mod lifecycle;
 mod lock;
 mod memory;
 mod migrate;

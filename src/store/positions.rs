@@ -52,38 +52,47 @@ impl Store {
         if newest.is_empty() {
             return Ok(());
         }
-        let now = now();
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(StoreError::engine("record_positions"))?;
-        for chunk in newest.chunks(POSITIONS_PER_STATEMENT) {
-            let sql = positions_statement(chunk.len(), self.engine);
-            // Not kept prepared: the text differs with the number of rows, and would crowd the
-            // connection's statement cache out.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .persistent(false)
-                .bind(now);
-            for position in chunk {
-                // Checked above: every seq fits.
-                let seq = to_bigint("event sequence", position.seq)?;
-                query = query
-                    .bind(position.job_id.as_str())
-                    .bind(position.event_id.as_str())
-                    .bind(seq)
-                    .bind(position.post_id.as_deref())
-                    .bind(i64::from(position.settled));
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::engine("record_positions"))?;
-        }
+        record_in(&mut tx, self.engine, &newest).await?;
         tx.commit()
             .await
             .map_err(StoreError::engine("record_positions"))
     }
+}
+
+/// Writes `positions` (one per job, every `seq` in range) in the transaction `tx`.
+pub(super) async fn record_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    engine: Engine,
+    positions: &[&Position],
+) -> Result<(), StoreError> {
+    let now = now();
+    for chunk in positions.chunks(POSITIONS_PER_STATEMENT) {
+        let sql = positions_statement(chunk.len(), engine);
+        // Not kept prepared: the text differs with the number of rows, and would crowd the
+        // connection's statement cache out.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(now);
+        for position in chunk {
+            let seq = to_bigint("event sequence", position.seq)?;
+            query = query
+                .bind(position.job_id.as_str())
+                .bind(position.event_id.as_str())
+                .bind(seq)
+                .bind(position.post_id.as_deref())
+                .bind(i64::from(position.settled));
+        }
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::engine("record_positions"))?;
+    }
+    Ok(())
 }
 
 /// `UPDATE … FROM (VALUES …)` for `rows` positions: portable to both engines, which both name

@@ -154,3 +154,27 @@ pub(crate) async fn adapters_remember_per_platform_across_a_reopen(db: &Db) {
         Ok(Some("200".to_owned()))
     );
 }
+
+pub(crate) async fn a_command_is_recorded_acted_on_with_its_first_sight(db: &Db) {
+    let store = db.open().await;
+    let first = |key: &'static str, ttl| {
+        let store = store.clone();
+        async move { store.first_sight_acted(key, ttl).await.expect("sight") }
+    };
+    assert!(first("slack:C1:1.1", HOUR).await);
+    assert!(store.acted("slack:C1:1.1").await.expect("acted"));
+    // Again: not new, and still acted on.
+    assert!(!first("slack:C1:1.1", HOUR).await);
+    assert!(store.acted("slack:C1:1.1").await.expect("acted"));
+    // A plain sighting of a key whose time is up is a new one: nothing of the old is kept.
+    assert!(first("slack:C1:2.2", Duration::ZERO).await);
+    let taken_over = async {
+        while !store.first_sight("slack:C1:2.2", HOUR).await.expect("poll") {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), taken_over)
+        .await
+        .expect("the key expires within 5 s");
+    assert!(!store.acted("slack:C1:2.2").await.expect("a new sighting"));
+}

@@ -292,3 +292,110 @@ pub async fn a_lease_lives_as_long_as_its_holders_heartbeat(db: &Db) {
         Some("r2")
     );
 }
+
+pub async fn a_job_is_inserted_with_its_lease_in_one_transaction(db: &Db) {
+    let store = db.open().await;
+    let new = |id: &str, n| job(id, thread("c", id), issue(n));
+    assert!(
+        store
+            .insert_leased_job(&new("j1", 1), "r1", "i1", LONG)
+            .await
+            .expect("inserts")
+    );
+    assert_eq!(
+        store.lease_holder("j1").await.expect("reads").as_deref(),
+        Some("r1")
+    );
+    assert!(store.job("j1").await.expect("reads").is_some());
+    // Someone else's lease: the job is still followed, by that holder.
+    assert!(
+        store
+            .take_lease("j2", "r2", "i2", LONG)
+            .await
+            .expect("takes")
+    );
+    assert!(
+        !store
+            .insert_leased_job(&new("j2", 2), "r1", "i1", LONG)
+            .await
+            .expect("inserts")
+    );
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r2")
+    );
+    assert!(store.job("j2").await.expect("reads").is_some());
+    // A job followed already: refused, and its lease is not taken either.
+    insert(&store, &[("j3", 3)]).await;
+    let refused = store
+        .insert_leased_job(&new("j3", 3), "r1", "i1", LONG)
+        .await;
+    assert!(
+        matches!(refused, Err(mosaic_bot::store::StoreError::DuplicateJob(ref id)) if id == "j3"),
+        "{refused:?}"
+    );
+    assert_eq!(store.lease_holder("j3").await.expect("reads"), None);
+}
+
+pub async fn a_relay_ends_its_job_in_one_transaction(db: &Db) {
+    let store = db.open().await;
+    for (id, n) in [("j1", 1), ("j2", 2)] {
+        assert!(
+            store
+                .insert_leased_job(&job(id, thread("c", id), issue(n)), "r1", "i1", LONG)
+                .await
+                .expect("inserts")
+        );
+    }
+    let at = |id: &str, seq| mosaic_bot::store::Position {
+        job_id: id.to_owned(),
+        event_id: format!("{id}-e{seq}"),
+        seq,
+        post_id: Some(format!("{id}-p{seq}")),
+        settled: true,
+    };
+    store
+        .record_positions(&[at("j1", 7)])
+        .await
+        .expect("records");
+    // Its last position (behind the stored one here: it stays), final status, lease back.
+    store
+        .finish_relay("j1", "COMPLETED", Some(&at("j1", 5)), "r1")
+        .await
+        .expect("finishes");
+    let j1 = store.job("j1").await.expect("reads").expect("kept");
+    assert!(j1.ended);
+    assert_eq!(j1.status, "COMPLETED");
+    assert_eq!(
+        (j1.last_event_seq, j1.last_post_id.as_deref()),
+        (7, Some("j1-p7"))
+    );
+    assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
+    // Another holder's end hands nothing back; a position ahead is recorded.
+    store
+        .finish_relay("j2", "FAILED", Some(&at("j2", 4)), "r2")
+        .await
+        .expect("finishes");
+    let j2 = store.job("j2").await.expect("reads").expect("kept");
+    assert_eq!((j2.status.as_str(), j2.last_event_seq), ("FAILED", 4));
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r1")
+    );
+    // A job the store does not follow: refused, and nothing is written.
+    assert!(
+        store
+            .take_lease("ghost", "r1", "i1", LONG)
+            .await
+            .expect("takes")
+    );
+    let unknown = store.finish_relay("ghost", "COMPLETED", None, "r1").await;
+    assert!(
+        matches!(unknown, Err(mosaic_bot::store::StoreError::UnknownJob(_))),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        store.lease_holder("ghost").await.expect("reads").as_deref(),
+        Some("r1")
+    );
+}

@@ -17,7 +17,9 @@ use tokio::time::Instant;
 /// The next free post slot of every channel the relays post in.
 #[derive(Debug, Default)]
 pub struct ChannelPacer {
-    next_free: Mutex<HashMap<(Platform, String), Instant>>,
+    /// Keyed by platform, then channel: a reservation in a known channel looks it up by
+    /// `&str`, without copying its name (a tuple key would need an owned `String` per event).
+    next_free: Mutex<HashMap<Platform, HashMap<String, Instant>>>,
 }
 
 /// Above this many channels, slots already in the past are forgotten (they constrain nothing).
@@ -37,13 +39,22 @@ impl ChannelPacer {
             .next_free
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if table.len() > PRUNE_ABOVE {
-            table.retain(|_, next| *next > now);
+        let channels = table.entry(platform).or_default();
+        if channels.len() > PRUNE_ABOVE {
+            channels.retain(|_, next| *next > now);
         }
-        let next = table.entry((platform, channel.to_owned())).or_insert(now);
-        let slot = (*next).max(now);
-        *next = slot + interval;
-        slot
+        // Looked up by `&str`: a known channel's name is not copied per reservation.
+        match channels.get_mut(channel) {
+            Some(next) => {
+                let slot = (*next).max(now);
+                *next = slot + interval;
+                slot
+            }
+            None => {
+                channels.insert(channel.to_owned(), now + interval);
+                now
+            }
+        }
     }
 
     /// Pushes the channel's next free slot to at least `until` (the platform said to wait).
@@ -52,8 +63,13 @@ impl ChannelPacer {
             .next_free
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let next = table.entry((platform, channel.to_owned())).or_insert(until);
-        *next = (*next).max(until);
+        let channels = table.entry(platform).or_default();
+        match channels.get_mut(channel) {
+            Some(next) => *next = (*next).max(until),
+            None => {
+                channels.insert(channel.to_owned(), until);
+            }
+        }
     }
 }
 

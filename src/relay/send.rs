@@ -132,16 +132,17 @@ impl Outbox {
         let Some(stop) = stop else {
             return self.retry_later(what, op).await;
         };
-        let in_flight = Arc::new(AtomicBool::new(false));
-        let settled = Arc::new(Notify::new());
+        // One allocation for both (every post and edit passes here).
+        let state = Arc::new((AtomicBool::new(false), Notify::new()));
+        let (in_flight, settled) = (&state.0, &state.1);
         let attempt = || -> ChatFuture<'a, T> {
             let sent = op();
-            let (in_flight, settled) = (Arc::clone(&in_flight), Arc::clone(&settled));
-            in_flight.store(true, Ordering::SeqCst);
+            let state = Arc::clone(&state);
+            state.0.store(true, Ordering::SeqCst);
             Box::pin(async move {
                 let answer = sent.await;
-                in_flight.store(false, Ordering::SeqCst);
-                settled.notify_one();
+                state.0.store(false, Ordering::SeqCst);
+                state.1.notify_one();
                 answer
             })
         };

@@ -98,6 +98,30 @@ impl Markup {
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
     }
+
+    /// About how many bytes its text takes rendered: what a page is allocated with, so that
+    /// rendering rarely grows it (markers, fences and escapes add a little; a progress bar
+    /// takes about 40 bytes).
+    fn text_len(&self) -> usize {
+        fn spans_len(spans: &[Span]) -> usize {
+            spans
+                .iter()
+                .map(|span| match span {
+                    Span::Text(t) | Span::Bold(t) | Span::Code(t) => t.len() + 4,
+                    Span::Link { label, url } => label.len() + url.len() + 4,
+                    Span::Progress(_) => 40,
+                })
+                .sum()
+        }
+        self.blocks
+            .iter()
+            .map(|block| match block {
+                Block::Line(spans) => spans_len(spans),
+                Block::CodeBlock(text) => text.len() + 8,
+                Block::List(items) => items.iter().map(|item| spans_len(item) + 4).sum(),
+            } + 1)
+            .sum()
+    }
 }
 
 /// How one platform writes rich text. Every method appends to `out`; every
@@ -138,20 +162,25 @@ pub fn progress_bar(out: &mut String, percent: u8) {
 /// Renders one block.
 pub fn render_block(block: &Block, dialect: &dyn Dialect) -> String {
     let mut out = String::new();
+    render_block_into(&mut out, block, dialect);
+    out
+}
+
+/// Appends one block to `out`.
+fn render_block_into(out: &mut String, block: &Block, dialect: &dyn Dialect) {
     match block {
-        Block::Line(spans) => render_spans(&mut out, spans, dialect),
-        Block::CodeBlock(text) => dialect.code_block(&mut out, text),
+        Block::Line(spans) => render_spans(out, spans, dialect),
+        Block::CodeBlock(text) => dialect.code_block(out, text),
         Block::List(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push('\n');
                 }
                 out.push_str(dialect.bullet());
-                render_spans(&mut out, item, dialect);
+                render_spans(out, item, dialect);
             }
         }
     }
-    out
 }
 
 fn render_spans(out: &mut String, spans: &[Span], dialect: &dyn Dialect) {
@@ -175,22 +204,40 @@ fn render_spans(out: &mut String, spans: &[Span], dialect: &dyn Dialect) {
 pub fn render(markup: &Markup, dialect: &dyn Dialect, max_chars: usize) -> Vec<String> {
     let max_chars = max_chars.max(16);
     let mut pages: Vec<String> = Vec::new();
-    let mut page = String::new();
+    // A block is rendered straight onto the page, its characters counted as they were
+    // added; only one longer than a whole message is rendered again in parts. This is the
+    // path of every relayed event and card edit: one buffer per page, not a `String` and a
+    // `Vec` per block copied into it.
+    let mut page = String::with_capacity(markup.text_len().min(max_chars.saturating_mul(4)) + 16);
     let mut page_chars = 0;
     for block in &markup.blocks {
-        for part in render_block_parts(block, dialect, max_chars) {
-            let chars = part.chars().count();
-            let sep = usize::from(!page.is_empty());
-            if page_chars + sep + chars > max_chars && !page.is_empty() {
-                pages.push(std::mem::take(&mut page));
-                page_chars = 0;
+        let start = page.len();
+        let sep = usize::from(start > 0);
+        if sep == 1 {
+            page.push('\n');
+        }
+        render_block_into(&mut page, block, dialect);
+        let chars = page[start + sep..].chars().count();
+        if chars <= max_chars {
+            if page_chars + sep + chars <= max_chars {
+                page_chars += sep + chars;
+                continue;
             }
-            if !page.is_empty() {
-                page.push('\n');
-                page_chars += 1;
-            }
-            page.push_str(&part);
-            page_chars += chars;
+            // It fits a message of its own: it begins the next page.
+            let block_text = page.split_off(start + sep);
+            page.truncate(start);
+            pages.push(std::mem::replace(&mut page, block_text));
+            page_chars = chars;
+            continue;
+        }
+        let whole = page.split_off(start + sep);
+        page.truncate(start);
+        let parts = match block {
+            Block::CodeBlock(text) => split_code(text, dialect, max_chars),
+            _ => split_text(&whole, max_chars),
+        };
+        for part in parts {
+            place(&mut pages, &mut page, &mut page_chars, &part, max_chars);
         }
     }
     if !page.is_empty() {
@@ -199,16 +246,27 @@ pub fn render(markup: &Markup, dialect: &dyn Dialect, max_chars: usize) -> Vec<S
     pages
 }
 
-/// A block rendered as parts that each fit in `max_chars`.
-fn render_block_parts(block: &Block, dialect: &dyn Dialect, max_chars: usize) -> Vec<String> {
-    let whole = render_block(block, dialect);
-    if whole.chars().count() <= max_chars {
-        return vec![whole];
+/// Adds `part` (at most `max_chars` long) to the page, beginning the next one when the page
+/// has no room for it.
+fn place(
+    pages: &mut Vec<String>,
+    page: &mut String,
+    page_chars: &mut usize,
+    part: &str,
+    max_chars: usize,
+) {
+    let chars = part.chars().count();
+    let sep = usize::from(!page.is_empty());
+    if *page_chars + sep + chars > max_chars && !page.is_empty() {
+        pages.push(std::mem::take(page));
+        *page_chars = 0;
     }
-    match block {
-        Block::CodeBlock(text) => split_code(text, dialect, max_chars),
-        _ => split_text(&whole, max_chars),
+    if !page.is_empty() {
+        page.push('\n');
+        *page_chars += 1;
     }
+    page.push_str(part);
+    *page_chars += chars;
 }
 
 /// Splits preformatted text into code blocks that each fit.

@@ -22,15 +22,19 @@ pub struct ConsoleDialect;
 /// Appends `text` to `out` with a zero-width space after every `@` and after
 /// every `<` that opens a Slack/Discord mention (`<!`, `<@`, `<#`).
 pub fn neutralize_mentions(out: &mut String, text: &str) {
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        let opens_mention =
-            c == '@' || (c == '<' && matches!(chars.peek(), Some('!') | Some('@') | Some('#')));
-        if opens_mention {
+    // Copied in runs between `@` and `<`, not char by char: most text holds neither, and
+    // one reserve then one copy replaces a push (and a possible regrowth) per char.
+    out.reserve(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['@', '<']) {
+        let after = &rest[at + 1..];
+        out.push_str(&rest[..=at]);
+        if rest.as_bytes()[at] == b'@' || after.starts_with(['!', '@', '#']) {
             out.push(BREAK);
         }
+        rest = after;
     }
+    out.push_str(rest);
 }
 
 impl Dialect for ConsoleDialect {

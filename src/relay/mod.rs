@@ -4,6 +4,7 @@
 //! platform's rate limits, pinging no one.
 //!
 //! - this file: [`RelayHub`], which starts, tracks and stops the relays;
+//! - `running.rs`: the relays running here, by job and by thread;
 //! - `task.rs`: one relay's loop (stream in, posts and edits out, store records);
 //! - `card_edit.rs`: the card's edits, run beside the loop;
 //! - `end.rs`: how a relay ends (outcome, final card, reaction, store);
@@ -12,7 +13,8 @@
 //! - `render.rs`: [`render_event`], the pure choice and wording of thread messages;
 //! - `pace.rs`: per-channel post slots and batching;
 //! - `send.rs`: posts, edits and reactions with retries;
-//! - `positions.rs`: relay positions written in group commits by one task;
+//! - `positions.rs`: relay positions written in group commits by one task, at most once a
+//!   second per job under load;
 //! - `resume.rs`: what a resumed relay's predecessor posted without recording it;
 //! - `fault.rs`: the test build's switch that crashes between a post and its record;
 //! - `lease.rs`: this replica's leases: taken for new jobs, handed back, lost;

@@ -14,6 +14,8 @@
 //! - `dedupe.rs` keeps inbound dedupe keys ([`Store::first_sight`]);
 //! - `memory.rs` keeps what chat adapters must remember across restarts;
 //! - `jobs.rs` keeps followed jobs and their relay progress;
+//! - `lifecycle.rs` writes a job's start (with its lease) and a relay's end (position,
+//!   status, lease back) in one transaction each;
 //! - `cards.rs` finds a job from its progress card (a button pressed under it);
 //! - `leases.rs` keeps replicas' heartbeats and relay leases (several replicas on
 //!   PostgreSQL);

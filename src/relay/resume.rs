@@ -210,29 +210,9 @@ impl Relay {
     /// Records the position as settled: this relay stops with every post recorded. Nothing
     /// if a post's fate is unknown or a message still waits.
     pub(crate) fn record_settled(&mut self) {
-        if self.frozen || !self.batch.is_empty() {
-            return;
+        if let Some(position) = self.position_now(true) {
+            self.recording = Some(self.hub.positions().submit(position));
         }
-        let Some((event_id, seq)) = self
-            .position
-            .as_ref()
-            .map(|(id, seq)| (id.as_str().to_owned(), *seq))
-            .or_else(|| {
-                let id = self.job.last_event_id.clone()?;
-                Some((id, self.job.last_event_seq))
-            })
-        else {
-            return;
-        };
-        self.recorded_seq = seq;
-        let position = Position {
-            job_id: self.job.job_id.clone(),
-            event_id,
-            seq,
-            post_id: self.last_post.take(),
-            settled: true,
-        };
-        self.recording = Some(self.hub.positions().submit(position));
     }
 }
 

@@ -425,19 +425,23 @@ impl Relay {
         self.position_now(settled)
     }
 
-    /// The position taken in, handed to the writer already or not (a relay's end writes it
-    /// with the job's status rather than wait for the writer): none while a post's fate is
-    /// unknown or a message still waits.
+    /// The position now, handed to the writer already or not (a relay's end writes it with
+    /// the job's status rather than wait for the writer; a stopping relay records it as
+    /// settled): the last event taken in, or the stored one if none was. None while a post's
+    /// fate is unknown or a message still waits, or when the job has no position at all.
     pub(crate) fn position_now(&mut self, settled: bool) -> Option<crate::store::Position> {
-        let (id, seq) = self.position.as_ref()?;
         if self.frozen || !self.batch.is_empty() {
             return None;
         }
-        self.recorded_seq = *seq;
+        let (event_id, seq) = match &self.position {
+            Some((id, seq)) => (id.as_str().to_owned(), *seq),
+            None => (self.job.last_event_id.clone()?, self.job.last_event_seq),
+        };
+        self.recorded_seq = seq;
         Some(crate::store::Position {
             job_id: self.job.job_id.clone(),
-            event_id: id.as_str().to_owned(),
-            seq: *seq,
+            event_id,
+            seq,
             post_id: self.last_post.take(),
             settled,
         })

@@ -2,12 +2,19 @@
 //! parser of the same grammar (the baseline the hand-written one must beat).
 //!
 //! Run: `cargo bench --bench parse`.
+//!
+//! Instruction counts, free of the machine's noise: with `PARSE_COUNT=N` the
+//! binary parses each sample message N times and exits without criterion, so
+//! `valgrind --tool=callgrind` run at two values of N gives the instructions
+//! per parse as the difference divided by the difference of N (the binary is
+//! `cargo bench --bench parse --no-run`'s executable; pass
+//! `PARSE_COUNT_MESSAGE=valid|none|long` to pick one message).
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use mosaic_bot::command::{
     Command, ForgeKind, Forges, IssueKind, IssueRef, ParseContext, RepoRef, parse_message,
 };
@@ -119,5 +126,35 @@ fn parser(c: &mut Criterion) {
     group.finish();
 }
 
+/// Parses one sample message `count` times, outside criterion (see the module doc).
+fn count_only(count: usize, which: &str) {
+    let forges = Forges::new([("github.com".to_owned(), ForgeKind::Github)]).unwrap();
+    let default = RepoRef::parse("acme/web", &forges).unwrap();
+    let ctx = ParseContext {
+        bot_name: "mosaic",
+        default_repo: Some(&default),
+        forges: &forges,
+    };
+    let long = long_message();
+    let text = match which {
+        "none" => NO_COMMAND,
+        "long" => &long,
+        _ => VALID,
+    };
+    for _ in 0..count {
+        parse_message(black_box(text), &ctx).for_each(|p| drop(black_box(p)));
+    }
+}
+
 criterion_group!(benches, parser);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(count) = std::env::var("PARSE_COUNT") {
+        let count = count.parse().expect("PARSE_COUNT is a number");
+        let which = std::env::var("PARSE_COUNT_MESSAGE").unwrap_or_default();
+        count_only(count, &which);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

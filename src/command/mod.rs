@@ -25,6 +25,7 @@ mod reference;
 mod scan;
 mod token;
 mod types;
+mod usual;
 
 use std::ops::Range;
 
@@ -221,6 +222,15 @@ fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem>
     // `@mosaic, fix` and `@mosaic: fix`: the punctuation after the mention
     // is not a word; `Words` skips the white space.
     let text = text.trim_start_matches([',', ':', ';']);
+    if let Some(command) = usual::command(text, ctx) {
+        return Ok(command);
+    }
+    parse_words(text, ctx)
+}
+
+/// Parses the words after a mention with the general reader, which knows
+/// every form the grammar allows (`usual` knows the common ones).
+fn parse_words(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
     let mut words = Words::new(text);
     let Some((_, word)) = words.next_meaningful() else {
         // A bare mention: the short help.

@@ -43,23 +43,42 @@ pub(crate) fn find(
 /// Whether a mention may begin right after `before`: not inside a word,
 /// an address or a path.
 fn stands_after(before: &str) -> bool {
-    before.chars().next_back().is_none_or(|c| {
-        !(c.is_alphanumeric()
-            || matches!(
-                c,
-                '_' | '.' | '-' | '/' | '@' | '+' | '=' | '&' | '%' | '\\'
-            ))
-    })
+    // ASCII is decided on the byte; only a multi-byte character is decoded.
+    match before.as_bytes().last() {
+        None => true,
+        Some(&b) if b.is_ascii() => {
+            !(b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'.' | b'-' | b'/' | b'@' | b'+' | b'=' | b'&' | b'%' | b'\\'
+                ))
+        }
+        Some(_) => before
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric()),
+    }
 }
 
 /// Whether a mention may end right before `after`: the name is not the start
 /// of a longer name (`@mosaicbot`, `@mosaic-ci`) or of a domain (`@mosaic.com`).
 fn stands_before(after: &str) -> bool {
-    let mut chars = after.chars();
-    match chars.next() {
+    let bytes = after.as_bytes();
+    match bytes.first() {
         None => true,
-        Some('.') => !chars.next().is_some_and(char::is_alphanumeric),
-        Some(c) => !(c.is_alphanumeric() || matches!(c, '_' | '-' | '@')),
+        Some(b'.') => !starts_alphanumeric(&after[1..]),
+        Some(&b) if b.is_ascii() => !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@')),
+        Some(_) => !starts_alphanumeric(after),
+    }
+}
+
+/// Whether `text` starts with a letter or digit of any script; ASCII is
+/// decided on the byte.
+fn starts_alphanumeric(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => false,
+        Some(&b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(_) => text.chars().next().is_some_and(char::is_alphanumeric),
     }
 }
 
@@ -116,6 +135,25 @@ mod tests {
             ),
             Some(17)
         );
+    }
+
+    proptest::proptest! {
+        /// The byte-wise boundary checks answer as the char-wise ones they replaced.
+        #[test]
+        fn boundaries_read_on_bytes_agree_with_chars(text in "[a.@_/%\\\\é٤\u{a0} -]{0,3}") {
+            let after = text.chars().next_back().is_none_or(|c| {
+                !(c.is_alphanumeric()
+                    || matches!(c, '_' | '.' | '-' | '/' | '@' | '+' | '=' | '&' | '%' | '\\'))
+            });
+            let mut chars = text.chars();
+            let before = match chars.next() {
+                None => true,
+                Some('.') => !chars.next().is_some_and(char::is_alphanumeric),
+                Some(c) => !(c.is_alphanumeric() || matches!(c, '_' | '-' | '@')),
+            };
+            proptest::prop_assert_eq!(stands_after(&text), after);
+            proptest::prop_assert_eq!(stands_before(&text), before);
+        }
     }
 
     #[test]

@@ -221,7 +221,12 @@ impl Commands<'_> {
 fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
     // `@mosaic, fix` and `@mosaic: fix`: the punctuation after the mention
     // is not a word; `Words` skips the white space.
-    let text = text.trim_start_matches([',', ':', ';']);
+    // Bytes, not chars: the three are ASCII, and this runs for every command.
+    let skip = text
+        .bytes()
+        .take_while(|b| matches!(b, b',' | b':' | b';'))
+        .count();
+    let text = &text[skip..];
     if let Some(command) = usual::command(text, ctx) {
         return Ok(command);
     }

@@ -55,24 +55,15 @@ pub(crate) fn count(needle: u8, hay: &[u8]) -> usize {
 }
 
 /// Where the line starting `hay` ends (its first `\n`, if any), and whether a
-/// backtick or tilde stands before that end: one pass over a short line
-/// instead of two searches, since both are asked of every mention's line.
+/// backtick or tilde stands before that end. One `memchr3` answers both on
+/// the usual line (no backtick or tilde); a byte loop took ~7 instructions a
+/// byte here, since it tests each byte for three values (callgrind).
 #[inline]
 pub(crate) fn line_end(hay: &[u8]) -> (Option<usize>, bool) {
-    if hay.len() < SHORT {
-        let mut tick = false;
-        for (i, &b) in hay.iter().enumerate() {
-            match b {
-                b'\n' => return (Some(i), tick),
-                b'`' | b'~' => tick = true,
-                _ => {}
-            }
-        }
-        (None, tick)
-    } else {
-        let newline = memchr::memchr(b'\n', hay);
-        let line = &hay[..newline.unwrap_or(hay.len())];
-        (newline, memchr::memchr2(b'`', b'~', line).is_some())
+    match memchr::memchr3(b'\n', b'`', b'~', hay) {
+        None => (None, false),
+        Some(i) if hay[i] == b'\n' => (Some(i), false),
+        Some(i) => (find(b'\n', &hay[i..]).map(|n| i + n), true),
     }
 }
 

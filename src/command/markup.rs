@@ -39,7 +39,13 @@ pub(crate) fn inside(ranges: &[Range<usize>], offset: usize) -> bool {
 
 /// Whether the line is a quote (`> …`), as chat platforms render it.
 pub(crate) fn is_quoted(line: &str) -> bool {
-    line.trim_start().starts_with('>')
+    // The first byte decides almost every line; only white space, or a
+    // non-ASCII byte that may start Unicode white space, needs `trim_start`.
+    match line.as_bytes().first() {
+        Some(b'>') => true,
+        Some(b) if b.is_ascii() && !b.is_ascii_whitespace() && *b != 0x0b => false,
+        _ => line.trim_start().starts_with('>'),
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +84,14 @@ mod tests {
     #[test]
     fn indented_text_is_not_code() {
         assert!(code_ranges("    @mosaic fix #1 `x`").is_empty());
+    }
+
+    proptest::proptest! {
+        /// The first-byte shortcut answers as trimming does.
+        #[test]
+        fn quotes_read_on_the_first_byte_agree_with_trimming(line in "[ \t\u{0b}\u{0c}\u{a0}\u{2003}>a@é]{0,4}") {
+            proptest::prop_assert_eq!(is_quoted(&line), line.trim_start().starts_with('>'));
+        }
     }
 
     #[test]

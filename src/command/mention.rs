@@ -26,12 +26,13 @@ pub(crate) fn find(
         let at = next + i;
         next = at + 1;
         let end = at + 1 + name_bytes.len();
-        let named = bytes
-            .get(at + 1..end)
-            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(name_bytes));
-        if named
+        // Indexing cannot panic: `end` is in the line, and a character boundary
+        // once the name matched (the name is whole UTF-8, and ASCII case
+        // folding leaves every other byte as it is).
+        if end <= bytes.len()
+            && bytes[at + 1..end].eq_ignore_ascii_case(name_bytes)
             && stands_after(&line[..at])
-            && line.get(end..).is_some_and(stands_before)
+            && stands_before(&line[end..])
             && !markup::inside(code, line_start + at)
         {
             return Some(end);

@@ -96,6 +96,11 @@ fn parse_link(text: &str, rest: &str, forges: &Forges) -> Result<IssueRef, Probl
 
 /// Reads an issue number: digits only, at least 1, fitting in 64 bits.
 pub(crate) fn issue_number(digits: &str) -> Result<u64, InvalidIssue> {
+    number_of(digits.as_bytes())
+}
+
+/// [`issue_number`] on bytes (see [`super::types::Action::from_bytes`]).
+pub(crate) fn number_of(digits: &[u8]) -> Result<u64, InvalidIssue> {
     if digits.is_empty() {
         return Err(InvalidIssue::Malformed);
     }
@@ -105,11 +110,11 @@ pub(crate) fn issue_number(digits: &str) -> Result<u64, InvalidIssue> {
     // at all, which takes precedence over being too big.
     let mut value = 0u64;
     let mut overflow = false;
-    for &b in digits.as_bytes() {
+    for &b in digits {
         if !b.is_ascii_digit() {
             let negative = digits
-                .strip_prefix('-')
-                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+                .strip_prefix(b"-")
+                .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit));
             return Err(if negative {
                 InvalidIssue::Negative
             } else {

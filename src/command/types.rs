@@ -41,6 +41,12 @@ impl Action {
 
     /// The action a word names, ignoring ASCII case; `None` for any other word.
     pub fn from_word(word: &str) -> Option<Action> {
+        Action::from_bytes(word.as_bytes())
+    }
+
+    /// [`Action::from_word`] on bytes, for readers that hold bytes: slicing a
+    /// `str` checks character boundaries, a cost on every command.
+    pub(crate) fn from_bytes(word: &[u8]) -> Option<Action> {
         // Dispatched on length first, then compared ignoring case in place:
         // this runs for every command and must neither allocate nor copy.
         let candidates: &[Action] = match word.len() {
@@ -54,7 +60,7 @@ impl Action {
         candidates
             .iter()
             .copied()
-            .find(|a| a.word().as_bytes().eq_ignore_ascii_case(word.as_bytes()))
+            .find(|a| a.word().as_bytes().eq_ignore_ascii_case(word))
     }
 }
 

@@ -12,7 +12,7 @@
 //! below holds it to that.
 
 use super::ParseContext;
-use super::reference::issue_number;
+use super::reference::number_of;
 use super::types::{Action, Command, IssueKind, IssueRef};
 
 /// The command `text` (after the mention and its `,:;`) names, when it has the
@@ -32,7 +32,7 @@ pub(crate) fn command(text: &str, ctx: &ParseContext<'_>) -> Option<Command> {
     if at < bytes.len() && bytes[at] != b' ' {
         return None;
     }
-    let action = Action::from_word(&text[word_start..at])?;
+    let action = Action::from_bytes(&bytes[word_start..at])?;
     let at = skip_spaces(bytes, at);
     let issue = if at == bytes.len() {
         None
@@ -66,7 +66,7 @@ fn issue(text: &str, from: usize, ctx: &ParseContext<'_>) -> Option<(IssueRef, u
     if bytes[from] == b'#' {
         let repo = ctx.default_repo?;
         let end = digits_end(bytes, from + 1)?;
-        let number = issue_number(&text[from + 1..end]).ok()?;
+        let number = number_of(&bytes[from + 1..end]).ok()?;
         let issue = IssueRef::new(
             &repo.host,
             &repo.owner,
@@ -85,7 +85,7 @@ fn issue(text: &str, from: usize, ctx: &ParseContext<'_>) -> Option<(IssueRef, u
         return None;
     }
     let end = digits_end(bytes, hash + 1)?;
-    let number = issue_number(&text[hash + 1..end]).ok()?;
+    let number = number_of(&bytes[hash + 1..end]).ok()?;
     // The general reader takes the owner up to the last slash (GitLab owners
     // may hold more); here the names hold none, so the split is the same, and
     // a one-segment owner is valid on every forge.

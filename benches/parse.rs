@@ -89,14 +89,24 @@ impl RegexParser {
     }
 }
 
-fn parser(c: &mut Criterion) {
+/// GitHub alone, with `acme/web` as the channel's repository.
+fn forges_and_default() -> (Forges, RepoRef) {
     let forges = Forges::new([("github.com".to_owned(), ForgeKind::Github)]).unwrap();
     let default = RepoRef::parse("acme/web", &forges).unwrap();
-    let ctx = ParseContext {
+    (forges, default)
+}
+
+fn context<'a>(forges: &'a Forges, default: &'a RepoRef) -> ParseContext<'a> {
+    ParseContext {
         bot_name: "mosaic",
-        default_repo: Some(&default),
-        forges: &forges,
-    };
+        default_repo: Some(default),
+        forges,
+    }
+}
+
+fn parser(c: &mut Criterion) {
+    let (forges, default) = forges_and_default();
+    let ctx = context(&forges, &default);
     let long = long_message();
     let baseline = RegexParser::new(&forges, default.clone());
     assert_eq!(baseline.parse(VALID).len(), 1);
@@ -128,13 +138,8 @@ fn parser(c: &mut Criterion) {
 
 /// Parses one sample message `count` times, outside criterion (see the module doc).
 fn count_only(count: usize, which: &str) {
-    let forges = Forges::new([("github.com".to_owned(), ForgeKind::Github)]).unwrap();
-    let default = RepoRef::parse("acme/web", &forges).unwrap();
-    let ctx = ParseContext {
-        bot_name: "mosaic",
-        default_repo: Some(&default),
-        forges: &forges,
-    };
+    let (forges, default) = forges_and_default();
+    let ctx = context(&forges, &default);
     let long = long_message();
     let text = match which {
         "none" => NO_COMMAND,

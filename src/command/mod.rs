@@ -6,15 +6,18 @@
 //!
 //! - `mention` finds `@name` on a line; `markup` says which parts of a
 //!   message are code or quotes, where mentions do not count;
+//! - `usual` reads the usual command (an action and at most one plain issue
+//!   reference) in one pass; everything else goes to the general reader;
 //! - `token` splits the rest of the line into words;
 //! - `actions` holds one small parser per action; `reference` reads issue
 //!   references against the allowed forges ([`Forges`]);
 //! - `error` words every failure for users ([`CommandError`]).
 //!
 //! The hot path is a message with no `@` at all: it is rejected by one
-//! byte search without allocating (`scan` picks a loop or `memchr` by length). Parsing returns an iterator that allocates
-//! nothing for a command of usual length; code spans are looked for only up to
-//! a mention, and parsed only when a backtick or tilde stands before it.
+//! byte search without allocating (`scan` picks a loop or `memchr` by length).
+//! Parsing returns an iterator that allocates nothing for a command of usual
+//! length; code spans are looked for only up to a mention, and parsed only
+//! when a backtick or tilde stands before it.
 
 mod actions;
 mod error;

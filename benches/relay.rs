@@ -21,6 +21,9 @@
 //!   event minus the event's own timestamp (the simulator's emit instant, in microseconds with
 //!   `--precise-timestamps`; same machine clock). `job.created` is left out: it is emitted
 //!   before the job's relay exists;
+//!   The p99 is also given apart for the events emitted while commands still arrive (the
+//!   first `RELAY_SPREAD_MS`: every job starting, the store busy with two commands per job)
+//!   and for those emitted after (relaying only), to tell which phase makes the tail;
 //! - CPU seconds of the bot (user + system, from `/proc`), and of the simulator over the same
 //!   run (it shares the cores);
 //! - lost and repeated events: each event of each job (fetched from the simulator at the end)
@@ -94,6 +97,9 @@ struct Row {
     peak_kib: u64,
     p50_us: u64,
     p99_us: u64,
+    /// p99 of the events emitted while commands still arrived, and of those after.
+    p99_starting_us: u64,
+    p99_after_us: u64,
     max_us: u64,
     samples: u64,
     cpu_s: f64,
@@ -108,7 +114,7 @@ struct Row {
 impl Row {
     fn header() -> String {
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>6} | {:>4} | {:>4} | {:>5}",
+            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>6} | {:>4} | {:>4} | {:>5}",
             "engine",
             "jobs",
             "load (1/5 min)",
@@ -117,6 +123,8 @@ impl Row {
             "RSS/job",
             "p50",
             "p99",
+            "p99 start",
+            "p99 after",
             "max",
             "events",
             "CPU s",
@@ -130,7 +138,7 @@ impl Row {
     fn line(&self) -> String {
         let per_job = (self.peak_kib.saturating_sub(self.idle_kib) as f64) / self.jobs as f64;
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>6.1} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
+            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>6.1} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
             self.engine,
             self.jobs,
             self.load,
@@ -139,6 +147,8 @@ impl Row {
             per_job,
             self.p50_us as f64 / 1000.0,
             self.p99_us as f64 / 1000.0,
+            self.p99_starting_us as f64 / 1000.0,
+            self.p99_after_us as f64 / 1000.0,
             self.max_us / 1000,
             self.samples,
             self.cpu_s,
@@ -210,6 +220,7 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         );
         stdin.write_all(input.as_bytes()).expect("the bot reads");
     }
+    let commands_done = SystemTime::now();
     // End of input: the bot exits once every relay it started has ended.
     drop(stdin);
     let lines = lines.join().expect("the reader thread");
@@ -229,10 +240,12 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
     let _ = sim.wait();
     let Score {
         latencies: histogram,
+        starting,
+        after,
         lost,
         repeated,
         unshown_early,
-    } = score(&lines, &events);
+    } = score(&lines, &events, commands_done);
     if lost + repeated > 0 {
         let kept = log.keep().map(|(_, p)| p.display().to_string());
         eprintln!("the bot's log is kept: {}", kept.unwrap_or_default());
@@ -245,6 +258,8 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         peak_kib,
         p50_us: histogram.percentile(0.50),
         p99_us: histogram.percentile(0.99),
+        p99_starting_us: starting.percentile(0.99),
+        p99_after_us: after.percentile(0.99),
         max_us: histogram.max(),
         samples: histogram.count(),
         cpu_s,
@@ -352,6 +367,9 @@ fn signature(kind: &str, p: &Value) -> String {
 /// What the bot's threads showed, against what the jobs emitted.
 struct Score {
     latencies: Histogram,
+    /// The same latencies split: events emitted while commands still arrived, and after.
+    starting: Histogram,
+    after: Histogram,
     lost: usize,
     repeated: usize,
     /// Events emitted before their thread's `verbose` took effect and not shown: allowed
@@ -367,7 +385,11 @@ const VERBOSE_REPLY: &str = "This thread now shows every event";
 /// An event emitted after the thread's `verbose` reply arrived must show exactly once; one
 /// emitted before may have been taken in at the old verbosity, so it shows once or not at
 /// all. No event may show twice.
-fn score(lines: &[Arrived], events: &HashMap<String, JobEvents>) -> Score {
+fn score(
+    lines: &[Arrived],
+    events: &HashMap<String, JobEvents>,
+    commands_done: SystemTime,
+) -> Score {
     let mut posts: HashMap<String, Vec<(SystemTime, String)>> = HashMap::new();
     for arrived in lines {
         let Ok(op) = serde_json::from_str::<Value>(&arrived.line) else {
@@ -381,6 +403,8 @@ fn score(lines: &[Arrived], events: &HashMap<String, JobEvents>) -> Score {
     }
     let mut score = Score {
         latencies: Histogram::new(),
+        starting: Histogram::new(),
+        after: Histogram::new(),
         lost: 0,
         repeated: 0,
         unshown_early: 0,
@@ -415,9 +439,13 @@ fn score(lines: &[Arrived], events: &HashMap<String, JobEvents>) -> Score {
                 more => score.repeated += more - 1,
             }
             if let (Some((at, _)), false) = (first, kind == "job.created") {
-                score
-                    .latencies
-                    .record(at.duration_since(*emitted).unwrap_or_default());
+                let latency = at.duration_since(*emitted).unwrap_or_default();
+                score.latencies.record(latency);
+                if *emitted <= commands_done {
+                    score.starting.record(latency);
+                } else {
+                    score.after.record(latency);
+                }
             }
         }
     }

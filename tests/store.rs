@@ -92,6 +92,7 @@ on_both_engines!(
     renewals_count_replicas_and_find_held_unfinished_jobs,
     a_live_replica_id_is_refused_to_another_process,
     claims_take_free_and_expired_leases_once,
+    a_held_job_is_read_only_by_its_lease_holder,
     a_retired_replica_hands_every_lease_back,
     a_lease_lives_as_long_as_its_holders_heartbeat,
 );

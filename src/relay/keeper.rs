@@ -239,9 +239,18 @@ impl Keeper {
         }
     }
 
-    /// Starts the relay of a job whose lease is held, reading it from the store.
+    /// Starts the relay of a job whose lease is held, reading it from the store. The renewal
+    /// that named the lease may predate a hand-back that has released it since: the store is
+    /// asked for the job only while this process holds its lease, or the relay would run
+    /// beside the one of the replica that took it (both posting every line).
     async fn start_held(&self, job_id: &str) {
-        match self.hub.hub.store.job(job_id).await {
+        let hub = &self.hub.hub;
+        let replica = &hub.replica;
+        match hub
+            .store
+            .held_job(job_id, &replica.id, &replica.instance)
+            .await
+        {
             Ok(Some(job)) if !job.ended => self.start(job).await,
             Ok(_) => {}
             // Tried again at the next tick.

@@ -50,6 +50,31 @@ impl Store {
         row.map(|row| decode(&row, "job")).transpose()
     }
 
+    /// The followed job `job_id` if process `instance` of replica `holder` holds its relay
+    /// lease now. A keeper acting on a renewal read a moment ago checks here before it starts
+    /// a relay: the lease may have been handed back since (a hand-back ends with the release),
+    /// and another replica may already relay the job.
+    pub async fn held_job(
+        &self,
+        job_id: &str,
+        holder: &str,
+        instance: &str,
+    ) -> Result<Option<FollowedJob>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM followed_jobs WHERE job_id = $1 AND EXISTS (SELECT 1 FROM relay_leases l \
+             WHERE l.job_id = $1 AND l.holder = $2 AND l.holder_instance = $3)"
+        ))
+        .bind(job_id)
+        .bind(holder)
+        .bind(instance)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::engine("held_job"))?;
+        row.map(|row| decode(&row, "held_job")).transpose()
+    }
+
     /// The newest job relayed in `thread`, finished or not.
     pub async fn job_for_thread(
         &self,

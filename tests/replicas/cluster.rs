@@ -179,6 +179,23 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// Prints every replica's log lines that name `job_id` (all processes, stopped ones
+    /// included): what a failed assertion about the job needs to be understood.
+    pub fn print_logs_of(&self, job_id: &str) {
+        let Ok(dir) = std::fs::read_dir(self.logs.path()) else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            println!("--- {} ---", file.display());
+            for line in text.lines().filter(|l| l.contains(job_id)) {
+                println!("{line}");
+            }
+        }
+    }
+
     /// `kill -9` of replica `i`.
     pub async fn kill(&mut self, i: usize) {
         let mut replica = self.replicas[i].take().expect("replica running");
@@ -407,6 +424,9 @@ impl Cluster {
             );
             let expected = expected_lines(&self.sim.events(job_id));
             let shown = lines.remove(root.as_str()).unwrap_or_default();
+            if shown != expected {
+                self.print_logs_of(job_id);
+            }
             assert_eq!(
                 shown, expected,
                 "job {job_id}: every milestone once, in order"

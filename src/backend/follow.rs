@@ -77,7 +77,9 @@ impl BackendClient {
     /// [`StreamEnd::NotFound`] or [`StreamEnd::Unauthorized`] rather than retrying those.
     pub fn follow(&self, job: JobId, resume_after: Option<EventId>) -> JobEventStream {
         let span = tracing::info_span!("follow", job = %job);
-        let follower = Follower::new(self.clone(), job, resume_after);
+        // Boxed: `unfold` keeps a slot for its state beside the future that the state moves
+        // into while an item is awaited, so an unboxed follower would be held twice.
+        let follower = Box::new(Follower::new(self.clone(), job, resume_after));
         let stream = futures_util::stream::unfold(follower, move |mut follower| {
             let span = span.clone();
             async move {

@@ -152,17 +152,21 @@ impl Follower {
             if self.ended {
                 return None;
             }
+            // Only `read` is awaited in place: a follower spends its life there. The other
+            // steps (connecting, backfills, job checks) are boxed: they happen a few times
+            // per job, and in place they would size every resting follower's state by the
+            // largest of them.
             match self.connection.take() {
-                None => self.connect().await,
+                None => Box::pin(self.connect()).await,
                 Some(mut connection) => match self.read(&mut connection).await {
                     Read::Continue => self.connection = Some(connection),
                     Read::Complete(status) => {
                         drop(connection);
-                        self.complete(status).await;
+                        Box::pin(self.complete(status)).await;
                     }
                     Read::Lost(reason) => {
                         drop(connection);
-                        self.reconnect_after_loss(&reason).await;
+                        Box::pin(self.reconnect_after_loss(&reason)).await;
                     }
                 },
             }

@@ -16,9 +16,11 @@ mod error;
 mod event;
 mod follow;
 mod follower;
+mod framing;
 mod lenient;
 mod model;
 mod request;
+mod stream_http;
 mod stream_signals;
 mod transport;
 

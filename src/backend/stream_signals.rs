@@ -9,6 +9,7 @@ use super::error::BackendError;
 use super::follow::StreamEnd;
 use super::model::JobStatus;
 use super::request::error_chain;
+use super::stream_http::StreamHttpError;
 
 /// Longest piece of a bad `data:` line quoted in a warning.
 const MAX_LOGGED_DATA: usize = 200;
@@ -35,10 +36,15 @@ pub(crate) fn gave_up(error: String) -> StreamEnd {
 /// Whether the connect failed before any connection existed (refused, DNS, connect timeout).
 pub(crate) fn never_connected(error: &es::Error) -> bool {
     match error {
-        es::Error::Transport(inner) => inner
-            .inner()
-            .downcast_ref::<reqwest::Error>()
-            .is_some_and(reqwest::Error::is_connect),
+        es::Error::Transport(inner) => {
+            let inner = inner.inner();
+            inner
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_connect)
+                || inner
+                    .downcast_ref::<StreamHttpError>()
+                    .is_some_and(StreamHttpError::is_connect)
+        }
         _ => false,
     }
 }
@@ -98,6 +104,21 @@ mod tests {
     fn server_error_message_prefers_the_message_field() {
         assert_eq!(server_error_message(r#"{"message":"db down"}"#), "db down");
         assert_eq!(server_error_message("plain"), "plain");
+    }
+
+    #[test]
+    fn only_a_failed_connect_counts_as_never_connected() {
+        use launchdarkly_sdk_transport::TransportError;
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let connect = StreamHttpError::Connect(Box::new(refused));
+        assert!(never_connected(&es::Error::Transport(TransportError::new(
+            connect
+        ))));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(!never_connected(&es::Error::Transport(
+            TransportError::new(StreamHttpError::Io(reset))
+        )));
+        assert!(!never_connected(&es::Error::Eof));
     }
 
     #[test]

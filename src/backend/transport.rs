@@ -5,44 +5,32 @@
 //! `BackendClient` and shared (cloned, an `Arc` inside) by every stream it follows.
 //!
 //! Each open stream holds one HTTP/1.1 connection for as long as the job runs, so what a
-//! connection costs is what a followed job costs. Most of it is hyper's: an 8 KiB header write
-//! buffer and the first block of its dispatch channel are fixed, but the read buffer is not —
-//! by default it starts at 8 KiB and doubles whenever a read fills it (a replay of stored
-//! events does), and reqwest offers no way to change that. So direct connections go through a
-//! hyper client of our own with a small fixed read buffer; events larger than it are read in
-//! several pieces, which costs syscalls, not correctness. The one thing this client does not
-//! know is proxies: when the environment configures one (and the config honours it), streams
-//! go through the REST calls' `reqwest::Client` instead, which does.
+//! connection costs is what a followed job costs. Direct connections therefore go through a
+//! lean client of our own ([`super::stream_http`], which says why hyper's is too heavy here).
+//! The one thing that client does not know is proxies: when the environment configures one
+//! (and the config honours it), streams go through the REST calls' `reqwest::Client`
+//! instead, which does.
 //!
-//! TLS is rustls with `ring` either way (hyper-rustls here, reqwest's own there); neither pulls
-//! aws-lc. eventsource-client's own hyper transport (its `hyper-rustls-*` features, which were
-//! checked not to pull aws-lc either) is not used: it cannot set the read buffer and would
-//! compile a second proxy stack.
+//! TLS is rustls with `ring` either way (hyper-rustls's connector there, reqwest's own here);
+//! neither pulls aws-lc. eventsource-client's own hyper transport (its `hyper-rustls-*`
+//! features) is not used: it has hyper's per-connection costs and would compile a second
+//! proxy stack.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{Stream, TryStreamExt};
-use http_body_util::{BodyDataStream, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use futures_util::Stream;
 use launchdarkly_sdk_transport::{
     ByteStream, HeaderMap, HttpTransport, Request, Response, ResponseFuture, TransportError,
 };
 use sync_wrapper::{SyncFuture, SyncStream};
 
-/// Read buffer of a stream connection. An event line is a few hundred bytes; 2 KiB holds a
-/// burst of them and keeps thousands of idle streams cheap.
-const STREAM_READ_BUFFER: usize = 2048;
-
-type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+use super::stream_http::DirectTransport;
 
 /// The transport of every event stream of one `BackendClient`.
 #[derive(Clone)]
 pub(crate) enum StreamTransport {
-    /// Direct connections through a hyper client tuned for many long-lived streams.
+    /// Direct connections through the lean client of [`super::stream_http`].
     Direct(DirectTransport),
     /// Through a proxy, via the REST calls' reqwest client.
     Proxied(ReqwestTransport),
@@ -82,57 +70,6 @@ fn env_proxy_configured() -> bool {
         .into_iter()
         .flat_map(|name| [name.to_owned(), name.to_lowercase()])
         .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
-}
-
-/// A hyper client with a small fixed read buffer and no idle pool (a stream's connection
-/// ends with its stream).
-#[derive(Clone)]
-pub(crate) struct DirectTransport {
-    client: Client<HttpsConnector, Full<Bytes>>,
-    headers: Arc<HeaderMap>,
-}
-
-impl DirectTransport {
-    fn new(headers: HeaderMap, connect_timeout: Duration) -> Result<Self, rustls::Error> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect_timeout));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .http1_read_buf_exact_size(STREAM_READ_BUFFER)
-            .pool_max_idle_per_host(0)
-            .build(connector);
-        Ok(Self {
-            client,
-            headers: Arc::new(headers),
-        })
-    }
-}
-
-impl HttpTransport for DirectTransport {
-    fn request(&self, request: Request<Option<Bytes>>) -> ResponseFuture {
-        let (mut parts, body) = request.into_parts();
-        for (name, value) in self.headers.iter() {
-            parts.headers.insert(name, value.clone());
-        }
-        let request = Request::from_parts(parts, Full::new(body.unwrap_or_default()));
-        let pending = self.client.request(request);
-        // The trait wants `Sync` futures and streams; hyper's are `Send` only. Both are only
-        // ever polled through `&mut`, which is what `SyncFuture`/`SyncStream` make sound.
-        Box::pin(SyncFuture::new(async move {
-            let response = pending.await.map_err(TransportError::new)?;
-            Ok(response.map(|body| -> ByteStream {
-                Box::pin(SyncStream::new(
-                    BodyDataStream::new(body).map_err(TransportError::new),
-                ))
-            }))
-        }))
-    }
 }
 
 /// Streams over the REST calls' `reqwest::Client` (which carries the auth headers and knows

@@ -38,8 +38,8 @@ pub fn gave_up_message(attempts: u32) -> Markup {
 }
 
 impl Relay {
-    /// Ends the relay as `end` says.
-    pub(crate) async fn end(mut self, end: StreamEnd) -> RelayEnd {
+    /// Ends the relay as `end` says. (`self` boxed, as for [`Relay::run`].)
+    pub(crate) async fn end(mut self: Box<Self>, end: StreamEnd) -> RelayEnd {
         let (relay_end, finish_as) = match end {
             StreamEnd::Completed(status) => {
                 if !self.outcome_seen {

@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use mosaic_chat::{ChatPlatform, Platform, ThreadRef};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -237,7 +238,7 @@ impl RelayHub {
         let card = Arc::new(buttons::CardShared::new());
         let stop = hub.shutdown.child_token();
         let lost = CancellationToken::new();
-        let relay = Relay::new(
+        let relay = Box::new(Relay::new(
             Arc::clone(hub),
             job,
             backend,
@@ -245,21 +246,25 @@ impl RelayHub {
             verbosity_rx,
             Arc::clone(&card),
             (stop.clone(), lost.clone()),
-        );
+        ));
         let leave = Leave {
             hub: Arc::clone(hub),
             job_id: job_id.clone(),
             generation,
         };
-        let (ended_hub, ended_id) = (Arc::clone(hub), job_id.clone());
         // Spawned under the lock: the task's `Leave` cannot remove the entry before it exists.
+        // A combinator, not an `async` block: a block would keep the `Relay` it captured
+        // beside the `run` future that `Relay` moves into (an async block's captures never
+        // share space with its locals), ~1 KB more per followed job. `leave` is dropped with
+        // the future, so also when the task is aborted.
         let task = tokio::spawn(
-            async move {
-                let _leave = leave;
-                let end = relay.run(created).await;
-                lease::relay_ended(&ended_hub, &ended_id, &end);
-            }
-            .instrument(span),
+            relay
+                .run(created)
+                .map(move |end| {
+                    lease::relay_ended(&leave.hub, &leave.job_id, &end);
+                    drop(leave);
+                })
+                .instrument(span),
         );
         relays.insert(
             job_id,

@@ -176,7 +176,10 @@ impl Relay {
 
     /// Follows the job to its end, or until shutdown; `created`: the backend's answer to the
     /// job's creation, if it was just created here.
-    pub(crate) async fn run(mut self, created: Option<Box<RunnerJob>>) -> RelayEnd {
+    ///
+    /// `self` is boxed: an async fn keeps its arguments twice (as passed, and moved into the
+    /// body's variable), so a `Relay` by value would cost every followed job ~1 KB more.
+    pub(crate) async fn run(mut self: Box<Self>, created: Option<Box<RunnerJob>>) -> RelayEnd {
         let shutdown = self.stop.clone();
         let job_id = self.job_id();
         let resumed = self.job.card_message_id.is_some();

@@ -20,7 +20,7 @@
 //! ([`IdRegistry::reservation_needed`]) before any number of a block is used;
 //! the next run starts after the last block recorded.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// How many numbers of a kind a run takes at a time: one store write per
 /// block, and at most a block and a half of numbers skipped by a restart
@@ -53,11 +53,21 @@ impl Numbered {
     }
 }
 
+/// Who gave an id used in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The input (a script's explicit id, or an earlier run's message being edited).
+    Given,
+    /// The console numbered it.
+    Minted,
+}
+
 /// Every id used so far in this run, and which of them the console minted.
 #[derive(Debug, Default)]
 pub(crate) struct IdRegistry {
-    used: HashSet<String>,
-    minted: HashSet<String>,
+    /// One entry per id, not one per set it belongs to: every bot post adds one, and a run
+    /// of thousands of jobs posts hundreds of thousands of them.
+    used: HashMap<String, Origin>,
     next_message: u64,
     next_bot: u64,
     /// The end of each kind's recorded block; `None` while nothing is
@@ -76,11 +86,14 @@ pub(crate) struct IdTaken(pub String);
 impl IdRegistry {
     /// Records an id given by the input, unless the console minted it.
     pub(crate) fn claim(&mut self, id: &str) -> Result<(), IdTaken> {
-        if self.minted.contains(id) {
-            return Err(IdTaken(id.to_owned()));
+        match self.used.get(id) {
+            Some(Origin::Minted) => Err(IdTaken(id.to_owned())),
+            Some(Origin::Given) => Ok(()),
+            None => {
+                self.used.insert(id.to_owned(), Origin::Given);
+                Ok(())
+            }
         }
-        self.used.insert(id.to_owned());
-        Ok(())
     }
 
     /// The next free `m{n}`, for an input message without an id.
@@ -150,16 +163,16 @@ impl IdRegistry {
 
     /// Whether any message of this run, the user's or the bot's, has `id`.
     pub(crate) fn is_known(&self, id: &str) -> bool {
-        self.used.contains(id)
+        self.used.contains_key(id)
     }
 
     fn mint(&mut self, prefix: &str, counter: &mut u64) -> String {
         loop {
             *counter += 1;
             let id = format!("{prefix}{counter}");
-            if !self.used.contains(&id) {
-                self.used.insert(id.clone());
-                self.minted.insert(id.clone());
+            if let std::collections::hash_map::Entry::Vacant(entry) = self.used.entry(id) {
+                let id = entry.key().clone();
+                entry.insert(Origin::Minted);
                 return id;
             }
         }

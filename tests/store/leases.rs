@@ -400,64 +400,30 @@ pub async fn a_relay_ends_its_job_in_one_transaction(db: &Db) {
     );
 }
 
+/// The job `held_job` gives `holder` (process `instance`) for `job_id`, by its id.
+async fn held(store: &Store, job_id: &str, holder: &str, instance: &str) -> Option<String> {
+    let job = store.held_job(job_id, holder, instance).await;
+    job.expect("reads").map(|j| j.job_id)
+}
+
 pub async fn a_held_job_is_read_only_by_its_lease_holder(db: &Db) {
     let store = db.open().await;
     insert(&store, &[("j1", 1), ("j2", 2)]).await;
     assert!(register(&store, "r1", "i1", LONG).await, "registers");
     assert!(register(&store, "r2", "i2", LONG).await, "registers");
-    assert!(
-        store
-            .take_lease("j1", "r1", "i1", LONG)
-            .await
-            .expect("takes")
-    );
-    let held = store.held_job("j1", "r1", "i1").await.expect("reads");
-    assert_eq!(held.map(|j| j.job_id).as_deref(), Some("j1"));
+    let taken = store.take_lease("j1", "r1", "i1", LONG).await;
+    assert!(taken.expect("takes"));
+    assert_eq!(held(&store, "j1", "r1", "i1").await.as_deref(), Some("j1"));
     // Another replica, another process with the same id, an unleased job: none.
-    assert!(
-        store
-            .held_job("j1", "r2", "i2")
-            .await
-            .expect("reads")
-            .is_none()
-    );
-    assert!(
-        store
-            .held_job("j1", "r1", "i9")
-            .await
-            .expect("reads")
-            .is_none()
-    );
-    assert!(
-        store
-            .held_job("j2", "r1", "i1")
-            .await
-            .expect("reads")
-            .is_none()
-    );
+    assert_eq!(held(&store, "j1", "r2", "i2").await, None);
+    assert_eq!(held(&store, "j1", "r1", "i9").await, None);
+    assert_eq!(held(&store, "j2", "r1", "i1").await, None);
     // Handed back (a renewal read before the release still names it): none for the old
     // holder, the job for the replica that takes it.
     store.release_lease("j1", "r1").await.expect("releases");
-    assert!(
-        store
-            .held_job("j1", "r1", "i1")
-            .await
-            .expect("reads")
-            .is_none()
-    );
-    assert!(
-        store
-            .take_lease("j1", "r2", "i2", LONG)
-            .await
-            .expect("takes")
-    );
-    assert!(
-        store
-            .held_job("j1", "r1", "i1")
-            .await
-            .expect("reads")
-            .is_none()
-    );
-    let taken = store.held_job("j1", "r2", "i2").await.expect("reads");
-    assert_eq!(taken.map(|j| j.job_id).as_deref(), Some("j1"));
+    assert_eq!(held(&store, "j1", "r1", "i1").await, None);
+    let taken = store.take_lease("j1", "r2", "i2", LONG).await;
+    assert!(taken.expect("takes"));
+    assert_eq!(held(&store, "j1", "r1", "i1").await, None);
+    assert_eq!(held(&store, "j1", "r2", "i2").await.as_deref(), Some("j1"));
 }

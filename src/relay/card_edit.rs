@@ -1,30 +1,35 @@
 //! The progress card's edits, beside the relay's loop. An edit can wait a long time: for the
 //! platform's edit budget (Slack counts `chat.update` per workspace), or retrying a refused
 //! one with backoff. Awaited in the loop, that wait held back the posts of every event behind
-//! it; here the loop's edits run as a task of their own, and the loop goes on posting. One
-//! edit of a card is on the wire at a time, and any other write of the card (the final edit,
-//! wind-down) waits for it first, so two edits never race and the last one written wins.
+//! it; here the edit is a future the relay owns and polls beside its other waits — in the
+//! loop's `select!`, and beside a batch's posts in [`Relay::flush`] — so the loop goes on
+//! posting and the edit goes on meanwhile. One edit of a card is on the wire at a time, and
+//! any other write of the card (the final edit, wind-down) waits for it first, so two edits
+//! never race and the last one written wins.
+//!
+//! Not a task of its own: with the console's zero edit interval nearly every event edits the
+//! card, and a spawned task per edit cost a task allocation, a hop to the scheduler (often a
+//! wake-up of the other worker) and a wake-up of the relay by its join handle, for an edit
+//! that on most platforms is one queued write. Dropped unanswered (a relay that stops for a
+//! lost lease, or is aborted), the future is gone with the relay: no edit is left behind.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use mosaic_chat::Button;
-use tokio::task::JoinHandle;
+use sync_wrapper::SyncWrapper;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use super::send::SendError;
 use super::task::Relay;
 
-/// What an edit task ends with: its answer, and what it wrote.
+/// What an edit ends with: its answer, and what it wrote.
 pub(crate) type Edited = (Result<(), SendError>, String, Vec<Button>);
 
-/// An edit on the wire, aborted if dropped unanswered: a relay that stops for a lost lease
-/// (another replica may be editing the card already) or is aborted leaves no edit behind.
-pub(crate) struct Editing(JoinHandle<Edited>);
-
-impl Drop for Editing {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
+/// An edit on the wire, polled by the relay that owns it; dropping it cancels the edit.
+/// (`SyncWrapper`: the relay is shared by reference across awaits, so it must be `Sync`; the
+/// edit is only ever polled through `&mut`.)
+pub(crate) struct Editing(SyncWrapper<Pin<Box<dyn Future<Output = Edited> + Send>>>);
 
 impl Relay {
     /// The card's text and buttons as they should show now, unless the card already shows
@@ -40,7 +45,7 @@ impl Relay {
         (!unchanged).then_some((text, buttons))
     }
 
-    /// Starts writing the card's current state, in a task of its own (the loop calls it once
+    /// Starts writing the card's current state, beside the loop (the loop calls it once
     /// the card's edit interval has passed); when `interruptible`, a stop interrupts its waits
     /// between attempts. With nothing to write, it records the position at once.
     pub(crate) fn start_edit(&mut self, interruptible: bool) {
@@ -55,36 +60,54 @@ impl Relay {
         };
         let out = self.out.clone();
         let stop = self.stop.clone();
-        self.editing = Some(Editing(tokio::spawn(
-            async move {
-                let stop = interruptible.then_some(&stop);
-                let answer = out.edit(&id, &text, &buttons, stop).await;
-                (answer, text, buttons)
+        self.editing = Some(Editing(SyncWrapper::new(Box::pin(async move {
+            let stop = interruptible.then_some(&stop);
+            let answer = out.edit(&id, &text, &buttons, stop).await;
+            (answer, text, buttons)
+        }))));
+    }
+
+    /// The loop's flush: posts the batch while the edit on the wire, if any, goes on beside
+    /// it; the edit's answer, if it came meanwhile, is taken in once the posts are done (as
+    /// the loop would have).
+    pub(crate) async fn flush(&mut self) {
+        let stop = self.stop.clone();
+        let Some(mut editing) = self.editing.take() else {
+            return self.post_batch(Some(&stop)).await;
+        };
+        let mut answer = None;
+        {
+            let post = self.post_batch(Some(&stop));
+            tokio::pin!(post);
+            loop {
+                tokio::select! {
+                    () = &mut post => break,
+                    done = editing.0.get_mut().as_mut(), if answer.is_none() => answer = Some(done),
+                }
             }
-            .in_current_span(),
-        )));
+        }
+        match answer {
+            Some(done) => self.edit_done(done),
+            None => self.editing = Some(editing),
+        }
     }
 
     /// Waits for the edit on the wire, if any, and takes in its answer.
     pub(crate) async fn finish_edit(&mut self) {
         if let Some(mut editing) = self.editing.take() {
-            let done = (&mut editing.0).await;
+            let done = editing.0.get_mut().as_mut().await;
             self.edit_done(done);
         }
     }
 
     /// Takes in the answer of an edit: what the card shows now, or that it can no longer be
     /// edited; the next edit waits the platform's interval from now.
-    pub(crate) fn edit_done(&mut self, done: Result<Edited, tokio::task::JoinError>) {
+    pub(crate) fn edit_done(&mut self, done: Edited) {
         match done {
-            Ok((Ok(()), text, buttons)) => self.card_text = Some((text, buttons)),
+            (Ok(()), text, buttons) => self.card_text = Some((text, buttons)),
             // Cut short by a stop: the wind-down writes the card again.
-            Ok((Err(SendError::Interrupted), ..)) => self.card_dirty = true,
-            Ok((Err(SendError::Refused(error)), ..)) => self.card_refused(&error),
-            Err(error) => {
-                tracing::error!(%error, "a card edit's task failed; editing again");
-                self.card_dirty = true;
-            }
+            (Err(SendError::Interrupted), ..) => self.card_dirty = true,
+            (Err(SendError::Refused(error)), ..) => self.card_refused(&error),
         }
         self.next_card_edit = Instant::now() + self.out.limits.edit_interval;
         self.record();
@@ -104,12 +127,10 @@ impl Relay {
 }
 
 /// Resolves with the answer of the edit on the wire; never while there is none.
-pub(crate) async fn edited(
-    editing: &mut Option<Editing>,
-) -> Result<Edited, tokio::task::JoinError> {
+pub(crate) async fn edited(editing: &mut Option<Editing>) -> Edited {
     match editing {
-        Some(handle) => {
-            let done = (&mut handle.0).await;
+        Some(edit) => {
+            let done = edit.0.get_mut().as_mut().await;
             *editing = None;
             done
         }

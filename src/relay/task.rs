@@ -355,11 +355,7 @@ impl Relay {
     }
 
     /// Posts the batch (each page in a slot of its own), then records what it covered.
-    pub(crate) async fn flush(&mut self) {
-        self.post_batch(Some(&self.stop.clone())).await;
-    }
-
-    async fn post_batch(&mut self, stop: Option<&tokio_util::sync::CancellationToken>) {
+    pub(crate) async fn post_batch(&mut self, stop: Option<&tokio_util::sync::CancellationToken>) {
         if self.batch.decide(Instant::now()) == FlushDecision::Idle {
             self.record();
             return;

@@ -26,39 +26,48 @@ impl Console {
         // run of the bot, which a restarted bot resumes: like a chat
         // platform, which keeps messages, the console takes the edit,
         // and keeps the id from being given to a new post.
-        let posted = match out.posted.get(message_id) {
-            Some(p) => Some(p.clone()),
+        // Checked in place: every relayed event edits its card, and a copy of the entry
+        // was two strings a time. Past the check, the entry's channel is the thread's, and
+        // its thread is the thread's unless the message is the thread's root.
+        let matches = |p: &Posted| {
+            p.channel == thread.channel
+                && p.thread.as_deref().unwrap_or(message_id) == thread.thread
+        };
+        let found = match out.posted.get(message_id) {
+            Some(p) => Some(matches(p)),
             None if self.ids().claim(message_id).is_ok() => {
                 let earlier = Posted {
                     channel: thread.channel.clone(),
                     thread: (message_id != thread.thread).then(|| thread.thread.clone()),
                 };
-                out.posted.insert(message_id.to_owned(), earlier.clone());
-                Some(earlier)
+                let fits = matches(&earlier);
+                out.posted.insert(message_id.to_owned(), earlier);
+                Some(fits)
             }
             None => None,
+        };
+        if found != Some(true) {
+            return Err(ChatError::NotFound(format!("message {message_id} in {thread}")));
         }
-        .filter(|p| {
-            p.channel == thread.channel
-                && p.thread.as_deref().unwrap_or(message_id) == thread.thread
-        })
-        .ok_or_else(|| ChatError::NotFound(format!("message {message_id} in {thread}")))?;
+        let channel = thread.channel.as_str();
+        let in_thread = (message_id != thread.thread).then_some(thread.thread.as_str());
         let input_lines = self.input_lines.load(Ordering::SeqCst);
         let (number, lines) = if self.options.json {
             let op = JsonOp::Edit {
-                channel: &posted.channel,
-                thread: posted.thread.as_deref(),
+                channel,
+                thread: in_thread,
                 id: message_id,
                 text,
-                buttons: &output::json_buttons(buttons),
+                buttons: output::JsonButtons(buttons),
             };
-            (out.queue_json(&op)?, 1)
+            // Nothing is redrawn in JSON mode: no need to remember what is shown last.
+            return out.queue_json(&op);
         } else {
             let shown = |last: &LastShown| last.id == message_id && last.input_lines == input_lines;
             let body = |updated| {
                 output::plain_message(
-                    &posted.channel,
-                    posted.thread.as_deref(),
+                    channel,
+                    in_thread,
                     &self.options.bot_name,
                     text,
                     updated,

@@ -346,7 +346,7 @@ impl Console {
                     thread,
                     id: &id,
                     text,
-                    buttons: &output::json_buttons(buttons),
+                    buttons: output::JsonButtons(buttons),
                 };
                 // A JSON line holds no other line break (text's are escaped).
                 (out.queue_json(&op)?, 1)
@@ -363,11 +363,14 @@ impl Console {
                     thread: thread.map(str::to_owned),
                 },
             );
-            out.last_shown = Some(LastShown {
-                id: id.clone(),
-                lines,
-                input_lines: self.input_lines.load(Ordering::SeqCst),
-            });
+            // Only plain mode redraws in place (`edit.rs`).
+            if !self.options.json {
+                out.last_shown = Some(LastShown {
+                    id: id.clone(),
+                    lines,
+                    input_lines: self.input_lines.load(Ordering::SeqCst),
+                });
+            }
             (id, number)
         };
         drop(minting);

@@ -23,8 +23,8 @@ pub(crate) enum JsonOp<'a> {
         thread: Option<&'a str>,
         id: &'a str,
         text: &'a str,
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        buttons: &'a [JsonButton<'a>],
+        #[serde(skip_serializing_if = "JsonButtons::is_empty")]
+        buttons: JsonButtons<'a>,
     },
     Edit {
         channel: &'a str,
@@ -33,8 +33,8 @@ pub(crate) enum JsonOp<'a> {
         id: &'a str,
         text: &'a str,
         /// Absent: the edited message carries no button any more.
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        buttons: &'a [JsonButton<'a>],
+        #[serde(skip_serializing_if = "JsonButtons::is_empty")]
+        buttons: JsonButtons<'a>,
     },
     React {
         channel: &'a str,
@@ -46,20 +46,29 @@ pub(crate) enum JsonOp<'a> {
 /// A button as cli.md writes it: `{"id":"cancel","label":"Cancel"}` (its
 /// style is for platforms that draw buttons).
 #[derive(Debug, Serialize)]
-pub(crate) struct JsonButton<'a> {
+struct JsonButton<'a> {
     id: &'a str,
     label: &'a str,
 }
 
-/// The buttons of a message, for a JSON line.
-pub(crate) fn json_buttons(buttons: &[Button]) -> Vec<JsonButton<'_>> {
-    buttons
-        .iter()
-        .map(|b| JsonButton {
+/// The buttons of a message, serialized in place for a JSON line (nearly every
+/// line is a card edit with its buttons: no list of them is built first).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonButtons<'a>(pub &'a [Button]);
+
+impl JsonButtons<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for JsonButtons<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|b| JsonButton {
             id: &b.id,
             label: &b.label,
-        })
-        .collect()
+        }))
+    }
 }
 
 /// The buttons of a message for a person, on a line of their own under it:
@@ -264,7 +273,7 @@ mod tests {
             thread: Some("m1"),
             id: "b1",
             text: "hi",
-            buttons: &json_buttons(&buttons),
+            buttons: JsonButtons(&buttons),
         });
         assert_eq!(number, Ok(1));
         assert_eq!(
@@ -287,7 +296,7 @@ mod tests {
             thread: None,
             id: "b1",
             text: "hi\nthere",
-            buttons: &[],
+            buttons: JsonButtons(&[]),
         });
         assert_eq!(number, Ok(1));
         assert_eq!(

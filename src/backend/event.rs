@@ -10,13 +10,14 @@ use std::time::SystemTime;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::lenient;
 use super::model::{EventId, JobId};
 
 /// One event of a job, oldest first in every list and stream.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "WireEvent")]
+#[serde(try_from = "WireEvent<Value>")]
 pub struct JobEvent {
     /// The event's id: the key of exactly-once delivery.
     pub id: EventId,
@@ -31,9 +32,15 @@ pub struct JobEvent {
 }
 
 impl JobEvent {
-    /// Decodes one event from its JSON text (an SSE `data:` line or a list element).
+    /// Decodes one event from its JSON text (an SSE `data:` line or a list element). The
+    /// payload is read in place, typed straight from its text: a JSON value of it first (what
+    /// `Deserialize` must build, not knowing the type yet) cost a map and its strings for
+    /// every relayed event. The outcome is the same as [`JobEvent`]'s `Deserialize`.
     pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(json)
+        let wire: WireEvent<&RawValue> = serde_json::from_str(json)?;
+        let payload = wire.payload;
+        wire.into_event(|kind| EventKind::from_raw(kind, payload))
+            .map_err(serde::de::Error::custom)
     }
 
     /// The event type as the backend spells it (`step.started`, or an unknown one).
@@ -122,33 +129,82 @@ impl EventKind {
             Value::Null => Value::Object(serde_json::Map::new()),
             other => other,
         };
+        Self::from_payload(kind, payload)
+    }
+
+    /// [`EventKind::from_wire`] on the payload's JSON text, as it stands in the event: known
+    /// types read their typed payload straight from it; only an unknown type (or an
+    /// unreadable payload) builds the generic JSON value.
+    fn from_raw(kind: String, payload: Option<&RawValue>) -> Self {
+        let text = match payload.map(RawValue::get) {
+            None | Some("null") => "{}",
+            Some(text) => text,
+        };
+        Self::from_payload(kind, RawPayload(text))
+    }
+
+    fn from_payload(kind: String, payload: impl Payload) -> Self {
         let decoded = match kind.as_str() {
             "job.created" => Some(Self::JobCreated),
             "job.queued" => Some(Self::JobQueued),
             "job.started" => Some(Self::JobStarted),
-            "job.completed" => typed(&payload).map(Self::JobCompleted),
-            "job.failed" => typed(&payload).map(Self::JobFailed),
-            "job.cancelled" | "job.canceled" => typed(&payload).map(Self::JobCancelled),
-            "step.started" => typed(&payload).map(Self::StepStarted),
-            "step.completed" => typed(&payload).map(Self::StepCompleted),
-            "step.failed" => typed(&payload).map(Self::StepFailed),
-            "step.progress" => typed(&payload).map(Self::StepProgress),
-            "step.output" => typed(&payload).map(Self::StepOutput),
-            "ai.tool_called" => typed(&payload).map(Self::AiToolCalled),
-            "ai.tokens_used" => typed(&payload).map(Self::AiTokensUsed),
-            "ai.artifact_created" => typed(&payload).map(Self::AiArtifactCreated),
-            "gate.started" => typed(&payload).map(Self::GateStarted),
-            "gate.passed" => typed(&payload).map(Self::GatePassed),
-            "gate.failed" => typed(&payload).map(Self::GateFailed),
+            "job.completed" => payload.typed().map(Self::JobCompleted),
+            "job.failed" => payload.typed().map(Self::JobFailed),
+            "job.cancelled" | "job.canceled" => payload.typed().map(Self::JobCancelled),
+            "step.started" => payload.typed().map(Self::StepStarted),
+            "step.completed" => payload.typed().map(Self::StepCompleted),
+            "step.failed" => payload.typed().map(Self::StepFailed),
+            "step.progress" => payload.typed().map(Self::StepProgress),
+            "step.output" => payload.typed().map(Self::StepOutput),
+            "ai.tool_called" => payload.typed().map(Self::AiToolCalled),
+            "ai.tokens_used" => payload.typed().map(Self::AiTokensUsed),
+            "ai.artifact_created" => payload.typed().map(Self::AiArtifactCreated),
+            "gate.started" => payload.typed().map(Self::GateStarted),
+            "gate.passed" => payload.typed().map(Self::GatePassed),
+            "gate.failed" => payload.typed().map(Self::GateFailed),
             _ => None,
         };
-        decoded.unwrap_or(Self::Unknown { kind, payload })
+        decoded.unwrap_or_else(|| Self::Unknown {
+            kind,
+            payload: payload.into_value(),
+        })
     }
 }
 
-/// Reads a typed payload by reference, so a failure leaves the raw payload for `Unknown`.
-fn typed<T: DeserializeOwned>(payload: &Value) -> Option<T> {
-    match T::deserialize(payload) {
+/// An event's payload, as a JSON value (an event read through serde in general) or as its
+/// JSON text (an event read from the stream or a list: every relayed event).
+trait Payload {
+    /// Reads a typed payload, leaving the raw one for `Unknown` on failure (logged).
+    fn typed<T: DeserializeOwned>(&self) -> Option<T>;
+    fn into_value(self) -> Value;
+}
+
+impl Payload for Value {
+    fn typed<T: DeserializeOwned>(&self) -> Option<T> {
+        unreadable_as_none(T::deserialize(self))
+    }
+
+    fn into_value(self) -> Value {
+        self
+    }
+}
+
+/// The payload's JSON text, valid JSON (it was read as a `RawValue`).
+struct RawPayload<'a>(&'a str);
+
+impl Payload for RawPayload<'_> {
+    fn typed<T: DeserializeOwned>(&self) -> Option<T> {
+        unreadable_as_none(serde_json::from_str(self.0))
+    }
+
+    fn into_value(self) -> Value {
+        // Cannot fail on a `RawValue`'s text; `Null` if it ever did.
+        serde_json::from_str(self.0).unwrap_or_default()
+    }
+}
+
+fn unreadable_as_none<T>(decoded: Result<T, serde_json::Error>) -> Option<T> {
+    match decoded {
         Ok(value) => Some(value),
         Err(error) => {
             tracing::warn!(%error, "event payload unreadable; relaying it as an unknown event");
@@ -277,10 +333,11 @@ pub struct Gate {
     pub details: Option<String>,
 }
 
-/// The event as it is on the wire, before the type selects a payload.
+/// The event as it is on the wire, before the type selects a payload: the payload as a JSON
+/// value (`P` = `Value`, for `Deserialize`), or as its text (`&RawValue`, for `from_json`).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireEvent {
+#[serde(rename_all = "camelCase", bound(deserialize = "P: Deserialize<'de>"))]
+struct WireEvent<P> {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
@@ -292,34 +349,42 @@ struct WireEvent {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     actor: Option<String>,
     #[serde(default)]
-    payload: Value,
+    payload: Option<P>,
 }
 
-impl TryFrom<WireEvent> for JobEvent {
-    type Error = String;
-
-    fn try_from(wire: WireEvent) -> Result<Self, Self::Error> {
-        let id = wire
+impl<P> WireEvent<P> {
+    /// The event, its kind built by `kind` from the wire's type.
+    fn into_event(self, kind: impl FnOnce(String) -> EventKind) -> Result<JobEvent, String> {
+        let id = self
             .id
             .filter(|id| !id.is_empty())
             .ok_or_else(|| "event has no id".to_owned())?;
-        Ok(Self {
+        Ok(JobEvent {
             id: EventId::new(id),
-            job_id: JobId::new(wire.job_id.unwrap_or_default()),
-            timestamp: wire.timestamp,
-            actor: wire.actor,
-            kind: EventKind::from_wire(wire.kind.unwrap_or_default(), wire.payload),
+            job_id: JobId::new(self.job_id.unwrap_or_default()),
+            timestamp: self.timestamp,
+            actor: self.actor,
+            kind: kind(self.kind.unwrap_or_default()),
         })
+    }
+}
+
+impl TryFrom<WireEvent<Value>> for JobEvent {
+    type Error = String;
+
+    fn try_from(mut wire: WireEvent<Value>) -> Result<Self, Self::Error> {
+        let payload = wire.payload.take().unwrap_or_default();
+        wire.into_event(|kind| EventKind::from_wire(kind, payload))
     }
 }
 
 /// Decodes a JSON array of events, skipping (and logging) elements that are not events, so one
 /// bad element does not hide the others.
 pub(crate) fn decode_event_list(body: &[u8]) -> Result<Vec<JobEvent>, serde_json::Error> {
-    let items: Vec<Value> = serde_json::from_slice(body)?;
+    let items: Vec<&RawValue> = serde_json::from_slice(body)?;
     Ok(items
         .into_iter()
-        .filter_map(|item| match JobEvent::deserialize(item) {
+        .filter_map(|item| match JobEvent::from_json(item.get()) {
             Ok(event) => Some(event),
             Err(error) => {
                 tracing::warn!(%error, "skipping an unreadable event in the event list");
@@ -430,6 +495,32 @@ mod tests {
         assert!(JobEvent::from_json(r#"{"type": "job.created"}"#).is_err());
         assert!(JobEvent::from_json(r#"{"id": "", "type": "job.created"}"#).is_err());
         assert!(JobEvent::from_json("not json").is_err());
+    }
+
+    #[test]
+    fn the_text_path_decodes_as_deserialize_does() {
+        // `from_json` reads the payload from its text; `Deserialize` (any serde input) from
+        // a JSON value. Both must give the same event, whatever the payload is.
+        let inputs = [
+            r#"{"id":"e-1","type":"step.started","payload":{"step":"Build","index":2,"total":5}}"#,
+            r#"{"id":"e-2","type":"step.progress","payload":{"step":"T","percent":"40","message":7}}"#,
+            r#"{"id":"e-3","type":"job.completed","payload":null,"actor":"coder"}"#,
+            r#"{"id":"e-4","type":"job.failed"}"#,
+            r#"{"id":"e-5","type":"step.output","payload":"not an object"}"#,
+            r#"{"id":"e-6","type":"made.up","payload":{"x":[1,{"y":null}]}}"#,
+            r#"{"id":"e-7","type":"made.up"}"#,
+            r#"{"id":8,"jobId":"j","type":"gate.failed","timestamp":"2026-11-20T10:00:05.120Z","payload":{"gate":"lint","details":{"n":3}}}"#,
+            r#"{"id":"e-9","type":"ai.tokens_used","payload":{"input":"many","output":12.7}}"#,
+        ];
+        for input in inputs {
+            let by_value: JobEvent =
+                serde_json::from_value(serde_json::from_str::<Value>(input).unwrap()).unwrap();
+            assert_eq!(event(input), by_value, "{input}");
+        }
+        assert!(matches!(
+            event(inputs[4]).kind,
+            EventKind::Unknown { ref payload, .. } if payload == "not an object"
+        ));
     }
 
     #[test]

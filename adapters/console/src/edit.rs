@@ -47,7 +47,9 @@ impl Console {
             None => None,
         };
         if found != Some(true) {
-            return Err(ChatError::NotFound(format!("message {message_id} in {thread}")));
+            return Err(ChatError::NotFound(format!(
+                "message {message_id} in {thread}"
+            )));
         }
         let channel = thread.channel.as_str();
         let in_thread = (message_id != thread.thread).then_some(thread.thread.as_str());
@@ -65,13 +67,8 @@ impl Console {
         } else {
             let shown = |last: &LastShown| last.id == message_id && last.input_lines == input_lines;
             let body = |updated| {
-                output::plain_message(
-                    channel,
-                    in_thread,
-                    &self.options.bot_name,
-                    text,
-                    updated,
-                ) + &output::plain_buttons(buttons)
+                output::plain_message(channel, in_thread, &self.options.bot_name, text, updated)
+                    + &output::plain_buttons(buttons)
             };
             let record = match out.last_shown.as_ref().filter(|last| shown(last)) {
                 // Up over the old text, clear to the end of the screen,

@@ -20,7 +20,7 @@
 //! ([`IdRegistry::reservation_needed`]) before any number of a block is used;
 //! the next run starts after the last block recorded.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 /// How many numbers of a kind a run takes at a time: one store write per
 /// block, and at most a block and a half of numbers skipped by a restart
@@ -53,21 +53,40 @@ impl Numbered {
     }
 }
 
-/// Who gave an id used in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    /// The input (a script's explicit id, or an earlier run's message being edited).
-    Given,
-    /// The console numbered it.
-    Minted,
+/// The numbers of one kind minted in this run, as runs of consecutive numbers: numbering
+/// only moves up, and jumps only where an earlier run's block is restored, so a run of
+/// thousands of posts is one or two runs here instead of one map entry per id.
+#[derive(Debug, Default)]
+struct Minted(Vec<(u64, u64)>);
+
+impl Minted {
+    /// Records `number`, minted after `from` (the counter when numbering began); the
+    /// numbers in between were skipped for ids given by the input (which `given` keeps).
+    fn add(&mut self, from: u64, number: u64) {
+        match self.0.last_mut() {
+            Some((_, last)) if *last == from => *last = number,
+            _ => self.0.push((number, number)),
+        }
+    }
+
+    fn contains(&self, number: u64) -> bool {
+        self.0
+            .iter()
+            .any(|(first, last)| (*first..=*last).contains(&number))
+    }
 }
 
-/// Every id used so far in this run, and which of them the console minted.
+/// Every id used so far in this run: the ids the input gave, and the numbers the console
+/// minted (a numbered id is in `minted` unless the input gave it first, when it is in `given`
+/// and numbering skipped it).
 #[derive(Debug, Default)]
 pub(crate) struct IdRegistry {
-    /// One entry per id, not one per set it belongs to: every bot post adds one, and a run
-    /// of thousands of jobs posts hundreds of thousands of them.
-    used: HashMap<String, Origin>,
+    /// Ids given by the input (a script's explicit ids, an earlier run's messages edited).
+    /// Minted ids are not kept here: every bot post mints one, and a run of thousands of
+    /// jobs posts hundreds of thousands of them (a map entry and a copy of the id each).
+    given: HashSet<String>,
+    minted_message: Minted,
+    minted_bot: Minted,
     next_message: u64,
     next_bot: u64,
     /// The end of each kind's recorded block; `None` while nothing is
@@ -86,29 +105,31 @@ pub(crate) struct IdTaken(pub String);
 impl IdRegistry {
     /// Records an id given by the input, unless the console minted it.
     pub(crate) fn claim(&mut self, id: &str) -> Result<(), IdTaken> {
-        match self.used.get(id) {
-            Some(Origin::Minted) => Err(IdTaken(id.to_owned())),
-            Some(Origin::Given) => Ok(()),
-            None => {
-                self.used.insert(id.to_owned(), Origin::Given);
-                Ok(())
-            }
+        if self.given.contains(id) {
+            return Ok(());
         }
+        if self.was_minted(id) {
+            return Err(IdTaken(id.to_owned()));
+        }
+        self.given.insert(id.to_owned());
+        Ok(())
     }
 
     /// The next free `m{n}`, for an input message without an id.
     pub(crate) fn mint_message(&mut self) -> String {
-        let mut next = self.next_message;
-        let id = self.mint("m", &mut next);
-        self.next_message = next;
+        let from = self.next_message;
+        let (id, number) = self.mint("m", from);
+        self.next_message = number;
+        self.minted_message.add(from, number);
         id
     }
 
     /// The next free `b{n}`, for a message the bot posts.
     pub(crate) fn mint_bot(&mut self) -> String {
-        let mut next = self.next_bot;
-        let id = self.mint("b", &mut next);
-        self.next_bot = next;
+        let from = self.next_bot;
+        let (id, number) = self.mint("b", from);
+        self.next_bot = number;
+        self.minted_bot.add(from, number);
         id
     }
 
@@ -163,17 +184,31 @@ impl IdRegistry {
 
     /// Whether any message of this run, the user's or the bot's, has `id`.
     pub(crate) fn is_known(&self, id: &str) -> bool {
-        self.used.contains_key(id)
+        self.given.contains(id) || self.was_minted(id)
     }
 
-    fn mint(&mut self, prefix: &str, counter: &mut u64) -> String {
+    /// Whether the console numbered `id` in this run.
+    fn was_minted(&self, id: &str) -> bool {
+        let (minted, digits) = match id.split_at_checked(1) {
+            Some(("m", digits)) => (&self.minted_message, digits),
+            Some(("b", digits)) => (&self.minted_bot, digits),
+            _ => return false,
+        };
+        // Only the form numbering writes: digits, no sign, no leading zero.
+        let canonical = !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit());
+        canonical
+            && digits.parse().is_ok_and(|number| minted.contains(number))
+            && !self.given.contains(id)
+    }
+
+    /// The first number after `from` whose id the input has not given, and that id.
+    fn mint(&self, prefix: &str, from: u64) -> (String, u64) {
+        let mut number = from;
         loop {
-            *counter += 1;
-            let id = format!("{prefix}{counter}");
-            if let std::collections::hash_map::Entry::Vacant(entry) = self.used.entry(id) {
-                let id = entry.key().clone();
-                entry.insert(Origin::Minted);
-                return id;
+            number += 1;
+            let id = format!("{prefix}{number}");
+            if !self.given.contains(&id) {
+                return (id, number);
             }
         }
     }
@@ -257,6 +292,32 @@ mod tests {
         let bot = ids.mint_bot();
         assert_eq!(ids.claim(&numbered), Err(IdTaken("m1".into())));
         assert_eq!(ids.claim(&bot), Err(IdTaken("b1".into())));
+    }
+
+    #[test]
+    fn only_the_numbers_minted_in_this_run_are_taken() {
+        let mut ids = IdRegistry::default();
+        assert_eq!(ids.claim("b2"), Ok(()));
+        assert_eq!(ids.mint_bot(), "b1");
+        assert_eq!(ids.mint_bot(), "b3", "b2 was given");
+        // An earlier run's block restored late: numbering jumps over numbers never minted.
+        ids.restore(Numbered::Bot, 1000, 2000);
+        assert_eq!(ids.mint_bot(), "b1001");
+        assert_eq!(ids.mint_bot(), "b1002");
+        for taken in ["b1", "b3", "b1001", "b1002"] {
+            assert!(ids.is_known(taken), "{taken}");
+            assert_eq!(ids.claim(taken), Err(IdTaken(taken.into())));
+        }
+        assert_eq!(ids.claim("b2"), Ok(()), "given, not minted");
+        for free in [
+            "b4", "b500", "b1000", "b1003", "b01", "b+1", "b", "m1", "x1",
+        ] {
+            assert!(!ids.is_known(free), "{free}");
+            assert_eq!(ids.claim(free), Ok(()), "{free}");
+            assert!(ids.is_known(free), "{free} is given now");
+        }
+        assert_eq!(ids.mint_bot(), "b1004", "b1003 was given");
+        assert_eq!(ids.mint_message(), "m2", "m1 was given");
     }
 
     #[test]

@@ -41,6 +41,71 @@ async fn a_healthy_stream_delivers_every_event_once_and_ends_completed() {
     );
 }
 
+/// The job's event lists asked for (`GET …/events`, with their query), in order.
+fn event_lists(sim: &mosaic_sim::Sim, job: &JobId) -> Vec<String> {
+    let path = format!("/runner-jobs/{job}/events");
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.split('?').next() == Some(path.as_str()))
+        .map(|r| r.path)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_replaying_stream_is_not_listed_again_over_rest() {
+    // The stream's first event carries an `id:` line: the server replays the stored events,
+    // so the first connect lists none; the only list is the last check after the end.
+    let sim = sim().await;
+    let id = job(&sim, Script::standard(), Faults::default());
+    let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
+    assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
+    assert_exactly(&events, &sim.events(id.as_str()));
+    let last = events.last().map(|e| e.id.as_str().to_owned()).unwrap();
+    assert_eq!(
+        event_lists(&sim, &id),
+        [format!("/runner-jobs/{id}/events?after={last}")]
+    );
+}
+
+#[tokio::test]
+async fn mode8_a_quiet_live_only_stream_is_backfilled_without_waiting_for_an_event() {
+    // A live-only stream of a job whose next event is far off: its past is listed after a
+    // short wait for the stream to show whether it replays, not after the next event.
+    let sim = paced_sim(Duration::from_secs(3)).await;
+    let id = job(
+        &sim,
+        Script::standard(),
+        Faults {
+            live_only_no_ids: true,
+            ..Faults::default()
+        },
+    );
+    let past = sim.events(id.as_str());
+    assert!(!past.is_empty(), "the job has a past");
+    let started = Instant::now();
+    let mut stream = client(config(&sim)).follow(id.clone(), None);
+    let first = tokio::time::timeout(Duration::from_secs(2), stream.next())
+        .await
+        .expect("the past is delivered before the next event");
+    let Some(Followed::Event(first)) = first else {
+        panic!("an event first: {first:?}");
+    };
+    assert_eq!(
+        Some(first.id.as_str()),
+        past[0]["id"].as_str(),
+        "oldest first"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        event_lists(&sim, &id),
+        [format!("/runner-jobs/{id}/events")]
+    );
+}
+
 #[tokio::test]
 async fn a_failing_job_ends_with_its_failed_status() {
     let sim = sim().await;

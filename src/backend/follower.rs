@@ -10,7 +10,10 @@
 //! 2. once the server answered 200, backfill with `GET …/events?after=<last delivered>` (all
 //!    events on the first connect) and deliver what is new. The backfill comes *after* the
 //!    connect so that a server which streams only events newer than the connection (failure
-//!    mode 8) leaves no gap: anything older is in the backfill, anything newer in the stream;
+//!    mode 8) leaves no gap: anything older is in the backfill, anything newer in the stream.
+//!    One exception, the first connect of a job followed from its start (`replay.rs`): its
+//!    first event tells whether the server replays stored events, and only if not is the
+//!    backfill made;
 //! 3. read the stream, delivering each event whose id was not delivered yet, until
 //!    `stream.complete` (final backfill, then `Completed`), or the connection is lost (closed,
 //!    reset, stalled, `event: error`, unparseable bytes), after which the job itself is asked
@@ -39,6 +42,11 @@ use super::stream_signals::{
     clip, completion_status, describe, end_for, gave_up, never_connected, server_error_message,
 };
 
+mod outcomes;
+mod replay;
+
+use outcomes::{ConnectFailure, Loss, Read};
+
 type Connection = es::BoxStream<es::Result<es::SSE>>;
 
 pub(crate) struct Follower {
@@ -50,6 +58,9 @@ pub(crate) struct Follower {
     /// The caller's resume point, until the first backfill has told which ids precede it.
     resume_after: Option<EventId>,
     backfilled: bool,
+    /// Until when the first connect waits for the stream to show that it replays (`replay.rs`);
+    /// `None` once that is told, or when it is not asked.
+    replay_check: Option<Instant>,
     queue: VecDeque<Followed>,
     connection: Option<Connection>,
     /// Whether the current connection (its backfill included) delivered anything new.
@@ -64,59 +75,6 @@ pub(crate) struct Follower {
     retry_after: Option<Duration>,
 }
 
-/// What reading one item from the connection led to.
-enum Read {
-    Continue,
-    Complete(Option<JobStatus>),
-    Lost(Loss),
-}
-
-/// Why a connection was lost.
-enum Loss {
-    /// Nothing arrived, not even a keep-alive, for this long.
-    Stalled(Duration),
-    Closed,
-    /// A line the SSE parser cannot go past.
-    Malformed(String),
-    /// The backend sent an `error` event.
-    ServerError(String),
-    Transport(String),
-}
-
-impl Loss {
-    /// Its `reason` label in the reconnect metric.
-    fn kind(&self) -> &'static str {
-        match self {
-            Loss::Stalled(_) => "stalled",
-            Loss::Closed => "closed",
-            Loss::Malformed(_) => "malformed",
-            Loss::ServerError(_) => "server_error",
-            Loss::Transport(_) => "transport",
-        }
-    }
-}
-
-impl std::fmt::Display for Loss {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Loss::Stalled(silence) => write!(f, "stalled: nothing for {silence:?}"),
-            Loss::Closed => f.write_str("closed by the server"),
-            Loss::Malformed(error) => write!(f, "malformed: {error}"),
-            Loss::ServerError(message) => write!(f, "server error: {message}"),
-            Loss::Transport(error) => f.write_str(error),
-        }
-    }
-}
-
-/// Why a connect attempt did not give a usable connection.
-enum ConnectFailure {
-    /// No connection to the server at all: REST would not get through either.
-    Unreachable(String),
-    /// The server is there but gave no usable stream (503, reset, silence, failed backfill).
-    Refused(String),
-    End(StreamEnd),
-}
-
 impl Follower {
     pub(crate) fn new(client: BackendClient, job: JobId, resume_after: Option<EventId>) -> Self {
         let backoff = reconnect_backoff(&client.config().stream);
@@ -127,6 +85,7 @@ impl Follower {
             last: resume_after.clone(),
             resume_after,
             backfilled: false,
+            replay_check: None,
             queue: VecDeque::new(),
             connection: None,
             progress: false,
@@ -159,6 +118,8 @@ impl Follower {
             match self.connection.take() {
                 None => Box::pin(self.connect()).await,
                 Some(mut connection) => match self.read(&mut connection).await {
+                    // A replay check's backfill may have ended the stream (404, 401).
+                    Read::Continue if self.ended => drop(connection),
                     Read::Continue => self.connection = Some(connection),
                     Read::Complete(status) => {
                         drop(connection);
@@ -289,57 +250,23 @@ impl Follower {
         }
     }
 
-    /// Delivers the stored events the stream may not carry; see the module doc, step 2.
-    async fn backfill(&mut self, connection: Connection) -> Result<Connection, ConnectFailure> {
-        // The first backfill lists every event: it is what tells which ids precede the resume
-        // point, in case the stream replays them.
-        let after = if self.backfilled {
-            self.last.clone()
-        } else {
-            None
-        };
-        // REST futures are boxed: they are large and short-lived, and unboxed they would size
-        // every idle stream's state (see `fetch_events`).
-        let events = fetch_events(&self.client, &self.job, after.as_ref())
-            .await
-            .map_err(|error| match end_for(&error) {
-                Some(end) => ConnectFailure::End(end),
-                None => ConnectFailure::Refused(format!("backfill: {error}")),
-            })?;
-        if !self.backfilled {
-            self.backfilled = true;
-            self.skip_before_resume_point(&events);
-        }
-        events.into_iter().for_each(|event| self.offer(event));
-        Ok(connection)
-    }
-
-    /// Marks the events up to and including the resume point as delivered.
-    fn skip_before_resume_point(&mut self, events: &[JobEvent]) {
-        let Some(resume) = self.resume_after.take() else {
-            return;
-        };
-        match events.iter().position(|event| event.id == resume) {
-            Some(index) => {
-                for event in &events[..=index] {
-                    self.delivered.insert(&event.id);
-                }
-            }
-            // Better a repeat than a loss: the relay dedupes against its own store too.
-            None => {
-                tracing::warn!(%resume, "resume point is not among the job's events; relaying them all")
-            }
-        }
-    }
-
     /// Reads one item, or notices that there is none within the stall timeout.
     async fn read(&mut self, connection: &mut Connection) -> Read {
         let stall = self.policy().stall_timeout;
-        let item = match tokio::time::timeout(stall, connection.next()).await {
+        let wait = self.replay_check.map_or(stall, |until| {
+            stall.min(until.saturating_duration_since(Instant::now()))
+        });
+        let item = match tokio::time::timeout(wait, connection.next()).await {
             Ok(item) => item,
+            Err(_) if self.replay_check.is_some() => {
+                return Box::pin(self.replay_not_shown()).await;
+            }
             Err(_) => return Read::Lost(Loss::Stalled(stall)),
         };
         match item {
+            Some(Ok(es::SSE::Event(event))) if self.replay_check.is_some() => {
+                Box::pin(self.first_event(event)).await
+            }
             Some(Ok(es::SSE::Event(event))) => self.on_event(event),
             Some(Ok(es::SSE::Comment(_) | es::SSE::Connected(_))) => Read::Continue,
             Some(Err(es::Error::Eof)) | None => Read::Lost(Loss::Closed),
@@ -388,15 +315,6 @@ impl Follower {
         };
         self.backfill_rest().await;
         self.end(StreamEnd::Completed(status));
-    }
-
-    /// Delivers the stored events after the last delivered one, outside a connect cycle.
-    async fn backfill_rest(&mut self) {
-        let listed = fetch_events(&self.client, &self.job, self.last.as_ref()).await;
-        match listed {
-            Ok(events) => events.into_iter().for_each(|event| self.offer(event)),
-            Err(error) => tracing::warn!(%error, "backfill failed; events may be missing"),
-        }
     }
 
     /// The connection is gone: end if the job is final or gone, else schedule a reconnect.
@@ -448,18 +366,7 @@ impl Follower {
     }
 }
 
-/// `events_after` on the heap. An async fn's state is as large as its largest await point;
-/// a REST call's state (retry loop, request, timers) is several times that of waiting on a
-/// stream, and a follower spends its life waiting on the stream.
-async fn fetch_events(
-    client: &BackendClient,
-    job: &JobId,
-    after: Option<&EventId>,
-) -> Result<Vec<JobEvent>, BackendError> {
-    Box::pin(client.events_after(job, after)).await
-}
-
-/// `job` on the heap, for the same reason as [`fetch_events`].
+/// `job` on the heap, for the same reason as `replay::fetch_events`.
 async fn fetch_job(client: &BackendClient, job: &JobId) -> Result<RunnerJob, BackendError> {
     Box::pin(client.job(job)).await
 }

@@ -10,7 +10,9 @@
 //! [`REPLAY_WAIT`], the backfill is made as on every other connect, and the event that came
 //! waits until the backfill's older events are delivered. A reconnect (with `Last-Event-ID`,
 //! which failure mode 2 ignores) and a resumed job (whose resume point the first list places)
-//! always backfill.
+//! always backfill. So does `stream.complete`: an event that a replaying server's stream
+//! missed (one stored between its replay and its live feed, a race such servers can have) is
+//! still delivered before the end.
 //!
 //! Why: every job's first connect listed all its events over REST only to find each of them
 //! already delivered by the stream; at thousands of job starts that list was one of the four

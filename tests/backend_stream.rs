@@ -23,6 +23,18 @@ async fn paced_sim(tick: Duration) -> mosaic_sim::Sim {
     .await
 }
 
+/// A job on a simulator in failure mode 8 (live-only stream, no `id:` lines), events every
+/// `tick`.
+async fn live_only_job(tick: Duration) -> (mosaic_sim::Sim, JobId) {
+    let sim = paced_sim(tick).await;
+    let faults = Faults {
+        live_only_no_ids: true,
+        ..Faults::default()
+    };
+    let id = job(&sim, Script::standard(), faults);
+    (sim, id)
+}
+
 #[tokio::test]
 async fn a_healthy_stream_delivers_every_event_once_and_ends_completed() {
     let sim = sim().await;
@@ -71,15 +83,7 @@ async fn a_replaying_stream_is_not_listed_again_over_rest() {
 async fn mode8_a_quiet_live_only_stream_is_backfilled_without_waiting_for_an_event() {
     // A live-only stream of a job whose next event is far off: its past is listed after a
     // short wait for the stream to show whether it replays, not after the next event.
-    let sim = paced_sim(Duration::from_secs(3)).await;
-    let id = job(
-        &sim,
-        Script::standard(),
-        Faults {
-            live_only_no_ids: true,
-            ..Faults::default()
-        },
-    );
+    let (sim, id) = live_only_job(Duration::from_secs(3)).await;
     let past = sim.events(id.as_str());
     assert!(!past.is_empty(), "the job has a past");
     let started = Instant::now();
@@ -424,15 +428,7 @@ async fn mode8_live_only_streams_without_ids_are_backfilled() {
 
 #[tokio::test]
 async fn mode8_joining_a_running_job_backfills_its_past() {
-    let sim = paced_sim(Duration::from_millis(3)).await;
-    let id = job(
-        &sim,
-        Script::standard(),
-        Faults {
-            live_only_no_ids: true,
-            ..Faults::default()
-        },
-    );
+    let (sim, id) = live_only_job(Duration::from_millis(3)).await;
     // Join late: the live-only stream will not carry what came before.
     tokio::time::timeout(Duration::from_secs(5), async {
         while sim.events(id.as_str()).len() < 10 {

@@ -12,7 +12,6 @@
 //! below holds it to that.
 
 use super::ParseContext;
-use super::reference::number_of;
 use super::types::{Action, Command, IssueKind, IssueRef};
 
 /// The command `text` (after the mention and its `,:;`) names, when it has the
@@ -24,15 +23,23 @@ pub(crate) fn command(text: &str, ctx: &ParseContext<'_>) -> Option<Command> {
         // A bare mention: the short help.
         return Some(Command::Help(None));
     }
+    // The action's letters, lower-cased, packed into one word as they are
+    // read: one comparison per action instead of a case-folding loop each.
     let word_start = at;
+    let mut word = 0u64;
     while at < bytes.len() && bytes[at].is_ascii_alphabetic() {
+        if at - word_start == 8 {
+            // Longer than any action.
+            return None;
+        }
+        word = word << 8 | u64::from(bytes[at].to_ascii_lowercase());
         at += 1;
     }
     // The action must end at a space or the end: `fix,` or `fix#1` need cleaning.
     if at < bytes.len() && bytes[at] != b' ' {
         return None;
     }
-    let action = Action::from_bytes(&bytes[word_start..at])?;
+    let action = action(word)?;
     let at = skip_spaces(bytes, at);
     let issue = if at == bytes.len() {
         None
@@ -56,6 +63,39 @@ pub(crate) fn command(text: &str, ctx: &ParseContext<'_>) -> Option<Command> {
     })
 }
 
+/// A word of at most eight bytes packed into a `u64`, first byte highest.
+const fn packed(word: &str) -> u64 {
+    let bytes = word.as_bytes();
+    let mut value = 0u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        value = value << 8 | bytes[i] as u64;
+        i += 1;
+    }
+    value
+}
+
+/// The action whose word, lower case and packed, is `word`.
+fn action(word: u64) -> Option<Action> {
+    const FIX: u64 = packed(Action::Fix.word());
+    const STATUS: u64 = packed(Action::Status.word());
+    const CANCEL: u64 = packed(Action::Cancel.word());
+    const RETRY: u64 = packed(Action::Retry.word());
+    const VERBOSE: u64 = packed(Action::Verbose.word());
+    const QUIET: u64 = packed(Action::Quiet.word());
+    const HELP: u64 = packed(Action::Help.word());
+    Some(match word {
+        FIX => Action::Fix,
+        STATUS => Action::Status,
+        CANCEL => Action::Cancel,
+        RETRY => Action::Retry,
+        VERBOSE => Action::Verbose,
+        QUIET => Action::Quiet,
+        HELP => Action::Help,
+        _ => return None,
+    })
+}
+
 /// The issue of the word at `from`, and where the word ends: `#N` on the
 /// default repository, or `owner/repo#N` on the default forge, with names
 /// made of the characters every forge accepts. `None` for any other form (a
@@ -65,8 +105,7 @@ fn issue(text: &str, from: usize, ctx: &ParseContext<'_>) -> Option<(IssueRef, u
     let bytes = text.as_bytes();
     if bytes[from] == b'#' {
         let repo = ctx.default_repo?;
-        let end = digits_end(bytes, from + 1)?;
-        let number = number_of(&bytes[from + 1..end]).ok()?;
+        let (number, end) = number(bytes, from + 1)?;
         let issue = IssueRef::new(
             &repo.host,
             &repo.owner,
@@ -84,30 +123,36 @@ fn issue(text: &str, from: usize, ctx: &ParseContext<'_>) -> Option<(IssueRef, u
     if hash == slash + 1 || bytes.get(hash) != Some(&b'#') {
         return None;
     }
-    let end = digits_end(bytes, hash + 1)?;
-    let number = number_of(&bytes[hash + 1..end]).ok()?;
+    let (number, end) = number(bytes, hash + 1)?;
     // The general reader takes the owner up to the last slash (GitLab owners
     // may hold more); here the names hold none, so the split is the same, and
-    // a one-segment owner is valid on every forge.
-    let forge = ctx.forges.default_forge();
-    let issue = IssueRef::new(
-        &forge.host,
-        &text[from..slash],
-        &text[slash + 1..hash],
+    // a one-segment owner is valid on every forge. `owner/repo` stands whole
+    // in the text: it is copied in one piece.
+    let issue = IssueRef::with_path(
+        &ctx.forges.default_forge().host,
+        &text[from..hash],
+        slash - from,
         number,
         IssueKind::Issue,
     );
     Some((issue, end))
 }
 
-/// Where the digits starting at `from` end, if the word ends there too:
-/// `#4)` needs cleaning and `#4a` is an error, both for the general reader.
-fn digits_end(bytes: &[u8], from: usize) -> Option<usize> {
+/// The issue number whose digits start at `from`, and where it ends, if the
+/// word ends there too: `#4)` needs cleaning and `#4a` is an error, both for
+/// the general reader, as are `#`, `#0` and more than 19 digits (which may
+/// not fit in 64 bits; fewer always do, so no step checks for overflow).
+fn number(bytes: &[u8], from: usize) -> Option<(u64, usize)> {
     let mut at = from;
+    let mut value = 0u64;
     while at < bytes.len() && bytes[at].is_ascii_digit() {
+        value = value
+            .wrapping_mul(10)
+            .wrapping_add(u64::from(bytes[at] - b'0'));
         at += 1;
     }
-    (at == bytes.len() || bytes[at] == b' ').then_some(at)
+    let word_ends = at == bytes.len() || bytes[at] == b' ';
+    (word_ends && (1..=19).contains(&(at - from)) && value != 0).then_some((value, at))
 }
 
 /// Where the owner or repository name starting at `from` ends: names hold
@@ -222,6 +267,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_action_is_read_from_its_packed_word_in_any_case() {
+        for action in Action::ALL {
+            let word = action.word();
+            for typed in [word.to_owned(), word.to_ascii_uppercase()] {
+                let lower = typed.to_ascii_lowercase();
+                assert_eq!(super::action(packed(&lower)), Some(action), "{typed}");
+            }
+        }
+        assert_eq!(super::action(packed("fixx")), None);
+        assert_eq!(super::action(packed("fi")), None);
+    }
+
+    /// Up to 19 digits the number is read here; beyond, the general reader
+    /// decides (a 20-digit number may still fit in 64 bits).
+    #[test]
+    fn long_numbers_are_read_here_up_to_nineteen_digits() {
+        let (forges, default) = contexts().swap_remove(0);
+        let ctx = ParseContext {
+            bot_name: "mosaic",
+            default_repo: default.as_ref(),
+            forges: &forges,
+        };
+        let nineteen = "fix #9999999999999999999";
+        assert_eq!(
+            command(nineteen, &ctx).map(Ok),
+            Some(parse_words(nineteen, &ctx))
+        );
+        for text in [
+            "fix #18446744073709551615",
+            "fix #18446744073709551616",
+            "fix #00",
+        ] {
+            assert_eq!(command(text, &ctx), None, "{text}");
+        }
+        assert!(parse_words("fix #18446744073709551615", &ctx).is_ok());
+        assert_eq!(
+            command("fix #007", &ctx).map(Ok),
+            Some(parse_words("fix #007", &ctx))
+        );
     }
 
     #[test]

@@ -131,13 +131,19 @@ impl Iterator for Commands<'_> {
             if line_start > from {
                 self.lines_before += scan::count(b'\n', &bytes[from..line_start]);
             }
+            // A line holding an `@` is not blank, so its start up to the `@` says
+            // whether it is quoted.
+            let quoted = markup::is_quoted(&text[line_start..at]);
+            if !quoted && let Some(parsed) = self.usual_line(line_start, at) {
+                return Some(parsed);
+            }
             let (newline, tick) = scan::line_end(&bytes[at..]);
             let line_end = newline.map_or(text.len(), |i| at + i);
             self.next = (line_end < text.len()).then_some(line_end + 1);
             self.lines_before += 1;
             let line = &text[line_start..line_end];
             let line = line.strip_suffix('\r').unwrap_or(line);
-            if markup::is_quoted(line) {
+            if quoted {
                 continue;
             }
             // Code only counts if it opens before the line ends: a backtick or tilde further
@@ -154,6 +160,31 @@ impl Iterator for Commands<'_> {
 }
 
 impl Commands<'_> {
+    /// The usual line, read without looking for code or a second `@`: its first `@`
+    /// (at `at`) is the mention, and no backtick or tilde stands before it in the
+    /// message, so no code span or fence can hold it (each opens before what it
+    /// holds). `None` leaves the line to the full reading, which answers the same.
+    fn usual_line(&mut self, line_start: usize, at: usize) -> Option<Parsed> {
+        let Code::NoneBefore(clean) = self.code else {
+            return None;
+        };
+        let text = self.text;
+        let bytes = text.as_bytes();
+        // `clean` is 0 or the end of an earlier line, so it never passes `at`.
+        if scan::find2(b'`', b'~', &bytes[clean.min(at)..at]).is_some() {
+            return None;
+        }
+        let end =
+            line_start + mention::at_sign(&text[line_start..], at - line_start, self.ctx.bot_name)?;
+        let line_end = scan::find(b'\n', &bytes[end..]).map_or(text.len(), |i| end + i);
+        self.code = Code::NoneBefore(at);
+        self.next = (line_end < text.len()).then_some(line_end + 1);
+        self.lines_before += 1;
+        let command = &text[end..line_end];
+        let command = command.strip_suffix('\r').unwrap_or(command);
+        Some(self.parsed(self.lines_before, command))
+    }
+
     /// The code ranges that matter for text up to `end`: none when no backtick or tilde
     /// comes before it, without looking past it. `tick` says whether one stands in
     /// `at..end` (the mention's line, already scanned for its end).
@@ -205,10 +236,19 @@ impl Commands<'_> {
         }
     }
 
+    #[inline]
     fn parsed(&self, line: usize, command_text: &str) -> Parsed {
+        // The usual command is built here, in the value returned: see `usual::Usual`.
+        let text = after_punctuation(command_text);
+        if let Some(usual) = usual::read(text, &self.ctx) {
+            return Parsed {
+                line,
+                result: Ok(usual.command(&self.ctx)),
+            };
+        }
         Parsed {
             line,
-            result: parse_command(command_text, &self.ctx).map_err(|problem| CommandError {
+            result: parse_words(text, &self.ctx).map_err(|problem| CommandError {
                 problem,
                 invoker: if self.slash {
                     Invoker::slash(self.ctx.bot_name)
@@ -220,20 +260,25 @@ impl Commands<'_> {
     }
 }
 
-/// Parses the words after a mention (or a slash command's text).
-fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
-    // `@mosaic, fix` and `@mosaic: fix`: the punctuation after the mention
-    // is not a word; `Words` skips the white space.
+/// The text after a mention without its leading `,:;`: in `@mosaic, fix` and
+/// `@mosaic: fix` the punctuation is not a word (`Words` skips the white space).
+fn after_punctuation(text: &str) -> &str {
     // Bytes, not chars: the three are ASCII, and this runs for every command.
     let skip = text
         .bytes()
         .take_while(|b| matches!(b, b',' | b':' | b';'))
         .count();
-    let text = &text[skip..];
-    if let Some(command) = usual::command(text, ctx) {
-        return Ok(command);
+    &text[skip..]
+}
+
+/// Parses the words after a mention (or a slash command's text).
+#[cfg(test)]
+fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
+    let text = after_punctuation(text);
+    match usual::read(text, ctx) {
+        Some(usual) => Ok(usual.command(ctx)),
+        None => parse_words(text, ctx),
     }
-    parse_words(text, ctx)
 }
 
 /// Parses the words after a mention with the general reader, which knows

@@ -105,6 +105,7 @@ impl IssueRef {
     /// Builds a reference from `owner/repo` as one text (`path`, whose owner
     /// is its first `owner_len` bytes): the usual reader finds it so in the
     /// message, and copies it once.
+    #[inline(always)]
     pub(crate) fn with_path(
         host: &str,
         path: &str,
@@ -112,20 +113,24 @@ impl IssueRef {
         number: u64,
         kind: IssueKind,
     ) -> IssueRef {
-        let text = match arrayvec::ArrayString::from(host) {
-            // `host/` and `owner/repo` in two copies, straight into place.
-            Ok(mut text) if host.len() + 1 + path.len() <= INLINE => {
-                text.push('/');
-                text.push_str(path);
-                // Both offsets are at most `INLINE`, so they fit in a byte.
-                RefText::Inline {
-                    text,
-                    host_end: host.len() as u8,
-                    repo_at: (host.len() + 1 + owner_len + 1) as u8,
-                    kind,
-                }
-            }
-            _ => RefText::joined(host, &[path], owner_len, kind),
+        if host.len() + 1 + path.len() > INLINE {
+            return IssueRef {
+                text: RefText::joined(host, &[path], owner_len, kind),
+                number,
+            };
+        }
+        // `host/` and `owner/repo` in two copies, straight into place.
+        let mut text = arrayvec::ArrayString::new();
+        // Cannot fail: the length was checked above.
+        let _ = text.try_push_str(host);
+        let _ = text.try_push('/');
+        let _ = text.try_push_str(path);
+        // Both offsets are at most `INLINE`, so they fit in a byte.
+        let text = RefText::Inline {
+            text,
+            host_end: host.len() as u8,
+            repo_at: (host.len() + 1 + owner_len + 1) as u8,
+            kind,
         };
         IssueRef { text, number }
     }

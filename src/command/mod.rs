@@ -176,10 +176,21 @@ impl Commands<'_> {
         }
         let end =
             line_start + mention::at_sign(&text[line_start..], at - line_start, self.ctx.bot_name)?;
-        let line_end = scan::find(b'\n', &bytes[end..]).map_or(text.len(), |i| end + i);
         self.code = Code::NoneBefore(at);
-        self.next = (line_end < text.len()).then_some(line_end + 1);
         self.lines_before += 1;
+        // The usual command finds its line's end as it is read.
+        let rest = after_punctuation(&text[end..]);
+        if let Some((usual, command_end)) = usual::read(rest, &self.ctx) {
+            let line_end = text.len() - rest.len() + command_end;
+            let line_end = line_end + usize::from(bytes.get(line_end) == Some(&b'\r'));
+            self.next = (line_end < text.len()).then_some(line_end + 1);
+            return Some(Parsed {
+                line: self.lines_before,
+                result: Ok(usual.command(&self.ctx)),
+            });
+        }
+        let line_end = scan::find(b'\n', &bytes[end..]).map_or(text.len(), |i| end + i);
+        self.next = (line_end < text.len()).then_some(line_end + 1);
         let command = &text[end..line_end];
         let command = command.strip_suffix('\r').unwrap_or(command);
         Some(self.parsed(self.lines_before, command))
@@ -240,7 +251,9 @@ impl Commands<'_> {
     fn parsed(&self, line: usize, command_text: &str) -> Parsed {
         // The usual command is built here, in the value returned: see `usual::Usual`.
         let text = after_punctuation(command_text);
-        if let Some(usual) = usual::read(text, &self.ctx) {
+        if let Some((usual, end)) = usual::read(text, &self.ctx)
+            && end == text.len()
+        {
             return Parsed {
                 line,
                 result: Ok(usual.command(&self.ctx)),
@@ -276,8 +289,8 @@ fn after_punctuation(text: &str) -> &str {
 fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
     let text = after_punctuation(text);
     match usual::read(text, ctx) {
-        Some(usual) => Ok(usual.command(ctx)),
-        None => parse_words(text, ctx),
+        Some((usual, end)) if end == text.len() => Ok(usual.command(ctx)),
+        _ => parse_words(text, ctx),
     }
 }
 

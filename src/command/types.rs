@@ -123,7 +123,7 @@ impl IssueRef {
         let mut text = arrayvec::ArrayString::new();
         // Cannot fail: the length was checked above.
         let _ = text.try_push_str(host);
-        let _ = text.try_push('/');
+        let _ = text.try_push_str("/");
         let _ = text.try_push_str(path);
         // Both offsets are at most `INLINE`, so they fit in a byte.
         let text = RefText::Inline {

@@ -18,7 +18,9 @@ use super::types::{Action, Command, IssueKind, IssueRef};
 /// usual shape and is valid; `None` sends it to the general reader.
 #[cfg(test)]
 pub(crate) fn command(text: &str, ctx: &ParseContext<'_>) -> Option<Command> {
-    read(text, ctx).map(|usual| usual.command(ctx))
+    read(text, ctx)
+        .filter(|(_, end)| *end == text.len())
+        .map(|(usual, _)| usual.command(ctx))
 }
 
 /// A usual command as read, its issue still in the text: small and `Copy`, so the
@@ -95,17 +97,21 @@ impl Usual<'_> {
     }
 }
 
-/// The usual command `text` (after the mention and its `,:;`) holds, when it
-/// has the usual shape and is valid; `None` sends it to the general reader.
-pub(crate) fn read<'t>(text: &'t str, ctx: &ParseContext<'_>) -> Option<Usual<'t>> {
+/// The usual command on the line `text` starts (after the mention and its
+/// `,:;`), when it has the usual shape and is valid, and where the command
+/// ends: at the `\r\n`, `\n` or end of text that ends the line, so the line's
+/// end is found on the way instead of by a search beforehand. `None` sends the
+/// line to the general reader.
+pub(crate) fn read<'t>(text: &'t str, ctx: &ParseContext<'_>) -> Option<(Usual<'t>, usize)> {
     let bytes = text.as_bytes();
     let mut at = skip_spaces(bytes, 0);
-    if at == bytes.len() {
+    if ends_line(bytes, at) {
         // A bare mention: the short help.
-        return Some(Usual {
+        let help = Usual {
             action: Action::Help,
             issue: Issue::None,
-        });
+        };
+        return Some((help, at));
     }
     // The action's letters, lower-cased, packed into one word as they are
     // read: one comparison per action instead of a case-folding loop each.
@@ -120,27 +126,43 @@ pub(crate) fn read<'t>(text: &'t str, ctx: &ParseContext<'_>) -> Option<Usual<'t
         word = word << 8 | u64::from(bytes[at] | 0x20);
         at += 1;
     }
-    // The action must end at a space or the end: `fix,` or `fix#1` need cleaning.
-    if at < bytes.len() && bytes[at] != b' ' {
+    // The action must end at a space or the line's end: `fix,` or `fix#1` need cleaning.
+    if !ends_word(bytes, at) {
         return None;
     }
     let action = action(word)?;
     let at = skip_spaces(bytes, at);
-    let issue = if at == bytes.len() {
-        Issue::None
+    let (issue, end) = if ends_line(bytes, at) {
+        (Issue::None, at)
     } else {
         let (issue, end) = issue(text, at, ctx)?;
         // Nothing may follow the issue: extra words are an error to word.
-        if skip_spaces(bytes, end) != bytes.len() {
+        let end = skip_spaces(bytes, end);
+        if !ends_line(bytes, end) {
             return None;
         }
-        issue
+        (issue, end)
     };
     match (action, issue) {
         // `fix` alone is an error, and `help` has its own parser.
         (Action::Fix, Issue::None) | (Action::Help, _) => None,
-        (action, issue) => Some(Usual { action, issue }),
+        (action, issue) => Some((Usual { action, issue }, end)),
     }
+}
+
+/// Whether the line ends at `at`: the text's end, `\n`, or `\r` before either
+/// (the line's `\r` is not part of the command, as for the general reader).
+fn ends_line(bytes: &[u8], at: usize) -> bool {
+    match bytes.get(at) {
+        None | Some(b'\n') => true,
+        Some(b'\r') => matches!(bytes.get(at + 1), None | Some(b'\n')),
+        Some(_) => false,
+    }
+}
+
+/// Whether a word ends at `at`: at a space or the line's end.
+fn ends_word(bytes: &[u8], at: usize) -> bool {
+    bytes.get(at) == Some(&b' ') || ends_line(bytes, at)
 }
 
 /// A word of at most eight bytes packed into a `u64`, first byte highest.
@@ -222,8 +244,7 @@ fn number(bytes: &[u8], from: usize) -> Option<(u64, usize)> {
             .wrapping_add(u64::from(bytes[at] - b'0'));
         at += 1;
     }
-    let word_ends = at == bytes.len() || bytes[at] == b' ';
-    (word_ends && (1..=19).contains(&(at - from)) && value != 0).then_some((value, at))
+    (ends_word(bytes, at) && (1..=19).contains(&(at - from)) && value != 0).then_some((value, at))
 }
 
 /// Where the owner or repository name starting at `from` ends: names hold

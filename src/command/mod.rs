@@ -337,4 +337,6 @@ pub fn canonical(command: &Command, forges: &Forges) -> String {
 #[cfg(test)]
 mod agreement;
 #[cfg(test)]
+mod line_tests;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,89 @@
+//! The usual line's shortcut (`Commands::usual_line`): its mention taken at the
+//! line's first `@`, its end found by the usual reader as it reads, and the
+//! code scan skipped. Each must agree with the plain reading (`agreement::plain`),
+//! here on the line endings and neighbours the shortcut has to tell apart.
+
+use proptest::prelude::*;
+
+use super::agreement::plain;
+use super::*;
+
+fn context_parts() -> (Forges, RepoRef) {
+    let forges = Forges::github_only();
+    let default = RepoRef::parse("acme/web", &forges).unwrap();
+    (forges, default)
+}
+
+/// Messages of usual commands and what may end or follow them: lone and
+/// doubled `\r`, tabs, code marks after the mention, a second mention.
+fn message() -> impl Strategy<Value = String> {
+    let pieces = [
+        "@mosaic",
+        "@mosaic:",
+        "@Mosaic,",
+        " fix acme/web#42",
+        " fix #7",
+        " status",
+        " quiet #3",
+        " cancel a.b/c-d#9",
+        " fix",
+        " help",
+        "\r",
+        "\r\n",
+        "\n",
+        "\t",
+        " ",
+        "`",
+        "~",
+        "x@mosaic.com",
+        "#0",
+        "é",
+        ".",
+    ];
+    proptest::collection::vec(proptest::sample::select(pieces.to_vec()), 0..16)
+        .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn the_usual_line_finds_what_the_plain_reading_finds(text in message()) {
+        let (forges, default) = context_parts();
+        let ctx = ParseContext { bot_name: "mosaic", default_repo: Some(&default), forges: &forges };
+        let fast: Vec<Parsed> = parse_message(&text, &ctx).collect();
+        prop_assert_eq!(fast, plain(&text, &ctx));
+    }
+}
+
+#[test]
+fn line_endings_end_the_usual_command_and_the_next_line_is_read() {
+    let (forges, default) = context_parts();
+    let ctx = ParseContext {
+        bot_name: "mosaic",
+        default_repo: Some(&default),
+        forges: &forges,
+    };
+    for text in [
+        "@mosaic fix #1\r\n@mosaic status",
+        "@mosaic fix #1\n@mosaic status",
+        "@mosaic fix #1\r",
+        "@mosaic fix #1\r\r\n@mosaic status",
+        "@mosaic fix #1\rstatus",
+        "@mosaic\r\n@mosaic quiet",
+        "@mosaic fix #1 \t\n",
+        "@mosaic fix acme/web#2`\n",
+    ] {
+        let fast: Vec<Parsed> = parse_message(text, &ctx).collect();
+        assert_eq!(fast, plain(text, &ctx), "{text:?}");
+    }
+    // The line numbers and commands themselves, for the two-line message.
+    let found: Vec<Parsed> = parse_message("@mosaic fix #1\r\n@mosaic status", &ctx).collect();
+    assert_eq!(found.len(), 2);
+    assert_eq!((found[0].line, found[1].line), (1, 2));
+    assert_eq!(found[1].result, Ok(Command::Status(None)));
+    let Ok(Command::Fix(issue)) = &found[0].result else {
+        panic!("{found:?}");
+    };
+    assert_eq!((issue.repo_path(), issue.number()), ("acme/web", 1));
+}

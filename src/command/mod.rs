@@ -17,7 +17,11 @@
 //! byte search without allocating (`scan` picks a loop or `memchr` by length).
 //! Parsing returns an iterator that allocates nothing for a command of usual
 //! length; code spans are looked for only up to a mention, and parsed only
-//! when a backtick or tilde stands before it.
+//! when a backtick or tilde stands before it. The usual line (its first `@` is
+//! the mention, no backtick or tilde before it, a usual command after it) is
+//! read in one pass from the mention to the line's end, which the usual reader
+//! finds on the way; the command is built in the value returned (each copy of
+//! a freshly built reference stalled on the CPU's store buffer).
 
 mod actions;
 mod error;

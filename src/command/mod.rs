@@ -188,16 +188,27 @@ impl Commands<'_> {
             let line_end = text.len() - rest.len() + command_end;
             let line_end = line_end + usize::from(bytes.get(line_end) == Some(&b'\r'));
             self.next = (line_end < text.len()).then_some(line_end + 1);
-            return Some(Parsed {
-                line: self.lines_before,
-                result: Ok(usual.command(&self.ctx)),
-            });
+            return Some(self.usual_parsed(self.lines_before, usual));
         }
         let line_end = scan::find(b'\n', &bytes[end..]).map_or(text.len(), |i| end + i);
         self.next = (line_end < text.len()).then_some(line_end + 1);
         let command = &text[end..line_end];
         let command = command.strip_suffix('\r').unwrap_or(command);
         Some(self.parsed(self.lines_before, command))
+    }
+
+    /// The usual command read on line `line`, written into the value returned
+    /// (see [`usual::Usual::write`]).
+    #[inline]
+    fn usual_parsed(&self, line: usize, usual: usual::Usual<'_>) -> Parsed {
+        let mut parsed = Parsed {
+            line,
+            result: Ok(Command::Help(None)),
+        };
+        if let Ok(command) = &mut parsed.result {
+            usual.write(&self.ctx, command);
+        }
+        parsed
     }
 
     /// The code ranges that matter for text up to `end`: none when no backtick or tilde
@@ -253,15 +264,12 @@ impl Commands<'_> {
 
     #[inline]
     fn parsed(&self, line: usize, command_text: &str) -> Parsed {
-        // The usual command is built here, in the value returned: see `usual::Usual`.
+        // The usual command is written into the value returned: see `usual::Usual`.
         let text = after_punctuation(command_text);
         if let Some((usual, end)) = usual::read(text, &self.ctx)
             && end == text.len()
         {
-            return Parsed {
-                line,
-                result: Ok(usual.command(&self.ctx)),
-            };
+            return self.usual_parsed(line, usual);
         }
         Parsed {
             line,

@@ -135,6 +135,51 @@ impl IssueRef {
         IssueRef { text, number }
     }
 
+    /// A reference with an empty text, to be set in place by [`IssueRef::set_path`].
+    pub(crate) fn empty() -> IssueRef {
+        IssueRef {
+            text: RefText::Inline {
+                text: arrayvec::ArrayString::new(),
+                host_end: 0,
+                repo_at: 0,
+                kind: IssueKind::Issue,
+            },
+            number: 0,
+        }
+    }
+
+    /// Makes this the reference [`IssueRef::with_path`] builds, writing its text in
+    /// place when it fits inline.
+    pub(crate) fn set_path(
+        &mut self,
+        host: &str,
+        path: &str,
+        owner_len: usize,
+        number: u64,
+        kind: IssueKind,
+    ) {
+        match &mut self.text {
+            RefText::Inline {
+                text,
+                host_end,
+                repo_at,
+                kind: text_kind,
+            } if host.len() + 1 + path.len() <= INLINE => {
+                text.clear();
+                // Cannot fail: the length was checked above.
+                let _ = text.try_push_str(host);
+                let _ = text.try_push_str("/");
+                let _ = text.try_push_str(path);
+                // Both offsets are at most `INLINE`, so they fit in a byte.
+                *host_end = host.len() as u8;
+                *repo_at = (host.len() + 1 + owner_len + 1) as u8;
+                *text_kind = kind;
+                self.number = number;
+            }
+            _ => *self = IssueRef::with_path(host, path, owner_len, number, kind),
+        }
+    }
+
     /// The forge's host, lower case (`github.com`).
     pub fn host(&self) -> &str {
         let (text, host_end, _) = self.text.parts();

@@ -24,7 +24,7 @@ pub(crate) fn command(text: &str, ctx: &ParseContext<'_>) -> Option<Command> {
 }
 
 /// A usual command as read, its issue still in the text: small and `Copy`, so the
-/// reader hands it back in registers and the command is built once, in place.
+/// reader hands it back in registers and the command is written once, in place.
 /// Building the 64-byte reference inside the reader and moving the command out
 /// through each caller cost more time than reading it (each move reloads what was
 /// just stored piecemeal, which the CPU cannot forward from its store buffer).
@@ -48,6 +48,43 @@ enum Issue<'t> {
 }
 
 impl Usual<'_> {
+    /// Writes the command read into `command`, whatever it held: the reference's
+    /// text is copied straight into its place there. Built apart and moved in, it
+    /// was reloaded before the CPU had stored its bytes (a store-forwarding stall:
+    /// skipping the text's copy altogether saved ~12 ns of ~65 on the bench).
+    pub(crate) fn write(self, ctx: &ParseContext<'_>, command: &mut Command) {
+        let Issue::Path {
+            path,
+            owner_len,
+            number,
+        } = self.issue
+        else {
+            *command = self.command(ctx);
+            return;
+        };
+        let empty = IssueRef::empty();
+        *command = match self.action {
+            Action::Fix => Command::Fix(empty),
+            Action::Status => Command::Status(Some(empty)),
+            Action::Cancel => Command::Cancel(Some(empty)),
+            Action::Retry => Command::Retry(Some(empty)),
+            Action::Verbose => Command::Verbose(Some(empty)),
+            Action::Quiet => Command::Quiet(Some(empty)),
+            // `read` lets no `help` with an issue through.
+            Action::Help => Command::Help(None),
+        };
+        if let Command::Fix(issue)
+        | Command::Status(Some(issue))
+        | Command::Cancel(Some(issue))
+        | Command::Retry(Some(issue))
+        | Command::Verbose(Some(issue))
+        | Command::Quiet(Some(issue)) = command
+        {
+            let host = &ctx.forges.default_forge().host;
+            issue.set_path(host, path, owner_len, number, IssueKind::Issue);
+        }
+    }
+
     /// The command read, built.
     #[inline]
     pub(crate) fn command(self, ctx: &ParseContext<'_>) -> Command {

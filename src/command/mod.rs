@@ -184,7 +184,8 @@ impl Commands<'_> {
         self.lines_before += 1;
         // The usual command finds its line's end as it is read.
         let rest = after_punctuation(&text[end..]);
-        if let Some((usual, command_end)) = usual::read(rest, &self.ctx) {
+        // Matched by reference: moving the reading out of the `Option` copied it.
+        if let Some((usual, command_end)) = &usual::read(rest, &self.ctx) {
             let line_end = text.len() - rest.len() + command_end;
             let line_end = line_end + usize::from(bytes.get(line_end) == Some(&b'\r'));
             self.next = (line_end < text.len()).then_some(line_end + 1);
@@ -200,7 +201,7 @@ impl Commands<'_> {
     /// The usual command read on line `line`, written into the value returned
     /// (see [`usual::Usual::write`]).
     #[inline]
-    fn usual_parsed(&self, line: usize, usual: usual::Usual<'_>) -> Parsed {
+    fn usual_parsed(&self, line: usize, usual: &usual::Usual<'_>) -> Parsed {
         let mut parsed = Parsed {
             line,
             result: Ok(Command::Help(None)),
@@ -266,8 +267,8 @@ impl Commands<'_> {
     fn parsed(&self, line: usize, command_text: &str) -> Parsed {
         // The usual command is written into the value returned: see `usual::Usual`.
         let text = after_punctuation(command_text);
-        if let Some((usual, end)) = usual::read(text, &self.ctx)
-            && end == text.len()
+        if let Some((usual, end)) = &usual::read(text, &self.ctx)
+            && *end == text.len()
         {
             return self.usual_parsed(line, usual);
         }

@@ -52,7 +52,7 @@ impl Usual<'_> {
     /// text is copied straight into its place there. Built apart and moved in, it
     /// was reloaded before the CPU had stored its bytes (a store-forwarding stall:
     /// skipping the text's copy altogether saved ~12 ns of ~65 on the bench).
-    pub(crate) fn write(self, ctx: &ParseContext<'_>, command: &mut Command) {
+    pub(crate) fn write(&self, ctx: &ParseContext<'_>, command: &mut Command) {
         let Issue::Path {
             path,
             owner_len,
@@ -87,7 +87,7 @@ impl Usual<'_> {
 
     /// The command read, built.
     #[inline]
-    pub(crate) fn command(self, ctx: &ParseContext<'_>) -> Command {
+    pub(crate) fn command(&self, ctx: &ParseContext<'_>) -> Command {
         // Each arm builds its issue straight into the command: one `let issue` before
         // the `match` cost a copy of the reference per command (callgrind).
         match self.action {
@@ -107,7 +107,7 @@ impl Usual<'_> {
     }
 
     #[inline(always)]
-    fn issue(self, ctx: &ParseContext<'_>) -> Option<IssueRef> {
+    fn issue(&self, ctx: &ParseContext<'_>) -> Option<IssueRef> {
         match self.issue {
             Issue::None => None,
             Issue::Default(number) => ctx.default_repo.map(|repo| {

@@ -23,7 +23,9 @@
 //!   before the job's relay exists;
 //!   The p99 is also given apart for the events emitted while commands still arrive (the
 //!   first `RELAY_SPREAD_MS`: every job starting, the store busy with two commands per job)
-//!   and for those emitted after (relaying only), to tell which phase makes the tail;
+//!   and for those emitted after (relaying only), to tell which phase makes the tail; and
+//!   (on stderr, before the row) by the second of the run each event was emitted in, to tell
+//!   when the bot fell behind and when it caught up;
 //! - CPU seconds of the bot (user + system, from `/proc`), and of the simulator over the same
 //!   run (it shares the cores);
 //! - lost and repeated events: each event of each job (fetched from the simulator at the end)
@@ -242,10 +244,19 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         latencies: histogram,
         starting,
         after,
+        by_second,
         lost,
         repeated,
         unshown_early,
     } = score(&lines, &events, commands_done);
+    for (second, h) in &by_second {
+        eprintln!(
+            "  second {second:>3}: {:>6} events  p50 {:>9.2} ms  p99 {:>9.2} ms",
+            h.count(),
+            h.percentile(0.50) as f64 / 1000.0,
+            h.percentile(0.99) as f64 / 1000.0
+        );
+    }
     if lost + repeated > 0 {
         let kept = log.keep().map(|(_, p)| p.display().to_string());
         eprintln!("the bot's log is kept: {}", kept.unwrap_or_default());
@@ -370,6 +381,9 @@ struct Score {
     /// The same latencies split: events emitted while commands still arrived, and after.
     starting: Histogram,
     after: Histogram,
+    /// The latencies by the second of the run the event was emitted in (from the first
+    /// event), to tell when the tail forms: while jobs start, at the peak, or throughout.
+    by_second: std::collections::BTreeMap<u64, Histogram>,
     lost: usize,
     repeated: usize,
     /// Events emitted before their thread's `verbose` took effect and not shown: allowed
@@ -405,10 +419,17 @@ fn score(
         latencies: Histogram::new(),
         starting: Histogram::new(),
         after: Histogram::new(),
+        by_second: std::collections::BTreeMap::new(),
         lost: 0,
         repeated: 0,
         unshown_early: 0,
     };
+    let first_event = events
+        .values()
+        .flatten()
+        .map(|(_, _, emitted)| *emitted)
+        .min()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     for (channel, job_events) in events {
         let thread_posts = posts.get(channel).map_or(&[][..], Vec::as_slice);
         let verbose_at = thread_posts
@@ -441,6 +462,12 @@ fn score(
             if let (Some((at, _)), false) = (first, kind == "job.created") {
                 let latency = at.duration_since(*emitted).unwrap_or_default();
                 score.latencies.record(latency);
+                let second = emitted.duration_since(first_event).unwrap_or_default();
+                score
+                    .by_second
+                    .entry(second.as_secs())
+                    .or_insert_with(Histogram::new)
+                    .record(latency);
                 if *emitted <= commands_done {
                     score.starting.record(latency);
                 } else {

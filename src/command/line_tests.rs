@@ -87,3 +87,36 @@ fn line_endings_end_the_usual_command_and_the_next_line_is_read() {
     };
     assert_eq!((issue.repo_path(), issue.number()), ("acme/web", 1));
 }
+
+/// A reference too long to keep inline is built on the heap, by the same
+/// usual line, and equals the one built from its parts.
+#[test]
+fn a_reference_past_the_inline_length_is_kept_whole() {
+    let (forges, default) = context_parts();
+    let ctx = ParseContext {
+        bot_name: "mosaic",
+        default_repo: Some(&default),
+        forges: &forges,
+    };
+    let owner = "an-organisation-with-a-rather-long-name";
+    let repo = "and.its_repository-too";
+    for (text, kind) in [
+        (format!("@mosaic fix {owner}/{repo}#5"), "fix"),
+        (format!("@mosaic status {owner}/{repo}#5\r\n"), "status"),
+    ] {
+        let found: Vec<Parsed> = parse_message(&text, &ctx).collect();
+        assert_eq!(found, plain(&text, &ctx), "{text:?}");
+        let expected = IssueRef::new("github.com", owner, repo, 5, IssueKind::Issue);
+        let issue = match &found[..] {
+            [
+                Parsed {
+                    line: 1,
+                    result: Ok(Command::Fix(issue) | Command::Status(Some(issue))),
+                },
+            ] => issue,
+            other => panic!("{kind}: {other:?}"),
+        };
+        assert_eq!(issue, &expected);
+        assert_eq!((issue.owner(), issue.repo()), (owner, repo));
+    }
+}

@@ -167,7 +167,9 @@ impl Commands<'_> {
     /// The usual line, read without looking for code or a second `@`: its first `@`
     /// (at `at`) is the mention, and no backtick or tilde stands before it in the
     /// message, so no code span or fence can hold it (each opens before what it
-    /// holds). `None` leaves the line to the full reading, which answers the same.
+    /// holds). The usual command is read up to the line's end in one pass, any other
+    /// by the general reader. `None` (another first `@`, or code before it) leaves
+    /// the line to the full reading, which answers the same.
     fn usual_line(&mut self, line_start: usize, at: usize) -> Option<Parsed> {
         let Code::NoneBefore(clean) = self.code else {
             return None;

@@ -105,7 +105,6 @@ impl IssueRef {
     /// Builds a reference from `owner/repo` as one text (`path`, whose owner
     /// is its first `owner_len` bytes): the usual reader finds it so in the
     /// message, and copies it once.
-    #[inline(always)]
     pub(crate) fn with_path(
         host: &str,
         path: &str,
@@ -113,26 +112,9 @@ impl IssueRef {
         number: u64,
         kind: IssueKind,
     ) -> IssueRef {
-        if host.len() + 1 + path.len() > INLINE {
-            return IssueRef {
-                text: RefText::joined(host, &[path], owner_len, kind),
-                number,
-            };
-        }
-        // `host/` and `owner/repo` in two copies, straight into place.
-        let mut text = arrayvec::ArrayString::new();
-        // Cannot fail: the length was checked above.
-        let _ = text.try_push_str(host);
-        let _ = text.try_push_str("/");
-        let _ = text.try_push_str(path);
-        // Both offsets are at most `INLINE`, so they fit in a byte.
-        let text = RefText::Inline {
-            text,
-            host_end: host.len() as u8,
-            repo_at: (host.len() + 1 + owner_len + 1) as u8,
-            kind,
-        };
-        IssueRef { text, number }
+        let mut issue = IssueRef::empty();
+        issue.set_path(host, path, owner_len, number, kind);
+        issue
     }
 
     /// A reference with an empty text, to be set in place by [`IssueRef::set_path`].
@@ -149,7 +131,7 @@ impl IssueRef {
     }
 
     /// Makes this the reference [`IssueRef::with_path`] builds, writing its text in
-    /// place when it fits inline.
+    /// place when it fits inline: `host/` and `owner/repo` in two copies.
     pub(crate) fn set_path(
         &mut self,
         host: &str,
@@ -158,6 +140,7 @@ impl IssueRef {
         number: u64,
         kind: IssueKind,
     ) {
+        self.number = number;
         match &mut self.text {
             RefText::Inline {
                 text,
@@ -174,9 +157,8 @@ impl IssueRef {
                 *host_end = host.len() as u8;
                 *repo_at = (host.len() + 1 + owner_len + 1) as u8;
                 *text_kind = kind;
-                self.number = number;
             }
-            _ => *self = IssueRef::with_path(host, path, owner_len, number, kind),
+            _ => self.text = RefText::joined(host, &[path], owner_len, kind),
         }
     }
 

@@ -8,10 +8,15 @@ use proptest::prelude::*;
 use super::agreement::plain;
 use super::*;
 
-fn context_parts() -> (Forges, RepoRef) {
+/// Runs `check` with GitHub alone and `acme/web` as the channel's repository.
+fn with_context<T>(check: impl FnOnce(&ParseContext<'_>) -> T) -> T {
     let forges = Forges::github_only();
     let default = RepoRef::parse("acme/web", &forges).unwrap();
-    (forges, default)
+    check(&ParseContext {
+        bot_name: "mosaic",
+        default_repo: Some(&default),
+        forges: &forges,
+    })
 }
 
 /// Messages of usual commands and what may end or follow them: lone and
@@ -49,21 +54,17 @@ proptest! {
 
     #[test]
     fn the_usual_line_finds_what_the_plain_reading_finds(text in message()) {
-        let (forges, default) = context_parts();
-        let ctx = ParseContext { bot_name: "mosaic", default_repo: Some(&default), forges: &forges };
-        let fast: Vec<Parsed> = parse_message(&text, &ctx).collect();
-        prop_assert_eq!(fast, plain(&text, &ctx));
+        let (fast, plain) = with_context(|ctx| (parse_message(&text, ctx).collect::<Vec<_>>(), plain(&text, ctx)));
+        prop_assert_eq!(fast, plain);
     }
 }
 
 #[test]
 fn line_endings_end_the_usual_command_and_the_next_line_is_read() {
-    let (forges, default) = context_parts();
-    let ctx = ParseContext {
-        bot_name: "mosaic",
-        default_repo: Some(&default),
-        forges: &forges,
-    };
+    with_context(|ctx| lines_in_order(ctx));
+}
+
+fn lines_in_order(ctx: &ParseContext<'_>) {
     for text in [
         "@mosaic fix #1\r\n@mosaic status",
         "@mosaic fix #1\n@mosaic status",
@@ -74,11 +75,11 @@ fn line_endings_end_the_usual_command_and_the_next_line_is_read() {
         "@mosaic fix #1 \t\n",
         "@mosaic fix acme/web#2`\n",
     ] {
-        let fast: Vec<Parsed> = parse_message(text, &ctx).collect();
-        assert_eq!(fast, plain(text, &ctx), "{text:?}");
+        let fast: Vec<Parsed> = parse_message(text, ctx).collect();
+        assert_eq!(fast, plain(text, ctx), "{text:?}");
     }
     // The line numbers and commands themselves, for the two-line message.
-    let found: Vec<Parsed> = parse_message("@mosaic fix #1\r\n@mosaic status", &ctx).collect();
+    let found: Vec<Parsed> = parse_message("@mosaic fix #1\r\n@mosaic status", ctx).collect();
     assert_eq!(found.len(), 2);
     assert_eq!((found[0].line, found[1].line), (1, 2));
     assert_eq!(found[1].result, Ok(Command::Status(None)));
@@ -92,20 +93,18 @@ fn line_endings_end_the_usual_command_and_the_next_line_is_read() {
 /// usual line, and equals the one built from its parts.
 #[test]
 fn a_reference_past_the_inline_length_is_kept_whole() {
-    let (forges, default) = context_parts();
-    let ctx = ParseContext {
-        bot_name: "mosaic",
-        default_repo: Some(&default),
-        forges: &forges,
-    };
+    with_context(|ctx| long_references(ctx));
+}
+
+fn long_references(ctx: &ParseContext<'_>) {
     let owner = "an-organisation-with-a-rather-long-name";
     let repo = "and.its_repository-too";
     for (text, kind) in [
         (format!("@mosaic fix {owner}/{repo}#5"), "fix"),
         (format!("@mosaic status {owner}/{repo}#5\r\n"), "status"),
     ] {
-        let found: Vec<Parsed> = parse_message(&text, &ctx).collect();
-        assert_eq!(found, plain(&text, &ctx), "{text:?}");
+        let found: Vec<Parsed> = parse_message(&text, ctx).collect();
+        assert_eq!(found, plain(&text, ctx), "{text:?}");
         let expected = IssueRef::new("github.com", owner, repo, 5, IssueKind::Issue);
         let issue = match &found[..] {
             [

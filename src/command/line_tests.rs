@@ -61,7 +61,7 @@ proptest! {
 
 #[test]
 fn line_endings_end_the_usual_command_and_the_next_line_is_read() {
-    with_context(|ctx| lines_in_order(ctx));
+    with_context(lines_in_order);
 }
 
 fn lines_in_order(ctx: &ParseContext<'_>) {
@@ -93,7 +93,7 @@ fn lines_in_order(ctx: &ParseContext<'_>) {
 /// usual line, and equals the one built from its parts.
 #[test]
 fn a_reference_past_the_inline_length_is_kept_whole() {
-    with_context(|ctx| long_references(ctx));
+    with_context(long_references);
 }
 
 fn long_references(ctx: &ParseContext<'_>) {

@@ -65,9 +65,12 @@ impl Batcher {
     }
 }
 
-/// Runs groups of writes until every handle is gone.
+/// Runs groups of writes until every handle is gone. The connection is kept from one group
+/// to the next while writes keep coming (a checkout costs a ping of the connection's thread
+/// when it goes back), and handed back when none waits: an in-memory store has only the one.
 async fn run(pool: AnyPool, engine: Engine, mut waiting: mpsc::UnboundedReceiver<Waiting>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut positions = Vec::new();
     while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
         let mut connection = match pool.acquire().await {
             Ok(connection) => connection,
@@ -76,27 +79,58 @@ async fn run(pool: AnyPool, engine: Engine, mut waiting: mpsc::UnboundedReceiver
                 continue;
             }
         };
-        if group.len() == 1 {
-            for Waiting { write, done } in group.drain(..) {
+        loop {
+            // Relay positions are one large statement a second under load: they go in a
+            // transaction of their own after the group, so that the commands and relay starts
+            // of the group are not answered later for them.
+            let (small, large): (Vec<_>, Vec<_>) = group
+                .drain(..)
+                .partition(|w: &Waiting| !matches!(w.write, Write::Positions(_)));
+            group = small;
+            positions.extend(large);
+            run_group(&mut connection, engine, &mut group).await;
+            for Waiting { write, done } in positions.drain(..) {
+                tracing::debug!(writes = 1, "a write commits alone");
                 let _ = done.send(apply_alone(&mut connection, engine, &write).await);
             }
-            continue;
+            while group.len() < MAX_GROUP {
+                match waiting.try_recv() {
+                    Ok(more) => group.push(more),
+                    Err(_) => break,
+                }
+            }
+            if group.is_empty() {
+                break;
+            }
         }
-        match together(&mut connection, engine, &group).await {
-            Ok(answers) => {
-                for (Waiting { done, .. }, answer) in group.drain(..).zip(answers) {
-                    let _ = done.send(Ok(answer));
-                }
+    }
+}
+
+/// Runs `group` (emptied) and answers each of its writes.
+async fn run_group(connection: &mut sqlx::AnyConnection, engine: Engine, group: &mut Vec<Waiting>) {
+    if group.len() <= 1 {
+        // Alone, a write is its own transaction: no `BEGIN` and `COMMIT` around one statement.
+        for Waiting { write, done } in group.drain(..) {
+            tracing::debug!(writes = 1, "a write commits alone");
+            let _ = done.send(apply_alone(connection, engine, &write).await);
+        }
+        return;
+    }
+    match together(connection, engine, group).await {
+        Ok(answers) => {
+            tracing::debug!(writes = answers.len(), "a group of writes committed");
+            for (Waiting { done, .. }, answer) in group.drain(..).zip(answers) {
+                let _ = done.send(Ok(answer));
             }
-            Err(Failed::Write) => {
-                for Waiting { write, done } in group.drain(..) {
-                    let _ = done.send(apply_alone(&mut connection, engine, &write).await);
-                }
+        }
+        Err(Failed::Write) => {
+            for Waiting { write, done } in group.drain(..) {
+                let _ = done.send(apply_alone(connection, engine, &write).await);
             }
-            Err(Failed::Commit(message)) => {
-                tracing::error!(%message, writes = group.len(), "a group commit of the store failed");
-                fail_all(&mut group, &message);
-            }
+        }
+        Err(Failed::Commit(message)) => {
+            tracing::error!(%message, writes = group.len(), "a group commit of the store failed");
+            fail_all(group, &message);
         }
     }
 }

@@ -311,4 +311,21 @@ mod tests {
         let mut shown = Shown::from_posts("j", vec![post("one two", None)]);
         assert!(!shown.was_shown(1, || "one".into()));
     }
+
+    #[test]
+    fn posts_of_the_last_recorded_ones_instant_written_before_it_repeat_nothing() {
+        // Mattermost gives back the posts of the recorded post's millisecond whether written
+        // before or after it: here the first page of the recorded batch (events 1..=3), then
+        // the first page of batch 4..=5, cut by a crash. The relay resumes after event 3.
+        let mut shown = Shown::from_posts(
+            "j",
+            vec![
+                post("one\ntwo", Some((1, 3, 0, 2))),
+                post("four", Some((4, 5, 0, 2))),
+            ],
+        );
+        assert!(shown.was_shown(4, || "four".into()));
+        assert!(!shown.was_shown(5, || "five".into()));
+        assert!(shown.is_spent(6));
+    }
 }

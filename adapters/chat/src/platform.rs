@@ -228,8 +228,10 @@ pub trait ChatPlatform: Send + Sync + 'static {
     /// The bot's own posts in `thread` written after message `after` (a post of the bot's in
     /// that thread, or the thread's first message), oldest first, at most
     /// [`MAX_OWN_POSTS`](crate::marks::MAX_OWN_POSTS) of them, each with its mark where the
-    /// platform keeps one. A relay resuming a job asks it to learn what it posted without
-    /// recording it. `None` where the platform cannot read its posts back (the default;
+    /// platform keeps one. Where the platform cannot order posts of one instant (Mattermost:
+    /// milliseconds and random ids), those of `after`'s instant come whether written before or
+    /// after it: a post after it is never left out. A relay resuming a job asks it to learn
+    /// what it posted without recording it. `None` where the platform cannot read its posts back (the default;
     /// the console): the resumed relay then shows those events again.
     fn own_posts_after<'a>(
         &'a self,

@@ -4,13 +4,20 @@
 //! given one, read back with their marks after a restart.
 //!
 //! The read-back asks `GET /api/v4/posts/{root}/thread` (api/v4/source/posts.yaml
-//! GetPostThread) for the posts after the given one, paged with `fromPost`, `fromCreateAt`,
-//! `direction=down` and `perPage`. The server (server/channels/store/sqlstore/post_store.go
-//! `Get`) orders them by `(CreateAt, Id)` and keeps those strictly after the pair given, so
-//! posts written in the same millisecond are neither lost nor repeated between pages; deleted
-//! posts (and the pre-edit copies an edit leaves, which are deleted) are not among them. The
-//! post asked for comes first in `order` whatever the page; it is skipped here. The channel's
-//! `posts?after=` would page through every thread of the channel instead of this one.
+//! GetPostThread) for the posts from the given one's millisecond on, paged with `fromPost`,
+//! `fromCreateAt`, `direction=down` and `perPage`. The server (server/channels/store/sqlstore/
+//! post_store.go `Get`) orders them by `(CreateAt, Id)` and keeps those after `fromCreateAt`
+//! (or, with `fromPost`, strictly after the pair), so pages neither lose nor repeat posts of
+//! one millisecond; deleted posts (and the pre-edit copies an edit leaves, which are deleted)
+//! are not among them. The post asked for comes first in `order` whatever the page; it is
+//! skipped here. The channel's `posts?after=` would page through every thread of the channel
+//! instead of this one.
+//!
+//! The first page starts a millisecond before the given post, not after its `(CreateAt, Id)`:
+//! ids are random (model/utils.go `NewId`), so a post written just after it in the same
+//! millisecond may sort before it, and would be left out (a resumed relay would then show its
+//! events again). Posts of that millisecond written before it come back too; the relay's marks
+//! say which events they showed (`Shown::from_posts` in the bot), so they repeat nothing.
 
 use mosaic_chat::marks::MAX_OWN_POSTS;
 use mosaic_chat::{ChatError, OwnPost, PostMark};
@@ -72,8 +79,9 @@ struct ThreadPage {
     has_next: Option<bool>,
 }
 
-/// The posts of user `me` in the thread rooted at `root` written after post `after`, oldest
-/// first, at most [`MAX_OWN_POSTS`]. A deleted `after` is [`ChatError::NotFound`].
+/// The posts of user `me` in the thread rooted at `root` written after post `after` (and any
+/// of its millisecond written before it), oldest first, at most [`MAX_OWN_POSTS`]. A deleted
+/// `after` is [`ChatError::NotFound`].
 pub(crate) async fn own_posts_after(
     rest: &Rest,
     me: &str,
@@ -81,13 +89,14 @@ pub(crate) async fn own_posts_after(
     after: &str,
 ) -> Result<Vec<OwnPost>, ChatError> {
     let anchor = rest.post(after).await?;
-    let mut from = (anchor.id, anchor.create_at);
+    // `fromCreateAt` alone keeps `CreateAt > T`: the whole of the anchor's millisecond. Zero
+    // would mean "not given" (every post), which is a superset too.
+    let mut path = format!(
+        "/posts/{root}/thread?fromCreateAt={}&direction=down&perPage={PAGE}",
+        anchor.create_at.saturating_sub(1).max(0)
+    );
     let mut own = Vec::new();
     loop {
-        let path = format!(
-            "/posts/{root}/thread?fromPost={}&fromCreateAt={}&direction=down&perPage={PAGE}",
-            from.0, from.1
-        );
         let mut page: ThreadPage = rest.get_json(&path).await?;
         let mut last = None;
         for id in page.order.iter().filter(|id| id.as_str() != root) {
@@ -95,21 +104,42 @@ pub(crate) async fn own_posts_after(
                 continue;
             };
             last = Some((post.id.clone(), post.create_at));
-            if post.user_id != me {
+            if post.user_id != me || post.id == anchor.id {
                 continue;
             }
-            own.push(OwnPost {
-                mark: post.mark(),
-                id: post.id,
-                text: post.message,
-            });
+            own.push((
+                post.create_at,
+                OwnPost {
+                    mark: post.mark(),
+                    id: post.id,
+                    text: post.message,
+                },
+            ));
             if own.len() == MAX_OWN_POSTS {
-                return Ok(own);
+                return Ok(in_written_order(own));
             }
         }
         match last {
-            Some(next) if page.has_next == Some(true) => from = next,
-            _ => return Ok(own),
+            Some((id, create_at)) if page.has_next == Some(true) => {
+                path = format!(
+                    "/posts/{root}/thread?fromPost={id}&fromCreateAt={create_at}\
+                     &direction=down&perPage={PAGE}"
+                );
+            }
+            _ => return Ok(in_written_order(own)),
         }
     }
+}
+
+/// `posts` (with their `create_at`, in the server's order) in the order they were written, as
+/// far as it can be told: the server orders the posts of one millisecond by their random ids,
+/// so within a millisecond the relay's marked posts go by their events and pages (one relay
+/// posts in that order); posts without a mark go first (stable sort), as their place cannot be
+/// told.
+fn in_written_order(mut posts: Vec<(i64, OwnPost)>) -> Vec<OwnPost> {
+    posts.sort_by_key(|(create_at, post)| {
+        let place = post.mark.as_ref().map(|m| (m.first_seq, m.page));
+        (*create_at, place)
+    });
+    posts.into_iter().map(|(_, post)| post).collect()
 }

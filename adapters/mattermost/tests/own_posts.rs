@@ -5,6 +5,7 @@
 
 mod fake;
 
+use std::cmp::Ordering::{Greater, Less};
 use std::time::Duration;
 
 use fake::{ALICE, BOB, BOT_ID, BOT_TOKEN, CHANNEL, FakeMattermost, Sent};
@@ -161,7 +162,7 @@ async fn only_the_bots_posts_come_back_unmarked_ones_without_a_mark() {
 }
 
 #[tokio::test]
-async fn after_is_exclusive_even_within_one_millisecond() {
+async fn posts_of_the_anchors_millisecond_come_back_whatever_their_ids() {
     let fake = FakeMattermost::start().await;
     let mm = adapter(&fake);
     let thread = thread(&fake);
@@ -169,37 +170,44 @@ async fn after_is_exclusive_even_within_one_millisecond() {
         .post_marked(&thread, "a", &mark(1, 1))
         .await
         .expect("posted");
-    // Written in the same millisecond as `first` (a later id, as the server's ids are
-    // random and this one happens to sort after): after `first`, by the server's order.
-    let same_ms = fake.post_written(
-        BOT_ID,
-        CHANNEL,
-        &thread.thread,
-        "b",
-        json!({ MARK_PROP: mark(2, 2).to_string() }),
-        Some(fake.create_at(&first)),
-    );
+    let at = fake.create_at(&first);
+    // Posts written just after `first` in its millisecond. Ids are random, as the server's
+    // are: write them until one sorts before `first` and one after it, so that the read
+    // must not lean on `(CreateAt, Id)` to tell what came after `first`.
+    let mut same_ms = Vec::new();
+    let sorts = |p: &OwnPost, order| p.id.as_str().cmp(first.as_str()) == order;
+    while !(same_ms.iter().any(|p| sorts(p, Less)) && same_ms.iter().any(|p| sorts(p, Greater))) {
+        assert!(
+            same_ms.len() < 200,
+            "random ids fall on both sides of `first`"
+        );
+        let n = same_ms.len() as u64 + 2;
+        let text = format!("step {n}");
+        let props = json!({ MARK_PROP: mark(n, n).to_string() });
+        let id = fake.post_written(BOT_ID, CHANNEL, &thread.thread, &text, props, Some(at));
+        same_ms.push(own(&id, &text, Some(mark(n, n))));
+    }
     let last = mm
-        .post_marked(&thread, "c", &mark(3, 3))
+        .post_marked(&thread, "c", &mark(99, 99))
         .await
         .expect("posted");
 
+    // In the order written, which the marks tell within the millisecond (the server's order
+    // is by id there); `first` itself is not among them.
+    let mut expected = same_ms;
+    expected.push(own(&last, "c", Some(mark(99, 99))));
     let after_first = mm.own_posts_after(&thread, &first).await;
-    assert_eq!(
-        after_first,
-        Ok(Some(vec![
-            own(&same_ms, "b", Some(mark(2, 2))),
-            own(&last, "c", Some(mark(3, 3))),
-        ]))
-    );
+    assert_eq!(after_first, Ok(Some(expected)));
     let after_last = mm.own_posts_after(&thread, &last).await;
     assert_eq!(after_last, Ok(Some(vec![])));
-    // Each read asked for the posts after its post, oldest first, in pages.
+    // Each read asked for the posts from its post's millisecond on, oldest first, in pages.
     let reads = thread_reads(&fake);
     let expected = |from: &str| {
         vec![
-            ("fromPost".to_owned(), from.to_owned()),
-            ("fromCreateAt".to_owned(), fake.create_at(from).to_string()),
+            (
+                "fromCreateAt".to_owned(),
+                (fake.create_at(from) - 1).to_string(),
+            ),
             ("direction".to_owned(), "down".to_owned()),
             ("perPage".to_owned(), "200".to_owned()),
         ]
@@ -234,7 +242,9 @@ async fn a_thread_longer_than_a_page_is_read_to_its_end() {
     assert_eq!(back, Some(expected.clone()));
     let reads = thread_reads(&fake);
     assert_eq!(reads.len(), 2, "two pages: {reads:?}");
-    assert_eq!(reads[1][0], ("fromPost".into(), chat[199].clone()));
+    // The first page held the root (its millisecond is read again, and the server counts
+    // the root in the page) and 199 of alice's: the second goes on after the last of those.
+    assert_eq!(reads[1][0], ("fromPost".into(), chat[198].clone()));
 
     let posted: Vec<(&str, &str)> = expected
         .iter()

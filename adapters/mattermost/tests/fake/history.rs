@@ -11,6 +11,30 @@ use super::{
     broadcast,
 };
 
+/// A new post's id as the server makes one (server/public/model/utils.go `NewId`): 16 random
+/// bytes in base32 with the alphabet `ybndrfg8ejkmcpqxot1uwisza345h769`, cut to 26
+/// characters. Ids are random, so the order of two posts of one millisecond
+/// (`ORDER BY CreateAt, Id`) says nothing about which was written first.
+pub(super) fn new_id() -> String {
+    const ALPHABET: &[u8; 32] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    let bits = u128::from_be_bytes(bytes);
+    // 26 characters of 5 bits: the first 130 bits of the base32 text, whose last 2 are the
+    // padding zeros base32 adds after the 128 bits.
+    (0..26)
+        .map(|i| {
+            let shift = 128i32 - 5 * (i + 1);
+            let index = if shift >= 0 {
+                (bits >> shift) & 31
+            } else {
+                (bits << -shift) & 31
+            };
+            char::from(ALPHABET[index as usize])
+        })
+        .collect()
+}
+
 /// The server's clock in ms: real time, yet never the same instant twice.
 pub(super) fn tick(world: &mut World) -> i64 {
     let now = std::time::SystemTime::now()
@@ -41,7 +65,7 @@ pub(super) fn insert_post(
     props: Value,
 ) -> String {
     world.next_id += 1;
-    let id = format!("post{:022}", world.next_id);
+    let id = new_id();
     let post = json!({
         "id": id, "channel_id": channel, "root_id": root_id, "user_id": user,
         "message": text, "create_at": create_at, "update_at": create_at,
@@ -105,7 +129,7 @@ pub(super) fn edit_post(
     world.next_id += 1;
     let mut old = world.posts[index].clone();
     old["original_id"] = json!(id);
-    old["id"] = json!(format!("post{:022}", world.next_id));
+    old["id"] = json!(new_id());
     old["delete_at"] = json!(now);
     old["update_at"] = json!(now);
     let post = &mut world.posts[index];

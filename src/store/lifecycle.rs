@@ -182,9 +182,7 @@ async fn insert(
     let Some(row) = row else {
         return Err(StoreError::DuplicateJob(job.job_id.clone()));
     };
-    let verbosity: String = row
-        .try_get(0)
-        .map_err(StoreError::engine("insert_job"))?;
+    let verbosity: String = row.try_get(0).map_err(StoreError::engine("insert_job"))?;
     verbosity.parse().map_err(|_| StoreError::Corrupt {
         job_id: job.job_id.clone(),
         column: "verbosity",

@@ -110,7 +110,10 @@ pub(crate) async fn writes_at_once_each_get_their_own_answer(db: &Db) {
         })
     };
     for insert in inserts {
-        let inserted = insert.await.expect("task").expect("inserts and sets the card");
+        let inserted = insert
+            .await
+            .expect("task")
+            .expect("inserts and sets the card");
         assert!(inserted.leased);
     }
     let mut firsts = [0; JOBS];

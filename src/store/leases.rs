@@ -27,7 +27,7 @@ pub(super) fn now_ms(engine: Engine) -> &'static str {
 /// SQL true when the lease row `lease` has expired: its own expiry passed and the process that
 /// took it has no live heartbeat. A lease's own expiry stays the arbiter just after a take:
 /// a concurrent claimer whose snapshot predates the taker's registration still sees it held.
-fn lease_expired(engine: Engine, lease: &str) -> String {
+pub(super) fn lease_expired(engine: Engine, lease: &str) -> String {
     let now = now_ms(engine);
     format!(
         "({lease}.expires_ms <= {now} AND NOT EXISTS (SELECT 1 FROM replicas r \

@@ -73,13 +73,14 @@ impl Write {
         }
     }
 
-    /// Whether the write is more than one statement, so needs a transaction of its own when
-    /// it runs alone.
-    fn several_statements(&self) -> bool {
-        matches!(
-            self,
-            Write::InsertLeased { .. } | Write::FinishRelay { .. } | Write::Positions(_)
-        )
+    /// Whether the write is more than one statement on `engine`, so needs a transaction of its
+    /// own when it runs alone (on PostgreSQL a job's start and a relay's end are one each).
+    fn several_statements(&self, engine: Engine) -> bool {
+        match self {
+            Write::InsertLeased { .. } | Write::FinishRelay { .. } => engine == Engine::Sqlite,
+            Write::Positions(_) => true,
+            _ => false,
+        }
     }
 }
 
@@ -106,7 +107,7 @@ pub(super) async fn apply_alone(
     engine: Engine,
     write: &Write,
 ) -> Result<Written, StoreError> {
-    if !write.several_statements() {
+    if !write.several_statements(engine) {
         return apply(connection, engine, write).await;
     }
     let operation = write.operation();

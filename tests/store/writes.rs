@@ -148,3 +148,54 @@ pub(crate) async fn writes_at_once_each_get_their_own_answer(db: &Db) {
     assert_eq!(store.lease_holder("dup").await.expect("reads"), None);
     assert_eq!(store.job("ghost").await.expect("reads"), None);
 }
+
+pub(crate) async fn a_relay_end_without_a_position_keeps_the_stored_one(db: &Db) {
+    let store = db.open().await;
+    for (id, n) in [("j1", 1), ("j2", 2)] {
+        store
+            .insert_leased_job(&job(id, thread("c", id), issue(n)), "r1", "i1", LONG)
+            .await
+            .expect("inserts");
+    }
+    let at = |seq| mosaic_bot::store::Position {
+        job_id: "j1".to_owned(),
+        event_id: format!("e{seq}"),
+        seq,
+        post_id: None,
+        settled: false,
+    };
+    store.record_positions(&[at(6)]).await.expect("records");
+    store
+        .finish_relay("j1", "CANCELLED", None, "r1")
+        .await
+        .expect("finishes");
+    let j1 = store.job("j1").await.expect("reads").expect("kept");
+    assert_eq!(
+        (j1.status.as_str(), j1.ended, j1.last_event_seq),
+        ("CANCELLED", true, 6)
+    );
+    assert_eq!(j1.last_event_id.as_deref(), Some("e6"));
+    assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
+    // The same position again settles the relay, and its post id is kept when none is given.
+    let settled = mosaic_bot::store::Position {
+        post_id: Some("p9".to_owned()),
+        settled: true,
+        ..at(6)
+    };
+    store
+        .finish_relay("j1", "CANCELLED", Some(&settled), "r1")
+        .await
+        .expect("finishes again");
+    let j1 = store.job("j1").await.expect("reads").expect("kept");
+    assert_eq!(
+        (j1.last_post_id.as_deref(), j1.posts_settled),
+        (Some("p9"), true)
+    );
+    // The other job is untouched by either.
+    let j2 = store.job("j2").await.expect("reads").expect("kept");
+    assert_eq!((j2.ended, j2.last_event_seq), (false, 0));
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r1")
+    );
+}

@@ -15,6 +15,13 @@
 //! would roll the whole group back: the group is then run again one write at a time, each in a
 //! transaction of its own, so that every write gets the answer it would have got alone. A
 //! failed commit fails every write of its group (none of them is in the store).
+//!
+//! While groups follow each other, this task holds SQLite's write lock nearly all the time; a
+//! write from another connection waits in SQLite's busy handler, which sleeps and retries and
+//! can miss the short gaps between groups (an adapter's memory write waited a second at 5,000
+//! jobs). So the keeper's heartbeat and the adapters' memory go through here too; the rare
+//! writes left outside (claims at start-up, a hand-back's release, an edit's acted mark, purges)
+//! wait at most the busy timeout and are retried or reported by their callers.
 
 use std::sync::OnceLock;
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::writes::{Write, Written};
 use super::{Engine, Store, StoreError, Verbosity};
 
 /// The database's "now" in unix epoch milliseconds, as SQL.
@@ -175,26 +176,18 @@ impl Store {
         ttl: Duration,
         platforms: &[&str],
     ) -> Result<Option<Renewal>, StoreError> {
-        let now = now_ms(self.engine);
-        let ttl = millis(ttl);
-        let failed = StoreError::engine("renew");
-        let mut tx = self.pool.begin().await.map_err(failed)?;
-        let beat = format!(
-            "UPDATE replicas SET expires_ms = {now} + $3 WHERE replica_id = $1 AND instance = $2"
-        );
-        let done = sqlx::query(sqlx::AssertSqlSafe(beat))
-            .bind(id)
-            .bind(instance)
-            .bind(ttl)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::engine("renew"))?;
-        if done.rows_affected() != 1 {
-            return Ok(None);
+        let written = self
+            .write(Write::Renew {
+                id: id.to_owned(),
+                instance: instance.to_owned(),
+                ttl,
+                platforms: platforms.iter().map(|p| (*p).to_owned()).collect(),
+            })
+            .await?;
+        match written {
+            Written::Renewal(renewal) => Ok(renewal),
+            other => unreachable!("a renewal answered {other:?}"),
         }
-        let renewal = look(&mut tx, self.engine, id, instance, platforms).await?;
-        tx.commit().await.map_err(StoreError::engine("renew"))?;
-        Ok(Some(renewal))
     }
 
     /// What [`renew`](Store::renew) reports, without renewing: read between renewals, so that
@@ -328,6 +321,35 @@ impl Store {
             .transpose()
             .map_err(StoreError::engine("lease_holder"))
     }
+}
+
+/// The statements of [`Store::renew`] on `connection`, in a transaction the caller holds: the
+/// heartbeat, then (if it was this process's) what the replica holds.
+pub(super) async fn renew(
+    connection: &mut sqlx::AnyConnection,
+    engine: Engine,
+    id: &str,
+    instance: &str,
+    ttl: Duration,
+    platforms: &[&str],
+) -> Result<Option<Renewal>, StoreError> {
+    let now = now_ms(engine);
+    let beat = format!(
+        "UPDATE replicas SET expires_ms = {now} + $3 WHERE replica_id = $1 AND instance = $2"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(beat))
+        .bind(id)
+        .bind(instance)
+        .bind(millis(ttl))
+        .execute(&mut *connection)
+        .await
+        .map_err(StoreError::engine("renew"))?;
+    if done.rows_affected() != 1 {
+        return Ok(None);
+    }
+    look(connection, engine, id, instance, platforms)
+        .await
+        .map(Some)
 }
 
 /// The leases `id` (process `instance`) holds and its share, read on `connection`. Leases

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use mosaic_chat::ThreadRef;
 
+use super::leases::Renewal;
 use super::lifecycle::Inserted;
 use super::{Engine, FollowedJob, Position, Store, StoreError, Verbosity};
 
@@ -49,6 +50,22 @@ pub(super) enum Write {
     },
     /// [`Store::record_positions`]: one per job.
     Positions(Vec<Position>),
+    /// [`Store::renew`]: a replica's heartbeat and what it holds. Through the group commit on
+    /// SQLite so that the heartbeat never waits for the file's lock behind a storm of writes
+    /// (SQLite's busy handler sleeps and retries; a writer that keeps the lock busy would
+    /// starve it).
+    Renew {
+        id: String,
+        instance: String,
+        ttl: Duration,
+        platforms: Vec<String>,
+    },
+    /// [`Store::remember`], for the same reason.
+    Remember {
+        platform: String,
+        key: String,
+        value: String,
+    },
 }
 
 /// What a [`Write`] answers.
@@ -57,6 +74,7 @@ pub(super) enum Written {
     /// Whether the key was seen for the first time.
     Sight(bool),
     Inserted(Inserted),
+    Renewal(Option<Renewal>),
     Done,
 }
 
@@ -70,6 +88,8 @@ impl Write {
             Write::InsertLeased { .. } => "insert_job",
             Write::FinishRelay { .. } => "finish",
             Write::Positions(_) => "record_positions",
+            Write::Renew { .. } => "renew",
+            Write::Remember { .. } => "remember",
         }
     }
 
@@ -78,7 +98,7 @@ impl Write {
     fn several_statements(&self, engine: Engine) -> bool {
         match self {
             Write::InsertLeased { .. } | Write::FinishRelay { .. } => engine == Engine::Sqlite,
-            Write::Positions(_) => true,
+            Write::Positions(_) | Write::Renew { .. } => true,
             _ => false,
         }
     }
@@ -167,6 +187,24 @@ pub(super) async fn apply(
         .await
         .map(|()| Written::Done),
         Write::Positions(positions) => super::positions::record_in(connection, engine, positions)
+            .await
+            .map(|()| Written::Done),
+        Write::Renew {
+            id,
+            instance,
+            ttl,
+            platforms,
+        } => {
+            let platforms: Vec<&str> = platforms.iter().map(String::as_str).collect();
+            super::leases::renew(connection, engine, id, instance, *ttl, &platforms)
+                .await
+                .map(Written::Renewal)
+        }
+        Write::Remember {
+            platform,
+            key,
+            value,
+        } => super::memory::remember(connection, platform, key, value)
             .await
             .map(|()| Written::Done),
     }

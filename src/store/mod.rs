@@ -21,7 +21,7 @@
 //!   one task that commits whatever writes wait as one transaction (a group commit);
 //! - `cards.rs` finds a job from its progress card (a button pressed under it);
 //! - `leases.rs` keeps replicas' heartbeats and relay leases (several replicas on
-//!   PostgreSQL);
+//!   PostgreSQL); `renewal.rs` holds a renewal's statements;
 //! - `lock.rs` keeps a SQLite file to one process;
 //! - `positions.rs` records many relay positions in one transaction
 //!   ([`Store::record_positions`]);
@@ -41,6 +41,7 @@ mod lock;
 mod memory;
 mod migrate;
 mod positions;
+mod renewal;
 mod shard_leases;
 mod writes;
 

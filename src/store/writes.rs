@@ -196,7 +196,7 @@ pub(super) async fn apply(
             platforms,
         } => {
             let platforms: Vec<&str> = platforms.iter().map(String::as_str).collect();
-            super::leases::renew(connection, engine, id, instance, *ttl, &platforms)
+            super::renewal::renew(connection, engine, id, instance, *ttl, &platforms)
                 .await
                 .map(Written::Renewal)
         }

@@ -8,7 +8,8 @@
 //! `valgrind --tool=callgrind` run at two values of N gives the instructions
 //! per parse as the difference divided by the difference of N (the binary is
 //! `cargo bench --bench parse --no-run`'s executable; pass
-//! `PARSE_COUNT_MESSAGE=valid|none|long` to pick one message).
+//! `PARSE_COUNT_MESSAGE=valid|none|long` to pick one message, and
+//! `PARSE_COUNT_PARSER=regex` to count the baseline instead).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -136,8 +137,9 @@ fn parser(c: &mut Criterion) {
     group.finish();
 }
 
-/// Parses one sample message `count` times, outside criterion (see the module doc).
-fn count_only(count: usize, which: &str) {
+/// Parses one sample message `count` times, outside criterion (see the module
+/// doc), with the regex baseline when `regex` is set.
+fn count_only(count: usize, which: &str, regex: bool) {
     let (forges, default) = forges_and_default();
     let ctx = context(&forges, &default);
     let long = long_message();
@@ -146,6 +148,13 @@ fn count_only(count: usize, which: &str) {
         "long" => &long,
         _ => VALID,
     };
+    if regex {
+        let baseline = RegexParser::new(&forges, default.clone());
+        for _ in 0..count {
+            black_box(baseline.parse(black_box(text)));
+        }
+        return;
+    }
     for _ in 0..count {
         parse_message(black_box(text), &ctx).for_each(|p| drop(black_box(p)));
     }
@@ -157,7 +166,8 @@ fn main() {
     if let Ok(count) = std::env::var("PARSE_COUNT") {
         let count = count.parse().expect("PARSE_COUNT is a number");
         let which = std::env::var("PARSE_COUNT_MESSAGE").unwrap_or_default();
-        count_only(count, &which);
+        let regex = std::env::var("PARSE_COUNT_PARSER").is_ok_and(|p| p == "regex");
+        count_only(count, &which, regex);
         return;
     }
     benches();

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use super::*;
 
 /// The commands of `text` found without any shortcut.
-fn plain(text: &str, ctx: &ParseContext<'_>) -> Vec<Parsed> {
+pub(super) fn plain(text: &str, ctx: &ParseContext<'_>) -> Vec<Parsed> {
     let code = markup::code_ranges(text);
     let mut found = Vec::new();
     let mut offset = 0;

@@ -42,6 +42,8 @@ pub(crate) fn is_quoted(line: &str) -> bool {
     // The first byte decides almost every line; only white space, or a
     // non-ASCII byte that may start Unicode white space, needs `trim_start`.
     match line.as_bytes().first() {
+        // Empty (the usual line's part before its mention, when it starts it).
+        None => false,
         Some(b'>') => true,
         Some(b) if b.is_ascii() && !b.is_ascii_whitespace() && *b != 0x0b => false,
         _ => line.trim_start().starts_with('>'),

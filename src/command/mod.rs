@@ -17,7 +17,11 @@
 //! byte search without allocating (`scan` picks a loop or `memchr` by length).
 //! Parsing returns an iterator that allocates nothing for a command of usual
 //! length; code spans are looked for only up to a mention, and parsed only
-//! when a backtick or tilde stands before it.
+//! when a backtick or tilde stands before it. The usual line (its first `@` is
+//! the mention, no backtick or tilde before it, a usual command after it) is
+//! read in one pass from the mention to the line's end, which the usual reader
+//! finds on the way; the command is built in the value returned (each copy of
+//! a freshly built reference stalled on the CPU's store buffer).
 
 mod actions;
 mod error;
@@ -131,13 +135,19 @@ impl Iterator for Commands<'_> {
             if line_start > from {
                 self.lines_before += scan::count(b'\n', &bytes[from..line_start]);
             }
+            // A line holding an `@` is not blank, so its start up to the `@` says
+            // whether it is quoted.
+            let quoted = markup::is_quoted(&text[line_start..at]);
+            if !quoted && let Some(parsed) = self.usual_line(line_start, at) {
+                return Some(parsed);
+            }
             let (newline, tick) = scan::line_end(&bytes[at..]);
             let line_end = newline.map_or(text.len(), |i| at + i);
             self.next = (line_end < text.len()).then_some(line_end + 1);
             self.lines_before += 1;
             let line = &text[line_start..line_end];
             let line = line.strip_suffix('\r').unwrap_or(line);
-            if markup::is_quoted(line) {
+            if quoted {
                 continue;
             }
             // Code only counts if it opens before the line ends: a backtick or tilde further
@@ -154,6 +164,56 @@ impl Iterator for Commands<'_> {
 }
 
 impl Commands<'_> {
+    /// The usual line, read without looking for code or a second `@`: its first `@`
+    /// (at `at`) is the mention, and no backtick or tilde stands before it in the
+    /// message, so no code span or fence can hold it (each opens before what it
+    /// holds). The usual command is read up to the line's end in one pass, any other
+    /// by the general reader. `None` (another first `@`, or code before it) leaves
+    /// the line to the full reading, which answers the same.
+    fn usual_line(&mut self, line_start: usize, at: usize) -> Option<Parsed> {
+        let Code::NoneBefore(clean) = self.code else {
+            return None;
+        };
+        let text = self.text;
+        let bytes = text.as_bytes();
+        // `clean` is 0 or the end of an earlier line, so it never passes `at`.
+        if scan::find2(b'`', b'~', &bytes[clean.min(at)..at]).is_some() {
+            return None;
+        }
+        let end =
+            line_start + mention::at_sign(&text[line_start..], at - line_start, self.ctx.bot_name)?;
+        self.code = Code::NoneBefore(at);
+        self.lines_before += 1;
+        // The usual command finds its line's end as it is read.
+        let rest = after_punctuation(&text[end..]);
+        // Matched by reference: moving the reading out of the `Option` copied it.
+        if let Some((usual, command_end)) = &usual::read(rest, &self.ctx) {
+            let line_end = text.len() - rest.len() + command_end;
+            let line_end = line_end + usize::from(bytes.get(line_end) == Some(&b'\r'));
+            self.next = (line_end < text.len()).then_some(line_end + 1);
+            return Some(self.usual_parsed(self.lines_before, usual));
+        }
+        let line_end = scan::find(b'\n', &bytes[end..]).map_or(text.len(), |i| end + i);
+        self.next = (line_end < text.len()).then_some(line_end + 1);
+        let command = &text[end..line_end];
+        let command = command.strip_suffix('\r').unwrap_or(command);
+        Some(self.parsed(self.lines_before, command))
+    }
+
+    /// The usual command read on line `line`, written into the value returned
+    /// (see [`usual::Usual::write`]).
+    #[inline]
+    fn usual_parsed(&self, line: usize, usual: &usual::Usual<'_>) -> Parsed {
+        let mut parsed = Parsed {
+            line,
+            result: Ok(Command::Help(None)),
+        };
+        if let Ok(command) = &mut parsed.result {
+            usual.write(&self.ctx, command);
+        }
+        parsed
+    }
+
     /// The code ranges that matter for text up to `end`: none when no backtick or tilde
     /// comes before it, without looking past it. `tick` says whether one stands in
     /// `at..end` (the mention's line, already scanned for its end).
@@ -205,10 +265,18 @@ impl Commands<'_> {
         }
     }
 
+    #[inline]
     fn parsed(&self, line: usize, command_text: &str) -> Parsed {
+        // The usual command is written into the value returned: see `usual::Usual`.
+        let text = after_punctuation(command_text);
+        if let Some((usual, end)) = &usual::read(text, &self.ctx)
+            && *end == text.len()
+        {
+            return self.usual_parsed(line, usual);
+        }
         Parsed {
             line,
-            result: parse_command(command_text, &self.ctx).map_err(|problem| CommandError {
+            result: parse_words(text, &self.ctx).map_err(|problem| CommandError {
                 problem,
                 invoker: if self.slash {
                     Invoker::slash(self.ctx.bot_name)
@@ -220,20 +288,25 @@ impl Commands<'_> {
     }
 }
 
-/// Parses the words after a mention (or a slash command's text).
-fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
-    // `@mosaic, fix` and `@mosaic: fix`: the punctuation after the mention
-    // is not a word; `Words` skips the white space.
+/// The text after a mention without its leading `,:;`: in `@mosaic, fix` and
+/// `@mosaic: fix` the punctuation is not a word (`Words` skips the white space).
+fn after_punctuation(text: &str) -> &str {
     // Bytes, not chars: the three are ASCII, and this runs for every command.
     let skip = text
         .bytes()
         .take_while(|b| matches!(b, b',' | b':' | b';'))
         .count();
-    let text = &text[skip..];
-    if let Some(command) = usual::command(text, ctx) {
-        return Ok(command);
+    &text[skip..]
+}
+
+/// Parses the words after a mention (or a slash command's text).
+#[cfg(test)]
+fn parse_command(text: &str, ctx: &ParseContext<'_>) -> Result<Command, Problem> {
+    let text = after_punctuation(text);
+    match usual::read(text, ctx) {
+        Some((usual, end)) if end == text.len() => Ok(usual.command(ctx)),
+        _ => parse_words(text, ctx),
     }
-    parse_words(text, ctx)
 }
 
 /// Parses the words after a mention with the general reader, which knows
@@ -278,5 +351,7 @@ pub fn canonical(command: &Command, forges: &Forges) -> String {
 
 #[cfg(test)]
 mod agreement;
+#[cfg(test)]
+mod line_tests;
 #[cfg(test)]
 mod tests;

@@ -55,8 +55,9 @@ pub(crate) fn count(needle: u8, hay: &[u8]) -> usize {
 }
 
 /// Where the line starting `hay` ends (its first `\n`, if any), and whether a
-/// backtick or tilde stands before that end. One `memchr3` answers both on
-/// the usual line (no backtick or tilde); a byte loop took ~7 instructions a
+/// backtick or tilde stands before that end, for a line the usual line's
+/// shortcut leaves to the full reading. One `memchr3` answers both on a line
+/// with no backtick or tilde; a byte loop took ~7 instructions a
 /// byte here, since it tests each byte for three values (callgrind).
 #[inline]
 pub(crate) fn line_end(hay: &[u8]) -> (Option<usize>, bool) {

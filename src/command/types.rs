@@ -84,48 +84,106 @@ pub enum IssueKind {
 ///
 /// Host, owner and repository are kept in one text (`host/owner/repo`,
 /// where `owner` may hold slashes for GitLab subgroups), inline when short,
-/// because building a command is on the parser's hot path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// because building a command is on the parser's hot path. The whole
+/// reference is 64 bytes: every command the parser returns moves it a few
+/// times (callgrind counted those moves among the parse's copies).
+#[derive(Clone)]
 pub struct IssueRef {
     text: RefText,
-    host_end: u32,
-    repo_at: u32,
-    kind: IssueKind,
     number: u64,
 }
 
 impl IssueRef {
     /// Builds a reference; `host`, `owner` and `repo` must be non-empty.
     pub fn new(host: &str, owner: &str, repo: &str, number: u64, kind: IssueKind) -> IssueRef {
-        let text = RefText::joined(host, owner, repo);
-        // Chat messages are far below 4 GiB, so offsets fit in 32 bits.
         IssueRef {
-            host_end: host.len() as u32,
-            repo_at: (host.len() + owner.len() + 2) as u32,
-            text,
+            text: RefText::joined(host, &[owner, "/", repo], owner.len(), kind),
             number,
-            kind,
+        }
+    }
+
+    /// Builds a reference from `owner/repo` as one text (`path`, whose owner
+    /// is its first `owner_len` bytes): the usual reader finds it so in the
+    /// message, and copies it once.
+    pub(crate) fn with_path(
+        host: &str,
+        path: &str,
+        owner_len: usize,
+        number: u64,
+        kind: IssueKind,
+    ) -> IssueRef {
+        let mut issue = IssueRef::empty();
+        issue.set_path(host, path, owner_len, number, kind);
+        issue
+    }
+
+    /// A reference with an empty text, to be set in place by [`IssueRef::set_path`].
+    pub(crate) fn empty() -> IssueRef {
+        IssueRef {
+            text: RefText::Inline {
+                text: arrayvec::ArrayString::new(),
+                host_end: 0,
+                repo_at: 0,
+                kind: IssueKind::Issue,
+            },
+            number: 0,
+        }
+    }
+
+    /// Makes this the reference [`IssueRef::with_path`] builds, writing its text in
+    /// place when it fits inline: `host/` and `owner/repo` in two copies.
+    pub(crate) fn set_path(
+        &mut self,
+        host: &str,
+        path: &str,
+        owner_len: usize,
+        number: u64,
+        kind: IssueKind,
+    ) {
+        self.number = number;
+        match &mut self.text {
+            RefText::Inline {
+                text,
+                host_end,
+                repo_at,
+                kind: text_kind,
+            } if host.len() + 1 + path.len() <= INLINE => {
+                text.clear();
+                // Cannot fail: the length was checked above.
+                let _ = text.try_push_str(host);
+                let _ = text.try_push_str("/");
+                let _ = text.try_push_str(path);
+                // Both offsets are at most `INLINE`, so they fit in a byte.
+                *host_end = host.len() as u8;
+                *repo_at = (host.len() + 1 + owner_len + 1) as u8;
+                *text_kind = kind;
+            }
+            _ => self.text = RefText::joined(host, &[path], owner_len, kind),
         }
     }
 
     /// The forge's host, lower case (`github.com`).
     pub fn host(&self) -> &str {
-        &self.text.as_str()[..self.host_end as usize]
+        let (text, host_end, _) = self.text.parts();
+        &text[..host_end]
     }
 
     /// The owner, which may hold slashes (`group/subgroup` on GitLab).
     pub fn owner(&self) -> &str {
-        &self.text.as_str()[self.host_end as usize + 1..self.repo_at as usize - 1]
+        let (text, host_end, repo_at) = self.text.parts();
+        &text[host_end + 1..repo_at - 1]
     }
 
     /// The repository's name.
     pub fn repo(&self) -> &str {
-        &self.text.as_str()[self.repo_at as usize..]
+        let (text, _, repo_at) = self.text.parts();
+        &text[repo_at..]
     }
 
     /// `owner/repo`.
     pub fn repo_path(&self) -> &str {
-        &self.text.as_str()[self.host_end as usize + 1..]
+        let (text, host_end, _) = self.text.parts();
+        &text[host_end + 1..]
     }
 
     /// The issue or pull request number, at least 1.
@@ -135,67 +193,123 @@ impl IssueRef {
 
     /// Issue, or pull / merge request.
     pub fn kind(&self) -> IssueKind {
-        self.kind
+        match &self.text {
+            RefText::Inline { kind, .. } => *kind,
+            RefText::Heap(heap) => heap.kind,
+        }
+    }
+}
+
+impl PartialEq for IssueRef {
+    fn eq(&self, other: &Self) -> bool {
+        // The text's parts are told apart by the owner's end: `a/b` + `c` is
+        // not `a` + `b/c`.
+        self.number == other.number
+            && self.kind() == other.kind()
+            && self.text.parts() == other.text.parts()
+    }
+}
+
+impl Eq for IssueRef {}
+
+impl std::hash::Hash for IssueRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.parts().hash(state);
+        self.kind().hash(state);
+        self.number.hash(state);
     }
 }
 
 /// The most bytes of `host/owner/repo` kept inline: `github.com/` and 33 more.
 const INLINE: usize = 44;
 
-/// `host/owner/repo`, inline up to [`INLINE`] bytes, else on the heap.
+/// `host/owner/repo` with where the host ends and the repository starts, and
+/// the reference's kind (kept here, where the inline text leaves room for it).
 ///
 /// An [`IssueRef`] outlives the message it was read from (the dispatcher and the store
 /// keep it), so it cannot borrow from the input; inline storage gives the same: reading a
 /// reference of usual length allocates nothing. `arrayvec` rather than a hand-made buffer.
+/// Inline, the offsets fit in a byte each, and the variant is 56 bytes with its tag; a
+/// longer text is boxed whole, so that the rare case does not widen the usual one.
 #[derive(Clone)]
 enum RefText {
-    Inline(arrayvec::ArrayString<INLINE>),
-    Heap(Box<str>),
+    Inline {
+        text: arrayvec::ArrayString<INLINE>,
+        host_end: u8,
+        repo_at: u8,
+        kind: IssueKind,
+    },
+    Heap(Box<HeapText>),
+}
+
+#[derive(Clone)]
+struct HeapText {
+    text: Box<str>,
+    host_end: usize,
+    repo_at: usize,
+    kind: IssueKind,
 }
 
 impl RefText {
-    fn joined(host: &str, owner: &str, repo: &str) -> RefText {
-        let len = host.len() + owner.len() + repo.len() + 2;
+    /// `host`, a slash, then `rest` (`owner`, `/`, `repo`, or `owner/repo` in one piece)
+    /// copied in: one copy per piece.
+    fn joined(host: &str, rest: &[&str], owner_len: usize, kind: IssueKind) -> RefText {
+        let len = host.len() + 1 + rest.iter().map(|part| part.len()).sum::<usize>();
+        let host_end = host.len();
+        let repo_at = host_end + 1 + owner_len + 1;
         if len <= INLINE {
             let mut text = arrayvec::ArrayString::new();
-            for part in [host, "/", owner, "/", repo] {
-                // Cannot fail: the length was checked above.
+            // Cannot fail: the length was checked above.
+            let _ = text.try_push_str(host);
+            let _ = text.try_push('/');
+            for part in rest {
                 let _ = text.try_push_str(part);
             }
-            return RefText::Inline(text);
+            // Both offsets are at most `INLINE`, so they fit in a byte.
+            return RefText::Inline {
+                text,
+                host_end: host_end as u8,
+                repo_at: repo_at as u8,
+                kind,
+            };
         }
         let mut text = String::with_capacity(len);
-        for part in [host, "/", owner, "/", repo] {
+        text.push_str(host);
+        text.push('/');
+        for part in rest {
             text.push_str(part);
         }
-        RefText::Heap(text.into_boxed_str())
+        RefText::Heap(Box::new(HeapText {
+            text: text.into_boxed_str(),
+            host_end,
+            repo_at,
+            kind,
+        }))
     }
 
-    fn as_str(&self) -> &str {
+    /// The text, where its host ends and where its repository starts.
+    fn parts(&self) -> (&str, usize, usize) {
         match self {
-            RefText::Inline(text) => text,
-            RefText::Heap(text) => text,
+            RefText::Inline {
+                text,
+                host_end,
+                repo_at,
+                ..
+            } => (text, usize::from(*host_end), usize::from(*repo_at)),
+            RefText::Heap(heap) => (&heap.text, heap.host_end, heap.repo_at),
         }
     }
 }
 
-impl PartialEq for RefText {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for RefText {}
-
-impl std::hash::Hash for RefText {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
-    }
-}
-
-impl fmt::Debug for RefText {
+impl fmt::Debug for IssueRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
+        f.debug_struct("IssueRef")
+            .field("host", &self.host())
+            .field("owner", &self.owner())
+            .field("repo", &self.repo())
+            .field("number", &self.number)
+            .field("kind", &self.kind())
+            .finish()
     }
 }
 

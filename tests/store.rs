@@ -14,6 +14,8 @@ mod leases;
 mod positions;
 #[path = "store/support.rs"]
 mod support;
+#[path = "store/writes.rs"]
+mod writes;
 
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use dedupe::*;
 use jobs::*;
 use leases::*;
 use positions::*;
+use writes::*;
 
 /// Long enough that a key never expires during a test.
 const HOUR: Duration = Duration::from_secs(3600);
@@ -95,6 +98,9 @@ on_both_engines!(
     a_held_job_is_read_only_by_its_lease_holder,
     a_retired_replica_hands_every_lease_back,
     a_lease_lives_as_long_as_its_holders_heartbeat,
+    a_new_job_takes_its_threads_verbosity_in_its_insert,
+    writes_at_once_each_get_their_own_answer,
+    a_relay_end_without_a_position_keeps_the_stored_one,
 );
 
 async fn the_engine_is_the_one_named_by_the_url(db: &Db) {

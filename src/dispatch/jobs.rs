@@ -94,13 +94,6 @@ impl Dispatcher {
         } else {
             inbound.reply_thread()
         };
-        let verbosity = self
-            .inner
-            .store
-            .job_for_thread(&thread)
-            .await
-            .map_err(store_failed)?
-            .map_or(Verbosity::Milestones, |j| j.verbosity);
         let request = CreateJob::fix(
             backend::IssueRef {
                 owner: issue.owner().to_owned(),
@@ -131,7 +124,8 @@ impl Dispatcher {
             thread,
             command_message_id: (!inbound.slash).then(|| inbound.message_id.clone()),
             issue,
-            verbosity,
+            // A thread that has jobs gives the new one its verbosity, in the insert.
+            verbosity: Verbosity::Milestones,
             retry_of: None,
         };
         self.relay_new(&job, backend, inbound, placed, action)
@@ -391,13 +385,17 @@ impl Dispatcher {
         // With its lease, in one transaction: no other replica may claim the job between its
         // insert and its relay's start. A brand-new job's lease is free; were it not, its
         // holder relays it.
-        let leased = self
+        let inserted = self
             .inner
             .relays
             .insert_leased(&followed)
             .await
             .map_err(|error| Failure::Store { action, error })?;
-        if leased {
+        if inserted.leased {
+            let followed = FollowedJob {
+                verbosity: inserted.verbosity,
+                ..followed
+            };
             self.inner.relays.follow_created(followed, job.clone());
         }
         Ok(())

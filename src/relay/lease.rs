@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::keeper::{Keeper, MAX_TICK};
 use super::{Hub, RelayEnd, RelayHub};
-use crate::store::{FollowedJob, StoreError};
+use crate::store::{FollowedJob, Inserted, StoreError};
 
 /// This replica as its leases name it.
 #[derive(Clone, Debug)]
@@ -68,9 +68,9 @@ pub enum LeaseError {
 
 impl RelayHub {
     /// Stores a new job with this replica's lease of it, in one transaction, so that no other
-    /// replica claims it before its relay starts. False when someone else holds the lease
-    /// (that replica relays the job).
-    pub async fn insert_leased(&self, job: &FollowedJob) -> Result<bool, StoreError> {
+    /// replica claims it before its relay starts. Says whether this replica took the lease
+    /// (otherwise its holder relays the job) and the verbosity the job got (its thread's).
+    pub async fn insert_leased(&self, job: &FollowedJob) -> Result<Inserted, StoreError> {
         let replica = &self.hub.replica;
         self.hub
             .store

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::writes::{Write, Written};
 use super::{Store, StoreError, now, since_epoch};
 
 impl Store {
@@ -31,24 +32,14 @@ impl Store {
     }
 
     async fn sight(&self, key: &str, ttl: Duration, acted: bool) -> Result<bool, StoreError> {
-        let (now, expires_at) = since_epoch(ttl);
-        // A row taken over after its time is up is a new sighting: it keeps nothing of the
-        // old one, `acted` included.
-        let done = sqlx::query(
-            "INSERT INTO inbound_seen (key, expires_at, acted) VALUES ($1, $2, $4) \
-             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, \
-             acted = excluded.acted WHERE inbound_seen.expires_at <= $3",
-        )
-        .bind(key)
-        .bind(expires_at)
-        .bind(now)
-        .bind(i64::from(acted))
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::engine("first_sight"))?;
-        // Both engines count an inserted or taken-over row as 1, and a
-        // conflict whose update was refused by the WHERE as 0.
-        Ok(done.rows_affected() == 1)
+        let written = self
+            .write(Write::Sight {
+                key: key.to_owned(),
+                ttl,
+                acted,
+            })
+            .await?;
+        Ok(matches!(written, Written::Sight(true)))
     }
 
     /// Records that the message of `key` was acted on (a command of it ran),
@@ -89,4 +80,31 @@ impl Store {
             .map_err(StoreError::engine("purge_expired"))?;
         Ok(done.rows_affected())
     }
+}
+
+/// The statement of [`Store::first_sight`] (and `_acted`), on `connection`.
+pub(super) async fn sight(
+    connection: &mut sqlx::AnyConnection,
+    key: &str,
+    ttl: Duration,
+    acted: bool,
+) -> Result<bool, StoreError> {
+    let (now, expires_at) = since_epoch(ttl);
+    // A row taken over after its time is up is a new sighting: it keeps nothing of the
+    // old one, `acted` included.
+    let done = sqlx::query(
+        "INSERT INTO inbound_seen (key, expires_at, acted) VALUES ($1, $2, $4) \
+         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, \
+         acted = excluded.acted WHERE inbound_seen.expires_at <= $3",
+    )
+    .bind(key)
+    .bind(expires_at)
+    .bind(now)
+    .bind(i64::from(acted))
+    .execute(connection)
+    .await
+    .map_err(StoreError::engine("first_sight"))?;
+    // Both engines count an inserted or taken-over row as 1, and a
+    // conflict whose update was refused by the WHERE as 0.
+    Ok(done.rows_affected() == 1)
 }

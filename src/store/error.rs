@@ -59,6 +59,13 @@ pub enum StoreError {
         column: &'static str,
         value: String,
     },
+    /// The group commit that carried this write failed, so the write was undone with the
+    /// others of its group (one engine error, told to each of them).
+    #[error("store: {operation} failed: its group commit failed: {message}")]
+    GroupCommit {
+        operation: &'static str,
+        message: String,
+    },
     /// A number above what the engines' BIGINT holds (2^63 - 1).
     #[error("{what} {value} is too large to store")]
     OutOfRange { what: &'static str, value: u64 },

@@ -1,5 +1,6 @@
 //! Followed jobs: which thread each job answers in, and how far its relay
-//! has got. Every update is one statement, so it is atomic on both engines.
+//! has got. Every update is one statement, so it is atomic on both engines; the writes go
+//! through `Store::write` (a group commit on SQLite, `writes.rs`).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -7,6 +8,7 @@ use sqlx::any::AnyRow;
 use mosaic_chat::{Platform, ThreadRef};
 
 use super::job::{kind_from_name, kind_name};
+use super::writes::Write;
 use super::{FollowedJob, Store, StoreError, Verbosity, now};
 use crate::command::IssueRef;
 
@@ -33,7 +35,12 @@ impl Store {
     /// jobs already should carry their verbosity (the dispatcher copies it
     /// from [`job_for_thread`](Store::job_for_thread)).
     pub async fn insert_job(&self, job: &FollowedJob) -> Result<(), StoreError> {
-        super::lifecycle::insert_job(&self.pool, job).await
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::engine("insert_job"))?;
+        super::lifecycle::insert_job(&mut connection, job).await
     }
 
     /// The followed job `job_id`, if the store has it.
@@ -158,16 +165,12 @@ impl Store {
     /// Remembers the progress card's message, so a restarted relay edits
     /// the same card instead of posting a second one.
     pub async fn set_card(&self, job_id: &str, card_message_id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE followed_jobs SET card_message_id = $2, updated_at = $3 WHERE job_id = $1",
-        )
-        .bind(job_id)
-        .bind(card_message_id)
-        .bind(now())
-        .execute(&self.pool)
+        self.write(Write::SetCard {
+            job_id: job_id.to_owned(),
+            card_message_id: card_message_id.to_owned(),
+        })
         .await
-        .map_err(StoreError::engine("set_card"))?;
-        expect_job(done.rows_affected(), job_id)
+        .map(drop)
     }
 
     /// Sets the verbosity of every job of `thread`: it is a setting of the
@@ -178,19 +181,12 @@ impl Store {
         thread: &ThreadRef,
         verbosity: Verbosity,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE followed_jobs SET verbosity = $4, updated_at = $5 \
-             WHERE platform = $1 AND channel = $2 AND thread = $3",
-        )
-        .bind(thread.platform.name())
-        .bind(&thread.channel)
-        .bind(&thread.thread)
-        .bind(verbosity.as_str())
-        .bind(now())
-        .execute(&self.pool)
+        self.write(Write::SetVerbosity {
+            thread: thread.clone(),
+            verbosity,
+        })
         .await
-        .map_err(StoreError::engine("set_verbosity"))?;
-        Ok(())
+        .map(drop)
     }
 
     /// Records that event `event_id`, the relay's `seq`-th, was shown in the
@@ -236,6 +232,45 @@ impl Store {
     pub async fn finish(&self, job_id: &str, status: &str) -> Result<(), StoreError> {
         super::lifecycle::finish(&self.pool, job_id, status).await
     }
+}
+
+/// The statement of [`Store::set_card`], on `connection`.
+pub(super) async fn set_card(
+    connection: &mut sqlx::AnyConnection,
+    job_id: &str,
+    card_message_id: &str,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE followed_jobs SET card_message_id = $2, updated_at = $3 WHERE job_id = $1",
+    )
+    .bind(job_id)
+    .bind(card_message_id)
+    .bind(now())
+    .execute(connection)
+    .await
+    .map_err(StoreError::engine("set_card"))?;
+    expect_job(done.rows_affected(), job_id)
+}
+
+/// The statement of [`Store::set_verbosity`], on `connection`.
+pub(super) async fn set_verbosity(
+    connection: &mut sqlx::AnyConnection,
+    thread: &ThreadRef,
+    verbosity: Verbosity,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE followed_jobs SET verbosity = $4, updated_at = $5 \
+         WHERE platform = $1 AND channel = $2 AND thread = $3",
+    )
+    .bind(thread.platform.name())
+    .bind(&thread.channel)
+    .bind(&thread.thread)
+    .bind(verbosity.as_str())
+    .bind(now())
+    .execute(connection)
+    .await
+    .map_err(StoreError::engine("set_verbosity"))?;
+    Ok(())
 }
 
 /// An update that touched no row named a job the store does not follow.

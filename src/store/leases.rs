@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::writes::{Write, Written};
 use super::{Engine, Store, StoreError, Verbosity};
 
 /// The database's "now" in unix epoch milliseconds, as SQL.
@@ -27,7 +28,7 @@ pub(super) fn now_ms(engine: Engine) -> &'static str {
 /// SQL true when the lease row `lease` has expired: its own expiry passed and the process that
 /// took it has no live heartbeat. A lease's own expiry stays the arbiter just after a take:
 /// a concurrent claimer whose snapshot predates the taker's registration still sees it held.
-fn lease_expired(engine: Engine, lease: &str) -> String {
+pub(super) fn lease_expired(engine: Engine, lease: &str) -> String {
     let now = now_ms(engine);
     format!(
         "({lease}.expires_ms <= {now} AND NOT EXISTS (SELECT 1 FROM replicas r \
@@ -175,26 +176,18 @@ impl Store {
         ttl: Duration,
         platforms: &[&str],
     ) -> Result<Option<Renewal>, StoreError> {
-        let now = now_ms(self.engine);
-        let ttl = millis(ttl);
-        let failed = StoreError::engine("renew");
-        let mut tx = self.pool.begin().await.map_err(failed)?;
-        let beat = format!(
-            "UPDATE replicas SET expires_ms = {now} + $3 WHERE replica_id = $1 AND instance = $2"
-        );
-        let done = sqlx::query(sqlx::AssertSqlSafe(beat))
-            .bind(id)
-            .bind(instance)
-            .bind(ttl)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::engine("renew"))?;
-        if done.rows_affected() != 1 {
-            return Ok(None);
+        let written = self
+            .write(Write::Renew {
+                id: id.to_owned(),
+                instance: instance.to_owned(),
+                ttl,
+                platforms: platforms.iter().map(|p| (*p).to_owned()).collect(),
+            })
+            .await?;
+        match written {
+            Written::Renewal(renewal) => Ok(renewal),
+            other => unreachable!("a renewal answered {other:?}"),
         }
-        let renewal = look(&mut tx, self.engine, id, instance, platforms).await?;
-        tx.commit().await.map_err(StoreError::engine("renew"))?;
-        Ok(Some(renewal))
     }
 
     /// What [`renew`](Store::renew) reports, without renewing: read between renewals, so that
@@ -211,7 +204,7 @@ impl Store {
             .acquire()
             .await
             .map_err(StoreError::engine("look"))?;
-        look(&mut connection, self.engine, id, instance, platforms).await
+        super::renewal::look(&mut connection, self.engine, id, instance, platforms).await
     }
 
     /// Takes the lease of `job_id` for `holder` (process `instance`) for `ttl`, then for as
@@ -328,79 +321,4 @@ impl Store {
             .transpose()
             .map_err(StoreError::engine("lease_holder"))
     }
-}
-
-/// The leases `id` (process `instance`) holds and its share, read on `connection`. Leases
-/// another process took under the same id are not this one's: they expire with that process.
-async fn look(
-    connection: &mut sqlx::AnyConnection,
-    engine: Engine,
-    id: &str,
-    instance: &str,
-    platforms: &[&str],
-) -> Result<Renewal, StoreError> {
-    let failed = || StoreError::engine("look");
-    let rows = sqlx::query(
-        "SELECT job_id, verbosity, ended FROM followed_jobs WHERE job_id IN \
-         (SELECT job_id FROM relay_leases WHERE holder = $1 AND holder_instance = $2) \
-         ORDER BY insertion, job_id",
-    )
-    .bind(id)
-    .bind(instance)
-    .fetch_all(&mut *connection)
-    .await
-    .map_err(failed())?;
-    let mut held = Vec::with_capacity(rows.len());
-    let mut finishing = Vec::new();
-    for row in &rows {
-        let job_id: String = row.try_get(0).map_err(failed())?;
-        let ended: i64 = row.try_get(2).map_err(failed())?;
-        if ended != 0 {
-            finishing.push(job_id);
-            continue;
-        }
-        let verbosity: String = row.try_get(1).map_err(failed())?;
-        let verbosity = verbosity.parse().map_err(|_| StoreError::Corrupt {
-            job_id: job_id.clone(),
-            column: "verbosity",
-            value: verbosity.clone(),
-        })?;
-        held.push((job_id, verbosity));
-    }
-    let unfinished = sqlx::query(
-        "SELECT platform, COUNT(*) FROM followed_jobs WHERE ended = 0 GROUP BY platform",
-    )
-    .fetch_all(&mut *connection)
-    .await
-    .map_err(failed())?;
-    let live = format!(
-        "SELECT platforms FROM replicas WHERE expires_ms > {}",
-        now_ms(engine)
-    );
-    let live: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(live))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(failed())?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()
-        .map_err(failed())?;
-    let mut share = 0;
-    for row in &unfinished {
-        let platform: String = row.try_get(0).map_err(failed())?;
-        let jobs: i64 = row.try_get(1).map_err(failed())?;
-        if !platforms.contains(&platform.as_str()) {
-            continue;
-        }
-        let mark = format!(",{platform},");
-        // This replica counts even if its heartbeat is late.
-        let running = live.iter().filter(|p| p.contains(&mark)).count().max(1) as u64;
-        share += u64::try_from(jobs).unwrap_or(0).div_ceil(running);
-    }
-    Ok(Renewal {
-        held,
-        finishing,
-        live_replicas: (live.len() as u64).max(1),
-        share,
-    })
 }

@@ -5,6 +5,7 @@
 use mosaic_chat::{ChatError, ChatFuture, Memory, Platform};
 use sqlx::Row;
 
+use super::writes::Write;
 use super::{Store, StoreError, now};
 
 impl Store {
@@ -23,20 +24,36 @@ impl Store {
 
     /// Stores `value` under `key` for `platform`, replacing any earlier one.
     pub async fn remember(&self, platform: &str, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO adapter_memory (platform, key, value, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (platform, key) DO UPDATE SET value = excluded.value, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(platform)
-        .bind(key)
-        .bind(value)
-        .bind(now())
-        .execute(&self.pool)
+        self.write(Write::Remember {
+            platform: platform.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
         .await
-        .map_err(StoreError::engine("remember"))?;
-        Ok(())
+        .map(drop)
     }
+}
+
+/// The statement of [`Store::remember`], on `connection`.
+pub(super) async fn remember(
+    connection: &mut sqlx::AnyConnection,
+    platform: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO adapter_memory (platform, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (platform, key) DO UPDATE SET value = excluded.value, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(platform)
+    .bind(key)
+    .bind(value)
+    .bind(now())
+    .execute(connection)
+    .await
+    .map_err(StoreError::engine("remember"))?;
+    Ok(())
 }
 
 /// The adapter reads a store failure as a platform-side outage it can wait

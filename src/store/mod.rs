@@ -16,9 +16,12 @@
 //! - `jobs.rs` keeps followed jobs and their relay progress;
 //! - `lifecycle.rs` writes a job's start (with its lease) and a relay's end (position,
 //!   status, lease back) in one transaction each;
+//! - `writes.rs` names the frequent writes ([`Store::first_sight`], a job's start and end,
+//!   its card and verbosity, relay positions) and runs them: on SQLite through `batch.rs`,
+//!   one task that commits whatever writes wait as one transaction (a group commit);
 //! - `cards.rs` finds a job from its progress card (a button pressed under it);
 //! - `leases.rs` keeps replicas' heartbeats and relay leases (several replicas on
-//!   PostgreSQL);
+//!   PostgreSQL); `renewal.rs` holds a renewal's statements;
 //! - `lock.rs` keeps a SQLite file to one process;
 //! - `positions.rs` records many relay positions in one transaction
 //!   ([`Store::record_positions`]);
@@ -26,6 +29,7 @@
 //!   spelled in the database;
 //! - `error.rs` defines [`StoreError`].
 
+mod batch;
 mod cards;
 mod dedupe;
 mod error;
@@ -37,7 +41,9 @@ mod lock;
 mod memory;
 mod migrate;
 mod positions;
+mod renewal;
 mod shard_leases;
+mod writes;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +54,7 @@ use sqlx::pool::PoolOptions;
 pub use error::StoreError;
 pub use job::{FollowedJob, UnknownVerbosity, Verbosity};
 pub use leases::{Claimed, Renewal};
+pub use lifecycle::Inserted;
 pub use lock::LockError;
 pub use positions::Position;
 pub use shard_leases::{ShardLease, ShardView};
@@ -66,6 +73,8 @@ pub struct Store {
     engine: Engine,
     /// The database file, on SQLite with a file.
     file: Option<std::path::PathBuf>,
+    /// SQLite's group commit of writes (one writer at a time); `None` on PostgreSQL.
+    batcher: Option<std::sync::Arc<batch::Batcher>>,
 }
 
 impl Store {
@@ -106,6 +115,7 @@ impl Store {
             pool,
             engine: target.engine,
             file: target.file,
+            batcher: (target.engine == Engine::Sqlite).then(Default::default),
         })
     }
 
@@ -238,10 +248,28 @@ impl Target {
                         })
                     })
             }
-            (Engine::Postgres, _) => PoolOptions::new().max_connections(10),
+            // sqlx pings a connection before lending it (by default) and again when it comes
+            // back (always): two round trips to the server around every statement. The ping
+            // on return already tests each connection after use, so only one that has been
+            // idle for a while (the server may have restarted or a network cut it since) is
+            // pinged before it is lent.
+            (Engine::Postgres, _) => PoolOptions::new()
+                .max_connections(10)
+                .test_before_acquire(false)
+                .before_acquire(|connection, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= IDLE_BEFORE_PING {
+                            sqlx::Connection::ping(connection).await?;
+                        }
+                        Ok(true)
+                    })
+                }),
         }
     }
 }
+
+/// How long a PostgreSQL connection may sit idle in the pool and still be lent without a ping.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
 
 /// `url` with its password replaced by `***`, for messages and logs.
 fn redact(url: &str) -> String {

@@ -3,6 +3,7 @@
 //! single writer and syncs every commit).
 
 use super::jobs::to_bigint;
+use super::writes::Write;
 use super::{Engine, Store, StoreError, now};
 
 /// One relay position for [`Store::record_positions`].
@@ -52,23 +53,18 @@ impl Store {
         if newest.is_empty() {
             return Ok(());
         }
-        let mut tx = self
-            .pool
-            .begin()
+        self.write(Write::Positions(newest.into_iter().cloned().collect()))
             .await
-            .map_err(StoreError::engine("record_positions"))?;
-        record_in(&mut tx, self.engine, &newest).await?;
-        tx.commit()
-            .await
-            .map_err(StoreError::engine("record_positions"))
+            .map(drop)
     }
 }
 
-/// Writes `positions` (one per job, every `seq` in range) in the transaction `tx`.
-pub(super) async fn record_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Writes `positions` (one per job, every `seq` in range) on `connection`, in a transaction
+/// the caller holds.
+pub(super) async fn record_in<P: std::borrow::Borrow<Position>>(
+    connection: &mut sqlx::AnyConnection,
     engine: Engine,
-    positions: &[&Position],
+    positions: &[P],
 ) -> Result<(), StoreError> {
     let now = now();
     for chunk in positions.chunks(POSITIONS_PER_STATEMENT) {
@@ -79,6 +75,7 @@ pub(super) async fn record_in(
             .persistent(false)
             .bind(now);
         for position in chunk {
+            let position = position.borrow();
             let seq = to_bigint("event sequence", position.seq)?;
             query = query
                 .bind(position.job_id.as_str())
@@ -88,7 +85,7 @@ pub(super) async fn record_in(
                 .bind(i64::from(position.settled));
         }
         query
-            .execute(&mut **tx)
+            .execute(&mut *connection)
             .await
             .map_err(StoreError::engine("record_positions"))?;
     }

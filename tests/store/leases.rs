@@ -301,6 +301,7 @@ pub async fn a_job_is_inserted_with_its_lease_in_one_transaction(db: &Db) {
             .insert_leased_job(&new("j1", 1), "r1", "i1", LONG)
             .await
             .expect("inserts")
+            .leased
     );
     assert_eq!(
         store.lease_holder("j1").await.expect("reads").as_deref(),
@@ -319,6 +320,7 @@ pub async fn a_job_is_inserted_with_its_lease_in_one_transaction(db: &Db) {
             .insert_leased_job(&new("j2", 2), "r1", "i1", LONG)
             .await
             .expect("inserts")
+            .leased
     );
     assert_eq!(
         store.lease_holder("j2").await.expect("reads").as_deref(),
@@ -345,6 +347,7 @@ pub async fn a_relay_ends_its_job_in_one_transaction(db: &Db) {
                 .insert_leased_job(&job(id, thread("c", id), issue(n)), "r1", "i1", LONG)
                 .await
                 .expect("inserts")
+                .leased
         );
     }
     let at = |id: &str, seq| mosaic_bot::store::Position {

@@ -1,0 +1,201 @@
+//! Writes made at the same time, as thousands of jobs starting make them: on SQLite they run
+//! in group commits, on PostgreSQL side by side; either way each gets its own answer, and a
+//! failing one takes nothing of the others with it. And a job's start taking its thread's
+//! verbosity in the insert itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mosaic_bot::store::{Inserted, StoreError, Verbosity};
+
+use super::HOUR;
+use super::support::{Db, issue, job, thread};
+
+const LONG: Duration = Duration::from_secs(3600);
+
+pub(crate) async fn a_new_job_takes_its_threads_verbosity_in_its_insert(db: &Db) {
+    let store = db.open().await;
+    let mut first = job("j1", thread("c", "t"), issue(1));
+    first.verbosity = Verbosity::Verbose;
+    // A thread without jobs: the verbosity given.
+    let inserted = store
+        .insert_leased_job(&first, "r1", "i1", LONG)
+        .await
+        .expect("inserts");
+    assert_eq!(
+        inserted,
+        Inserted {
+            leased: true,
+            verbosity: Verbosity::Verbose
+        }
+    );
+    store
+        .set_verbosity(&thread("c", "t"), Verbosity::Quiet)
+        .await
+        .expect("sets");
+    // The thread's jobs say quiet: the next job there is quiet, whatever it was given.
+    let inserted = store
+        .insert_leased_job(&job("j2", thread("c", "t"), issue(2)), "r1", "i1", LONG)
+        .await
+        .expect("inserts");
+    assert_eq!(inserted.verbosity, Verbosity::Quiet);
+    let j2 = store.job("j2").await.expect("reads").expect("kept");
+    assert_eq!(j2.verbosity, Verbosity::Quiet);
+    // Another thread of the channel, and the same thread id in another channel, are not it.
+    for (id, n, at) in [("j3", 3, thread("c", "u")), ("j4", 4, thread("d", "t"))] {
+        let inserted = store
+            .insert_leased_job(&job(id, at, issue(n)), "r1", "i1", LONG)
+            .await
+            .expect("inserts");
+        assert_eq!(inserted.verbosity, Verbosity::Milestones, "{id}");
+        let stored = store.job(id).await.expect("reads").expect("kept");
+        assert_eq!(stored.verbosity, Verbosity::Milestones, "{id}");
+    }
+    // A plain insert keeps the verbosity it is given.
+    store
+        .insert_job(&job("j5", thread("c", "t"), issue(5)))
+        .await
+        .expect("inserts");
+    let j5 = store.job("j5").await.expect("reads").expect("kept");
+    assert_eq!(j5.verbosity, Verbosity::Milestones);
+}
+
+pub(crate) async fn writes_at_once_each_get_their_own_answer(db: &Db) {
+    let store = db.open().await;
+    store
+        .insert_job(&job("dup", thread("c", "dup"), issue(999)))
+        .await
+        .expect("inserts");
+    const JOBS: usize = 40;
+    let start = Arc::new(tokio::sync::Barrier::new(3 * JOBS + 2));
+    let mut inserts = Vec::new();
+    let mut sightings = Vec::new();
+    for i in 0..JOBS {
+        let (writer, begin) = (store.clone(), start.clone());
+        inserts.push(tokio::spawn(async move {
+            let (store, start) = (writer, begin);
+            let id = format!("j{i}");
+            start.wait().await;
+            let at = thread("c", &id);
+            let inserted = store
+                .insert_leased_job(&job(&id, at, issue(i as u64 + 1)), "r1", "i1", LONG)
+                .await?;
+            store.set_card(&id, &format!("card-{i}")).await?;
+            Ok::<Inserted, StoreError>(inserted)
+        }));
+        // Each message delivered twice at once: one first sight between them.
+        for _ in 0..2 {
+            let (store, start) = (store.clone(), start.clone());
+            sightings.push(tokio::spawn(async move {
+                start.wait().await;
+                (i, store.first_sight_acted(&format!("m{i}"), HOUR).await)
+            }));
+        }
+    }
+    // Two writes that fail, among the others: a job followed already, a card of no job.
+    let duplicate = {
+        let (store, start) = (store.clone(), start.clone());
+        tokio::spawn(async move {
+            start.wait().await;
+            store
+                .insert_leased_job(&job("dup", thread("c", "x"), issue(998)), "r1", "i1", LONG)
+                .await
+        })
+    };
+    let ghost = {
+        let (store, start) = (store.clone(), start.clone());
+        tokio::spawn(async move {
+            start.wait().await;
+            store.set_card("ghost", "card").await
+        })
+    };
+    for insert in inserts {
+        let inserted = insert
+            .await
+            .expect("task")
+            .expect("inserts and sets the card");
+        assert!(inserted.leased);
+    }
+    let mut firsts = [0; JOBS];
+    for sighting in sightings {
+        let (i, first) = sighting.await.expect("task");
+        firsts[i] += usize::from(first.expect("first_sight"));
+    }
+    assert_eq!(firsts, [1; JOBS]);
+    let duplicate = duplicate.await.expect("task");
+    assert!(
+        matches!(duplicate, Err(StoreError::DuplicateJob(ref id)) if id == "dup"),
+        "{duplicate:?}"
+    );
+    let ghost = ghost.await.expect("task");
+    assert!(
+        matches!(ghost, Err(StoreError::UnknownJob(ref id)) if id == "ghost"),
+        "{ghost:?}"
+    );
+    // Everything the successful writes wrote is there; nothing of the failed ones.
+    for i in 0..JOBS {
+        let id = format!("j{i}");
+        let stored = store.job(&id).await.expect("reads").expect("kept");
+        assert_eq!(stored.card_message_id, Some(format!("card-{i}")));
+        assert_eq!(
+            store.lease_holder(&id).await.expect("reads").as_deref(),
+            Some("r1")
+        );
+        assert!(store.acted(&format!("m{i}")).await.expect("reads"));
+    }
+    let dup = store.job("dup").await.expect("reads").expect("kept");
+    assert_eq!(dup.issue.number(), 999, "the first insert stays");
+    assert_eq!(store.lease_holder("dup").await.expect("reads"), None);
+    assert_eq!(store.job("ghost").await.expect("reads"), None);
+}
+
+pub(crate) async fn a_relay_end_without_a_position_keeps_the_stored_one(db: &Db) {
+    let store = db.open().await;
+    for (id, n) in [("j1", 1), ("j2", 2)] {
+        store
+            .insert_leased_job(&job(id, thread("c", id), issue(n)), "r1", "i1", LONG)
+            .await
+            .expect("inserts");
+    }
+    let at = |seq| mosaic_bot::store::Position {
+        job_id: "j1".to_owned(),
+        event_id: format!("e{seq}"),
+        seq,
+        post_id: None,
+        settled: false,
+    };
+    store.record_positions(&[at(6)]).await.expect("records");
+    store
+        .finish_relay("j1", "CANCELLED", None, "r1")
+        .await
+        .expect("finishes");
+    let j1 = store.job("j1").await.expect("reads").expect("kept");
+    assert_eq!(
+        (j1.status.as_str(), j1.ended, j1.last_event_seq),
+        ("CANCELLED", true, 6)
+    );
+    assert_eq!(j1.last_event_id.as_deref(), Some("e6"));
+    assert_eq!(store.lease_holder("j1").await.expect("reads"), None);
+    // The same position again settles the relay, and its post id is kept when none is given.
+    let settled = mosaic_bot::store::Position {
+        post_id: Some("p9".to_owned()),
+        settled: true,
+        ..at(6)
+    };
+    store
+        .finish_relay("j1", "CANCELLED", Some(&settled), "r1")
+        .await
+        .expect("finishes again");
+    let j1 = store.job("j1").await.expect("reads").expect("kept");
+    assert_eq!(
+        (j1.last_post_id.as_deref(), j1.posts_settled),
+        (Some("p9"), true)
+    );
+    // The other job is untouched by either.
+    let j2 = store.job("j2").await.expect("reads").expect("kept");
+    assert_eq!((j2.ended, j2.last_event_seq), (false, 0));
+    assert_eq!(
+        store.lease_holder("j2").await.expect("reads").as_deref(),
+        Some("r1")
+    );
+}

@@ -361,7 +361,8 @@ impl RelayHub {
     }
 
     /// Cancels every relay and waits up to `deadline` for them to persist and stop; relays
-    /// still running then are aborted (a restart resumes them from their last record).
+    /// still running then are aborted (a restart resumes them from their last record). Then
+    /// every position handed to the writer is committed, so the store can close.
     pub async fn shutdown(&self, deadline: Duration) {
         self.hub.shutdown.cancel();
         let tasks: Vec<JoinHandle<()>> = {
@@ -384,6 +385,11 @@ impl RelayHub {
             }
         }
         self.idle().await;
+        if let Some(writer) = self.hub.positions.get()
+            && let Err(error) = writer.flush().committed().await
+        {
+            tracing::error!(%error, "could not record the relays' last positions");
+        }
     }
 }
 

@@ -50,9 +50,10 @@ pub(crate) enum RecordError {
     WriterGone,
 }
 
-/// A position waiting to be written, and whom to tell.
+/// A position waiting to be written (none: a flush, answered once everything handed over
+/// before it is committed), and whom to tell.
 struct Waiting {
-    position: Position,
+    position: Option<Position>,
     done: oneshot::Sender<Result<(), RecordError>>,
 }
 
@@ -81,6 +82,18 @@ impl PositionWriter {
     /// Hands `position` to the writer; the answer says when it is committed (with the others
     /// of its group), or why not.
     pub(crate) fn submit(&self, position: Position) -> Recording {
+        self.send(Some(position))
+    }
+
+    /// Commits every position handed over so far. Shutdown awaits it before the store
+    /// closes: a relay aborted at the deadline (or one that did not need its last record
+    /// answered) may have left a position waiting for the writer's gap, which would otherwise
+    /// be written to a closed store, and fail.
+    pub(crate) fn flush(&self) -> Recording {
+        self.send(None)
+    }
+
+    fn send(&self, position: Option<Position>) -> Recording {
         let (done, committed) = oneshot::channel();
         // A send fails only once the writer is gone; the answer then says so.
         let _ = self.queue.send(Waiting { position, done });
@@ -185,6 +198,9 @@ impl Pending {
     ) {
         for Waiting { position, done } in group.drain(..) {
             answers.push(done);
+            let Some(position) = position else {
+                continue;
+            };
             match self.by_job.get_mut(position.job_id.as_str()) {
                 Some(held) => merge(held, position),
                 None => {
@@ -280,6 +296,32 @@ mod tests {
             .expect("reads")
             .expect("kept")
             .last_event_seq
+    }
+
+    #[tokio::test]
+    async fn a_flush_commits_what_waits_out_the_gap_and_nothing_else() {
+        let store = Store::open("sqlite::memory:").await.expect("a store");
+        store.insert_job(&followed("j1")).await.expect("inserts");
+        let writer = PositionWriter::with_gap(store.clone(), Duration::from_secs(60));
+        writer
+            .submit(at(1, Some("p1")))
+            .committed()
+            .await
+            .expect("commits");
+        // Within the gap, nobody awaiting it: the record waits…
+        let waiting = writer.submit(at(2, Some("p2")));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(stored_seq(&store).await, 1, "written before the gap ended");
+        // …until a flush (shutdown's, before the store closes): committed when it answers.
+        tokio::time::timeout(Duration::from_secs(10), writer.flush().committed())
+            .await
+            .expect("hurried, not 60 s")
+            .expect("commits");
+        assert_eq!(stored_seq(&store).await, 2);
+        waiting.committed().await.expect("the same commit");
+        // A flush with nothing waiting writes nothing and answers.
+        writer.flush().committed().await.expect("nothing to write");
+        assert_eq!(stored_seq(&store).await, 2);
     }
 
     #[tokio::test]

@@ -298,8 +298,9 @@ mod tests {
             .last_event_seq
     }
 
-    #[tokio::test]
-    async fn a_flush_commits_what_waits_out_the_gap_and_nothing_else() {
+    /// A store with job `j1`, and a writer whose gap nothing in a test reaches, which has
+    /// just committed seq 1 (an idle writer commits at once).
+    async fn writer_after_one_record() -> (Store, PositionWriter) {
         let store = Store::open("sqlite::memory:").await.expect("a store");
         store.insert_job(&followed("j1")).await.expect("inserts");
         let writer = PositionWriter::with_gap(store.clone(), Duration::from_secs(60));
@@ -308,6 +309,13 @@ mod tests {
             .committed()
             .await
             .expect("commits");
+        assert_eq!(stored_seq(&store).await, 1);
+        (store, writer)
+    }
+
+    #[tokio::test]
+    async fn a_flush_commits_what_waits_out_the_gap_and_nothing_else() {
+        let (store, writer) = writer_after_one_record().await;
         // Within the gap, nobody awaiting it: the record waits…
         let waiting = writer.submit(at(2, Some("p2")));
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -326,17 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_wait_out_the_gap_unless_someone_awaits_one() {
-        let store = Store::open("sqlite::memory:").await.expect("a store");
-        store.insert_job(&followed("j1")).await.expect("inserts");
-        // Long enough that nothing below reaches it.
-        let writer = PositionWriter::with_gap(store.clone(), Duration::from_secs(60));
-        // An idle writer commits at once.
-        writer
-            .submit(at(1, Some("p1")))
-            .committed()
-            .await
-            .expect("commits");
-        assert_eq!(stored_seq(&store).await, 1);
+        let (store, writer) = writer_after_one_record().await;
         // Within the gap, records wait and are merged…
         let second = writer.submit(at(2, Some("p2")));
         let third = writer.submit(at(3, None));

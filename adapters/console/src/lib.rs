@@ -329,10 +329,13 @@ impl Console {
         buttons: &[Button],
     ) -> Result<String, ChatError> {
         self.check_length(text)?;
-        let mut restored = self.ids_restored.subscribe();
-        let settled = restored.wait_for(|state| *state != Restore::Underway);
-        if tokio::time::timeout(RESTORE_WAIT, settled).await.is_err() {
-            tracing::warn!("console: posting before its ids were restored");
+        // Restoring happens once, at start: every later post only reads the state.
+        if *self.ids_restored.borrow() == Restore::Underway {
+            let mut restored = self.ids_restored.subscribe();
+            let settled = restored.wait_for(|state| *state != Restore::Underway);
+            if tokio::time::timeout(RESTORE_WAIT, settled).await.is_err() {
+                tracing::warn!("console: posting before its ids were restored");
+            }
         }
         // One post at a time from here to the queue: a new block of ids is
         // recorded before its first id is used, and ids appear in order.

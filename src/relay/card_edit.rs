@@ -83,6 +83,16 @@ impl Relay {
     /// the loop would have).
     pub(crate) async fn flush(&mut self) {
         let stop = self.stop.clone();
+        // An edit due now starts with the posts rather than after them: its write then
+        // follows theirs at once (the console queues it right behind them and writes both in
+        // one hand-off to its output thread, instead of one hand-off and one wake-up each).
+        if self.editing.is_none()
+            && self.card_dirty
+            && !self.card_broken
+            && self.next_card_edit <= Instant::now()
+        {
+            self.start_edit(true);
+        }
         let Some(mut editing) = self.editing.take() else {
             return self.post_batch(Some(&stop)).await;
         };
@@ -92,6 +102,8 @@ impl Relay {
             tokio::pin!(post);
             loop {
                 tokio::select! {
+                    // The posts first: the edit is written after them, as the loop would.
+                    biased;
                     () = &mut post => break,
                     done = editing.0.get_mut().as_mut(), if answer.is_none() => answer = Some(done),
                 }

@@ -184,7 +184,10 @@ mod tests {
         let first = cache.get(CardState::Running, false, Verbosity::Verbose, false);
         assert_eq!(ids(&first), ["cancel", "quiet"]);
         let again = cache.get(CardState::Running, false, Verbosity::Verbose, false);
-        assert!(Arc::ptr_eq(&first, &again), "the same buttons are not derived again");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same buttons are not derived again"
+        );
         // Each of state, cancelling and verbosity changes them.
         let quiet = cache.get(CardState::Running, false, Verbosity::Quiet, false);
         assert_eq!(ids(&quiet), ["cancel", "verbose"]);
@@ -196,8 +199,16 @@ mod tests {
         assert_eq!(*back, *first);
         assert!(!Arc::ptr_eq(&back, &first), "derived again after a change");
         // A platform without buttons gets none, whatever the state.
-        assert!(cache.get(CardState::Running, false, Verbosity::Quiet, true).is_empty());
-        assert!(cache.get(CardState::Failed, false, Verbosity::Quiet, true).is_empty());
+        assert!(
+            cache
+                .get(CardState::Running, false, Verbosity::Quiet, true)
+                .is_empty()
+        );
+        assert!(
+            cache
+                .get(CardState::Failed, false, Verbosity::Quiet, true)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -190,7 +190,10 @@ mod tests {
             assert_eq!(pacer.reserve(CONSOLE, "c1", Duration::ZERO, now), now);
         }
         let channels = |pacer: &ChannelPacer| {
-            let table = pacer.next_free.lock().unwrap_or_else(PoisonError::into_inner);
+            let table = pacer
+                .next_free
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             table.get(&CONSOLE).map_or(0, HashMap::len)
         };
         assert_eq!(channels(&pacer), 0, "nothing remembered for a free channel");

@@ -143,7 +143,16 @@ mod tests {
         assert_eq!(posted.get("x9"), Some(("c2", Some("m4"))));
         // One place for the two messages of one thread.
         assert_eq!(posted.places.len(), 3);
-        for unknown in ["b4", "b0", "b01", "b+2", "b", "m1", "", "b18446744073709551616"] {
+        for unknown in [
+            "b4",
+            "b0",
+            "b01",
+            "b+2",
+            "b",
+            "m1",
+            "",
+            "b18446744073709551616",
+        ] {
             assert_eq!(posted.get(unknown), None, "{unknown:?}");
         }
     }

@@ -88,7 +88,10 @@ pub fn stored_buttons(job: &FollowedJob) -> Vec<Button> {
 /// stays the same: with the console's zero edit interval nearly every event edits the card,
 /// and deriving them anew cost five allocations an edit for the same two or three buttons.
 #[derive(Default)]
-pub(crate) struct ButtonsCache(Option<((CardState, bool, Verbosity), Arc<[Button]>)>);
+pub(crate) struct ButtonsCache(Option<(ButtonsKey, Arc<[Button]>)>);
+
+/// What a card's buttons depend on: its state, whether a cancel was asked, the verbosity.
+type ButtonsKey = (CardState, bool, Verbosity);
 
 impl ButtonsCache {
     /// The buttons of a card in `state` ([`card_buttons`]); none at all when `no_buttons`.

@@ -83,9 +83,8 @@ impl Relay {
     /// the loop would have).
     pub(crate) async fn flush(&mut self) {
         let stop = self.stop.clone();
-        // An edit due now starts with the posts rather than after them: its write then
-        // follows theirs at once (the console queues it right behind them and writes both in
-        // one hand-off to its output thread, instead of one hand-off and one wake-up each).
+        // An edit due now starts with the posts rather than after them: it is queued right
+        // behind them, not after the loop's next turn.
         if self.editing.is_none()
             && self.card_dirty
             && !self.card_broken

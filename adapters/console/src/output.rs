@@ -224,10 +224,6 @@ impl Sink {
         output: &std::sync::Mutex<Output>,
     ) -> Result<(), ChatError> {
         if self.written < number {
-            // Once round the scheduler first: the tasks ready now (other relays, or the edit
-            // beside this post) queue their records meanwhile and share this write, one
-            // hand-off to the output thread for all of them rather than one each.
-            tokio::task::yield_now().await;
             let first = self.written + 1;
             {
                 let mut out = output

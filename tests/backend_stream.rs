@@ -64,19 +64,63 @@ fn event_lists(sim: &mosaic_sim::Sim, job: &JobId) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_replaying_stream_is_not_listed_again_over_rest() {
+async fn a_replaying_stream_is_not_listed_over_rest() {
     // The stream's first event carries an `id:` line: the server replays the stored events,
-    // so the first connect lists none; the only list is the last check after the end.
+    // so the first connect lists none; and the one connection carried the whole job, every
+    // event with its `id:`, so its `stream.complete` lists none either.
     let sim = sim().await;
     let id = job(&sim, Script::standard(), Faults::default());
     let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
     assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
     assert_exactly(&events, &sim.events(id.as_str()));
+    assert_eq!(sim.stream_connections(id.as_str()), 1);
+    assert_eq!(event_lists(&sim, &id), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_replaying_stream_with_unreadable_data_is_listed_at_its_end() {
+    // Mode 6 on a replaying server: the data it could not read may have been an event, so
+    // the end lists what follows the last delivered one.
+    let sim = sim().await;
+    let faults = Faults {
+        malformed_lines: true,
+        ..Faults::default()
+    };
+    let id = job(&sim, Script::standard(), faults);
+    let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
+    assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
+    assert_exactly(&events, &sim.events(id.as_str()));
+    assert_eq!(sim.stream_connections(id.as_str()), 1);
     let last = events.last().map(|e| e.id.as_str().to_owned()).unwrap();
     assert_eq!(
         event_lists(&sim, &id),
         [format!("/runner-jobs/{id}/events?after={last}")]
     );
+}
+
+#[tokio::test]
+async fn a_replaying_stream_that_was_reconnected_is_listed_at_its_end() {
+    // The second connection did not carry the job from its start: its reconnect lists what
+    // the first one may have left out, and its `stream.complete` lists once more. (Paced, so
+    // that the job still runs when the first connection ends.)
+    let sim = paced_sim(Duration::from_millis(10)).await;
+    let faults = Faults {
+        error_event_after: Some(5),
+        ..Faults::default()
+    };
+    let id = job(&sim, Script::standard(), faults);
+    let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
+    assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
+    assert_exactly(&events, &sim.events(id.as_str()));
+    assert_eq!(sim.stream_connections(id.as_str()), 2);
+    let lists = event_lists(&sim, &id);
+    let last = events.last().map(|e| e.id.as_str().to_owned()).unwrap();
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert_eq!(
+        lists[0],
+        format!("/runner-jobs/{id}/events?after={}", events[4].id)
+    );
+    assert_eq!(lists[1], format!("/runner-jobs/{id}/events?after={last}"));
 }
 
 #[tokio::test]

@@ -27,7 +27,8 @@
 //!   (on stderr, before the row) by the second of the run each event was emitted in, to tell
 //!   when the bot fell behind and when it caught up;
 //! - CPU seconds of the bot (user + system, from `/proc`), and of the simulator over the same
-//!   run (it shares the cores);
+//!   run (it shares the cores); on PostgreSQL also of the server (`db s`: every `postgres`
+//!   process, with its exited backends), from the bot's start to its exit;
 //! - lost and repeated events: each event of each job (fetched from the simulator at the end)
 //!   emitted after its thread's `verbose` reply must show exactly once in the thread; one
 //!   emitted before may show once or not at all (it may have been taken in at the default
@@ -107,6 +108,9 @@ struct Row {
     cpu_s: f64,
     /// The simulator's CPU seconds over the same run: it shares the machine's cores.
     sim_cpu_s: f64,
+    /// The PostgreSQL server's CPU seconds over the same run (NaN on SQLite): it shares the
+    /// cores too.
+    db_cpu_s: f64,
     wall_s: f64,
     lost: usize,
     repeated: usize,
@@ -116,7 +120,7 @@ struct Row {
 impl Row {
     fn header() -> String {
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>6} | {:>4} | {:>4} | {:>5}",
+            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>6} | {:>5} | {:>4} | {:>4} | {:>5}",
             "engine",
             "jobs",
             "load (1/5 min)",
@@ -131,6 +135,7 @@ impl Row {
             "events",
             "CPU s",
             "sim s",
+            "db s",
             "lost",
             "rep.",
             "early"
@@ -140,7 +145,7 @@ impl Row {
     fn line(&self) -> String {
         let per_job = (self.peak_kib.saturating_sub(self.idle_kib) as f64) / self.jobs as f64;
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>6.1} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
+            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>6.1} | {:>5} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
             self.engine,
             self.jobs,
             self.load,
@@ -155,6 +160,11 @@ impl Row {
             self.samples,
             self.cpu_s,
             self.sim_cpu_s,
+            if self.db_cpu_s.is_nan() {
+                "-".to_owned()
+            } else {
+                format!("{:.1}", self.db_cpu_s)
+            },
             self.lost,
             self.repeated,
             self.unshown_early,
@@ -188,6 +198,7 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
             WORKSPACE,
         ],
     );
+    let db_before = (db.engine == "postgres").then(support::bot::postgres_cpu_seconds);
     let log = tempfile::NamedTempFile::new().expect("a log file");
     let mut child = Command::new(bot)
         .args(["console", "--json", "--backend", &url, "--token", TOKEN])
@@ -228,6 +239,9 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
     let lines = lines.join().expect("the reader thread");
     let (peak_kib, cpu_s) = watch.stop();
     let status = child.wait().expect("the bot exits");
+    let db_cpu_s = db_before.map_or(f64::NAN, |before| {
+        support::bot::postgres_cpu_seconds() - before
+    });
     let wall_s = started.elapsed().as_secs_f64();
     assert!(
         status.success(),
@@ -275,6 +289,7 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         samples: histogram.count(),
         cpu_s,
         sim_cpu_s,
+        db_cpu_s,
         wall_s,
         lost,
         repeated,

@@ -170,7 +170,10 @@ mod tests {
         // Re-inserted in the same thread: counted once.
         relays.insert("j3".to_owned(), running(thread("b")));
         assert_eq!(in_thread(&mut relays, "b"), 2);
-        assert!(!relays.in_thread(&thread("a")), "thread a has no relay left");
+        assert!(
+            !relays.in_thread(&thread("a")),
+            "thread a has no relay left"
+        );
         assert!(relays.remove("j2").is_some() && relays.remove("j3").is_some());
         assert!(relays.by_thread.is_empty(), "no thread left behind");
         assert_eq!(relays.len(), 0);

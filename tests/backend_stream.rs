@@ -11,7 +11,7 @@ use backend_support::{
     truth_ids,
 };
 use futures_util::StreamExt;
-use mosaic_bot::backend::{EventId, EventKind, Followed, JobId, JobStatus, StreamEnd};
+use mosaic_bot::backend::{EventId, EventKind, Followed, JobEvent, JobId, JobStatus, StreamEnd};
 use mosaic_sim::{Faults, Script, SimConfig};
 
 /// A simulator whose events come every `tick`, so a test can act while a job runs.
@@ -63,17 +63,33 @@ fn event_lists(sim: &mosaic_sim::Sim, job: &JobId) -> Vec<String> {
         .collect()
 }
 
+/// Follows a standard job with `faults` to its completion over `connections` stream
+/// connections, checking every event came once; the job and its events.
+async fn completed_over(
+    sim: &mosaic_sim::Sim,
+    faults: Faults,
+    connections: usize,
+) -> (JobId, Vec<JobEvent>) {
+    let id = job(sim, Script::standard(), faults);
+    let (events, end) = collect(client(config(sim)).follow(id.clone(), None)).await;
+    assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
+    assert_exactly(&events, &sim.events(id.as_str()));
+    assert_eq!(sim.stream_connections(id.as_str()), connections);
+    (id, events)
+}
+
+/// The list of a job's events after `after`, as the bot asks for it.
+fn list_after(job: &JobId, after: &JobEvent) -> String {
+    format!("/runner-jobs/{job}/events?after={}", after.id)
+}
+
 #[tokio::test]
 async fn a_replaying_stream_is_not_listed_over_rest() {
     // The stream's first event carries an `id:` line: the server replays the stored events,
     // so the first connect lists none; and the one connection carried the whole job, every
     // event with its `id:`, so its `stream.complete` lists none either.
     let sim = sim().await;
-    let id = job(&sim, Script::standard(), Faults::default());
-    let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
-    assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
-    assert_exactly(&events, &sim.events(id.as_str()));
-    assert_eq!(sim.stream_connections(id.as_str()), 1);
+    let (id, _) = completed_over(&sim, Faults::default(), 1).await;
     assert_eq!(event_lists(&sim, &id), Vec::<String>::new());
 }
 
@@ -86,16 +102,9 @@ async fn a_replaying_stream_with_unreadable_data_is_listed_at_its_end() {
         malformed_lines: true,
         ..Faults::default()
     };
-    let id = job(&sim, Script::standard(), faults);
-    let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
-    assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
-    assert_exactly(&events, &sim.events(id.as_str()));
-    assert_eq!(sim.stream_connections(id.as_str()), 1);
-    let last = events.last().map(|e| e.id.as_str().to_owned()).unwrap();
-    assert_eq!(
-        event_lists(&sim, &id),
-        [format!("/runner-jobs/{id}/events?after={last}")]
-    );
+    let (id, events) = completed_over(&sim, faults, 1).await;
+    let last = events.last().expect("events");
+    assert_eq!(event_lists(&sim, &id), [list_after(&id, last)]);
 }
 
 #[tokio::test]
@@ -108,19 +117,12 @@ async fn a_replaying_stream_that_was_reconnected_is_listed_at_its_end() {
         error_event_after: Some(5),
         ..Faults::default()
     };
-    let id = job(&sim, Script::standard(), faults);
-    let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
-    assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
-    assert_exactly(&events, &sim.events(id.as_str()));
-    assert_eq!(sim.stream_connections(id.as_str()), 2);
-    let lists = event_lists(&sim, &id);
-    let last = events.last().map(|e| e.id.as_str().to_owned()).unwrap();
-    assert_eq!(lists.len(), 2, "{lists:?}");
+    let (id, events) = completed_over(&sim, faults, 2).await;
+    let last = events.last().expect("events");
     assert_eq!(
-        lists[0],
-        format!("/runner-jobs/{id}/events?after={}", events[4].id)
+        event_lists(&sim, &id),
+        [list_after(&id, &events[4]), list_after(&id, last)]
     );
-    assert_eq!(lists[1], format!("/runner-jobs/{id}/events?after={last}"));
 }
 
 #[tokio::test]

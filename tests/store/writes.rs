@@ -1,5 +1,6 @@
 //! Writes made at the same time, as thousands of jobs starting make them: on SQLite they run
-//! in group commits, on PostgreSQL side by side; either way each gets its own answer, and a
+//! in group commits, on PostgreSQL the small ones on the writer's connection (dedupe keys
+//! decided together) and the others side by side; either way each gets its own answer, and a
 //! failing one takes nothing of the others with it. And a job's start taking its thread's
 //! verbosity in the insert itself.
 
@@ -198,4 +199,61 @@ pub(crate) async fn a_relay_end_without_a_position_keeps_the_stored_one(db: &Db)
         store.lease_holder("j2").await.expect("reads").as_deref(),
         Some("r1")
     );
+}
+
+/// Two replicas (two stores on one database) deciding the same dedupe keys at once, in opposite
+/// orders and in groups, some keys expired and taken over: each key has one first sighting
+/// between them, and its acted mark is the one that sighting asked for.
+pub(crate) async fn replicas_deciding_shared_keys_at_once_agree_on_one_first(db: &Db) {
+    const KEYS: usize = 64;
+    let (one, other) = (db.open().await, db.open().await);
+    // Every other key was seen already, acted on, and its time is up: it is new again.
+    let short = Duration::from_secs(1);
+    for k in (0..KEYS).step_by(2) {
+        assert!(
+            one.first_sight_acted(&format!("k{k}"), short)
+                .await
+                .expect("seen")
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let start = Arc::new(tokio::sync::Barrier::new(4 * KEYS));
+    let mut tasks = Vec::new();
+    for (replica, store) in [&one, &other].into_iter().enumerate() {
+        for n in 0..2 * KEYS {
+            let (store, start) = (store.clone(), start.clone());
+            // The first replica goes up the keys, the second down: opposite orders.
+            let k = if replica == 0 {
+                n / 2
+            } else {
+                KEYS - 1 - n / 2
+            };
+            let acted = (n + replica) % 2 == 0;
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                let key = format!("k{k}");
+                let first = if acted {
+                    store.first_sight_acted(&key, HOUR).await
+                } else {
+                    store.first_sight(&key, HOUR).await
+                };
+                (k, acted, first)
+            }));
+        }
+    }
+    let mut firsts = [0; KEYS];
+    let mut acted_by_first = [false; KEYS];
+    for task in tasks {
+        let (k, acted, first) = task.await.expect("task");
+        if first.expect("first_sight") {
+            firsts[k] += 1;
+            acted_by_first[k] = acted;
+        }
+    }
+    assert_eq!(firsts, [1; KEYS]);
+    for (k, acted) in acted_by_first.into_iter().enumerate() {
+        let key = format!("k{k}");
+        assert_eq!(one.acted(&key).await.expect("reads"), acted, "{key}");
+        assert!(!other.first_sight(&key, HOUR).await.expect("seen"), "{key}");
+    }
 }

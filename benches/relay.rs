@@ -27,7 +27,8 @@
 //!   (on stderr, before the row) by the second of the run each event was emitted in, to tell
 //!   when the bot fell behind and when it caught up;
 //! - CPU seconds of the bot (user + system, from `/proc`), and of the simulator over the same
-//!   run (it shares the cores);
+//!   run (it shares the cores); on PostgreSQL also of the server (`db s`: every `postgres`
+//!   process, with its exited backends), from the bot's start to its exit;
 //! - lost and repeated events: each event of each job (fetched from the simulator at the end)
 //!   emitted after its thread's `verbose` reply must show exactly once in the thread; one
 //!   emitted before may show once or not at all (it may have been taken in at the default
@@ -102,11 +103,16 @@ struct Row {
     /// p99 of the events emitted while commands still arrived, and of those after.
     p99_starting_us: u64,
     p99_after_us: u64,
+    /// p99 from the simulator's sending of each event on: without the simulator's own delay.
+    p99_sent_us: u64,
     max_us: u64,
     samples: u64,
     cpu_s: f64,
     /// The simulator's CPU seconds over the same run: it shares the machine's cores.
     sim_cpu_s: f64,
+    /// The PostgreSQL server's CPU seconds over the same run (NaN on SQLite): it shares the
+    /// cores too.
+    db_cpu_s: f64,
     wall_s: f64,
     lost: usize,
     repeated: usize,
@@ -116,7 +122,7 @@ struct Row {
 impl Row {
     fn header() -> String {
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>6} | {:>4} | {:>4} | {:>5}",
+            "{:<8} | {:>5} | {:>14} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>9} | {:>9} | {:>9} | {:>7} | {:>7} | {:>6} | {:>6} | {:>5} | {:>4} | {:>4} | {:>5}",
             "engine",
             "jobs",
             "load (1/5 min)",
@@ -127,10 +133,12 @@ impl Row {
             "p99",
             "p99 start",
             "p99 after",
+            "p99 sent",
             "max",
             "events",
             "CPU s",
             "sim s",
+            "db s",
             "lost",
             "rep.",
             "early"
@@ -140,7 +148,7 @@ impl Row {
     fn line(&self) -> String {
         let per_job = (self.peak_kib.saturating_sub(self.idle_kib) as f64) / self.jobs as f64;
         format!(
-            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>6.1} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
+            "{:<8} | {:>5} | {:>14} | {:>5} MB | {:>5} MB | {:>5.1} KB | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>6.2} ms | {:>4} ms | {:>7} | {:>6.1} | {:>6.1} | {:>5} | {:>4} | {:>4} | {:>5}   (wall {:.1} s)",
             self.engine,
             self.jobs,
             self.load,
@@ -151,10 +159,16 @@ impl Row {
             self.p99_us as f64 / 1000.0,
             self.p99_starting_us as f64 / 1000.0,
             self.p99_after_us as f64 / 1000.0,
+            self.p99_sent_us as f64 / 1000.0,
             self.max_us / 1000,
             self.samples,
             self.cpu_s,
             self.sim_cpu_s,
+            if self.db_cpu_s.is_nan() {
+                "-".to_owned()
+            } else {
+                format!("{:.1}", self.db_cpu_s)
+            },
             self.lost,
             self.repeated,
             self.unshown_early,
@@ -188,6 +202,7 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
             WORKSPACE,
         ],
     );
+    let db_before = (db.engine == "postgres").then(support::bot::postgres_cpu_seconds);
     let log = tempfile::NamedTempFile::new().expect("a log file");
     let mut child = Command::new(bot)
         .args(["console", "--json", "--backend", &url, "--token", TOKEN])
@@ -228,6 +243,9 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
     let lines = lines.join().expect("the reader thread");
     let (peak_kib, cpu_s) = watch.stop();
     let status = child.wait().expect("the bot exits");
+    let db_cpu_s = db_before.map_or(f64::NAN, |before| {
+        support::bot::postgres_cpu_seconds() - before
+    });
     let wall_s = started.elapsed().as_secs_f64();
     assert!(
         status.success(),
@@ -245,16 +263,18 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         starting,
         after,
         by_second,
+        in_bot,
         lost,
         repeated,
         unshown_early,
     } = score(&lines, &events, commands_done);
-    for (second, h) in &by_second {
+    for (second, (h, bot)) in &by_second {
         eprintln!(
-            "  second {second:>3}: {:>6} events  p50 {:>9.2} ms  p99 {:>9.2} ms",
+            "  second {second:>3}: {:>6} events  p50 {:>9.2} ms  p99 {:>9.2} ms  (from sent: p99 {:>9.2} ms)",
             h.count(),
             h.percentile(0.50) as f64 / 1000.0,
-            h.percentile(0.99) as f64 / 1000.0
+            h.percentile(0.99) as f64 / 1000.0,
+            bot.percentile(0.99) as f64 / 1000.0
         );
     }
     if lost + repeated > 0 {
@@ -271,10 +291,12 @@ fn run(bot: &str, sim_bin: &str, db: &Database, n: usize) -> Row {
         p99_us: histogram.percentile(0.99),
         p99_starting_us: starting.percentile(0.99),
         p99_after_us: after.percentile(0.99),
+        p99_sent_us: in_bot.percentile(0.99),
         max_us: histogram.max(),
         samples: histogram.count(),
         cpu_s,
         sim_cpu_s,
+        db_cpu_s,
         wall_s,
         lost,
         repeated,
@@ -298,8 +320,9 @@ fn read_lines(child: &mut Child) -> std::thread::JoinHandle<Vec<Arrived>> {
     })
 }
 
-/// One job's events as the simulator stored them: (type, payload, emit instant).
-type JobEvents = Vec<(String, Value, SystemTime)>;
+/// One job's events as the simulator stored them: (type, payload, emit instant, the instant
+/// the simulator first handed it to a stream connection).
+type JobEvents = Vec<(String, Value, SystemTime, Option<SystemTime>)>;
 
 /// Every job's events, by the channel its fix was typed in.
 async fn fetch_events(url: &str, n: usize) -> HashMap<String, JobEvents> {
@@ -332,19 +355,30 @@ async fn fetch_events(url: &str, n: usize) -> HashMap<String, JobEvents> {
                 .json()
                 .await
                 .expect("an event list");
+            let sent: Value = get(format!("/_sim/runner-jobs/{id}/first-sent"))
+                .await
+                .expect("the simulator answers")
+                .json()
+                .await
+                .expect("the instants events were sent");
             let events = events
                 .as_array()
                 .expect("an event list")
                 .iter()
-                .map(|e| {
+                .enumerate()
+                .map(|(n, e)| {
                     let at = e["timestamp"]
                         .as_str()
                         .and_then(|t| humantime::parse_rfc3339(t).ok())
                         .expect("a timestamp");
+                    let sent = sent[n]
+                        .as_str()
+                        .and_then(|t| humantime::parse_rfc3339(t).ok());
                     (
                         e["type"].as_str().unwrap_or("").to_owned(),
                         e["payload"].clone(),
                         at,
+                        sent,
                     )
                 })
                 .collect();
@@ -383,7 +417,11 @@ struct Score {
     after: Histogram,
     /// The latencies by the second of the run the event was emitted in (from the first
     /// event), to tell when the tail forms: while jobs start, at the peak, or throughout.
-    by_second: std::collections::BTreeMap<u64, Histogram>,
+    /// Beside each, the part from the simulator's sending on (stream, bot, pipe): the rest
+    /// is the simulator's own delay, which a backend on other machines would not add.
+    by_second: std::collections::BTreeMap<u64, (Histogram, Histogram)>,
+    /// The latencies from the simulator's sending of each event on.
+    in_bot: Histogram,
     lost: usize,
     repeated: usize,
     /// Events emitted before their thread's `verbose` took effect and not shown: allowed
@@ -420,6 +458,7 @@ fn score(
         starting: Histogram::new(),
         after: Histogram::new(),
         by_second: std::collections::BTreeMap::new(),
+        in_bot: Histogram::new(),
         lost: 0,
         repeated: 0,
         unshown_early: 0,
@@ -427,7 +466,7 @@ fn score(
     let first_event = events
         .values()
         .flatten()
-        .map(|(_, _, emitted)| *emitted)
+        .map(|(_, _, emitted, _)| *emitted)
         .min()
         .unwrap_or(SystemTime::UNIX_EPOCH);
     for (channel, job_events) in events {
@@ -436,7 +475,7 @@ fn score(
             .iter()
             .find(|(_, text)| text.starts_with(VERBOSE_REPLY))
             .map(|(at, _)| *at);
-        for (kind, payload, emitted) in job_events {
+        for (kind, payload, emitted, sent) in job_events {
             let wanted = signature(kind, payload);
             let mut shown = thread_posts
                 .iter()
@@ -463,11 +502,16 @@ fn score(
                 let latency = at.duration_since(*emitted).unwrap_or_default();
                 score.latencies.record(latency);
                 let second = emitted.duration_since(first_event).unwrap_or_default();
-                score
+                let (all, bot) = score
                     .by_second
                     .entry(second.as_secs())
-                    .or_insert_with(Histogram::new)
-                    .record(latency);
+                    .or_insert_with(|| (Histogram::new(), Histogram::new()));
+                all.record(latency);
+                if let Some(sent) = sent {
+                    let in_bot = at.duration_since(*sent).unwrap_or_default();
+                    bot.record(in_bot);
+                    score.in_bot.record(in_bot);
+                }
                 if *emitted <= commands_done {
                     score.starting.record(latency);
                 } else {

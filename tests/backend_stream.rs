@@ -11,7 +11,7 @@ use backend_support::{
     truth_ids,
 };
 use futures_util::StreamExt;
-use mosaic_bot::backend::{EventId, EventKind, Followed, JobId, JobStatus, StreamEnd};
+use mosaic_bot::backend::{EventId, EventKind, Followed, JobEvent, JobId, JobStatus, StreamEnd};
 use mosaic_sim::{Faults, Script, SimConfig};
 
 /// A simulator whose events come every `tick`, so a test can act while a job runs.
@@ -63,19 +63,65 @@ fn event_lists(sim: &mosaic_sim::Sim, job: &JobId) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_replaying_stream_is_not_listed_again_over_rest() {
-    // The stream's first event carries an `id:` line: the server replays the stored events,
-    // so the first connect lists none; the only list is the last check after the end.
-    let sim = sim().await;
-    let id = job(&sim, Script::standard(), Faults::default());
-    let (events, end) = collect(client(config(&sim)).follow(id.clone(), None)).await;
+/// Follows a standard job with `faults` to its completion over `connections` stream
+/// connections, checking every event came once; the job and its events.
+async fn completed_over(
+    sim: &mosaic_sim::Sim,
+    faults: Faults,
+    connections: usize,
+) -> (JobId, Vec<JobEvent>) {
+    let id = job(sim, Script::standard(), faults);
+    let (events, end) = collect(client(config(sim)).follow(id.clone(), None)).await;
     assert_eq!(end, StreamEnd::Completed(JobStatus::Completed));
     assert_exactly(&events, &sim.events(id.as_str()));
-    let last = events.last().map(|e| e.id.as_str().to_owned()).unwrap();
+    assert_eq!(sim.stream_connections(id.as_str()), connections);
+    (id, events)
+}
+
+/// The list of a job's events after `after`, as the bot asks for it.
+fn list_after(job: &JobId, after: &JobEvent) -> String {
+    format!("/runner-jobs/{job}/events?after={}", after.id)
+}
+
+#[tokio::test]
+async fn a_replaying_stream_is_not_listed_over_rest() {
+    // The stream's first event carries an `id:` line: the server replays the stored events,
+    // so the first connect lists none; and the one connection carried the whole job, every
+    // event with its `id:`, so its `stream.complete` lists none either.
+    let sim = sim().await;
+    let (id, _) = completed_over(&sim, Faults::default(), 1).await;
+    assert_eq!(event_lists(&sim, &id), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_replaying_stream_with_unreadable_data_is_listed_at_its_end() {
+    // Mode 6 on a replaying server: the data it could not read may have been an event, so
+    // the end lists what follows the last delivered one.
+    let sim = sim().await;
+    let faults = Faults {
+        malformed_lines: true,
+        ..Faults::default()
+    };
+    let (id, events) = completed_over(&sim, faults, 1).await;
+    let last = events.last().expect("events");
+    assert_eq!(event_lists(&sim, &id), [list_after(&id, last)]);
+}
+
+#[tokio::test]
+async fn a_replaying_stream_that_was_reconnected_is_listed_at_its_end() {
+    // The second connection did not carry the job from its start: its reconnect lists what
+    // the first one may have left out, and its `stream.complete` lists once more. (Paced, so
+    // that the job still runs when the first connection ends.)
+    let sim = paced_sim(Duration::from_millis(10)).await;
+    let faults = Faults {
+        error_event_after: Some(5),
+        ..Faults::default()
+    };
+    let (id, events) = completed_over(&sim, faults, 2).await;
+    let last = events.last().expect("events");
     assert_eq!(
         event_lists(&sim, &id),
-        [format!("/runner-jobs/{id}/events?after={last}")]
+        [list_after(&id, &events[4]), list_after(&id, last)]
     );
 }
 

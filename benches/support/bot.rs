@@ -147,6 +147,34 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     sample(pid).map(|(_, _, cpu)| cpu)
 }
 
+/// User + system CPU seconds of every `postgres` process, with what their exited children
+/// spent (the server's `cutime` + `cstime`): the difference over a run is what the PostgreSQL
+/// server spent on it, backends that ended during it included. The server is the machine's
+/// one (`.ci/postgres`), so anything else using it at the time counts too.
+pub fn postgres_cpu_seconds() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return f64::NAN;
+    };
+    let ticks: u64 = dir
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let (head, after) = stat.rsplit_once(')')?;
+            if !head.ends_with("(postgres") {
+                return None;
+            }
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            // utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the name.
+            fields
+                .get(11..15)?
+                .iter()
+                .map(|f| f.parse::<u64>().ok())
+                .sum::<Option<u64>>()
+        })
+        .sum();
+    ticks as f64 / 100.0
+}
+
 /// (VmRSS KiB, VmHWM KiB, user + system CPU seconds) of `pid`, while it lives.
 fn sample(pid: u32) -> Option<(u64, u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

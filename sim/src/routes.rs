@@ -39,6 +39,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/runner-jobs/{id}/retry", post(retry))
         .route("/runner-jobs/{id}/events", get(events))
         .route("/runner-jobs/{id}/events/stream", get(stream::open))
+        // Not the backend's: for benches, when each event first left for a stream.
+        .route("/_sim/runner-jobs/{id}/first-sent", get(first_sent))
         // Guards run on matched routes only: NestJS answers unknown routes
         // 404 whoever asks.
         .route_layer(from_fn_with_state(Arc::clone(&app), guard))
@@ -344,6 +346,27 @@ async fn events(
         .ok_or_else(ApiError::job_not_found)?;
     let events = job.events.get(after..).unwrap_or_default();
     Ok(Json(events).into_response())
+}
+
+/// `GET /_sim/runner-jobs/:id/first-sent`: the simulator's own, not the backend's. For each
+/// event, oldest first, when it was first handed to a stream connection (RFC 3339 with
+/// microseconds), or `null` if never: with the event's timestamp it splits an event's trip
+/// into the simulator's delay and the client's.
+async fn first_sent(
+    State(app): State<Arc<App>>,
+    Extension(Workspace(workspace)): Extension<Workspace>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let state = app.lock();
+    let job = state
+        .visible(&id, &workspace)
+        .ok_or_else(ApiError::job_not_found)?;
+    let sent: Vec<Option<String>> = job
+        .first_sent
+        .iter()
+        .map(|at| at.map(|at| crate::model::iso8601(at, true)))
+        .collect();
+    Ok(Json(sent).into_response())
 }
 
 fn conflict(message: String) -> ApiError {

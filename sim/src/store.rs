@@ -34,6 +34,9 @@ pub(crate) struct JobRecord {
     pub(crate) completed_at: Option<SystemTime>,
     pub(crate) events: Vec<JobEvent>,
     pub(crate) emitted_at: Vec<Instant>,
+    /// When each event was first handed to a stream connection (a replay does not count):
+    /// with the emit instant, it tells the simulator's own delay from the client's.
+    pub(crate) first_sent: Vec<Option<SystemTime>>,
     pub(crate) faults: Faults,
     /// Deleted jobs answer 404 but keep their events: they are the truth a
     /// test compares a client's delivery with.
@@ -88,6 +91,7 @@ impl JobRecord {
             payload,
         });
         self.emitted_at.push(Instant::now());
+        self.first_sent.push(None);
         self.updates.send_replace(());
     }
 
@@ -272,6 +276,7 @@ impl State {
             completed_at: None,
             events: Vec::new(),
             emitted_at: Vec::new(),
+            first_sent: Vec::new(),
             faults,
             deleted: false,
             stream_attempts: 0,

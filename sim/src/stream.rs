@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Extension, Path, State};
@@ -144,7 +145,7 @@ impl Session {
             }
             // Seen before looking, so a change after the look wakes us.
             self.updates.borrow_and_update();
-            match self.look() {
+            match self.look(true) {
                 Next::Event(event) => {
                     self.cursor += 1;
                     self.sent += 1;
@@ -176,12 +177,17 @@ impl Session {
         }
     }
 
-    fn look(&self) -> Next {
-        let state = self.app.lock();
-        let Some(job) = state.jobs.get(&self.job_id).filter(|job| !job.deleted) else {
+    /// What the job has next for this session; with `sending`, the event found is about to
+    /// be sent, and its first sending is stamped.
+    fn look(&self, sending: bool) -> Next {
+        let mut state = self.app.lock();
+        let Some(job) = state.jobs.get_mut(&self.job_id).filter(|job| !job.deleted) else {
             return Next::Gone;
         };
         if let Some(event) = job.events.get(self.cursor) {
+            if sending && let Some(first) = job.first_sent.get_mut(self.cursor) {
+                first.get_or_insert_with(SystemTime::now);
+            }
             Next::Event(Box::new(event.clone()))
         } else if job.status.is_final() {
             Next::Complete(job.status.as_str())
@@ -197,7 +203,7 @@ impl Session {
         loop {
             tokio::select! {
                 changed = self.updates.changed() => {
-                    if changed.is_err() || matches!(self.look(), Next::Gone) {
+                    if changed.is_err() || matches!(self.look(false), Next::Gone) {
                         return None;
                     }
                 }

@@ -263,3 +263,43 @@ async fn shutdown_cuts_open_streams_and_closes_the_port() {
     // The truth stays readable after shutdown.
     assert_eq!(sim.events(&id).len(), 1);
 }
+
+#[tokio::test]
+async fn first_sent_stamps_each_event_at_its_first_sending_only() {
+    let sim = start(|cfg| cfg.precise_timestamps = true).await;
+    let client = Client::new(&sim);
+    let id = sim.create_job("acme", "web", 1, Script::tiny(), Faults::default());
+    let events = sim.wait_final(&id).await;
+    let path = format!("/_sim/runner-jobs/{id}/first-sent");
+    // No stream yet: nothing was sent.
+    let (status, before) = client.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(before, Value::Array(vec![Value::Null; events.len()]));
+
+    let (frames, _) = client.sse(&id, None).await.until_end().await;
+    assert_eq!(common::job_events(&frames).len(), events.len());
+    let (_, sent) = client.get(&path).await;
+    let sent: Vec<String> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().expect("every event was sent").to_owned())
+        .collect();
+    for (event, sent) in events.iter().zip(&sent) {
+        // Microseconds, as the timestamps; and never before the event was emitted.
+        assert_eq!(sent.len(), "2026-11-20T10:00:02.123456Z".len(), "{sent}");
+        assert!(sent.as_str() >= event["timestamp"].as_str().unwrap());
+    }
+    // A replay on a second connection does not move the first sending.
+    let _ = client.sse(&id, None).await.until_end().await;
+    let (_, again) = client.get(&path).await;
+    assert_eq!(
+        again,
+        Value::Array(sent.into_iter().map(Value::String).collect())
+    );
+
+    let (status, _) = client
+        .get("/_sim/runner-jobs/00000000-0000-4000-8000-000000000404/first-sent")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

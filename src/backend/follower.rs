@@ -15,9 +15,10 @@
 //!    first event tells whether the server replays stored events, and only if not is the
 //!    backfill made;
 //! 3. read the stream, delivering each event whose id was not delivered yet, until
-//!    `stream.complete` (final backfill, then `Completed`), or the connection is lost (closed,
-//!    reset, stalled, `event: error`, unparseable bytes), after which the job itself is asked
-//!    whether it is final or gone before going back to 1.
+//!    `stream.complete` (a final backfill unless the connection carried the whole job, as
+//!    `replay.rs` tells; then `Completed`), or the connection is lost (closed, reset, stalled,
+//!    `event: error`, unparseable bytes), after which the job itself is asked whether it is
+//!    final or gone before going back to 1.
 //!
 //! A connect that fails although the server is reachable (503, reset before the answer,
 //! silence) also asks the job, and backfills its new events over REST: a job whose stream
@@ -61,6 +62,10 @@ pub(crate) struct Follower {
     /// Until when the first connect waits for the stream to show that it replays (`replay.rs`);
     /// `None` once that is told, or when it is not asked.
     replay_check: Option<Instant>,
+    /// Whether the current connection carried every event of the job so far: it replayed
+    /// from the job's start, each event with an `id:` line, none unreadable (`replay.rs`).
+    /// Its `stream.complete` then needs no final backfill.
+    gapless: bool,
     queue: VecDeque<Followed>,
     connection: Option<Connection>,
     /// Whether the current connection (its backfill included) delivered anything new.
@@ -86,6 +91,7 @@ impl Follower {
             resume_after,
             backfilled: false,
             replay_check: None,
+            gapless: false,
             queue: VecDeque::new(),
             connection: None,
             progress: false,
@@ -162,6 +168,7 @@ impl Follower {
             tokio::time::sleep(delay).await;
         }
         self.progress = false;
+        self.gapless = false;
         let result = match self.open().await {
             Ok(connection) => self.backfill(connection).await,
             Err(failure) => Err(failure),
@@ -289,19 +296,26 @@ impl Follower {
                 Read::Lost(Loss::ServerError(message))
             }
             kind => {
+                if event.id.as_deref().is_none_or(str::is_empty) {
+                    self.gapless = false;
+                }
                 match JobEvent::from_json(&event.data) {
                     Ok(job_event) => self.offer(job_event),
-                    Err(error) => tracing::warn!(
-                        %error, sse_type = kind, data = %clip(&event.data),
-                        "skipping unreadable event data"
-                    ),
+                    Err(error) => {
+                        // It may have been an event: the REST list still has it.
+                        self.gapless = false;
+                        tracing::warn!(
+                            %error, sse_type = kind, data = %clip(&event.data),
+                            "skipping unreadable event data"
+                        );
+                    }
                 }
                 Read::Continue
             }
         }
     }
 
-    /// `stream.complete`: deliver anything the stream skipped, then end.
+    /// `stream.complete`: deliver anything the stream may have skipped, then end.
     async fn complete(&mut self, status: Option<JobStatus>) {
         let status = match status.filter(JobStatus::is_final) {
             Some(status) => status,
@@ -313,7 +327,9 @@ impl Follower {
                 },
             },
         };
-        self.backfill_rest().await;
+        if !std::mem::take(&mut self.gapless) {
+            self.backfill_rest().await;
+        }
         self.end(StreamEnd::Completed(status));
     }
 

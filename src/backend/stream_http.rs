@@ -14,6 +14,7 @@
 //! What stays hyper's ecosystem: connecting (DNS, connect timeout, `TCP_NODELAY`, rustls) is
 //! hyper-rustls's connector over hyper-util's `HttpConnector`, as before.
 
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -294,9 +295,12 @@ impl Stream for Body {
                 Ok(Step::NeedMore) => {}
                 Err(error) => return this.fail(error.into()),
             }
-            // On the stack: nothing is held between reads (see the module doc).
-            let mut chunk = [0u8; READ_CHUNK];
-            let mut read = ReadBuf::new(&mut chunk);
+            // On the stack: nothing is held between reads (see the module doc). Left
+            // uninitialised (the reader writes before anything is read back): zeroing 4 KiB for
+            // every read of an event or two was the costliest step of the read (callgrind,
+            // relay bench: ~7% of the bot's instructions).
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = ReadBuf::uninit(&mut chunk);
             match Pin::new(&mut this.io).poll_read(cx, &mut read) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(error)) => return this.fail(error.into()),

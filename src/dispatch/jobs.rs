@@ -248,13 +248,26 @@ impl Dispatcher {
         verbosity: Verbosity,
     ) -> Result<Markup, Failure> {
         let (inbound, action) = (ask.inbound, ask.action);
-        let thread = match self.resolve(ask, issue.as_ref()).await?.0 {
-            Target::Followed(job) => job.thread,
-            Target::Remote(_) => {
-                return Err(Failure::NotFollowed {
-                    action,
-                    issue: issue.map(|i| i.to_string()).unwrap_or_default(),
-                });
+        let here = inbound.reply_thread();
+        // The setting is the thread's: of the thread's job, the command needs only that there
+        // is one, which a relay running here for it tells without the store's read (that read
+        // was one of every job's statements, `verbose` being typed as a job starts). A
+        // requester must still be matched against the stored job.
+        let known_here = issue.is_none()
+            && ask.job.is_none()
+            && ask.admission == Admission::Admitted
+            && self.inner.relays.runs_in_thread(&here);
+        let thread = if known_here {
+            here
+        } else {
+            match self.resolve(ask, issue.as_ref()).await?.0 {
+                Target::Followed(job) => job.thread,
+                Target::Remote(_) => {
+                    return Err(Failure::NotFollowed {
+                        action,
+                        issue: issue.map(|i| i.to_string()).unwrap_or_default(),
+                    });
+                }
             }
         };
         self.inner

@@ -317,6 +317,16 @@ impl RelayHub {
         });
     }
 
+    /// Whether a relay of a job in `thread` runs in this process: then the thread has a
+    /// followed job, without asking the store.
+    pub fn runs_in_thread(&self, thread: &ThreadRef) -> bool {
+        self.hub
+            .relays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .in_thread(thread)
+    }
+
     /// The buttons the card of `job_id` carries now, if a relay runs for it (`None`: ask
     /// the store, [`stored_buttons`]).
     pub fn card_buttons(&self, job_id: &str) -> Option<Vec<mosaic_chat::Button>> {

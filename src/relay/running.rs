@@ -83,6 +83,11 @@ impl Relays {
         self.by_job.values_mut()
     }
 
+    /// Whether a relay of a job in `thread` runs.
+    pub(super) fn in_thread(&self, thread: &ThreadRef) -> bool {
+        self.by_thread.contains_key(thread)
+    }
+
     /// Applies `f` to each relay running in `thread`.
     pub(super) fn for_each_in_thread(
         &mut self,
@@ -152,6 +157,7 @@ mod tests {
             (in_thread(&mut relays, "a"), in_thread(&mut relays, "b")),
             (2, 1)
         );
+        assert!(relays.in_thread(&thread("a")) && !relays.in_thread(&thread("c")));
         assert!(relays.remove("j1").is_some());
         assert!(relays.remove("j1").is_none());
         assert_eq!(in_thread(&mut relays, "a"), 1);
@@ -164,6 +170,10 @@ mod tests {
         // Re-inserted in the same thread: counted once.
         relays.insert("j3".to_owned(), running(thread("b")));
         assert_eq!(in_thread(&mut relays, "b"), 2);
+        assert!(
+            !relays.in_thread(&thread("a")),
+            "thread a has no relay left"
+        );
         assert!(relays.remove("j2").is_some() && relays.remove("j3").is_some());
         assert!(relays.by_thread.is_empty(), "no thread left behind");
         assert_eq!(relays.len(), 0);

@@ -506,3 +506,47 @@ async fn an_unreachable_backend_gets_a_clear_reply_and_no_job() {
         "{ops:#?}"
     );
 }
+
+#[tokio::test]
+async fn verbose_in_the_thread_of_an_ended_job_is_taken_from_the_store() {
+    // After a restart no relay runs for an ended job, so the bot cannot learn from a running
+    // relay that the thread has a job: the store says so, and the setting is stored.
+    let world = World::new().await;
+    let mut bot = world.bot();
+    bot.top("m1", "@mosaic fix acme/web#42").await;
+    let ops = bot.finish().await;
+    assert!(
+        posts_in(&ops, "m1")
+            .iter()
+            .any(|p| text(p).contains("✅ Done")),
+        "{ops:#?}"
+    );
+    let mut bot = world.bot();
+    bot.in_thread("m2", "m1", "@mosaic verbose").await;
+    bot.in_thread("m3", "m9", "@mosaic verbose").await;
+    let ops = bot.finish().await;
+    let posts: Vec<(&str, &str)> = ops
+        .iter()
+        .filter(|op| op["op"] == "post")
+        .map(|op| (op["thread"].as_str().unwrap_or(""), text(op)))
+        .collect();
+    assert_eq!(posts.len(), 2, "{ops:#?}");
+    assert_eq!(posts[0].0, "m1");
+    assert!(
+        posts[0].1.starts_with("This thread now shows every event"),
+        "{posts:?}"
+    );
+    assert_eq!(posts[1].0, "m9");
+    assert!(
+        posts[1].1.starts_with("There is no job in this thread"),
+        "{posts:?}"
+    );
+    use sqlx::{Connection, Row};
+    let url = format!("sqlite://{}?mode=ro", world.db().display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.expect("opens");
+    let row = sqlx::query("SELECT verbosity FROM followed_jobs")
+        .fetch_one(&mut db)
+        .await
+        .expect("one job");
+    assert_eq!(row.get::<String, _>(0), "verbose");
+}

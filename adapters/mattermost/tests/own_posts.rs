@@ -229,6 +229,7 @@ async fn a_thread_longer_than_a_page_is_read_to_its_end() {
         chat.push(fake.post_written(ALICE, CHANNEL, &root, &format!("chat {n}"), json!({}), None));
     }
     let mut expected = Vec::new();
+    let mut others = Vec::new();
     for n in 1..=20 {
         let text = format!("step {n}");
         let id = mm
@@ -236,15 +237,23 @@ async fn a_thread_longer_than_a_page_is_read_to_its_end() {
             .await
             .expect("posted");
         expected.push(own(&id, &text, Some(mark(n, n))));
-        fake.post_written(BOB, CHANNEL, &root, "👍", json!({}), None);
+        others.push(id);
+        others.push(fake.post_written(BOB, CHANNEL, &root, "👍", json!({}), None));
     }
     let back = mm.own_posts_after(&thread, &root).await.expect("read back");
     assert_eq!(back, Some(expected.clone()));
     let reads = thread_reads(&fake);
     assert_eq!(reads.len(), 2, "two pages: {reads:?}");
-    // The first page held the root (its millisecond is read again, and the server counts
-    // the root in the page) and 199 of alice's: the second goes on after the last of those.
-    assert_eq!(reads[1][0], ("fromPost".into(), chat[198].clone()));
+    // The first page held 200 posts in the server's order (`CreateAt, Id`: posts of one
+    // millisecond by id), the root among them (its millisecond is read again, and the server
+    // counts the root in the page): the second goes on after the last of those.
+    let mut in_order: Vec<String> = [root.clone()]
+        .into_iter()
+        .chain(chat)
+        .chain(others)
+        .collect();
+    in_order.sort_by_key(|id| (fake.create_at(id), id.clone()));
+    assert_eq!(reads[1][0], ("fromPost".into(), in_order[199].clone()));
 
     let posted: Vec<(&str, &str)> = expected
         .iter()
@@ -272,7 +281,11 @@ async fn at_most_max_own_posts_come_back_the_oldest() {
         .expect("read back")
         .expect("Mattermost reads back");
     let read: Vec<&str> = back.iter().map(|p| p.id.as_str()).collect();
-    assert_eq!(read, ids[..MAX_OWN_POSTS]);
+    // Unmarked posts come back in the server's order: by `CreateAt`, then (within one
+    // millisecond) by id, which is random.
+    let mut in_order = ids.clone();
+    in_order.sort_by_key(|id| (fake.create_at(id), id.clone()));
+    assert_eq!(read, in_order[..MAX_OWN_POSTS]);
     assert_eq!(fake.sent().len(), MAX_OWN_POSTS + 20);
     fake.recorder().assert_conforms();
 }

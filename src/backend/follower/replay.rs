@@ -10,14 +10,21 @@
 //! [`REPLAY_WAIT`], the backfill is made as on every other connect, and the event that came
 //! waits until the backfill's older events are delivered. A reconnect (with `Last-Event-ID`,
 //! which failure mode 2 ignores) and a resumed job (whose resume point the first list places)
-//! always backfill. So does `stream.complete`: an event that a replaying server's stream
-//! missed (one stored between its replay and its live feed, a race such servers can have) is
-//! still delivered before the end.
+//! always backfill.
+//!
+//! **`stream.complete` backfills** (a last list after the last delivered event) **unless the
+//! connection that sent it carried the whole job**: it is that first connect, it showed it
+//! replays, every event after the first also came with an `id:` line, and none was unreadable
+//! (`Follower::gapless`). Such a server sent every stored event and then every live one
+//! (backend-api.md), so the list could hold nothing new; it trusts the server to keep that
+//! promise across the switch from its replay to its live feed. Any reconnect, stream error,
+//! event without an `id:`, unreadable data (mode 6: it may have been an event), or resumed job
+//! keeps the last list.
 //!
 //! Why: every job's first connect listed all its events over REST only to find each of them
-//! already delivered by the stream; at thousands of job starts that list was one of the four
-//! REST calls per job (the profile of the relay bench: ~2% of the bot's CPU, and the
-//! simulator's, on the same cores, at the peak of job starts where the latency tail forms).
+//! already delivered by the stream, and its end listed once more to find nothing; at thousands
+//! of jobs each list was one of the four REST calls per job (the profile of the relay bench:
+//! ~2% of the bot's CPU each, and the simulator's, on the same cores).
 
 use std::time::{Duration, Instant};
 
@@ -60,6 +67,7 @@ impl Follower {
             _ if event.id.as_deref().is_some_and(|id| !id.is_empty()) => {
                 self.replay_check = None;
                 self.backfilled = true;
+                self.gapless = true;
                 self.on_event(event)
             }
             _ => match self.replay_not_shown().await {

@@ -35,12 +35,12 @@ pub(super) fn new_id() -> String {
         .collect()
 }
 
-/// The server's clock in ms: real time, yet never the same instant twice.
+/// The server's clock in ms (`model.GetMillis`): posts written within one millisecond share it.
 pub(super) fn tick(world: &mut World) -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    world.clock = now.max(world.clock + 1);
+    world.clock = now.max(world.clock);
     world.clock
 }
 

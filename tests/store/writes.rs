@@ -103,13 +103,7 @@ pub(crate) async fn writes_at_once_each_get_their_own_answer(db: &Db) {
                 .await
         })
     };
-    let ghost = {
-        let (store, start) = (store.clone(), start.clone());
-        tokio::spawn(async move {
-            start.wait().await;
-            store.set_card("ghost", "card").await
-        })
-    };
+    let ghost = ghost_card(&store, &start);
     for insert in inserts {
         let inserted = insert
             .await
@@ -325,13 +319,7 @@ pub(crate) async fn cards_and_verbosity_changes_at_once_each_land(db: &Db) {
                 .await
         })
     };
-    let ghost = {
-        let (store, start) = (store.clone(), start.clone());
-        tokio::spawn(async move {
-            start.wait().await;
-            store.set_card("ghost", "card").await
-        })
-    };
+    let ghost = ghost_card(&store, &start);
     start.wait().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     sqlx::query("COMMIT")
@@ -404,4 +392,16 @@ async fn hold_job_row(db: &Db, job_id: &str) -> sqlx::AnyConnection {
         .await
         .expect("holds the row");
     connection
+}
+
+/// A card of no job, set once `start` lets every writer go.
+fn ghost_card(
+    store: &mosaic_bot::store::Store,
+    start: &Arc<tokio::sync::Barrier>,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let (store, start) = (store.clone(), start.clone());
+    tokio::spawn(async move {
+        start.wait().await;
+        store.set_card("ghost", "card").await
+    })
 }

@@ -100,6 +100,8 @@ on_both_engines!(
     a_lease_lives_as_long_as_its_holders_heartbeat,
     a_new_job_takes_its_threads_verbosity_in_its_insert,
     writes_at_once_each_get_their_own_answer,
+    replicas_deciding_shared_keys_at_once_agree_on_one_first,
+    cards_and_verbosity_changes_at_once_each_land,
     a_relay_end_without_a_position_keeps_the_stored_one,
 );
 

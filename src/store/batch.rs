@@ -36,9 +36,9 @@ use super::{Engine, StoreError};
 const MAX_GROUP: usize = 256;
 
 /// A write waiting for its group, and whom to answer.
-struct Waiting {
-    write: Write,
-    done: oneshot::Sender<Result<Written, StoreError>>,
+pub(super) struct Waiting {
+    pub(super) write: Write,
+    pub(super) done: oneshot::Sender<Result<Written, StoreError>>,
 }
 
 /// The handle the store's clones share; the task starts with the first write (on the runtime
@@ -73,12 +73,14 @@ impl Batcher {
 }
 
 /// Runs groups of writes until every handle is gone. The connection is kept from one group
-/// to the next while writes keep coming (a checkout costs a ping of the connection's thread
-/// when it goes back), and handed back when none waits: an in-memory store has only the one.
+/// to the next while writes keep coming (a checkout costs a ping of the connection when it
+/// goes back), and handed back when none waits: an in-memory store has only the one. On
+/// PostgreSQL it is kept [`HOLD`] longer, and dropped after a write failed in the engine (it
+/// may be broken; the pool tests it as it comes back).
 async fn run(pool: AnyPool, engine: Engine, mut waiting: mpsc::UnboundedReceiver<Waiting>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut positions = Vec::new();
-    while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
+    while !group.is_empty() || waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
         let mut connection = match pool.acquire().await {
             Ok(connection) => connection,
             Err(error) => {
@@ -87,31 +89,46 @@ async fn run(pool: AnyPool, engine: Engine, mut waiting: mpsc::UnboundedReceiver
             }
         };
         loop {
-            // Relay positions are one large statement a second under load: they go in a
-            // transaction of their own after the group, so that the commands and relay starts
-            // of the group are not answered later for them.
-            let (small, large): (Vec<_>, Vec<_>) = group
-                .drain(..)
-                .partition(|w: &Waiting| !matches!(w.write, Write::Positions(_)));
-            group = small;
-            positions.extend(large);
-            run_group(&mut connection, engine, &mut group).await;
-            for Waiting { write, done } in positions.drain(..) {
-                tracing::debug!(writes = 1, "a write commits alone");
-                let _ = done.send(apply_alone(&mut connection, engine, &write).await);
-            }
+            let healthy = match engine {
+                Engine::Sqlite => {
+                    // Relay positions are one large statement a second under load: they go in
+                    // a transaction of their own after the group, so that the commands and
+                    // relay starts of the group are not answered later for them.
+                    let (small, large): (Vec<_>, Vec<_>) = group
+                        .drain(..)
+                        .partition(|w: &Waiting| !matches!(w.write, Write::Positions(_)));
+                    group = small;
+                    positions.extend(large);
+                    run_group(&mut connection, engine, &mut group).await;
+                    for Waiting { write, done } in positions.drain(..) {
+                        tracing::debug!(writes = 1, "a write commits alone");
+                        let _ = done.send(apply_alone(&mut connection, engine, &write).await);
+                    }
+                    true
+                }
+                Engine::Postgres => super::pg_group::run_group(&mut connection, &mut group).await,
+            };
             while group.len() < MAX_GROUP {
                 match waiting.try_recv() {
                     Ok(more) => group.push(more),
                     Err(_) => break,
                 }
             }
-            if group.is_empty() {
+            if group.is_empty() && healthy && engine == Engine::Postgres {
+                // Channel closed (`Ok(0)`) or nothing within the hold: the group stays empty.
+                let _ = tokio::time::timeout(HOLD, waiting.recv_many(&mut group, MAX_GROUP)).await;
+            }
+            if group.is_empty() || !healthy {
                 break;
             }
         }
     }
 }
+
+/// How long PostgreSQL's writer keeps its connection after the last write, waiting for the
+/// next: at a few writes a second apart it is handed back and checked out again (a ping each),
+/// which costs more than holding one of the pool's connections.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs `group` (emptied) and answers each of its writes.
 async fn run_group(connection: &mut sqlx::AnyConnection, engine: Engine, group: &mut Vec<Waiting>) {

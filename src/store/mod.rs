@@ -40,6 +40,7 @@ mod lifecycle;
 mod lock;
 mod memory;
 mod migrate;
+mod pg_group;
 mod positions;
 mod renewal;
 mod shard_leases;
@@ -73,7 +74,8 @@ pub struct Store {
     engine: Engine,
     /// The database file, on SQLite with a file.
     file: Option<std::path::PathBuf>,
-    /// SQLite's group commit of writes (one writer at a time); `None` on PostgreSQL.
+    /// The writer task: SQLite's group commit of writes (one writer at a time), PostgreSQL's
+    /// grouped small writes.
     batcher: Option<std::sync::Arc<batch::Batcher>>,
 }
 
@@ -115,7 +117,7 @@ impl Store {
             pool,
             engine: target.engine,
             file: target.file,
-            batcher: (target.engine == Engine::Sqlite).then(Default::default),
+            batcher: Some(Default::default()),
         })
     }
 

@@ -105,9 +105,12 @@ impl Write {
 }
 
 impl Store {
-    /// Runs `write`: through the group commit on SQLite, on a pooled connection on PostgreSQL.
+    /// Runs `write`: through the group commit on SQLite; on PostgreSQL through the writer's
+    /// connection when it is a small frequent one (`pg_group.rs`), else on a pooled connection.
     pub(super) async fn write(&self, write: Write) -> Result<Written, StoreError> {
-        if let Some(batcher) = &self.batcher {
+        if let Some(batcher) = &self.batcher
+            && (self.engine == Engine::Sqlite || super::pg_group::grouped(&write))
+        {
             return batcher.submit(&self.pool, self.engine, write).await;
         }
         let operation = write.operation();

@@ -1,12 +1,13 @@
 //! Writes made at the same time, as thousands of jobs starting make them: on SQLite they run
-//! in group commits, on PostgreSQL side by side; either way each gets its own answer, and a
+//! in group commits, on PostgreSQL the small ones on the writer's connection (dedupe keys
+//! decided together) and the others side by side; either way each gets its own answer, and a
 //! failing one takes nothing of the others with it. And a job's start taking its thread's
 //! verbosity in the insert itself.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_bot::store::{Inserted, StoreError, Verbosity};
+use mosaic_bot::store::{Engine, Inserted, StoreError, Verbosity};
 
 use super::HOUR;
 use super::support::{Db, issue, job, thread};
@@ -102,13 +103,7 @@ pub(crate) async fn writes_at_once_each_get_their_own_answer(db: &Db) {
                 .await
         })
     };
-    let ghost = {
-        let (store, start) = (store.clone(), start.clone());
-        tokio::spawn(async move {
-            start.wait().await;
-            store.set_card("ghost", "card").await
-        })
-    };
+    let ghost = ghost_card(&store, &start);
     for insert in inserts {
         let inserted = insert
             .await
@@ -198,4 +193,215 @@ pub(crate) async fn a_relay_end_without_a_position_keeps_the_stored_one(db: &Db)
         store.lease_holder("j2").await.expect("reads").as_deref(),
         Some("r1")
     );
+}
+
+/// Two replicas (two stores on one database) deciding the same dedupe keys at once, in opposite
+/// orders and in groups, some keys expired and taken over: each key has one first sighting
+/// between them, and its acted mark is the one that sighting asked for.
+pub(crate) async fn replicas_deciding_shared_keys_at_once_agree_on_one_first(db: &Db) {
+    const KEYS: usize = 64;
+    let (one, other) = (db.open().await, db.open().await);
+    // Every other key was seen already, acted on, and its time is up: it is new again.
+    let short = Duration::from_secs(1);
+    for k in (0..KEYS).step_by(2) {
+        assert!(
+            one.first_sight_acted(&format!("k{k}"), short)
+                .await
+                .expect("seen")
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let start = Arc::new(tokio::sync::Barrier::new(4 * KEYS));
+    let mut tasks = Vec::new();
+    for (replica, store) in [&one, &other].into_iter().enumerate() {
+        for n in 0..2 * KEYS {
+            let (store, start) = (store.clone(), start.clone());
+            // The first replica goes up the keys, the second down: opposite orders.
+            let k = if replica == 0 {
+                n / 2
+            } else {
+                KEYS - 1 - n / 2
+            };
+            let acted = (n + replica) % 2 == 0;
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                let key = format!("k{k}");
+                let first = if acted {
+                    store.first_sight_acted(&key, HOUR).await
+                } else {
+                    store.first_sight(&key, HOUR).await
+                };
+                (k, acted, first)
+            }));
+        }
+    }
+    let mut firsts = [0; KEYS];
+    let mut acted_by_first = [false; KEYS];
+    for task in tasks {
+        let (k, acted, first) = task.await.expect("task");
+        if first.expect("first_sight") {
+            firsts[k] += 1;
+            acted_by_first[k] = acted;
+        }
+    }
+    assert_eq!(firsts, [1; KEYS]);
+    for (k, acted) in acted_by_first.into_iter().enumerate() {
+        let key = format!("k{k}");
+        assert_eq!(one.acted(&key).await.expect("reads"), acted, "{key}");
+        assert!(!other.first_sight(&key, HOUR).await.expect("seen"), "{key}");
+    }
+}
+
+/// Cards and verbosity changes of many jobs and threads at once (in groups): each job gets its
+/// card and its thread's verbosity, a thread nobody named keeps its own, a thread without jobs
+/// is left as it is, and a card of no job is refused without taking the others with it.
+pub(crate) async fn cards_and_verbosity_changes_at_once_each_land(db: &Db) {
+    const THREADS: usize = 32;
+    let store = db.open().await;
+    for t in 0..=THREADS {
+        for j in 0..2 {
+            let id = format!("t{t}j{j}");
+            store
+                .insert_job(&job(
+                    &id,
+                    thread("c", &format!("t{t}")),
+                    issue(t as u64 + 1),
+                ))
+                .await
+                .expect("inserts");
+        }
+    }
+    let wanted = |t: usize| {
+        if t.is_multiple_of(2) {
+            Verbosity::Quiet
+        } else {
+            Verbosity::Verbose
+        }
+    };
+    store
+        .insert_job(&job("blocker", thread("c", "b"), issue(99)))
+        .await
+        .expect("inserts");
+    // Another connection holds the blocker's row (SQLite: the file) while the writes queue up
+    // behind a write of it, so that they reach the writer together, as under load.
+    let mut holder = hold_job_row(db, "blocker").await;
+    let blocked = {
+        let store = store.clone();
+        tokio::spawn(async move { store.set_card("blocker", "card-b").await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = Arc::new(tokio::sync::Barrier::new(3 * THREADS + 3));
+    let mut tasks = Vec::new();
+    for t in 0..THREADS {
+        let (writer, begin) = (store.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            begin.wait().await;
+            writer
+                .set_verbosity(&thread("c", &format!("t{t}")), wanted(t))
+                .await
+        }));
+        for j in 0..2 {
+            let (store, start) = (store.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                store
+                    .set_card(&format!("t{t}j{j}"), &format!("card-{t}-{j}"))
+                    .await
+            }));
+        }
+    }
+    let empty = {
+        let (store, start) = (store.clone(), start.clone());
+        tokio::spawn(async move {
+            start.wait().await;
+            store
+                .set_verbosity(&thread("c", "empty"), Verbosity::Verbose)
+                .await
+        })
+    };
+    let ghost = ghost_card(&store, &start);
+    start.wait().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("COMMIT")
+        .execute(&mut holder)
+        .await
+        .expect("lets go");
+    blocked.await.expect("task").expect("written");
+    for task in tasks {
+        task.await.expect("task").expect("written");
+    }
+    empty
+        .await
+        .expect("task")
+        .expect("a thread without jobs is no error");
+    let ghost = ghost.await.expect("task");
+    assert!(
+        matches!(ghost, Err(StoreError::UnknownJob(ref id)) if id == "ghost"),
+        "{ghost:?}"
+    );
+    for t in 0..=THREADS {
+        for j in 0..2 {
+            let stored = store
+                .job(&format!("t{t}j{j}"))
+                .await
+                .expect("reads")
+                .expect("kept");
+            if t == THREADS {
+                assert_eq!(stored.verbosity, Verbosity::Milestones, "untouched thread");
+                assert_eq!(stored.card_message_id, None);
+            } else {
+                assert_eq!(stored.verbosity, wanted(t), "t{t}j{j}");
+                assert_eq!(stored.card_message_id, Some(format!("card-{t}-{j}")));
+            }
+        }
+    }
+    assert_eq!(store.job("ghost").await.expect("reads"), None);
+    assert_eq!(
+        store
+            .job_for_thread(&thread("c", "empty"))
+            .await
+            .expect("reads"),
+        None
+    );
+}
+
+/// A connection of its own to `db` in a transaction that holds the row of `job_id` (on SQLite,
+/// the file's write lock): a write of that row waits until the transaction ends.
+async fn hold_job_row(db: &Db, job_id: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connects");
+    let (begin, lock) = match db.engine {
+        Engine::Sqlite => (
+            "BEGIN IMMEDIATE",
+            "UPDATE followed_jobs SET updated_at = updated_at WHERE job_id = $1",
+        ),
+        Engine::Postgres => (
+            "BEGIN",
+            "SELECT 1 FROM followed_jobs WHERE job_id = $1 FOR UPDATE",
+        ),
+    };
+    sqlx::query(begin)
+        .execute(&mut connection)
+        .await
+        .expect("begins");
+    sqlx::query(lock)
+        .bind(job_id)
+        .execute(&mut connection)
+        .await
+        .expect("holds the row");
+    connection
+}
+
+/// A card of no job, set once `start` lets every writer go.
+fn ghost_card(
+    store: &mosaic_bot::store::Store,
+    start: &Arc<tokio::sync::Barrier>,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let (store, start) = (store.clone(), start.clone());
+    tokio::spawn(async move {
+        start.wait().await;
+        store.set_card("ghost", "card").await
+    })
 }

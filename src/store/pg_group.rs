@@ -1,0 +1,337 @@
+//! PostgreSQL's grouped small writes: the frequent one-row writes of commands and relays
+//! (inbound dedupe keys, a job's card, a thread's verbosity) run on one connection that the
+//! store's writer task (`batch.rs`) holds while writes keep coming, and the writes of one kind
+//! that wait together are decided by one statement.
+//!
+//! Each write through the pool cost two round trips to the server: the statement, and the ping
+//! sqlx sends on every connection handed back (it cannot be turned off), plus the hand-off of a
+//! connection between tasks. On the writer's connection a write costs its statement's round
+//! trip only, and a group of writes of one kind one round trip between them.
+//!
+//! Every statement here commits on its own (no transaction spans a group): each write is as
+//! atomic as it was alone, and a replica's group holds its row locks for one statement only.
+//! A group's rows go in key order, so two replicas' groups of dedupe keys lock shared keys in
+//! the same order and cannot deadlock each other (an `UPDATE`'s order is the plan's, but a
+//! job's card is written by the replica that relays it only). Should the statement fail
+//! anyway (a deadlock with another writer, a serialization failure, a lost connection), each
+//! of its writes runs again alone, and gets the answer it would have got alone.
+//!
+//! A job's start and a relay's end stay on the pool: they are larger statements that replicas
+//! and relays run side by side, and one connection would queue them behind each other.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::batch::Waiting;
+use super::writes::{Write, Written, apply_alone};
+use super::{Engine, StoreError, now, since_epoch};
+
+/// Whether `write` goes to PostgreSQL's writer task (the others run on the pool).
+pub(super) fn grouped(write: &Write) -> bool {
+    matches!(
+        write,
+        Write::Sight { .. } | Write::SetCard { .. } | Write::SetVerbosity { .. }
+    )
+}
+
+/// The statements for groups are kept prepared per size: a group is padded up to the next power
+/// of two with rows of no key (which match nothing), so that nine texts per kind serve every
+/// size up to this many.
+const MAX_ROWS: usize = 256;
+
+/// The kinds of write decided together, each by one statement.
+#[derive(Clone, Copy)]
+enum Kind {
+    Sight,
+    Card,
+    Verbosity,
+}
+
+/// Runs `group` (emptied) on `connection` and answers each of its writes. False when a write
+/// failed in the engine: the connection may be broken, and is not kept for the next group.
+pub(super) async fn run_group(
+    connection: &mut sqlx::AnyConnection,
+    group: &mut Vec<Waiting>,
+) -> bool {
+    let mut kinds: [(Kind, Vec<Waiting>); 3] = [
+        (Kind::Sight, Vec::new()),
+        (Kind::Card, Vec::new()),
+        (Kind::Verbosity, Vec::new()),
+    ];
+    let mut others = Vec::new();
+    for waiting in group.drain(..) {
+        let at = match waiting.write {
+            Write::Sight { .. } => 0,
+            Write::SetCard { .. } => 1,
+            Write::SetVerbosity { .. } => 2,
+            _ => {
+                others.push(waiting);
+                continue;
+            }
+        };
+        kinds[at].1.push(waiting);
+    }
+    let mut healthy = true;
+    for (kind, writes) in kinds {
+        healthy &= if writes.len() > 1 {
+            together(connection, kind, writes).await
+        } else {
+            alone(connection, writes).await
+        };
+    }
+    healthy &= alone(connection, others).await;
+    healthy
+}
+
+/// Runs each of `writes` by itself, in order; false when one failed in the engine.
+async fn alone(connection: &mut sqlx::AnyConnection, writes: Vec<Waiting>) -> bool {
+    let mut healthy = true;
+    for Waiting { write, done } in writes {
+        let answer = apply_alone(connection, Engine::Postgres, &write).await;
+        healthy &= !matches!(answer, Err(StoreError::Engine { .. }));
+        let _ = done.send(answer);
+    }
+    healthy
+}
+
+/// Decides `writes` (every one of `kind`) with one statement per [`MAX_ROWS`] rows; false when
+/// that failed in the engine and a write run alone afterwards failed too.
+async fn together(connection: &mut sqlx::AnyConnection, kind: Kind, writes: Vec<Waiting>) -> bool {
+    let decided = match kind {
+        Kind::Sight => first_sights(connection, &writes).await,
+        Kind::Card => cards(connection, &writes).await,
+        Kind::Verbosity => verbosities(connection, &writes).await,
+    };
+    match decided {
+        Ok(answers) => {
+            tracing::debug!(writes = writes.len(), "a group of small writes committed");
+            for (Waiting { done, .. }, answer) in writes.into_iter().zip(answers) {
+                let _ = done.send(answer);
+            }
+            true
+        }
+        Err(error) => {
+            tracing::debug!(%error, "a group of small writes failed; each runs again alone");
+            alone(connection, writes).await
+        }
+    }
+}
+
+/// What the writes of one group answer, in their order.
+type Answers = Vec<Result<Written, StoreError>>;
+
+/// Whether each of `sights` is the first sighting of its key, as if they ran one after the
+/// other in their order: only the first write of a key in the group can be (a later one sees
+/// the key recorded); those first writes are decided by one statement.
+async fn first_sights(
+    connection: &mut sqlx::AnyConnection,
+    sights: &[Waiting],
+) -> Result<Answers, StoreError> {
+    let (now, _) = since_epoch(Duration::ZERO);
+    let mut keys: HashMap<&str, (i64, i64)> = HashMap::with_capacity(sights.len());
+    let mut firsts = Vec::with_capacity(sights.len());
+    for Waiting { write, .. } in sights {
+        let Write::Sight { key, ttl, acted } = write else {
+            unreachable!("a group holds one kind of write");
+        };
+        let first = !keys.contains_key(key.as_str());
+        if first {
+            keys.insert(key, (since_epoch(*ttl).1, i64::from(*acted)));
+        }
+        firsts.push((key.as_str(), first));
+    }
+    // In key order, so that two replicas' groups take shared keys' locks in one order.
+    let mut rows: Vec<(&str, (i64, i64))> = keys.into_iter().collect();
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    let mut taken = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(MAX_ROWS) {
+        let size = chunk.len().next_power_of_two();
+        let mut query = sqlx::query(statement(Kind::Sight, size)).bind(now);
+        for (key, (expires_at, acted)) in chunk {
+            query = query
+                .bind(Some(*key))
+                .bind(Some(*expires_at))
+                .bind(Some(*acted));
+        }
+        for _ in chunk.len()..size {
+            query = query.bind(None::<&str>).bind(None::<i64>).bind(None::<i64>);
+        }
+        returned(connection, query, &mut taken, "first_sight").await?;
+    }
+    Ok(firsts
+        .into_iter()
+        .map(|(key, first)| Ok(Written::Sight(first && taken.contains(key))))
+        .collect())
+}
+
+/// Sets the cards of `writes` (each a [`Write::SetCard`]): one `UPDATE` for the group, where a
+/// job named twice gets its later card, as one after the other; a job not followed is
+/// [`StoreError::UnknownJob`] for each write naming it.
+async fn cards(
+    connection: &mut sqlx::AnyConnection,
+    writes: &[Waiting],
+) -> Result<Answers, StoreError> {
+    let mut last: HashMap<&str, &str> = HashMap::with_capacity(writes.len());
+    for Waiting { write, .. } in writes {
+        let Write::SetCard {
+            job_id,
+            card_message_id,
+        } = write
+        else {
+            unreachable!("a group holds one kind of write");
+        };
+        last.insert(job_id, card_message_id);
+    }
+    let mut rows: Vec<(&str, &str)> = last.into_iter().collect();
+    rows.sort_unstable();
+    let mut found = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(MAX_ROWS) {
+        let size = chunk.len().next_power_of_two();
+        let mut query = sqlx::query(statement(Kind::Card, size)).bind(now());
+        for (job_id, card) in chunk {
+            query = query.bind(Some(*job_id)).bind(Some(*card));
+        }
+        for _ in chunk.len()..size {
+            query = query.bind(None::<&str>).bind(None::<&str>);
+        }
+        returned(connection, query, &mut found, "set_card").await?;
+    }
+    Ok(writes
+        .iter()
+        .map(|Waiting { write, .. }| match write {
+            Write::SetCard { job_id, .. } if found.contains(job_id.as_str()) => Ok(Written::Done),
+            Write::SetCard { job_id, .. } => Err(StoreError::UnknownJob(job_id.clone())),
+            _ => unreachable!("a group holds one kind of write"),
+        })
+        .collect())
+}
+
+/// Sets the verbosity of the threads of `writes` (each a [`Write::SetVerbosity`]): one
+/// `UPDATE` for the group, where a thread named twice gets its later verbosity.
+async fn verbosities(
+    connection: &mut sqlx::AnyConnection,
+    writes: &[Waiting],
+) -> Result<Answers, StoreError> {
+    let mut last: HashMap<(&str, &str, &str), &str> = HashMap::with_capacity(writes.len());
+    for Waiting { write, .. } in writes {
+        let Write::SetVerbosity { thread, verbosity } = write else {
+            unreachable!("a group holds one kind of write");
+        };
+        let at = (thread.platform.name(), &*thread.channel, &*thread.thread);
+        last.insert(at, verbosity.as_str());
+    }
+    let mut rows: Vec<((&str, &str, &str), &str)> = last.into_iter().collect();
+    rows.sort_unstable();
+    for chunk in rows.chunks(MAX_ROWS) {
+        let size = chunk.len().next_power_of_two();
+        let mut query = sqlx::query(statement(Kind::Verbosity, size)).bind(now());
+        for ((platform, channel, thread), verbosity) in chunk {
+            query = query
+                .bind(Some(*platform))
+                .bind(Some(*channel))
+                .bind(Some(*thread))
+                .bind(Some(*verbosity));
+        }
+        for _ in chunk.len()..size {
+            query = query
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<&str>);
+        }
+        query
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::engine("set_verbosity"))?;
+    }
+    Ok(writes.iter().map(|_| Ok(Written::Done)).collect())
+}
+
+/// Runs `query` and adds the text of the first column of each row it returns to `into`.
+async fn returned<'q>(
+    connection: &mut sqlx::AnyConnection,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    into: &mut HashSet<String>,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    let rows = query
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(StoreError::engine(operation))?;
+    for row in rows {
+        into.insert(row.try_get(0).map_err(StoreError::engine(operation))?);
+    }
+    Ok(())
+}
+
+/// The statement deciding `rows` writes of `kind` (a power of two up to [`MAX_ROWS`]): `$1` is
+/// now, then the columns of each row; a row without its first column is padding. Each keeps
+/// the rule of its single statement: a dedupe key is inserted, or taken over when its time is
+/// up (`dedupe.rs`), and `RETURNING` names the keys for which that happened; a card names the
+/// jobs it was set for.
+fn statement(kind: Kind, rows: usize) -> &'static str {
+    static STATEMENTS: [[OnceLock<String>; 9]; 3] = [const { [const { OnceLock::new() }; 9] }; 3];
+    let (at, columns, head, tail) = match kind {
+        Kind::Sight => (
+            0,
+            3,
+            "INSERT INTO inbound_seen (key, expires_at, acted) \
+             SELECT v.column1, v.column2, v.column3 FROM (VALUES ",
+            ") AS v WHERE v.column1 IS NOT NULL \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, \
+             acted = excluded.acted WHERE inbound_seen.expires_at <= $1 \
+             RETURNING inbound_seen.key",
+        ),
+        Kind::Card => (
+            1,
+            2,
+            "UPDATE followed_jobs SET card_message_id = v.column2, updated_at = $1 FROM (VALUES ",
+            ") AS v WHERE followed_jobs.job_id = v.column1 RETURNING followed_jobs.job_id",
+        ),
+        Kind::Verbosity => (
+            2,
+            4,
+            "UPDATE followed_jobs SET verbosity = v.column4, updated_at = $1 FROM (VALUES ",
+            ") AS v WHERE followed_jobs.platform = v.column1 \
+             AND followed_jobs.channel = v.column2 AND followed_jobs.thread = v.column3",
+        ),
+    };
+    STATEMENTS[at][rows.trailing_zeros() as usize].get_or_init(|| {
+        use std::fmt::Write as _;
+        let mut sql = String::from(head);
+        let mut parameter = 1;
+        for row in 0..rows {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..columns {
+                parameter += 1;
+                let sep = if column == 0 { "" } else { ", " };
+                let _ = write!(sql, "{sep}${parameter}");
+            }
+            sql.push(')');
+        }
+        sql.push_str(tail);
+        sql
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_size_has_its_statement() {
+        for (kind, columns) in [(Kind::Sight, 3), (Kind::Card, 2), (Kind::Verbosity, 4)] {
+            for rows in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
+                let sql = statement(kind, rows);
+                let last = 1 + columns * rows;
+                assert!(sql.contains(&format!("${last})) AS v")), "{rows}: {sql}");
+                assert!(!sql.contains(&format!("${}", last + 1)), "{rows}: {sql}");
+            }
+        }
+        assert_eq!(statement(Kind::Card, 2).matches("($").count(), 2);
+        assert_eq!(MAX_ROWS.trailing_zeros(), 8);
+    }
+}

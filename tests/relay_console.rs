@@ -21,20 +21,26 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-/// Relays one standard job (with `faults`) at `verbosity` through a console; returns the
-/// simulator's events and every JSON line the console printed.
-async fn relay_through_console(faults: Faults, verbosity: Verbosity) -> (Vec<Value>, Vec<Value>) {
+/// Pacing on, as on a real platform, so batching is exercised.
+const PACED: Limits = Limits {
+    max_message_chars: 4000,
+    post_interval: Duration::from_millis(10),
+    edit_interval: Duration::from_millis(10),
+};
+
+/// Relays one standard job (with `faults`) at `verbosity` through a console with `limits`;
+/// returns the simulator's events and every JSON line the console printed.
+async fn relay_through_console(
+    faults: Faults,
+    verbosity: Verbosity,
+    limits: Limits,
+) -> (Vec<Value>, Vec<Value>) {
     let sim = sim(1).await;
     let store = memory_store().await;
     let (mut input, console_input) = tokio::io::duplex(64 * 1024);
     let (console_output, output) = tokio::io::duplex(4 * 1024 * 1024);
     let options = ConsoleOptions {
-        // Pacing on, as on a real platform, so batching is exercised.
-        limits: Limits {
-            post_interval: Duration::from_millis(10),
-            edit_interval: Duration::from_millis(10),
-            ..ConsoleOptions::json().limits
-        },
+        limits,
         ..ConsoleOptions::json()
     };
     let console = Arc::new(Console::new(
@@ -140,7 +146,8 @@ fn read_thread(printed: &[Value]) -> (Vec<String>, Vec<String>) {
 
 #[tokio::test]
 async fn a_standard_job_through_the_console() {
-    let (events, printed) = relay_through_console(Faults::default(), Verbosity::Milestones).await;
+    let (events, printed) =
+        relay_through_console(Faults::default(), Verbosity::Milestones, PACED).await;
     let (lines, cards) = read_thread(&printed);
     assert_eq!(
         lines,
@@ -161,7 +168,7 @@ async fn mentions_in_job_output_are_escaped_in_what_the_console_prints() {
         weird_payloads: true,
         ..Faults::default()
     };
-    let (events, printed) = relay_through_console(faults, Verbosity::Verbose).await;
+    let (events, printed) = relay_through_console(faults, Verbosity::Verbose, PACED).await;
     assert!(events.iter().any(|e| e.to_string().contains("<!channel>")));
     let (lines, _) = read_thread(&printed);
     assert_eq!(
@@ -179,4 +186,32 @@ async fn mentions_in_job_output_are_escaped_in_what_the_console_prints() {
         all.contains("@\u{200b}everyone"),
         "the text is shown, neutralized"
     );
+}
+
+#[tokio::test]
+async fn without_pacing_an_events_post_is_printed_before_the_card_edit_it_brings() {
+    // `--json`'s limits: every event edits the card, and the edit starts with the event's
+    // post (so that the console writes both at once); the post still comes first.
+    let limits = ConsoleOptions::json().limits;
+    let (events, printed) =
+        relay_through_console(Faults::default(), Verbosity::Verbose, limits).await;
+    let (lines, cards) = read_thread(&printed);
+    assert_eq!(
+        lines,
+        expected_lines_in(&ConsoleDialect, &events, |_| Verbosity::Verbose)
+    );
+    let position = |op: &str, starts: &str| {
+        printed
+            .iter()
+            .position(|l| {
+                l["op"].as_str() == Some(op)
+                    && l["text"].as_str().is_some_and(|t| t.contains(starts))
+            })
+            .unwrap_or_else(|| panic!("no {op} with {starts:?}"))
+    };
+    assert!(
+        position("post", "Pull request: ") < position("edit", "✅ Completed"),
+        "the outcome's post precedes the card showing it"
+    );
+    assert!(cards.last().expect("card").starts_with("✅ Completed"));
 }

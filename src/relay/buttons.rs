@@ -8,7 +8,7 @@
 //!   the end there is nothing left to show more or less of);
 //! - nothing once it completed, or the backend no longer has it.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mosaic_chat::{Button, ButtonStyle};
 use tokio::sync::watch;
@@ -84,6 +84,45 @@ pub fn stored_buttons(job: &FollowedJob) -> Vec<Button> {
     card_buttons(state, false, job.verbosity)
 }
 
+/// A relay's card buttons as last derived, shared by every edit while what they depend on
+/// stays the same: with the console's zero edit interval nearly every event edits the card,
+/// and deriving them anew cost five allocations an edit for the same two or three buttons.
+#[derive(Default)]
+pub(crate) struct ButtonsCache(Option<(ButtonsKey, Arc<[Button]>)>);
+
+/// What a card's buttons depend on: its state, whether a cancel was asked, the verbosity.
+type ButtonsKey = (CardState, bool, Verbosity);
+
+impl ButtonsCache {
+    /// The buttons of a card in `state` ([`card_buttons`]); none at all when `no_buttons`.
+    pub(crate) fn get(
+        &mut self,
+        state: CardState,
+        cancelling: bool,
+        verbosity: Verbosity,
+        no_buttons: bool,
+    ) -> Arc<[Button]> {
+        // Without buttons the state does not matter: one key for all.
+        let key = if no_buttons {
+            (CardState::Deleted, false, Verbosity::default())
+        } else {
+            (state, cancelling, verbosity)
+        };
+        match &self.0 {
+            Some((cached, buttons)) if *cached == key => Arc::clone(buttons),
+            _ => {
+                let buttons: Arc<[Button]> = if no_buttons {
+                    Arc::new([])
+                } else {
+                    card_buttons(state, cancelling, verbosity).into()
+                };
+                self.0 = Some((key, Arc::clone(&buttons)));
+                buttons
+            }
+        }
+    }
+}
+
 /// What a running relay's card carries, shared between the relay (which writes the state it
 /// takes in) and the hub (which answers presses from it, and passes on a cancel asked for).
 pub(crate) struct CardShared {
@@ -140,6 +179,39 @@ mod tests {
         for state in [CardState::Completed, CardState::Deleted] {
             assert!(card_buttons(state, false, Verbosity::Verbose).is_empty());
         }
+    }
+
+    #[test]
+    fn cached_buttons_are_shared_until_what_they_depend_on_changes() {
+        let mut cache = ButtonsCache::default();
+        let first = cache.get(CardState::Running, false, Verbosity::Verbose, false);
+        assert_eq!(ids(&first), ["cancel", "quiet"]);
+        let again = cache.get(CardState::Running, false, Verbosity::Verbose, false);
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same buttons are not derived again"
+        );
+        // Each of state, cancelling and verbosity changes them.
+        let quiet = cache.get(CardState::Running, false, Verbosity::Quiet, false);
+        assert_eq!(ids(&quiet), ["cancel", "verbose"]);
+        let cancelling = cache.get(CardState::Running, true, Verbosity::Quiet, false);
+        assert_eq!(ids(&cancelling), ["verbose"]);
+        let failed = cache.get(CardState::Failed, true, Verbosity::Quiet, false);
+        assert_eq!(ids(&failed), ["retry"]);
+        let back = cache.get(CardState::Running, false, Verbosity::Verbose, false);
+        assert_eq!(*back, *first);
+        assert!(!Arc::ptr_eq(&back, &first), "derived again after a change");
+        // A platform without buttons gets none, whatever the state.
+        assert!(
+            cache
+                .get(CardState::Running, false, Verbosity::Quiet, true)
+                .is_empty()
+        );
+        assert!(
+            cache
+                .get(CardState::Failed, false, Verbosity::Quiet, true)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use mosaic_chat::Button;
 use sync_wrapper::SyncWrapper;
@@ -24,7 +25,7 @@ use super::send::SendError;
 use super::task::Relay;
 
 /// What an edit ends with: its answer, and what it wrote.
-pub(crate) type Edited = (Result<(), SendError>, String, Vec<Button>);
+pub(crate) type Edited = (Result<(), SendError>, String, Arc<[Button]>);
 
 /// An edit on the wire, polled by the relay that owns it; dropping it cancels the edit.
 /// (`SyncWrapper`: the relay is shared by reference across awaits, so it must be `Sync`; the
@@ -35,13 +36,13 @@ impl Relay {
     /// The card's text and buttons as they should show now, unless the card already shows
     /// them (an edit that changes nothing is not sent: each counts against the platform's
     /// limit).
-    pub(crate) fn card_change(&self) -> Option<(String, Vec<Button>)> {
+    pub(crate) fn card_change(&mut self) -> Option<(String, Arc<[Button]>)> {
         let (pages, buttons) = self.card_now();
         let text = pages.into_iter().next().unwrap_or_default();
         let unchanged = self
             .card_text
             .as_ref()
-            .is_some_and(|(t, b)| *t == text && *b == buttons);
+            .is_some_and(|(t, b)| *t == text && (Arc::ptr_eq(b, &buttons) || *b == buttons));
         (!unchanged).then_some((text, buttons))
     }
 
@@ -50,7 +51,7 @@ impl Relay {
     /// between attempts. With nothing to write, it records the position at once.
     pub(crate) fn start_edit(&mut self, interruptible: bool) {
         self.card_dirty = false;
-        let (Some(id), false) = (self.job.card_message_id.clone(), self.card_broken) else {
+        let (Some(id), false) = (self.card_id(), self.card_broken) else {
             self.record();
             return;
         };
@@ -58,7 +59,7 @@ impl Relay {
             self.record();
             return;
         };
-        let out = self.out.clone();
+        let out = Arc::clone(&self.out);
         let stop = self.stop.clone();
         self.editing = Some(Editing(SyncWrapper::new(Box::pin(async move {
             let stop = interruptible.then_some(&stop);
@@ -67,11 +68,30 @@ impl Relay {
         }))));
     }
 
+    /// The card's message id, if it has one, shared rather than copied for each edit.
+    fn card_id(&mut self) -> Option<Arc<str>> {
+        let id = self.job.card_message_id.as_deref()?;
+        match &self.card_id {
+            Some(shared) if **shared == *id => {}
+            _ => self.card_id = Some(Arc::from(id)),
+        }
+        self.card_id.clone()
+    }
+
     /// The loop's flush: posts the batch while the edit on the wire, if any, goes on beside
     /// it; the edit's answer, if it came meanwhile, is taken in once the posts are done (as
     /// the loop would have).
     pub(crate) async fn flush(&mut self) {
         let stop = self.stop.clone();
+        // An edit due now starts with the posts rather than after them: it is queued right
+        // behind them, not after the loop's next turn.
+        if self.editing.is_none()
+            && self.card_dirty
+            && !self.card_broken
+            && self.next_card_edit <= Instant::now()
+        {
+            self.start_edit(true);
+        }
         let Some(mut editing) = self.editing.take() else {
             return self.post_batch(Some(&stop)).await;
         };
@@ -81,6 +101,8 @@ impl Relay {
             tokio::pin!(post);
             loop {
                 tokio::select! {
+                    // The posts first: the edit is written after them, as the loop would.
+                    biased;
                     () = &mut post => break,
                     done = editing.0.get_mut().as_mut(), if answer.is_none() => answer = Some(done),
                 }

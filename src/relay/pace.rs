@@ -50,6 +50,9 @@ impl ChannelPacer {
                 *next = slot + interval;
                 slot
             }
+            // Without an interval a free channel is not held after the post (the console's
+            // every post): nothing to remember, no copy of its name a post.
+            None if interval.is_zero() => now,
             None => {
                 channels.insert(channel.to_owned(), now + interval);
                 now
@@ -177,6 +180,31 @@ mod tests {
             pacer.reserve(CONSOLE, "c1", Duration::from_secs(1), now),
             now + Duration::from_secs(5)
         );
+    }
+
+    #[test]
+    fn without_an_interval_posts_go_at_once_and_only_holds_are_kept() {
+        let pacer = ChannelPacer::default();
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(pacer.reserve(CONSOLE, "c1", Duration::ZERO, now), now);
+        }
+        let channels = |pacer: &ChannelPacer| {
+            let table = pacer
+                .next_free
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            table.get(&CONSOLE).map_or(0, HashMap::len)
+        };
+        assert_eq!(channels(&pacer), 0, "nothing remembered for a free channel");
+        // A hold still holds the channel back, then lets it go.
+        let held = now + Duration::from_secs(5);
+        pacer.hold(CONSOLE, "c1", held);
+        assert_eq!(pacer.reserve(CONSOLE, "c1", Duration::ZERO, now), held);
+        let later = now + Duration::from_secs(10);
+        assert_eq!(pacer.reserve(CONSOLE, "c1", Duration::ZERO, later), later);
+        assert_eq!(pacer.reserve(CONSOLE, "c2", Duration::ZERO, now), now);
+        assert_eq!(channels(&pacer), 1, "only the held channel");
     }
 
     #[test]

@@ -130,23 +130,23 @@ impl Outbox {
         mut op: impl FnMut() -> ChatFuture<'a, T>,
     ) -> Result<T, SendError> {
         let Some(stop) = stop else {
-            return self.retry_later(what, op).await;
+            return self.retry_later(what, op, || {}).await;
         };
-        // One allocation for both (every post and edit passes here).
-        let state = Arc::new((AtomicBool::new(false), Notify::new()));
-        let (in_flight, settled) = (&state.0, &state.1);
-        let attempt = || -> ChatFuture<'a, T> {
-            let sent = op();
-            let state = Arc::clone(&state);
-            state.0.store(true, Ordering::SeqCst);
-            Box::pin(async move {
-                let answer = sent.await;
-                state.0.store(false, Ordering::SeqCst);
-                state.1.notify_one();
-                answer
-            })
+        // Whether an attempt is on the wire: set as one is sent, cleared as its error comes
+        // back (before the wait for the next); a success ends the whole send. Kept in this
+        // future and borrowed, not shared through an `Arc` and a wrapper future per attempt
+        // (every post and edit passes here).
+        let in_flight = AtomicBool::new(false);
+        let settled = Notify::new();
+        let attempt = || {
+            in_flight.store(true, Ordering::SeqCst);
+            op()
         };
-        let work = self.retry_later(what, attempt);
+        let failed = || {
+            in_flight.store(false, Ordering::SeqCst);
+            settled.notify_one();
+        };
+        let work = self.retry_later(what, attempt, failed);
         tokio::pin!(work);
         tokio::select! {
             biased;
@@ -165,12 +165,15 @@ impl Outbox {
         }
     }
 
+    /// `failed` is called as an attempt's error comes back (any error, retried or final).
     async fn retry_later<'a, T>(
         &'a self,
         what: &'static str,
         op: impl FnMut() -> ChatFuture<'a, T>,
+        failed: impl Fn(),
     ) -> Result<T, SendError> {
         crate::chat_retry::retry_later(what, backoff(), op, |error| {
+            failed();
             if let Some(metrics) = &self.metrics {
                 metrics.platform_error(self.thread.platform.name(), error.kind());
             }

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::buttons::{CardShared, card_buttons};
+use super::buttons::{ButtonsCache, CardShared};
 use super::card::ProgressCard;
 use super::pace::{Batch, FlushDecision};
 use super::render::{OutcomeContext, render_event};
@@ -37,7 +37,8 @@ pub(crate) struct Relay {
     pub(crate) job: FollowedJob,
     /// The client of the job's workspace.
     pub(crate) backend: BackendClient,
-    pub(crate) out: Outbox,
+    /// Shared with the card's edit on the wire (`card_edit.rs`).
+    pub(crate) out: Arc<Outbox>,
     pub(crate) verbosity: watch::Receiver<Verbosity>,
     pub(crate) card: ProgressCard,
     /// The card needs an edit.
@@ -47,7 +48,11 @@ pub(crate) struct Relay {
     pub(crate) next_card_edit: Instant,
     /// The card's text and buttons as last written: an edit that would not change them is
     /// skipped, since every edit counts against the platform's rate limit.
-    pub(crate) card_text: Option<(String, Vec<mosaic_chat::Button>)>,
+    pub(crate) card_text: Option<(String, Arc<[mosaic_chat::Button]>)>,
+    /// The card's buttons as last derived (shared by the edits while they stay the same).
+    pub(crate) buttons: ButtonsCache,
+    /// The card's message id, shared with each edit on the wire (`card_edit.rs`).
+    pub(crate) card_id: Option<Arc<str>>,
     /// The card's edit on the wire, run beside the loop (`card_edit.rs`).
     pub(crate) editing: Option<super::card_edit::Editing>,
     /// What the card carries, as the hub answers presses from it.
@@ -115,12 +120,14 @@ impl Relay {
             position: None,
             hub,
             job,
-            out,
+            out: Arc::new(out),
             verbosity,
             card_dirty: false,
             card_broken: false,
             next_card_edit: Instant::now(),
             card_text: None,
+            buttons: ButtonsCache::default(),
+            card_id: None,
             editing: None,
             batch: Batch::default(),
             muted: false,
@@ -142,17 +149,14 @@ impl Relay {
 
     /// The card as it should show now: its text and its buttons. Also tells the hub the
     /// state, for the presses it checks.
-    pub(crate) fn card_now(&self) -> (Vec<String>, Vec<mosaic_chat::Button>) {
+    pub(crate) fn card_now(&mut self) -> (Vec<String>, Arc<[mosaic_chat::Button]>) {
         self.shared.show(self.card.state());
-        let buttons = if self.no_buttons {
-            Vec::new()
-        } else {
-            card_buttons(
-                self.card.state(),
-                *self.cancelling.borrow(),
-                *self.verbosity.borrow(),
-            )
-        };
+        let buttons = self.buttons.get(
+            self.card.state(),
+            *self.cancelling.borrow(),
+            *self.verbosity.borrow(),
+            self.no_buttons,
+        );
         (
             self.out.pages(&self.card.render(SystemTime::now())),
             buttons,

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use mosaic_chat::{Button, ChatError, ThreadRef};
 
 use crate::Console;
-use crate::output::{self, JsonOp, LastShown, Posted};
+use crate::output::{self, JsonOp, LastShown};
 
 impl Console {
     /// Queues the edit of `message_id` in `thread`, its buttons replaced by `buttons`;
@@ -26,23 +26,18 @@ impl Console {
         // run of the bot, which a restarted bot resumes: like a chat
         // platform, which keeps messages, the console takes the edit,
         // and keeps the id from being given to a new post.
-        // Checked in place: every relayed event edits its card, and a copy of the entry
-        // was two strings a time. Past the check, the entry's channel is the thread's, and
-        // its thread is the thread's unless the message is the thread's root.
-        let matches = |p: &Posted| {
-            p.channel == thread.channel
-                && p.thread.as_deref().unwrap_or(message_id) == thread.thread
+        // Past the check, the message's channel is the thread's, and its thread is the
+        // thread's unless the message is the thread's root.
+        let matches = |(channel, in_thread): (&str, Option<&str>)| {
+            channel == thread.channel && in_thread.unwrap_or(message_id) == thread.thread
         };
         let found = match out.posted.get(message_id) {
-            Some(p) => Some(matches(p)),
+            Some(place) => Some(matches(place)),
             None if self.ids().claim(message_id).is_ok() => {
-                let earlier = Posted {
-                    channel: thread.channel.clone(),
-                    thread: (message_id != thread.thread).then(|| thread.thread.clone()),
-                };
-                let fits = matches(&earlier);
-                out.posted.insert(message_id.to_owned(), earlier);
-                Some(fits)
+                let in_thread = (message_id != thread.thread).then_some(thread.thread.as_str());
+                out.posted
+                    .insert_other(message_id, &thread.channel, in_thread);
+                Some(matches((&thread.channel, in_thread)))
             }
             None => None,
         };

@@ -125,12 +125,18 @@ impl IdRegistry {
     }
 
     /// The next free `b{n}`, for a message the bot posts.
+    #[cfg(test)]
     pub(crate) fn mint_bot(&mut self) -> String {
+        self.mint_bot_numbered().0
+    }
+
+    /// The next free `b{n}`, for a message the bot posts, and its number `n`.
+    pub(crate) fn mint_bot_numbered(&mut self) -> (String, u64) {
         let from = self.next_bot;
         let (id, number) = self.mint("b", from);
         self.next_bot = number;
         self.minted_bot.add(from, number);
-        id
+        (id, number)
     }
 
     /// Numbering of `kind` continues after `from`, the end of the last
@@ -207,7 +213,8 @@ impl IdRegistry {
         loop {
             number += 1;
             let id = format!("{prefix}{number}");
-            if !self.given.contains(&id) {
+            // Most runs are given no id at all: no need to hash each one minted.
+            if self.given.is_empty() || !self.given.contains(&id) {
                 return (id, number);
             }
         }

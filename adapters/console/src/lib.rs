@@ -9,6 +9,7 @@
 //! - `ids.rs`: message ids, numbered without ever naming two messages;
 //! - `output.rs`: the lines written, and the memory edits need;
 //! - `edit.rs`: which message an edit may change, and its record;
+//! - `posted.rs`: where each bot message was posted, kept compactly;
 //! - `dialect.rs`: [`ConsoleDialect`], plain text with mentions neutralized;
 //! - `stdio.rs`: standard input read on a thread that never blocks exit.
 
@@ -17,6 +18,7 @@ mod edit;
 mod ids;
 mod input;
 mod output;
+mod posted;
 mod press;
 mod stdio;
 
@@ -36,7 +38,7 @@ pub use dialect::{ConsoleDialect, neutralize_mentions};
 
 use ids::{ID_BLOCK, IdRegistry, Numbered};
 use input::{InputError, Line};
-use output::{JsonOp, LastShown, Output, Posted, Sink};
+use output::{JsonOp, LastShown, Output, Sink};
 
 /// The console's platform name, in thread references and dedupe keys.
 pub const PLATFORM: Platform = Platform::new("console");
@@ -327,20 +329,23 @@ impl Console {
         buttons: &[Button],
     ) -> Result<String, ChatError> {
         self.check_length(text)?;
-        let mut restored = self.ids_restored.subscribe();
-        let settled = restored.wait_for(|state| *state != Restore::Underway);
-        if tokio::time::timeout(RESTORE_WAIT, settled).await.is_err() {
-            tracing::warn!("console: posting before its ids were restored");
+        // Restoring happens once, at start: every later post only reads the state.
+        if *self.ids_restored.borrow() == Restore::Underway {
+            let mut restored = self.ids_restored.subscribe();
+            let settled = restored.wait_for(|state| *state != Restore::Underway);
+            if tokio::time::timeout(RESTORE_WAIT, settled).await.is_err() {
+                tracing::warn!("console: posting before its ids were restored");
+            }
         }
         // One post at a time from here to the queue: a new block of ids is
         // recorded before its first id is used, and ids appear in order.
         let minting = self.minting.lock().await;
         self.reserve_ids(Numbered::Bot).await;
         let due = self.ids().reservation_due();
-        let (id, number) = {
+        let (id, queued) = {
             let mut out = self.output();
-            let id = self.ids().mint_bot();
-            let (number, lines) = if self.options.json {
+            let (id, number) = self.ids().mint_bot_numbered();
+            let (queued, lines) = if self.options.json {
                 let op = JsonOp::Post {
                     channel,
                     thread,
@@ -356,13 +361,7 @@ impl Console {
                         + &output::plain_buttons(buttons);
                 (out.queue(&record), record.matches('\n').count())
             };
-            out.posted.insert(
-                id.clone(),
-                Posted {
-                    channel: channel.to_owned(),
-                    thread: thread.map(str::to_owned),
-                },
-            );
+            out.posted.insert_numbered(number, channel, thread);
             // Only plain mode redraws in place (`edit.rs`).
             if !self.options.json {
                 out.last_shown = Some(LastShown {
@@ -371,14 +370,14 @@ impl Console {
                     input_lines: self.input_lines.load(Ordering::SeqCst),
                 });
             }
-            (id, number)
+            (id, queued)
         };
         drop(minting);
         if let Some(until) = due {
             // Ahead of need, so that no post waits for it (see `reservation_due`).
             self.record_ids(Numbered::Bot, until).await;
         }
-        self.written(number).await?;
+        self.written(queued).await?;
         Ok(id)
     }
 }

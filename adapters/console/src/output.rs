@@ -7,11 +7,11 @@
 //! [`Output`] queues whole records in order and [`Sink`] writes what is
 //! queued, so records never interleave.
 
-use std::collections::HashMap;
-
 use mosaic_chat::{Button, ChatError};
 use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::posted::PostedPlaces;
 
 /// One output line in `--json` mode, fields in the order of cli.md.
 #[derive(Debug, Serialize)]
@@ -140,14 +140,6 @@ pub(crate) fn visible(text: &str) -> String {
         .collect()
 }
 
-/// Where a bot message was posted; what an edit must match.
-#[derive(Debug, Clone)]
-pub(crate) struct Posted {
-    pub channel: String,
-    /// `None` for a top-level message (`start_thread`).
-    pub thread: Option<String>,
-}
-
 /// The bot message printed last in plain mode, and how many terminal lines
 /// it took: what can be redrawn in place.
 #[derive(Debug, Clone)]
@@ -163,7 +155,7 @@ pub(crate) struct LastShown {
 /// never across an await: records are formatted and queued under it, in the order their ids
 /// were minted, and written by [`Sink`].
 pub(crate) struct Output {
-    pub posted: HashMap<String, Posted>,
+    pub posted: PostedPlaces,
     pub last_shown: Option<LastShown>,
     /// Records queued and not yet taken by a writer, in order.
     pending: Vec<u8>,
@@ -174,7 +166,7 @@ pub(crate) struct Output {
 impl Output {
     pub(crate) fn new() -> Output {
         Output {
-            posted: HashMap::new(),
+            posted: PostedPlaces::default(),
             last_shown: None,
             pending: Vec::new(),
             queued: 0,

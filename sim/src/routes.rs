@@ -221,11 +221,23 @@ async fn get_job(
     Extension(Workspace(workspace)): Extension<Workspace>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    visible_json(&app, &workspace, &id, |job| {
+        Json(job.view()).into_response()
+    })
+}
+
+/// `view`'s answer for job `id` as `workspace` sees it, or 404: under the state lock.
+fn visible_json(
+    app: &App,
+    workspace: &str,
+    id: &str,
+    view: impl FnOnce(&crate::store::JobRecord) -> Response,
+) -> Result<Response, ApiError> {
     let state = app.lock();
     let job = state
-        .visible(&id, &workspace)
+        .visible(id, workspace)
         .ok_or_else(ApiError::job_not_found)?;
-    Ok(Json(job.view()).into_response())
+    Ok(view(job))
 }
 
 /// `GET /runner-jobs?owner=&repo=&issue=&limit=`: newest first.
@@ -340,12 +352,9 @@ async fn events(
             ApiError::validation(vec!["after must be an event id (e-0001)".to_owned()])
         })?,
     };
-    let state = app.lock();
-    let job = state
-        .visible(&id, &workspace)
-        .ok_or_else(ApiError::job_not_found)?;
-    let events = job.events.get(after..).unwrap_or_default();
-    Ok(Json(events).into_response())
+    visible_json(&app, &workspace, &id, |job| {
+        Json(job.events.get(after..).unwrap_or_default()).into_response()
+    })
 }
 
 /// `GET /_sim/runner-jobs/:id/first-sent`: the simulator's own, not the backend's. For each
@@ -357,16 +366,14 @@ async fn first_sent(
     Extension(Workspace(workspace)): Extension<Workspace>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let state = app.lock();
-    let job = state
-        .visible(&id, &workspace)
-        .ok_or_else(ApiError::job_not_found)?;
-    let sent: Vec<Option<String>> = job
-        .first_sent
-        .iter()
-        .map(|at| at.map(|at| crate::model::iso8601(at, true)))
-        .collect();
-    Ok(Json(sent).into_response())
+    visible_json(&app, &workspace, &id, |job| {
+        let sent: Vec<Option<String>> = job
+            .first_sent
+            .iter()
+            .map(|at| at.map(|at| crate::model::iso8601(at, true)))
+            .collect();
+        Json(sent).into_response()
+    })
 }
 
 fn conflict(message: String) -> ApiError {

@@ -35,7 +35,9 @@ pub(super) fn new_id() -> String {
         .collect()
 }
 
-/// The server's clock in ms (`model.GetMillis`): posts written within one millisecond share it.
+/// The server's clock in ms: a post's `CreateAt` is `model.GetMillis()` when it is saved
+/// (server/public/model/post.go `PreSave`, utils.go `GetMillis`), so posts written within one
+/// millisecond share it.
 pub(super) fn tick(world: &mut World) -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

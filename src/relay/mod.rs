@@ -29,6 +29,7 @@ mod keeper;
 mod lease;
 mod pace;
 mod positions;
+mod posting;
 mod render;
 mod resume;
 mod running;

@@ -35,14 +35,16 @@ pub(super) fn new_id() -> String {
         .collect()
 }
 
-/// The server's clock in ms: a post's `CreateAt` is `model.GetMillis()` when it is saved
-/// (server/public/model/post.go `PreSave`, utils.go `GetMillis`), so posts written within one
-/// millisecond share it.
+/// The server's clock in ms, never the same instant twice. The server's own can be: a post's
+/// `CreateAt` is `model.GetMillis()` when it is saved (server/public/model/post.go `PreSave`,
+/// utils.go `GetMillis`), so posts written within one millisecond share it. Tests that need
+/// such a tie write their posts at an explicit instant (`post_written`); giving ties here
+/// makes other tests' expected orders depend on random ids, which they do not all allow for.
 pub(super) fn tick(world: &mut World) -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    world.clock = now.max(world.clock);
+    world.clock = now.max(world.clock + 1);
     world.clock
 }
 

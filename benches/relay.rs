@@ -328,39 +328,28 @@ type JobEvents = Vec<(String, Value, SystemTime, Option<SystemTime>)>;
 async fn fetch_events(url: &str, n: usize) -> HashMap<String, JobEvents> {
     let client = reqwest::Client::new();
     let get = |path: String| {
-        client
+        let request = client
             .get(format!("{url}{path}"))
             .bearer_auth(TOKEN)
-            .header("X-Workspace-Id", WORKSPACE)
-            .send()
+            .header("X-Workspace-Id", WORKSPACE);
+        async move {
+            let response = request.send().await.expect("the simulator answers");
+            response.json::<Value>().await.expect("a JSON answer")
+        }
     };
     futures_util::stream::iter(0..n)
         .map(|i| async move {
-            let list: Value = get(format!(
+            let list = get(format!(
                 "/runner-jobs?owner={OWNER}&repo={REPO}&issue={}&limit=1",
                 i + 1
             ))
-            .await
-            .expect("the simulator answers")
-            .json()
-            .await
-            .expect("a job list");
+            .await;
             let id = list["data"][0]["id"]
                 .as_str()
                 .expect("the job exists")
                 .to_owned();
-            let events: Value = get(format!("/runner-jobs/{id}/events"))
-                .await
-                .expect("the simulator answers")
-                .json()
-                .await
-                .expect("an event list");
-            let sent: Value = get(format!("/_sim/runner-jobs/{id}/first-sent"))
-                .await
-                .expect("the simulator answers")
-                .json()
-                .await
-                .expect("the instants events were sent");
+            let events = get(format!("/runner-jobs/{id}/events")).await;
+            let sent = get(format!("/_sim/runner-jobs/{id}/first-sent")).await;
             let events = events
                 .as_array()
                 .expect("an event list")

@@ -458,6 +458,10 @@ fn score(
         .map(|(_, _, emitted, _)| *emitted)
         .min()
         .unwrap_or(SystemTime::UNIX_EPOCH);
+    // `RELAY_TRACE=FILE`: every shown event as `emitted_us latency_us kind channel`, the
+    // emit instant counted from the first event, to see the tail's shape finer than a second.
+    let mut trace = std::env::var_os("RELAY_TRACE")
+        .map(|path| std::io::BufWriter::new(std::fs::File::create(path).expect("the trace file")));
     for (channel, job_events) in events {
         let thread_posts = posts.get(channel).map_or(&[][..], Vec::as_slice);
         let verbose_at = thread_posts
@@ -491,6 +495,15 @@ fn score(
                 let latency = at.duration_since(*emitted).unwrap_or_default();
                 score.latencies.record(latency);
                 let second = emitted.duration_since(first_event).unwrap_or_default();
+                if let Some(trace) = &mut trace {
+                    writeln!(
+                        trace,
+                        "{} {} {kind} {channel}",
+                        second.as_micros(),
+                        latency.as_micros()
+                    )
+                    .expect("the trace file");
+                }
                 let (all, bot) = score
                     .by_second
                     .entry(second.as_secs())

@@ -105,6 +105,7 @@ on_both_engines!(
     writes_at_once_each_get_their_own_answer,
     replicas_deciding_shared_keys_at_once_agree_on_one_first,
     cards_and_verbosity_changes_at_once_each_land,
+    cards_and_verbosity_changes_of_one_group_land_as_decided,
     a_relay_end_without_a_position_keeps_the_stored_one,
     job_starts_and_relay_ends_at_once_each_land,
 );

@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::writes::{Write, Written, apply, apply_alone};
+use super::writes::{Write, Written, apply_alone};
 use super::{Engine, StoreError};
 
 /// The most writes run in one transaction: enough for a storm of commands, small enough that
@@ -140,7 +140,7 @@ async fn run_group(connection: &mut sqlx::AnyConnection, engine: Engine, group: 
         }
         return;
     }
-    match together(connection, engine, group).await {
+    match together(connection, group).await {
         Ok(answers) => {
             tracing::debug!(writes = answers.len(), "a group of writes committed");
             for (Waiting { done, .. }, answer) in group.drain(..).zip(answers) {
@@ -170,26 +170,22 @@ enum Failed {
 /// Runs `group` as one transaction on `connection`; the answers in order.
 async fn together(
     connection: &mut sqlx::AnyConnection,
-    engine: Engine,
     group: &[Waiting],
 ) -> Result<Vec<Written>, Failed> {
     // IMMEDIATE takes the write lock at once: every write of the group writes.
     let mut tx = sqlx::Connection::begin_with(connection, "BEGIN IMMEDIATE")
         .await
         .map_err(|error| Failed::Commit(error.to_string()))?;
-    let mut answers = Vec::with_capacity(group.len());
-    for Waiting { write, .. } in group {
-        match apply(&mut tx, engine, write).await {
-            Ok(answer) => answers.push(answer),
-            Err(error) => {
-                tracing::debug!(%error, "a write failed in a group; the group runs again one by one");
-                // Dropping the transaction would roll it back later, on the connection's next
-                // use; this says when.
-                let _ = tx.rollback().await;
-                return Err(Failed::Write);
-            }
+    let answers = match super::pg_group::decide_in_transaction(&mut tx, group).await {
+        Ok(answers) => answers,
+        Err(error) => {
+            tracing::debug!(%error, "a write failed in a group; the group runs again one by one");
+            // Dropping the transaction would roll it back later, on the connection's next
+            // use; this says when.
+            let _ = tx.rollback().await;
+            return Err(Failed::Write);
         }
-    }
+    };
     tx.commit()
         .await
         .map_err(|error| Failed::Commit(error.to_string()))?;

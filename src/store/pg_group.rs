@@ -1,25 +1,28 @@
-//! PostgreSQL's grouped small writes: the frequent one-row writes of commands and relays
-//! (inbound dedupe keys, a job's card, a thread's verbosity) run on one connection that the
-//! store's writer task (`batch.rs`) holds while writes keep coming, and the writes of one kind
-//! that wait together are decided by one statement.
+//! Grouped small writes: the frequent one-row writes of commands and relays (inbound dedupe
+//! keys, a job's card, a thread's verbosity) that wait together for the store's writer task
+//! (`batch.rs`) are decided by one statement per kind. On PostgreSQL they run on one connection
+//! that the writer holds while writes keep coming, each statement committing on its own; on
+//! SQLite inside the writer's group transaction ([`decide_in_transaction`]), beside the group's
+//! other writes.
 //!
 //! Each write through the pool cost two round trips to the server: the statement, and the ping
 //! sqlx sends on every connection handed back (it cannot be turned off), plus the hand-off of a
 //! connection between tasks. On the writer's connection a write costs its statement's round
 //! trip only, and a group of writes of one kind one round trip between them.
 //!
-//! Every statement here commits on its own (no transaction spans a group): each write is as
-//! atomic as it was alone, and a replica's group holds its row locks for one statement only.
+//! On PostgreSQL, every statement here commits on its own (no transaction spans a group): each
+//! write is as atomic as it was alone, and a replica's group holds its row locks for one
+//! statement only.
 //! A group's rows go in key order, so two replicas' groups of dedupe keys lock shared keys in
 //! the same order and cannot deadlock each other (an `UPDATE`'s order is the plan's, but a
 //! job's card is written by the replica that relays it only). Should the statement fail
 //! anyway (a deadlock with another writer, a serialization failure, a lost connection), each
 //! of its writes runs again alone, and gets the answer it would have got alone.
 //!
-//! A job's start and a relay's end (one statement each, `lifecycle.rs`) run on the writer's
-//! connection too, one by one after the group's small writes: on the pool each cost a second
-//! round trip for the ping as its connection went back (a 200-job relay bench: 3.2 pings per
-//! job, three of them from these two writes and the command's job read).
+//! On PostgreSQL a job's start and a relay's end (one statement each, `lifecycle.rs`) run on
+//! the writer's connection too, one by one after the group's small writes: on the pool each
+//! cost a second round trip for the ping as its connection went back (a 200-job relay bench:
+//! 3.2 pings per job, three of them from these two writes and the command's job read).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -106,11 +109,9 @@ async fn alone(connection: &mut sqlx::AnyConnection, writes: Vec<Waiting>) -> bo
 /// Decides `writes` (every one of `kind`) with one statement per [`MAX_ROWS`] rows; false when
 /// that failed in the engine and a write run alone afterwards failed too.
 async fn together(connection: &mut sqlx::AnyConnection, kind: Kind, writes: Vec<Waiting>) -> bool {
-    let decided = match kind {
-        Kind::Sight => first_sights(connection, &writes).await,
-        Kind::Card => cards(connection, &writes).await,
-        Kind::Verbosity => verbosities(connection, &writes).await,
-    };
+    let refs: Vec<&Write> = writes.iter().map(|w| &w.write).collect();
+    let decided = decide(connection, Engine::Postgres, kind, &refs).await;
+    drop(refs);
     match decided {
         Ok(answers) => {
             tracing::debug!(writes = writes.len(), "a group of small writes committed");
@@ -126,6 +127,65 @@ async fn together(connection: &mut sqlx::AnyConnection, kind: Kind, writes: Vec<
     }
 }
 
+/// Decides `writes`, every one of `kind`, by one statement per [`MAX_ROWS`] rows.
+async fn decide(
+    connection: &mut sqlx::AnyConnection,
+    engine: Engine,
+    kind: Kind,
+    writes: &[&Write],
+) -> Result<Answers, StoreError> {
+    match kind {
+        Kind::Sight => first_sights(connection, engine, writes).await,
+        Kind::Card => cards(connection, engine, writes).await,
+        Kind::Verbosity => verbosities(connection, engine, writes).await,
+    }
+}
+
+/// SQLite: the answers to `group`'s writes, in order, run on `connection` inside the group's
+/// transaction (`batch.rs`). The small writes of a kind that waits more than once are decided
+/// by one statement, as on PostgreSQL; every other write runs by itself, in order. Under the
+/// relay bench (5,000 jobs) a group held ~100 writes, each a statement and two hand-overs to
+/// SQLite's thread; four of a job's ten statements are of these kinds. The first failure (an
+/// engine error, or a write answered with an error, as a card for no job) ends it: the caller
+/// rolls the group back and runs each write alone, which answers each as it would alone.
+pub(super) async fn decide_in_transaction(
+    connection: &mut sqlx::AnyConnection,
+    group: &[Waiting],
+) -> Result<Vec<Written>, StoreError> {
+    let mut answers: Vec<Option<Written>> = (0..group.len()).map(|_| None).collect();
+    let mut kinds: [(Kind, Vec<usize>); 3] = [
+        (Kind::Sight, Vec::new()),
+        (Kind::Card, Vec::new()),
+        (Kind::Verbosity, Vec::new()),
+    ];
+    let mut others = Vec::new();
+    for (at, waiting) in group.iter().enumerate() {
+        match waiting.write {
+            Write::Sight { .. } => kinds[0].1.push(at),
+            Write::SetCard { .. } => kinds[1].1.push(at),
+            Write::SetVerbosity { .. } => kinds[2].1.push(at),
+            _ => others.push(at),
+        }
+    }
+    for (kind, ats) in kinds {
+        if ats.len() < 2 {
+            others.extend(ats);
+            continue;
+        }
+        let writes: Vec<&Write> = ats.iter().map(|&at| &group[at].write).collect();
+        let decided = decide(connection, Engine::Sqlite, kind, &writes).await?;
+        for (at, answer) in ats.into_iter().zip(decided) {
+            answers[at] = Some(answer?);
+        }
+    }
+    others.sort_unstable();
+    for at in others {
+        answers[at] =
+            Some(super::writes::apply(connection, Engine::Sqlite, &group[at].write).await?);
+    }
+    Ok(answers.into_iter().flatten().collect())
+}
+
 /// What the writes of one group answer, in their order.
 type Answers = Vec<Result<Written, StoreError>>;
 
@@ -134,12 +194,13 @@ type Answers = Vec<Result<Written, StoreError>>;
 /// the key recorded); those first writes are decided by one statement.
 async fn first_sights(
     connection: &mut sqlx::AnyConnection,
-    sights: &[Waiting],
+    engine: Engine,
+    sights: &[&Write],
 ) -> Result<Answers, StoreError> {
     let (now, _) = since_epoch(Duration::ZERO);
     let mut keys: HashMap<&str, (i64, i64)> = HashMap::with_capacity(sights.len());
     let mut firsts = Vec::with_capacity(sights.len());
-    for Waiting { write, .. } in sights {
+    for write in sights {
         let Write::Sight { key, ttl, acted } = write else {
             unreachable!("a group holds one kind of write");
         };
@@ -155,7 +216,10 @@ async fn first_sights(
     let mut taken = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(MAX_ROWS) {
         let size = chunk.len().next_power_of_two();
-        let mut query = sqlx::query(statement(Kind::Sight, size)).bind(now);
+        let mut query = sqlx::query(statement(Kind::Sight, size, engine));
+        if engine == Engine::Postgres {
+            query = query.bind(now);
+        }
         for (key, (expires_at, acted)) in chunk {
             query = query
                 .bind(Some(*key))
@@ -164,6 +228,9 @@ async fn first_sights(
         }
         for _ in chunk.len()..size {
             query = query.bind(None::<&str>).bind(None::<i64>).bind(None::<i64>);
+        }
+        if engine == Engine::Sqlite {
+            query = query.bind(now);
         }
         returned(connection, query, &mut taken, "first_sight").await?;
     }
@@ -178,10 +245,11 @@ async fn first_sights(
 /// [`StoreError::UnknownJob`] for each write naming it.
 async fn cards(
     connection: &mut sqlx::AnyConnection,
-    writes: &[Waiting],
+    engine: Engine,
+    writes: &[&Write],
 ) -> Result<Answers, StoreError> {
     let mut last: HashMap<&str, &str> = HashMap::with_capacity(writes.len());
-    for Waiting { write, .. } in writes {
+    for write in writes {
         let Write::SetCard {
             job_id,
             card_message_id,
@@ -196,7 +264,7 @@ async fn cards(
     let mut found = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(MAX_ROWS) {
         let size = chunk.len().next_power_of_two();
-        let mut query = sqlx::query(statement(Kind::Card, size)).bind(now());
+        let mut query = sqlx::query(statement(Kind::Card, size, engine)).bind(now());
         for (job_id, card) in chunk {
             query = query.bind(Some(*job_id)).bind(Some(*card));
         }
@@ -207,7 +275,7 @@ async fn cards(
     }
     Ok(writes
         .iter()
-        .map(|Waiting { write, .. }| match write {
+        .map(|write| match write {
             Write::SetCard { job_id, .. } if found.contains(job_id.as_str()) => Ok(Written::Done),
             Write::SetCard { job_id, .. } => Err(StoreError::UnknownJob(job_id.clone())),
             _ => unreachable!("a group holds one kind of write"),
@@ -219,10 +287,11 @@ async fn cards(
 /// `UPDATE` for the group, where a thread named twice gets its later verbosity.
 async fn verbosities(
     connection: &mut sqlx::AnyConnection,
-    writes: &[Waiting],
+    engine: Engine,
+    writes: &[&Write],
 ) -> Result<Answers, StoreError> {
     let mut last: HashMap<(&str, &str, &str), &str> = HashMap::with_capacity(writes.len());
-    for Waiting { write, .. } in writes {
+    for write in writes {
         let Write::SetVerbosity { thread, verbosity } = write else {
             unreachable!("a group holds one kind of write");
         };
@@ -233,7 +302,7 @@ async fn verbosities(
     rows.sort_unstable();
     for chunk in rows.chunks(MAX_ROWS) {
         let size = chunk.len().next_power_of_two();
-        let mut query = sqlx::query(statement(Kind::Verbosity, size)).bind(now());
+        let mut query = sqlx::query(statement(Kind::Verbosity, size, engine)).bind(now());
         for ((platform, channel, thread), verbosity) in chunk {
             query = query
                 .bind(Some(*platform))
@@ -278,8 +347,12 @@ async fn returned<'q>(
 /// the rule of its single statement: a dedupe key is inserted, or taken over when its time is
 /// up (`dedupe.rs`), and `RETURNING` names the keys for which that happened; a card names the
 /// jobs it was set for.
-fn statement(kind: Kind, rows: usize) -> &'static str {
-    static STATEMENTS: [[OnceLock<String>; 9]; 3] = [const { [const { OnceLock::new() }; 9] }; 3];
+///
+/// SQLite gets anonymous `?` parameters, in the order of the text (see `positions.rs` on why
+/// not `$N` there): now comes last in a dedupe key's statement, first in the others'.
+fn statement(kind: Kind, rows: usize, engine: Engine) -> &'static str {
+    static STATEMENTS: [[[OnceLock<String>; 9]; 3]; 2] =
+        [const { [const { [const { OnceLock::new() }; 9] }; 3] }; 2];
     let (at, columns, head, tail) = match kind {
         Kind::Sight => (
             0,
@@ -305,7 +378,8 @@ fn statement(kind: Kind, rows: usize) -> &'static str {
              AND followed_jobs.channel = v.column2 AND followed_jobs.thread = v.column3",
         ),
     };
-    STATEMENTS[at][rows.trailing_zeros() as usize].get_or_init(|| {
+    let anonymous = engine == Engine::Sqlite;
+    STATEMENTS[usize::from(anonymous)][at][rows.trailing_zeros() as usize].get_or_init(|| {
         use std::fmt::Write as _;
         let mut sql = String::from(head);
         let mut parameter = 1;
@@ -314,11 +388,18 @@ fn statement(kind: Kind, rows: usize) -> &'static str {
             for column in 0..columns {
                 parameter += 1;
                 let sep = if column == 0 { "" } else { ", " };
-                let _ = write!(sql, "{sep}${parameter}");
+                if anonymous {
+                    let _ = write!(sql, "{sep}?");
+                } else {
+                    let _ = write!(sql, "{sep}${parameter}");
+                }
             }
             sql.push(')');
         }
         sql.push_str(tail);
+        if anonymous {
+            sql = sql.replace("$1", "?");
+        }
         sql
     })
 }
@@ -331,13 +412,29 @@ mod tests {
     fn every_group_size_has_its_statement() {
         for (kind, columns) in [(Kind::Sight, 3), (Kind::Card, 2), (Kind::Verbosity, 4)] {
             for rows in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
-                let sql = statement(kind, rows);
+                let sql = statement(kind, rows, Engine::Postgres);
                 let last = 1 + columns * rows;
                 assert!(sql.contains(&format!("${last})) AS v")), "{rows}: {sql}");
                 assert!(!sql.contains(&format!("${}", last + 1)), "{rows}: {sql}");
+                let sqlite = statement(kind, rows, Engine::Sqlite);
+                assert_eq!(sqlite.matches('?').count(), last, "{rows}: {sqlite}");
+                assert!(!sqlite.contains('$'), "{rows}: {sqlite}");
             }
         }
-        assert_eq!(statement(Kind::Card, 2).matches("($").count(), 2);
+        assert_eq!(
+            statement(Kind::Card, 2, Engine::Postgres)
+                .matches("($")
+                .count(),
+            2
+        );
+        // Where now goes among SQLite's anonymous parameters: its binding order.
+        assert!(
+            statement(Kind::Sight, 1, Engine::Sqlite).ends_with("<= ? RETURNING inbound_seen.key")
+        );
+        assert!(
+            statement(Kind::Card, 1, Engine::Sqlite)
+                .contains("updated_at = ? FROM (VALUES (?, ?))")
+        );
         assert_eq!(MAX_ROWS.trailing_zeros(), 8);
     }
 }

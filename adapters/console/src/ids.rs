@@ -21,17 +21,30 @@
 //! the next run starts after the last block recorded.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
-/// How many numbers of a kind a run takes at a time: one store write per
+/// How many numbers of a kind a run takes at a time at first: one store write per
 /// block, and at most a block and a half of numbers skipped by a restart
 /// (bot blocks are recorded when the one before is half used).
 pub(crate) const ID_BLOCK: u64 = 1000;
 
-/// The end of the block after the one ending at `until`, `next` being the
+/// A bot block used up within this time makes the next one twice as large, and one that
+/// lasted more than [`SLOW_BLOCK`] half as large (never under [`ID_BLOCK`]). At the relay
+/// bench's peak (5,000 jobs, ~20,000 posts a second) a block of 1,000 lasted 50 ms, so its
+/// successor, due at half of it, had 25 ms to be recorded: a store write queued behind a
+/// commit of a few thousand rows took longer, and every post of every relay waited for the
+/// block (up to 160 ms, measured). Grown to last seconds, a block is recorded well ahead.
+const FAST_BLOCK: Duration = Duration::from_secs(10);
+const SLOW_BLOCK: Duration = Duration::from_secs(60);
+
+/// The largest bot block: at most a million and a half numbers skipped by a restart.
+const MAX_BOT_BLOCK: u64 = 1 << 20;
+
+/// The end of the block of `block` numbers after the one ending at `until`, `next` being the
 /// last number used: the same for a block recorded ahead of need and for one
 /// recorded when the last ran out, so the two never record different ends.
-fn next_end(next: u64, until: u64) -> u64 {
-    until.max(next + 1) + ID_BLOCK - 1
+fn next_end(next: u64, until: u64, block: u64) -> u64 {
+    until.max(next + 1) + block - 1
 }
 
 /// The two numbered kinds of id.
@@ -96,6 +109,10 @@ pub(crate) struct IdRegistry {
     /// Bot ids: the end of a block being recorded ahead of need
     /// ([`IdRegistry::reservation_due`]), until it is reserved.
     reserving_bot: Option<u64>,
+    /// The size of the next bot block beyond [`ID_BLOCK`] (0: [`ID_BLOCK`]), and when the last
+    /// one was due: blocks follow the rate of posts.
+    bot_block: u64,
+    bot_block_due: Option<Instant>,
 }
 
 /// An explicit id that the console had already given to another message.
@@ -150,11 +167,20 @@ impl IdRegistry {
     /// The end of the next block, when the next number of `kind` would
     /// leave the recorded one: record it, then [`IdRegistry::reserve`] it.
     pub(crate) fn reservation_needed(&mut self, kind: Numbered) -> Option<u64> {
+        let in_flight = self.reserving_bot.filter(|_| kind == Numbered::Bot);
+        let block = match kind {
+            Numbered::Message => ID_BLOCK,
+            Numbered::Bot => self.bot_block(),
+        };
         let (next, reserved) = self.kind(kind);
         let until = (*reserved)?;
         // Numbering may skip a few ids given explicitly; a block's margin
         // covers them.
-        (*next + 1 >= until).then(|| next_end(*next, until))
+        (*next + 1 >= until).then(|| in_flight.unwrap_or_else(|| next_end(*next, until, block)))
+    }
+
+    fn bot_block(&self) -> u64 {
+        self.bot_block.max(ID_BLOCK)
     }
 
     /// Bot ids only: the end of the next block once half of the recorded
@@ -162,12 +188,23 @@ impl IdRegistry {
     /// without holding up other posts, then [`IdRegistry::reserve`]s it:
     /// posts come from every relay at once, and waiting for a store write at
     /// the end of each block held all of them up.
-    pub(crate) fn reservation_due(&mut self) -> Option<u64> {
+    ///
+    /// `now` sizes the block: see [`FAST_BLOCK`].
+    pub(crate) fn reservation_due(&mut self, now: Instant) -> Option<u64> {
         let until = self.reserved_bot?;
-        if self.reserving_bot.is_some() || self.next_bot + ID_BLOCK / 2 < until {
+        if self.reserving_bot.is_some() || self.next_bot + self.bot_block() / 2 < until {
             return None;
         }
-        let end = next_end(self.next_bot, until);
+        let lasted = self
+            .bot_block_due
+            .map(|due| now.saturating_duration_since(due));
+        self.bot_block = match lasted {
+            Some(lasted) if lasted < FAST_BLOCK => (self.bot_block() * 2).min(MAX_BOT_BLOCK),
+            Some(lasted) if lasted > SLOW_BLOCK => (self.bot_block() / 2).max(ID_BLOCK),
+            _ => self.bot_block(),
+        };
+        self.bot_block_due = Some(now);
+        let end = next_end(self.next_bot, until, self.bot_block);
         self.reserving_bot = Some(end);
         Some(end)
     }
@@ -258,15 +295,16 @@ mod tests {
     #[test]
     fn the_next_bot_block_is_due_at_half_the_block_once() {
         let mut ids = IdRegistry::default();
-        assert_eq!(ids.reservation_due(), None, "nothing recorded");
+        let now = Instant::now();
+        assert_eq!(ids.reservation_due(now), None, "nothing recorded");
         ids.restore(Numbered::Bot, 1000, 2000);
         while ids.next_bot < 1499 {
             ids.mint_bot();
-            assert_eq!(ids.reservation_due(), None);
+            assert_eq!(ids.reservation_due(now), None);
         }
         ids.mint_bot();
-        assert_eq!(ids.reservation_due(), Some(2999));
-        assert_eq!(ids.reservation_due(), None, "one under way is enough");
+        assert_eq!(ids.reservation_due(now), Some(2999));
+        assert_eq!(ids.reservation_due(now), None, "one under way is enough");
         // A block that runs out while it is recorded asks for the same end.
         while ids.next_bot < 1999 {
             ids.mint_bot();
@@ -281,6 +319,71 @@ mod tests {
             "a late, smaller end is kept out"
         );
         assert_eq!(ids.mint_bot(), "b2000");
+    }
+
+    /// Mints bot ids until the next block is due at `at`, and reserves it; returns its size.
+    fn use_half_a_block(ids: &mut IdRegistry, at: Instant) -> u64 {
+        let until = ids.reserved_bot.expect("a block");
+        // Up to a few numbers short of half the block at once: a million mints are slow.
+        ids.next_bot = ids.next_bot.max(until - ids.bot_block() / 2 - 3);
+        loop {
+            if let Some(end) = ids.reservation_due(at) {
+                ids.reserve(Numbered::Bot, end);
+                return end - until + 1;
+            }
+            ids.mint_bot();
+        }
+    }
+
+    #[test]
+    fn bot_blocks_grow_while_they_are_used_up_fast_and_shrink_when_slow() {
+        let mut ids = IdRegistry::default();
+        ids.restore(Numbered::Bot, 0, ID_BLOCK);
+        let start = Instant::now();
+        assert_eq!(use_half_a_block(&mut ids, start), ID_BLOCK, "the first");
+        let mut at = start;
+        let mut sizes = Vec::new();
+        for _ in 0..12 {
+            at += Duration::from_secs(1);
+            sizes.push(use_half_a_block(&mut ids, at));
+        }
+        assert_eq!(
+            &sizes[..4],
+            [2 * ID_BLOCK, 4 * ID_BLOCK, 8 * ID_BLOCK, 16 * ID_BLOCK],
+            "a block used within seconds doubles the next"
+        );
+        assert_eq!(sizes.last(), Some(&MAX_BOT_BLOCK), "up to a cap");
+        at += FAST_BLOCK;
+        assert_eq!(
+            use_half_a_block(&mut ids, at),
+            MAX_BOT_BLOCK,
+            "a steady rate keeps the size"
+        );
+        at += SLOW_BLOCK + Duration::from_secs(1);
+        assert_eq!(use_half_a_block(&mut ids, at), MAX_BOT_BLOCK / 2);
+        // The first half of a block is used before the next is due: a block ahead of need is
+        // recorded before a single post has to wait.
+        let until = ids.reserved_bot.expect("a block");
+        assert!(ids.next_bot + MAX_BOT_BLOCK / 4 <= until);
+        assert_eq!(ids.reservation_needed(Numbered::Bot), None);
+    }
+
+    #[test]
+    fn a_bot_block_that_runs_out_while_recorded_asks_for_the_same_grown_end() {
+        let mut ids = IdRegistry::default();
+        ids.restore(Numbered::Bot, 0, ID_BLOCK);
+        let at = Instant::now();
+        use_half_a_block(&mut ids, at);
+        let until = ids.reserved_bot.expect("a block");
+        while ids.reservation_due(at).is_none() {
+            ids.mint_bot();
+        }
+        let due = ids.reserving_bot.expect("under way");
+        assert_eq!(due - until + 1, 2 * ID_BLOCK, "grown");
+        while ids.next_bot + 1 < until {
+            ids.mint_bot();
+        }
+        assert_eq!(ids.reservation_needed(Numbered::Bot), Some(due));
     }
 
     #[test]

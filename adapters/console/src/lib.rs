@@ -103,7 +103,8 @@ pub struct Console {
     sink: tokio::sync::Mutex<Sink>,
     /// Held by a post from reserving its id to queueing its record.
     minting: tokio::sync::Mutex<()>,
-    ids: Mutex<IdRegistry>,
+    /// Shared with the task that records a block ahead of need.
+    ids: Arc<Mutex<IdRegistry>>,
     /// Where the blocks of numbered ids are recorded; set by `run`.
     memory: OnceLock<Arc<dyn Memory>>,
     /// Whether `run` is restoring the numbering of earlier runs: a post
@@ -125,6 +126,26 @@ enum Restore {
     Done,
 }
 
+/// Records `until` as the end of `kind`'s block in `memory`, then lets numbers up to it be
+/// used in `ids`.
+async fn record_block(
+    memory: Option<&Arc<dyn Memory>>,
+    ids: &Mutex<IdRegistry>,
+    kind: Numbered,
+    until: u64,
+) {
+    if let Some(memory) = memory
+        && let Err(e) = memory
+            .remember(PLATFORM, kind.key(), &until.to_string())
+            .await
+    {
+        tracing::warn!(error = %e, "console: cannot record the next ids; a restart may repeat them");
+    }
+    ids.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .reserve(kind, until);
+}
+
 /// How long a post waits for the numbering to be restored before it numbers
 /// without it (a store that does not answer).
 const RESTORE_WAIT: Duration = Duration::from_secs(5);
@@ -142,7 +163,7 @@ impl Console {
             output: Mutex::new(Output::new()),
             sink: tokio::sync::Mutex::new(Sink::new(Box::new(output))),
             minting: tokio::sync::Mutex::new(()),
-            ids: Mutex::new(IdRegistry::default()),
+            ids: Arc::new(Mutex::new(IdRegistry::default())),
             memory: OnceLock::new(),
             ids_restored: watch::Sender::new(Restore::NotAsked),
             input_lines: AtomicU64::new(0),
@@ -301,14 +322,7 @@ impl Console {
     /// Records `until` as the end of `kind`'s block, then lets numbers up to
     /// it be used.
     async fn record_ids(&self, kind: Numbered, until: u64) {
-        if let Some(memory) = self.memory.get()
-            && let Err(e) = memory
-                .remember(PLATFORM, kind.key(), &until.to_string())
-                .await
-        {
-            tracing::warn!(error = %e, "console: cannot record the next ids; a restart may repeat them");
-        }
-        self.ids().reserve(kind, until);
+        record_block(self.memory.get(), &self.ids, kind, until).await;
     }
 
     fn check_length(&self, text: &str) -> Result<(), ChatError> {
@@ -341,7 +355,7 @@ impl Console {
         // recorded before its first id is used, and ids appear in order.
         let minting = self.minting.lock().await;
         self.reserve_ids(Numbered::Bot).await;
-        let due = self.ids().reservation_due();
+        let due = self.ids().reservation_due(std::time::Instant::now());
         let (id, queued) = {
             let mut out = self.output();
             let (id, number) = self.ids().mint_bot_numbered();
@@ -374,8 +388,14 @@ impl Console {
         };
         drop(minting);
         if let Some(until) = due {
-            // Ahead of need, so that no post waits for it (see `reservation_due`).
-            self.record_ids(Numbered::Bot, until).await;
+            // Ahead of need and beside the post, so that no post waits for it (see
+            // `reservation_due`): awaited here, it held this relay's post back by a store
+            // write, tens of milliseconds when the store is busy.
+            let memory = self.memory.get().cloned();
+            let ids = Arc::clone(&self.ids);
+            tokio::spawn(async move {
+                record_block(memory.as_ref(), &ids, Numbered::Bot, until).await;
+            });
         }
         self.written(queued).await?;
         Ok(id)

@@ -26,7 +26,7 @@ pub(crate) async fn job_starts_and_relay_ends_at_once_each_land(db: &Db) {
     first.verbosity = Verbosity::Verbose;
     one.insert_job(&first).await.expect("inserts");
     let at = |k: usize| {
-        if k % 4 == 0 {
+        if k.is_multiple_of(4) {
             thread("c", "shared")
         } else {
             thread("c", &format!("t{k}"))
@@ -70,7 +70,7 @@ pub(crate) async fn job_starts_and_relay_ends_at_once_each_land(db: &Db) {
         match inserted {
             Ok(inserted) => {
                 assert!(inserted.leased, "j{k}");
-                let expected = if k % 4 == 0 {
+                let expected = if k.is_multiple_of(4) {
                     Verbosity::Verbose
                 } else {
                     Verbosity::Milestones
@@ -116,14 +116,17 @@ pub(crate) async fn job_starts_and_relay_ends_at_once_each_land(db: &Db) {
                 event_id: format!("e{k}"),
                 seq: k as u64 + 1,
                 post_id: Some(format!("p{k}")),
-                settled: k % 2 == 0,
+                settled: k.is_multiple_of(2),
             };
             let ended = store
                 .finish_relay(&id, &format!("DONE-{k}"), Some(&position), &holder)
                 .await;
             (id, ended)
         }));
-        let (store, go) = (if k % 2 == 0 { &one } else { &other }.clone(), end.clone());
+        let (store, go) = (
+            if k.is_multiple_of(2) { &one } else { &other }.clone(),
+            end.clone(),
+        );
         ends.push(tokio::spawn(async move {
             go.wait().await;
             let id = format!("ghost{k}");
@@ -158,7 +161,7 @@ pub(crate) async fn job_starts_and_relay_ends_at_once_each_land(db: &Db) {
                 Some(format!("e{k}").as_str()),
                 k as u64 + 1,
                 Some(format!("p{k}").as_str()),
-                k % 2 == 0
+                k.is_multiple_of(2)
             ),
             "{id}"
         );

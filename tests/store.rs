@@ -10,6 +10,8 @@ mod dedupe;
 mod jobs;
 #[path = "store/leases.rs"]
 mod leases;
+#[path = "store/lifecycle.rs"]
+mod lifecycle;
 #[path = "store/positions.rs"]
 mod positions;
 #[path = "store/support.rs"]
@@ -26,6 +28,7 @@ use support::{Db, POSTGRES_URL, issue, job, thread};
 use dedupe::*;
 use jobs::*;
 use leases::*;
+use lifecycle::*;
 use positions::*;
 use writes::*;
 
@@ -104,6 +107,7 @@ on_both_engines!(
     cards_and_verbosity_changes_at_once_each_land,
     cards_and_verbosity_changes_of_one_group_land_as_decided,
     a_relay_end_without_a_position_keeps_the_stored_one,
+    job_starts_and_relay_ends_at_once_each_land,
 );
 
 async fn the_engine_is_the_one_named_by_the_url(db: &Db) {

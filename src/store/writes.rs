@@ -1,8 +1,10 @@
 //! The store's frequent writes as values: each job start, card, verbosity change, relay end,
 //! group of relay positions and inbound dedupe key is a [`Write`], run by [`Store::write`].
 //!
-//! On PostgreSQL a write runs on a connection of the pool, as one statement or, when it has
-//! several, one transaction: replicas and tasks write side by side. On SQLite, which has one
+//! On PostgreSQL the frequent writes of commands and relays (dedupe keys, cards, verbosity, a
+//! job's start and a relay's end) run on the writer task's held connection (`pg_group.rs`), the
+//! others on a connection of the pool, as one statement or, when they have several, one
+//! transaction: replicas and tasks write side by side. On SQLite, which has one
 //! writer, every write goes to one task (`batch.rs`) that runs whatever waits as one
 //! transaction: a group commit. Thousands of jobs starting cost SQLite one commit per group
 //! instead of one per write, and the writes no longer queue on the file's lock.

@@ -33,6 +33,7 @@ mod batch;
 mod cards;
 mod dedupe;
 mod error;
+mod group_sql;
 mod job;
 mod jobs;
 mod leases;

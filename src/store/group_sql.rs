@@ -10,12 +10,12 @@ use super::Engine;
 /// size up to this many.
 pub(super) const MAX_ROWS: usize = 256;
 
-/// The kinds of write decided together, each by one statement.
+/// The kinds of write decided together, each by one statement; numbered for tables by kind.
 #[derive(Clone, Copy)]
 pub(super) enum Kind {
-    Sight,
-    Card,
-    Verbosity,
+    Sight = 0,
+    Card = 1,
+    Verbosity = 2,
 }
 
 /// The statement deciding `rows` writes of `kind` (a power of two up to [`MAX_ROWS`]): `$1` is
@@ -29,9 +29,8 @@ pub(super) enum Kind {
 pub(super) fn statement(kind: Kind, rows: usize, engine: Engine) -> &'static str {
     static STATEMENTS: [[[OnceLock<String>; 9]; 3]; 2] =
         [const { [const { [const { OnceLock::new() }; 9] }; 3] }; 2];
-    let (at, columns, head, tail) = match kind {
+    let (columns, head, tail) = match kind {
         Kind::Sight => (
-            0,
             3,
             "INSERT INTO inbound_seen (key, expires_at, acted) \
              SELECT v.column1, v.column2, v.column3 FROM (VALUES ",
@@ -41,13 +40,11 @@ pub(super) fn statement(kind: Kind, rows: usize, engine: Engine) -> &'static str
              RETURNING inbound_seen.key",
         ),
         Kind::Card => (
-            1,
             2,
             "UPDATE followed_jobs SET card_message_id = v.column2, updated_at = $1 FROM (VALUES ",
             ") AS v WHERE followed_jobs.job_id = v.column1 RETURNING followed_jobs.job_id",
         ),
         Kind::Verbosity => (
-            2,
             4,
             "UPDATE followed_jobs SET verbosity = v.column4, updated_at = $1 FROM (VALUES ",
             ") AS v WHERE followed_jobs.platform = v.column1 \
@@ -55,29 +52,31 @@ pub(super) fn statement(kind: Kind, rows: usize, engine: Engine) -> &'static str
         ),
     };
     let anonymous = engine == Engine::Sqlite;
-    STATEMENTS[usize::from(anonymous)][at][rows.trailing_zeros() as usize].get_or_init(|| {
-        use std::fmt::Write as _;
-        let mut sql = String::from(head);
-        let mut parameter = 1;
-        for row in 0..rows {
-            sql.push_str(if row == 0 { "(" } else { ", (" });
-            for column in 0..columns {
-                parameter += 1;
-                let sep = if column == 0 { "" } else { ", " };
-                if anonymous {
-                    let _ = write!(sql, "{sep}?");
-                } else {
-                    let _ = write!(sql, "{sep}${parameter}");
+    STATEMENTS[usize::from(anonymous)][kind as usize][rows.trailing_zeros() as usize].get_or_init(
+        || {
+            use std::fmt::Write as _;
+            let mut sql = String::from(head);
+            let mut parameter = 1;
+            for row in 0..rows {
+                sql.push_str(if row == 0 { "(" } else { ", (" });
+                for column in 0..columns {
+                    parameter += 1;
+                    let sep = if column == 0 { "" } else { ", " };
+                    if anonymous {
+                        let _ = write!(sql, "{sep}?");
+                    } else {
+                        let _ = write!(sql, "{sep}${parameter}");
+                    }
                 }
+                sql.push(')');
             }
-            sql.push(')');
-        }
-        sql.push_str(tail);
-        if anonymous {
-            sql = sql.replace("$1", "?");
-        }
-        sql
-    })
+            sql.push_str(tail);
+            if anonymous {
+                sql = sql.replace("$1", "?");
+            }
+            sql
+        },
+    )
 }
 
 #[cfg(test)]

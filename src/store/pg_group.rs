@@ -46,32 +46,35 @@ pub(super) fn grouped(write: &Write) -> bool {
     )
 }
 
+/// Every kind, in the order of their numbers (`Kind as usize`).
+const KINDS: [Kind; 3] = [Kind::Sight, Kind::Card, Kind::Verbosity];
+
+/// The kind of `write` when it is one decided together with others of its kind.
+fn kind_of(write: &Write) -> Option<Kind> {
+    match write {
+        Write::Sight { .. } => Some(Kind::Sight),
+        Write::SetCard { .. } => Some(Kind::Card),
+        Write::SetVerbosity { .. } => Some(Kind::Verbosity),
+        _ => None,
+    }
+}
+
 /// Runs `group` (emptied) on `connection` and answers each of its writes. False when a write
 /// failed in the engine: the connection may be broken, and is not kept for the next group.
 pub(super) async fn run_group(
     connection: &mut sqlx::AnyConnection,
     group: &mut Vec<Waiting>,
 ) -> bool {
-    let mut kinds: [(Kind, Vec<Waiting>); 3] = [
-        (Kind::Sight, Vec::new()),
-        (Kind::Card, Vec::new()),
-        (Kind::Verbosity, Vec::new()),
-    ];
+    let mut kinds: [Vec<Waiting>; 3] = Default::default();
     let mut others = Vec::new();
     for waiting in group.drain(..) {
-        let at = match waiting.write {
-            Write::Sight { .. } => 0,
-            Write::SetCard { .. } => 1,
-            Write::SetVerbosity { .. } => 2,
-            _ => {
-                others.push(waiting);
-                continue;
-            }
-        };
-        kinds[at].1.push(waiting);
+        match kind_of(&waiting.write) {
+            Some(kind) => kinds[kind as usize].push(waiting),
+            None => others.push(waiting),
+        }
     }
     let mut healthy = true;
-    for (kind, writes) in kinds {
+    for (kind, writes) in KINDS.into_iter().zip(kinds) {
         healthy &= if writes.len() > 1 {
             together(connection, kind, writes).await
         } else {
@@ -98,7 +101,6 @@ async fn alone(connection: &mut sqlx::AnyConnection, writes: Vec<Waiting>) -> bo
 async fn together(connection: &mut sqlx::AnyConnection, kind: Kind, writes: Vec<Waiting>) -> bool {
     let refs: Vec<&Write> = writes.iter().map(|w| &w.write).collect();
     let decided = decide(connection, Engine::Postgres, kind, &refs).await;
-    drop(refs);
     match decided {
         Ok(answers) => {
             tracing::debug!(writes = writes.len(), "a group of small writes committed");
@@ -140,21 +142,15 @@ pub(super) async fn decide_in_transaction(
     group: &[Waiting],
 ) -> Result<Vec<Written>, StoreError> {
     let mut answers: Vec<Option<Written>> = (0..group.len()).map(|_| None).collect();
-    let mut kinds: [(Kind, Vec<usize>); 3] = [
-        (Kind::Sight, Vec::new()),
-        (Kind::Card, Vec::new()),
-        (Kind::Verbosity, Vec::new()),
-    ];
+    let mut kinds: [Vec<usize>; 3] = Default::default();
     let mut others = Vec::new();
     for (at, waiting) in group.iter().enumerate() {
-        match waiting.write {
-            Write::Sight { .. } => kinds[0].1.push(at),
-            Write::SetCard { .. } => kinds[1].1.push(at),
-            Write::SetVerbosity { .. } => kinds[2].1.push(at),
-            _ => others.push(at),
+        match kind_of(&waiting.write) {
+            Some(kind) => kinds[kind as usize].push(at),
+            None => others.push(at),
         }
     }
-    for (kind, ats) in kinds {
+    for (kind, ats) in KINDS.into_iter().zip(kinds) {
         if ats.len() < 2 {
             others.extend(ats);
             continue;

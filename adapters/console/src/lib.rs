@@ -316,12 +316,6 @@ impl Console {
         let Some(until) = self.ids().reservation_needed(kind) else {
             return;
         };
-        self.record_ids(kind, until).await;
-    }
-
-    /// Records `until` as the end of `kind`'s block, then lets numbers up to
-    /// it be used.
-    async fn record_ids(&self, kind: Numbered, until: u64) {
         record_block(self.memory.get(), &self.ids, kind, until).await;
     }
 

@@ -285,3 +285,39 @@ async fn text_rendered_through_the_console_dialect_carries_no_ping() {
     );
     h.assert_nothing_more().await;
 }
+
+#[tokio::test]
+async fn bot_ids_never_repeat_across_runs_on_one_store_however_fast_they_are_used() {
+    let memory: Arc<dyn mosaic_chat::Memory> = Arc::new(mosaic_chat::InMemory::default());
+    let t = thread("c1", "m1");
+    let number = |id: &str| -> u64 {
+        id.strip_prefix('b')
+            .and_then(|n| n.parse().ok())
+            .expect("b{n}")
+    };
+    // Thousands of posts within a second: the blocks of ids grow as they are used up, each
+    // recorded beside the posts that go on meanwhile.
+    let mut first =
+        Harness::start_with_memory(ConsoleOptions::json(), Arc::clone(&memory), 4 << 20);
+    let mut last = 0;
+    for _ in 0..5000 {
+        let id = first.console.post(&t, "x").await.expect("posted");
+        let n = number(&id);
+        assert!(n > last, "{id} after b{last}");
+        last = n;
+    }
+    first.shutdown.cancel();
+    let run = first.run.take().expect("started");
+    tokio::time::timeout(WAIT, run)
+        .await
+        .expect("stops")
+        .expect("task")
+        .expect("ran");
+    // A restart on the same store numbers after everything the first run used.
+    let second = Harness::start_with_memory(ConsoleOptions::json(), memory, 64 * 1024);
+    let id = second.console.post(&t, "y").await.expect("posted");
+    assert!(
+        number(&id) > last,
+        "{id} repeats the first run's b1..b{last}"
+    );
+}

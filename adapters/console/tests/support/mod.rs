@@ -75,6 +75,25 @@ impl Harness {
         h
     }
 
+    /// Starts the console's reading task with `memory` as what it keeps across restarts. The
+    /// console is running when this returns: a post made next waits for the numbering that
+    /// `memory` holds.
+    pub fn start_with_memory(
+        options: ConsoleOptions,
+        memory: Arc<dyn mosaic_chat::Memory>,
+        capacity: usize,
+    ) -> Harness {
+        let mut h = Harness::with_capacity(options, capacity);
+        let (tx, inbox) = mpsc::channel(16);
+        h.inbox = inbox;
+        let ctx = mosaic_chat::RunContext::new(tx, h.shutdown.clone()).with_memory(memory);
+        // Called here rather than in the task: the call is what makes posts wait for the
+        // numbering to be restored.
+        let run = mosaic_chat::ChatPlatform::run(Arc::clone(&h.console), ctx);
+        h.run = Some(tokio::spawn(run));
+        h
+    }
+
     /// Types `text` (lines and their breaks included) into the input.
     pub async fn type_in(&mut self, text: &str) {
         let input = self.input.as_mut().expect("input still open");
